@@ -1,0 +1,70 @@
+//! Time, read through a [`Clock`] so tests advance it instead of sleeping.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A source of time. `unix_time` is wall-clock time for token claims (`exp`, `nbf`);
+/// `monotonic` never goes backwards and drives cache lifetimes and rate limits.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Time since the Unix epoch.
+    fn unix_time(&self) -> Duration;
+    /// Time since an arbitrary fixed point; never decreases.
+    fn monotonic(&self) -> Duration;
+}
+
+/// The real clock: `SystemTime` for claims and `Instant` for everything else.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn unix_time(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+    }
+
+    fn monotonic(&self) -> Duration {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
+}
+
+/// A clock that moves only when told to: both readings advance together. For tests.
+#[derive(Debug)]
+pub struct ManualClock {
+    unix_ms: AtomicU64,
+    mono_ms: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock reading `unix_time` on the wall and zero on the monotonic scale.
+    pub fn new(unix_time: Duration) -> Self {
+        ManualClock {
+            unix_ms: AtomicU64::new(unix_time.as_millis() as u64),
+            mono_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// A clock starting at the real current time.
+    pub fn starting_now() -> Self {
+        Self::new(SystemClock.unix_time())
+    }
+
+    /// Moves both readings forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let ms = by.as_millis() as u64;
+        self.unix_ms.fetch_add(ms, Ordering::SeqCst);
+        self.mono_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn unix_time(&self) -> Duration {
+        Duration::from_millis(self.unix_ms.load(Ordering::SeqCst))
+    }
+
+    fn monotonic(&self) -> Duration {
+        Duration::from_millis(self.mono_ms.load(Ordering::SeqCst))
+    }
+}

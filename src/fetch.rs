@@ -1,0 +1,308 @@
+//! The HTTP side: one blocking GET with the transport rules of DESIGN.md (timeouts, size limit,
+//! redirects followed by hand so every hop is checked, TLS with the system trust store plus an
+//! optional extra CA bundle, no proxy unless configured).
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ureq::http::Uri;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Transport settings, copied from the client options.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchConfig {
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub max_bytes: usize,
+    pub max_redirects: u32,
+    pub allow_http: bool,
+    pub extra_ca_pem: Vec<u8>,
+    pub insecure: bool,
+    pub proxy: Option<String>,
+}
+
+/// A blocking HTTP client for JWKS documents. Cheap to share between threads.
+#[derive(Debug)]
+pub(crate) struct HttpFetcher {
+    agent: ureq::Agent,
+    cfg: FetchConfig,
+}
+
+/// The parts of a URL the transport rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses an absolute `http`/`https` URL into its origin.
+pub(crate) fn origin(url: &str) -> Result<Origin> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::invalid_argument(format!("URL {url:?} is not a valid URL")))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => {
+            return Err(Error::invalid_argument(format!(
+                "URL {url:?} is not an http or https URL"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid_argument(format!("URL {url:?} has no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Ok(Origin { https, host, port })
+}
+
+/// Whether `host` is a loopback name or address (127.0.0.0/8, ::1, localhost).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses plain http except to loopback hosts, unless `allow_http`.
+pub(crate) fn check_scheme(url: &str, allow_http: bool) -> Result<Origin> {
+    let o = origin(url)?;
+    if !o.https && !allow_http && !is_loopback(&o.host) {
+        return Err(Error::invalid_argument(format!(
+            "URL {url:?} uses plain http to a non-loopback host; use https or enable allow_http"
+        )));
+    }
+    Ok(o)
+}
+
+fn system_roots() -> &'static [Certificate<'static>] {
+    static ROOTS: OnceLock<Vec<Certificate<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect()
+    })
+}
+
+fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::invalid_argument(format!(
+                    "CA bundle is not valid PEM: {e}"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() && !pem.is_empty() {
+        return Err(Error::invalid_argument(
+            "CA bundle holds no PEM certificate",
+        ));
+    }
+    Ok(certs)
+}
+
+impl HttpFetcher {
+    pub fn new(cfg: FetchConfig) -> Result<Self> {
+        let mut roots = system_roots().to_vec();
+        roots.extend(parse_ca_bundle(&cfg.extra_ca_pem)?);
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .disable_verification(cfg.insecure)
+            .unversioned_rustls_crypto_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .build();
+        let proxy = match &cfg.proxy {
+            None => None,
+            Some(p) => Some(
+                ureq::Proxy::new(p)
+                    .map_err(|e| Error::invalid_argument(format!("proxy URL is invalid: {e}")))?,
+            ),
+        };
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .proxy(proxy)
+            .timeout_global(Some(cfg.timeout))
+            .timeout_connect(Some(cfg.timeout))
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .user_agent(concat!("libjwks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(HttpFetcher { agent, cfg })
+    }
+
+    /// GETs `url`, following at most `max_redirects` redirects, and returns the body.
+    /// Custom headers go only to the origin of the first URL.
+    pub fn get(&self, url: &str) -> Result<Vec<u8>> {
+        let first = check_scheme(url, self.cfg.allow_http)?;
+        let mut current = url.to_owned();
+        let mut current_origin = first.clone();
+        let mut redirects = 0;
+        loop {
+            let mut request = self
+                .agent
+                .get(&current)
+                .header("Accept", "application/jwk-set+json, application/json");
+            if current_origin == first {
+                for (name, value) in &self.cfg.headers {
+                    request = request.header(name, value);
+                }
+            }
+            let mut response = request.call().map_err(|e| map_ureq_error(e, &current))?;
+            let status = response.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                if redirects >= self.cfg.max_redirects {
+                    return Err(Error::new(
+                        ErrorKind::Redirect,
+                        format!(
+                            "more than {} redirects starting at {url}",
+                            self.cfg.max_redirects
+                        ),
+                    ));
+                }
+                redirects += 1;
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Redirect,
+                            format!("HTTP {status} from {current} without a usable Location"),
+                        )
+                    })?;
+                let next = resolve(&current, location);
+                let next_origin = origin(&next)
+                    .map_err(|e| Error::new(ErrorKind::Redirect, e.message().to_owned()))?;
+                if current_origin.https && !next_origin.https {
+                    return Err(Error::new(
+                        ErrorKind::Redirect,
+                        format!("refused a redirect from https to plain http ({next})"),
+                    ));
+                }
+                check_scheme(&next, self.cfg.allow_http)
+                    .map_err(|e| Error::new(ErrorKind::Redirect, e.message().to_owned()))?;
+                current = next;
+                current_origin = next_origin;
+                continue;
+            }
+            if !(200..300).contains(&status) {
+                return Err(Error::new(
+                    ErrorKind::HttpStatus,
+                    format!("HTTP {status} from {current}"),
+                ));
+            }
+            return response
+                .body_mut()
+                .with_config()
+                .limit(self.cfg.max_bytes as u64)
+                .read_to_vec()
+                .map_err(|e| map_ureq_error(e, &current));
+        }
+    }
+}
+
+/// Resolves a Location header against the URL it came from (RFC 3986 §5, the common cases).
+fn resolve(base: &str, location: &str) -> String {
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return location.to_owned();
+    }
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{}{rest}", &base[..scheme_end]);
+    }
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    if location.starts_with('/') {
+        return format!("{}{location}", &base[..path_start]);
+    }
+    let path = &base[path_start..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir_end = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+    format!("{}/{}{location}", &base[..path_start], &path[..dir_end].trim_start_matches('/'))
+}
+
+fn map_ureq_error(e: ureq::Error, url: &str) -> Error {
+    use ureq::Error as U;
+    match e {
+        U::Timeout(t) => Error::new(ErrorKind::Timeout, format!("fetching {url} timed out ({t})")),
+        U::BodyExceedsLimit(limit) => Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("response from {url} is larger than the limit of {limit} bytes"),
+        ),
+        U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {err}")),
+        U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {msg}")),
+        U::Io(err) if err.kind() == io::ErrorKind::TimedOut || err.kind() == io::ErrorKind::WouldBlock => {
+            Error::new(ErrorKind::Timeout, format!("fetching {url} timed out"))
+        }
+        U::Io(err) => {
+            // rustls reports certificate failures through io errors wrapping rustls::Error.
+            if let Some(inner) = err.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Error::new(ErrorKind::Tls, format!("TLS error with {url}: {inner}"));
+            }
+            Error::new(ErrorKind::Connection, format!("cannot fetch {url}: {err}"))
+        }
+        U::HostNotFound | U::ConnectionFailed | U::ConnectProxyFailed(_) => {
+            Error::new(ErrorKind::Connection, format!("cannot connect to {url}: {e}"))
+        }
+        U::BadUri(_) | U::InvalidProxyUrl => {
+            Error::invalid_argument(format!("cannot fetch {url}: {e}"))
+        }
+        other => Error::new(ErrorKind::Connection, format!("fetching {url} failed: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations() {
+        let base = "http://127.0.0.1:8080/a/b/jwks.json?x=1";
+        assert_eq!(resolve(base, "https://idp.example/k"), "https://idp.example/k");
+        assert_eq!(resolve(base, "//other:9/k"), "http://other:9/k");
+        assert_eq!(resolve(base, "/k"), "http://127.0.0.1:8080/k");
+        assert_eq!(resolve(base, "k2"), "http://127.0.0.1:8080/a/b/k2");
+        assert_eq!(resolve("http://h", "k"), "http://h/k");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.8.9.1"));
+        assert!(is_loopback("::1"));
+        assert!(is_loopback("localhost"));
+        assert!(!is_loopback("10.0.0.1"));
+        assert!(!is_loopback("example.com"));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_scheme("http://127.0.0.1:1/jwks", false).is_ok());
+        assert!(check_scheme("http://[::1]:1/jwks", false).is_ok());
+        let err = check_scheme("http://idp.example/jwks", false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(check_scheme("http://idp.example/jwks", true).is_ok());
+        assert!(check_scheme("ftp://idp.example/jwks", true).is_err());
+    }
+}

@@ -1,0 +1,42 @@
+//! # libjwks
+//!
+//! A JWKS (JSON Web Key Set) client: it fetches an identity provider's signing keys, caches them
+//! safely and verifies JWTs with them. This crate is the safe Rust core; the same library is
+//! shipped as a C ABI (`include/jwks.h`, the `ffi` module) for C, C++ and Go servers.
+//!
+//! ```no_run
+//! use jwks::{Client, ClientOptions};
+//!
+//! let mut options = ClientOptions::new("https://idp.example.com/.well-known/jwks.json");
+//! options.validation.audience = vec!["my-api".into()];
+//! options.validation.issuer = Some("https://idp.example.com/".into());
+//! let client = Client::new(options)?;
+//! # let token = "";
+//! let verified = client.verify(token)?;
+//! println!("{}", verified.claims_json());
+//! # Ok::<(), jwks::Error>(())
+//! ```
+//!
+//! See `DESIGN.md` in the repository for the behaviour every layer relies on.
+
+#![warn(missing_docs)]
+
+mod alg;
+mod cache;
+mod client;
+mod clock;
+mod der;
+mod error;
+mod fetch;
+mod jwt;
+mod keys;
+mod options;
+mod validation;
+
+pub use alg::Algorithm;
+pub use client::{Client, Verified};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, ErrorKind, Result};
+pub use keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
+pub use options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
+pub use validation::{Validation, VerifyOptions};

@@ -1,0 +1,125 @@
+//! Client configuration.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::validation::Validation;
+
+/// Everything a [`crate::Client`] is made from. Start with [`ClientOptions::new`] and change
+/// the public fields; [`crate::Client::new`] checks them as a whole.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// The JWKS URL. `https`, or `http` to a loopback host (or anywhere with `allow_http`).
+    pub uri: String,
+    /// Keep the fetched set for `lifespan` (default on). Off: every lookup fetches.
+    pub cache_jwk_set: bool,
+    /// How long a fetched set (and a cached key) is used before it is fetched again. 300 s.
+    pub lifespan: Duration,
+    /// Keep an LRU of kid → key (default off), for `cache_jwk_set = false`. An entry lives at
+    /// most `lifespan` and never outlives a refresh that removed its key.
+    pub cache_keys: bool,
+    /// Size of that LRU. 16.
+    pub max_cached_keys: usize,
+    /// Extra request headers, sent only to the JWKS URL's origin.
+    pub headers: Vec<(String, String)>,
+    /// Connect and whole-request timeout. 30 s.
+    pub timeout: Duration,
+    /// Extra trusted CA certificates, as PEM text (added to the system trust store).
+    pub ca_pem: Vec<u8>,
+    /// Files of extra trusted CA certificates in PEM, read when the client is made.
+    pub ca_files: Vec<PathBuf>,
+    /// Turns TLS certificate verification off. For tests only: anyone on the path can then
+    /// serve keys.
+    pub danger_accept_invalid_certs: bool,
+    /// Allow plain `http` to non-loopback hosts (and redirects to them). Off.
+    pub allow_http: bool,
+    /// An HTTP proxy URL. None (the default): connect directly; the environment is ignored.
+    pub proxy: Option<String>,
+    /// Minimum time between two refetches triggered by an unknown kid. 60 s.
+    pub min_refetch_interval: Duration,
+    /// Largest JWKS response accepted. 1 MiB.
+    pub max_response_bytes: usize,
+    /// Most keys a set may hold. 100.
+    pub max_keys: usize,
+    /// Most redirects followed. 3.
+    pub max_redirects: u32,
+    /// Longest token accepted. 64 KiB.
+    pub max_token_bytes: usize,
+    /// Accept `oct` (HMAC) keys from the set and HS256/384/512 tokens signed with them. Off:
+    /// a JWKS is public, so a shared secret published there is no secret.
+    pub allow_symmetric_keys: bool,
+    /// Try a token without `kid` against the keys that fit its `alg` (at most
+    /// [`MAX_KIDLESS_CANDIDATES`]). Off: such tokens fail with `MissingKid`.
+    pub allow_missing_kid: bool,
+    /// Claim and header checks.
+    pub validation: Validation,
+    /// The clock (tests inject a [`crate::ManualClock`]).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How many keys a kid-less token is tried against, at most.
+pub const MAX_KIDLESS_CANDIDATES: usize = 4;
+
+impl ClientOptions {
+    /// Default options for the JWKS at `uri`.
+    pub fn new(uri: impl Into<String>) -> Self {
+        ClientOptions {
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            uri: String::new(),
+            cache_jwk_set: true,
+            lifespan: Duration::from_secs(300),
+            cache_keys: false,
+            max_cached_keys: 16,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(30),
+            ca_pem: Vec::new(),
+            ca_files: Vec::new(),
+            danger_accept_invalid_certs: false,
+            allow_http: false,
+            proxy: None,
+            min_refetch_interval: Duration::from_secs(60),
+            max_response_bytes: 1 << 20,
+            max_keys: 100,
+            max_redirects: 3,
+            max_token_bytes: 64 << 10,
+            allow_symmetric_keys: false,
+            allow_missing_kid: false,
+            validation: Validation::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: print names only.
+        f.debug_struct("ClientOptions")
+            .field("uri", &self.uri)
+            .field("cache_jwk_set", &self.cache_jwk_set)
+            .field("lifespan", &self.lifespan)
+            .field("cache_keys", &self.cache_keys)
+            .field("max_cached_keys", &self.max_cached_keys)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
+            .field("allow_http", &self.allow_http)
+            .field("min_refetch_interval", &self.min_refetch_interval)
+            .field("validation", &self.validation)
+            .finish_non_exhaustive()
+    }
+}

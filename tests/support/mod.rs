@@ -1,0 +1,3 @@
+//! Shared by the integration tests (and the demo issuer): a loopback HTTP server and test keys.
+pub mod keys;
+pub mod server;

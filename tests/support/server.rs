@@ -1,0 +1,169 @@
+//! A small HTTP/1.1 server on 127.0.0.1 for tests and the demo: serves scripted replies per
+//! path, counts requests and records their headers. One thread per connection; every
+//! response closes its connection.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// What the server answers on one path.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn json(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            body: body.into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn redirect(location: &str) -> Reply {
+        Reply {
+            status: 302,
+            body: Vec::new(),
+            headers: vec![("Location".into(), location.into())],
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+#[derive(Default)]
+struct State {
+    replies: HashMap<String, Reply>,
+    hits: HashMap<String, usize>,
+    last_headers: HashMap<String, Vec<(String, String)>>,
+}
+
+/// The server; stops when dropped.
+pub struct TestServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                thread::spawn(move || handle(conn, &st));
+            }
+        });
+        TestServer { addr, state, stop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, reply: Reply) {
+        self.state.lock().unwrap().replies.insert(path.into(), reply);
+    }
+
+    /// Serves `json` as the JWKS at `/jwks`.
+    pub fn set_jwks(&self, json: &str) {
+        self.set("/jwks", Reply::json(json));
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+    }
+
+    pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let st = self.state.lock().unwrap();
+        st.last_headers
+            .get(path)?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn handle(mut conn: TcpStream, state: &Mutex<State>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+    let headers: Vec<(String, String)> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let reply = {
+        let mut st = state.lock().unwrap();
+        *st.hits.entry(path.clone()).or_default() += 1;
+        st.last_headers.insert(path.clone(), headers);
+        st.replies
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| Reply::status(404, "not found"))
+    };
+    if !reply.delay.is_zero() {
+        thread::sleep(reply.delay);
+    }
+    let mut out = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
+    for (n, v) in &reply.headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let _ = conn.write_all(out.as_bytes());
+    let _ = conn.write_all(&reply.body);
+    let _ = conn.flush();
+    let _ = conn.shutdown(Shutdown::Both);
+}
