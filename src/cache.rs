@@ -57,11 +57,14 @@ impl Drop for FlightGuard<'_> {
     }
 }
 
+/// kid → (key, when it was cached).
+type KeyLru = LruCache<String, (Arc<Key>, Duration)>;
+
 pub(crate) struct SetCache {
     current: RwLock<Option<Arc<Installed>>>,
     inflight: Mutex<Option<Arc<Flight>>>,
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
-    keys_lru: Option<Mutex<LruCache<String, (Arc<Key>, Duration)>>>,
+    keys_lru: Option<Mutex<KeyLru>>,
 }
 
 /// What [`SetCache::claim_unknown_kid_refetch`] decided.
@@ -129,7 +132,9 @@ impl SetCache {
         while result.is_none() {
             flight.done.wait(&mut result);
         }
-        result.clone().unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "flight lost")))
+        result
+            .clone()
+            .unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "flight lost")))
     }
 
     /// Waits for the fetch in flight, if there is one.

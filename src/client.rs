@@ -107,10 +107,19 @@ impl Client {
     pub fn new(options: ClientOptions) -> Result<Client> {
         let o = options;
         fetch::check_scheme(&o.uri, o.allow_http)?;
-        invalid_if(o.cache_jwk_set && o.lifespan.is_zero(), "lifespan must be positive")?;
-        invalid_if(o.cache_keys && o.max_cached_keys == 0, "max_cached_keys must be positive")?;
+        invalid_if(
+            o.cache_jwk_set && o.lifespan.is_zero(),
+            "lifespan must be positive",
+        )?;
+        invalid_if(
+            o.cache_keys && o.max_cached_keys == 0,
+            "max_cached_keys must be positive",
+        )?;
         invalid_if(o.timeout.is_zero(), "timeout must be positive")?;
-        invalid_if(o.max_response_bytes == 0, "max_response_bytes must be positive")?;
+        invalid_if(
+            o.max_response_bytes == 0,
+            "max_response_bytes must be positive",
+        )?;
         invalid_if(o.max_keys == 0, "max_keys must be positive")?;
         invalid_if(o.max_token_bytes == 0, "max_token_bytes must be positive")?;
         invalid_if(
@@ -297,20 +306,19 @@ impl Client {
             &validation,
             self.inner.allow_symmetric_keys,
         )?;
-        let key = match &parsed.kid {
-            Some(kid) => {
-                let key = self.lookup(kid, Some(parsed.alg))?;
-                key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
-                key
-            }
-            None if self.inner.allow_missing_kid => self.verify_without_kid(&parsed)?,
-            None => {
-                return Err(Error::new(
+        let key =
+            match &parsed.kid {
+                Some(kid) => {
+                    let key = self.lookup(kid, Some(parsed.alg))?;
+                    key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+                    key
+                }
+                None if self.inner.allow_missing_kid => self.verify_without_kid(&parsed)?,
+                None => return Err(Error::new(
                     ErrorKind::MissingKid,
                     "token header has no kid (enable allow_missing_kid to try every fitting key)",
-                ))
-            }
-        };
+                )),
+            };
         jwt::check_claims(&parsed.claims, &validation, self.inner.clock.unix_time())?;
         Ok(Verified {
             payload: parsed.payload,
@@ -356,7 +364,9 @@ impl Client {
 fn key_not_found(set: &KeySet, kid: &str, rate_limited: Option<Duration>) -> Error {
     let mut msg = String::from("no usable key with the requested kid in the JWKS");
     if let Some(reason) = set.skip_reason(kid) {
-        msg.push_str(&format!("; the set has that kid but it was skipped: {reason}"));
+        msg.push_str(&format!(
+            "; the set has that kid but it was skipped: {reason}"
+        ));
     }
     if let Some(interval) = rate_limited {
         msg.push_str(&format!(

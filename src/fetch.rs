@@ -239,36 +239,52 @@ fn resolve(base: &str, location: &str) -> String {
     let path = &base[path_start..];
     let path = path.split(['?', '#']).next().unwrap_or("");
     let dir_end = path.rfind('/').map(|i| i + 1).unwrap_or(0);
-    format!("{}/{}{location}", &base[..path_start], &path[..dir_end].trim_start_matches('/'))
+    format!(
+        "{}/{}{location}",
+        &base[..path_start],
+        &path[..dir_end].trim_start_matches('/')
+    )
 }
 
 fn map_ureq_error(e: ureq::Error, url: &str) -> Error {
     use ureq::Error as U;
     match e {
-        U::Timeout(t) => Error::new(ErrorKind::Timeout, format!("fetching {url} timed out ({t})")),
+        U::Timeout(t) => Error::new(
+            ErrorKind::Timeout,
+            format!("fetching {url} timed out ({t})"),
+        ),
         U::BodyExceedsLimit(limit) => Error::new(
             ErrorKind::ResponseTooLarge,
             format!("response from {url} is larger than the limit of {limit} bytes"),
         ),
         U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {err}")),
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {msg}")),
-        U::Io(err) if err.kind() == io::ErrorKind::TimedOut || err.kind() == io::ErrorKind::WouldBlock => {
+        U::Io(err)
+            if err.kind() == io::ErrorKind::TimedOut || err.kind() == io::ErrorKind::WouldBlock =>
+        {
             Error::new(ErrorKind::Timeout, format!("fetching {url} timed out"))
         }
         U::Io(err) => {
             // rustls reports certificate failures through io errors wrapping rustls::Error.
-            if let Some(inner) = err.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            if let Some(inner) = err
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
                 return Error::new(ErrorKind::Tls, format!("TLS error with {url}: {inner}"));
             }
             Error::new(ErrorKind::Connection, format!("cannot fetch {url}: {err}"))
         }
-        U::HostNotFound | U::ConnectionFailed | U::ConnectProxyFailed(_) => {
-            Error::new(ErrorKind::Connection, format!("cannot connect to {url}: {e}"))
-        }
+        U::HostNotFound | U::ConnectionFailed | U::ConnectProxyFailed(_) => Error::new(
+            ErrorKind::Connection,
+            format!("cannot connect to {url}: {e}"),
+        ),
         U::BadUri(_) | U::InvalidProxyUrl => {
             Error::invalid_argument(format!("cannot fetch {url}: {e}"))
         }
-        other => Error::new(ErrorKind::Connection, format!("fetching {url} failed: {other}")),
+        other => Error::new(
+            ErrorKind::Connection,
+            format!("fetching {url} failed: {other}"),
+        ),
     }
 }
 
@@ -279,7 +295,10 @@ mod tests {
     #[test]
     fn resolves_locations() {
         let base = "http://127.0.0.1:8080/a/b/jwks.json?x=1";
-        assert_eq!(resolve(base, "https://idp.example/k"), "https://idp.example/k");
+        assert_eq!(
+            resolve(base, "https://idp.example/k"),
+            "https://idp.example/k"
+        );
         assert_eq!(resolve(base, "//other:9/k"), "http://other:9/k");
         assert_eq!(resolve(base, "/k"), "http://127.0.0.1:8080/k");
         assert_eq!(resolve(base, "k2"), "http://127.0.0.1:8080/a/b/k2");

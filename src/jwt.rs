@@ -47,7 +47,10 @@ pub(crate) fn parse<'a>(
     if token.len() > max_len {
         return Err(Error::new(
             ErrorKind::TokenTooLarge,
-            format!("token is {} bytes, over the limit of {max_len}", token.len()),
+            format!(
+                "token is {} bytes, over the limit of {max_len}",
+                token.len()
+            ),
         ));
     }
     let parts: Vec<&str> = token.split('.').collect();
@@ -123,7 +126,10 @@ pub(crate) fn header_kid(token: &str, max_len: usize) -> Result<Option<String>> 
     if token.len() > max_len {
         return Err(Error::new(
             ErrorKind::TokenTooLarge,
-            format!("token is {} bytes, over the limit of {max_len}", token.len()),
+            format!(
+                "token is {} bytes, over the limit of {max_len}",
+                token.len()
+            ),
         ));
     }
     let header_b64 = token
@@ -157,7 +163,10 @@ fn check_typ(typ: Option<&str>, allowed: &[String]) -> Result<()> {
     } else {
         Err(Error::new(
             ErrorKind::WrongTyp,
-            format!("token typ is not one of the allowed values ({})", allowed.join(", ")),
+            format!(
+                "token typ is not one of the allowed values ({})",
+                allowed.join(", ")
+            ),
         ))
     }
 }
@@ -199,7 +208,10 @@ pub(crate) fn check_claims(
     if v.verify_nbf {
         if let Some(nbf) = nbf {
             if now + leeway < nbf {
-                return Err(Error::new(ErrorKind::NotYetValid, "token is not valid yet (nbf)"));
+                return Err(Error::new(
+                    ErrorKind::NotYetValid,
+                    "token is not valid yet (nbf)",
+                ));
             }
         }
     }
@@ -218,7 +230,10 @@ pub(crate) fn check_claims(
         }
     }
     if v.verify_aud && !v.audience.is_empty() {
-        let matches = |a: &Value| a.as_str().is_some_and(|a| v.audience.iter().any(|e| e == a));
+        let matches = |a: &Value| {
+            a.as_str()
+                .is_some_and(|a| v.audience.iter().any(|e| e == a))
+        };
         let ok = match claims.get("aud") {
             None => return Err(missing("aud")),
             Some(Value::Array(list)) => list.iter().any(matches),

@@ -35,7 +35,7 @@ pub(crate) struct KeyPolicy {
 
 enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// One usable signing key from a JWK Set, ready to verify.
@@ -139,7 +139,10 @@ impl Key {
         if ok {
             Ok(())
         } else {
-            Err(Error::new(ErrorKind::BadSignature, "signature does not verify"))
+            Err(Error::new(
+                ErrorKind::BadSignature,
+                "signature does not verify",
+            ))
         }
     }
 }
@@ -211,14 +214,21 @@ pub fn match_kid<'a>(keys: &'a [Arc<Key>], kid: &str) -> Option<&'a Arc<Key>> {
 pub(crate) fn parse_jwk_set(body: &[u8], policy: &KeyPolicy) -> Result<KeySet> {
     let json = std::str::from_utf8(body)
         .map_err(|_| Error::new(ErrorKind::InvalidJwks, "JWKS response is not UTF-8"))?;
-    let doc: Value = serde_json::from_str(json)
-        .map_err(|e| Error::new(ErrorKind::InvalidJwks, format!("JWKS response is not JSON: {e}")))?;
+    let doc: Value = serde_json::from_str(json).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidJwks,
+            format!("JWKS response is not JSON: {e}"),
+        )
+    })?;
     let entries = doc
         .as_object()
         .and_then(|o| o.get("keys"))
         .and_then(Value::as_array)
         .ok_or_else(|| {
-            Error::new(ErrorKind::InvalidJwks, "JWKS response has no \"keys\" array")
+            Error::new(
+                ErrorKind::InvalidJwks,
+                "JWKS response has no \"keys\" array",
+            )
         })?;
     if entries.len() > policy.max_keys {
         return Err(Error::new(
@@ -309,7 +319,7 @@ fn parse_jwk(entry: &Value, policy: &KeyPolicy) -> std::result::Result<Key, Stri
     }
 
     // The key's public material in the forms aws-lc-rs and DER callers want.
-    let (family_ok, material, spki): (Box<dyn Fn(Family) -> bool>, Vec<u8>, Vec<u8>) = match kty {
+    let (family, material, spki) = match kty {
         "RSA" => {
             let n = b64(obj, "n")?;
             let e = b64(obj, "e")?;
@@ -321,7 +331,7 @@ fn parse_jwk(entry: &Value, policy: &KeyPolicy) -> std::result::Result<Key, Stri
             }
             let pkcs1 = der::rsa_public_key(&n, &e);
             let spki = der::rsa_spki(&pkcs1);
-            (Box::new(|f| f == Family::Rsa), pkcs1, spki)
+            (Family::Rsa, pkcs1, spki)
         }
         "EC" => {
             let crv = optional_str(obj, "crv")?.ok_or("member \"crv\" missing")?;
@@ -341,7 +351,7 @@ fn parse_jwk(entry: &Value, policy: &KeyPolicy) -> std::result::Result<Key, Stri
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
             let spki = der::ec_spki(oid, &point);
-            (Box::new(move |f| f == Family::Ec(curve)), point, spki)
+            (Family::Ec(curve), point, spki)
         }
         "OKP" => {
             let crv = optional_str(obj, "crv")?.ok_or("member \"crv\" missing")?;
@@ -353,14 +363,14 @@ fn parse_jwk(entry: &Value, policy: &KeyPolicy) -> std::result::Result<Key, Stri
                 return Err("Ed25519 public key is not 32 bytes".into());
             }
             let spki = der::ed25519_spki(&x);
-            (Box::new(|f| f == Family::Ed25519), x, spki)
+            (Family::Ed25519, x, spki)
         }
         "oct" => {
             if !policy.allow_oct {
                 return Err("symmetric (oct) keys are refused unless enabled".into());
             }
             let k = b64(obj, "k")?;
-            (Box::new(|f| f == Family::Hmac), k, Vec::new())
+            (Family::Hmac, k, Vec::new())
         }
         other => return Err(format!("kty \"{other}\" is not supported")),
     };
@@ -368,7 +378,7 @@ fn parse_jwk(entry: &Value, policy: &KeyPolicy) -> std::result::Result<Key, Stri
     let mut verifiers = Vec::new();
     let mut last_rejection = None;
     for alg in policy.allowed.iter().copied() {
-        if !family_ok(alg.family()) || jwk_alg.is_some_and(|a| a != alg) {
+        if alg.family() != family || jwk_alg.is_some_and(|a| a != alg) {
             continue;
         }
         match make_verifier(alg, &material) {
@@ -427,9 +437,11 @@ fn make_verifier(alg: Algorithm, material: &[u8]) -> std::result::Result<Verifie
             };
             // RFC 7518 §3.2: the key must be at least as long as the hash output.
             if material.len() < min {
-                return Err(format!("oct key is shorter than {min} bytes, too short for {alg}"));
+                return Err(format!(
+                    "oct key is shorter than {min} bytes, too short for {alg}"
+                ));
             }
-            return Ok(Verifier::Hmac(hmac::Key::new(hmac_alg, material)));
+            return Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac_alg, material))));
         }
     };
     ParsedPublicKey::new(public, material)

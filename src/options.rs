@@ -116,7 +116,10 @@ impl fmt::Debug for ClientOptions {
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("timeout", &self.timeout)
-            .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
             .field("allow_http", &self.allow_http)
             .field("min_refetch_interval", &self.min_refetch_interval)
             .field("validation", &self.validation)

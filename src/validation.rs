@@ -107,7 +107,10 @@ impl VerifyOptions {
             verify_nbf: self.verify_nbf.unwrap_or(base.verify_nbf),
             verify_aud: self.verify_aud.unwrap_or(base.verify_aud),
             verify_iss: self.verify_iss.unwrap_or(base.verify_iss),
-            audience: self.audience.clone().unwrap_or_else(|| base.audience.clone()),
+            audience: self
+                .audience
+                .clone()
+                .unwrap_or_else(|| base.audience.clone()),
             issuer: self.issuer.clone().or_else(|| base.issuer.clone()),
             algorithms,
             typ: self.typ.clone().unwrap_or_else(|| base.typ.clone()),

@@ -74,7 +74,10 @@ fn jwk_alg_must_match_token_alg() {
     let key = TestKey::rsa("r", "RS256");
     let server = serve(&[&key]);
     let token = key.sign_with("PS256", &json!({"alg": "PS256", "kid": "r"}), &claims());
-    assert_eq!(kind(client_for(&server).verify(&token)), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client_for(&server).verify(&token)),
+        ErrorKind::AlgorithmNotAllowed
+    );
 }
 
 #[test]
@@ -82,7 +85,10 @@ fn token_alg_must_fit_key_type() {
     let ec = TestKey::ec("e", "ES256").without_alg();
     let server = serve(&[&ec]);
     let token = ec.sign_with("ES256", &json!({"alg": "RS256", "kid": "e"}), &claims());
-    assert_eq!(kind(client_for(&server).verify(&token)), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client_for(&server).verify(&token)),
+        ErrorKind::AlgorithmNotAllowed
+    );
 }
 
 #[test]
@@ -90,7 +96,10 @@ fn p521_key_cannot_verify_es256() {
     let key = TestKey::ec("e", "ES512").without_alg();
     let server = serve(&[&key]);
     let token = key.sign_with("ES512", &json!({"alg": "ES256", "kid": "e"}), &claims());
-    assert_eq!(kind(client_for(&server).verify(&token)), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client_for(&server).verify(&token)),
+        ErrorKind::AlgorithmNotAllowed
+    );
 }
 
 #[test]
@@ -118,8 +127,12 @@ fn exp_and_nbf_checks_can_be_switched_off_and_leeway_set() {
     options.validation.verify_exp = false;
     options.validation.verify_nbf = false;
     let client = Client::new(options).unwrap();
-    assert!(client.verify(&key.token(&json!({"exp": now() - 10_000}))).is_ok());
-    assert!(client.verify(&key.token(&json!({"nbf": now() + 10_000}))).is_ok());
+    assert!(client
+        .verify(&key.token(&json!({"exp": now() - 10_000})))
+        .is_ok());
+    assert!(client
+        .verify(&key.token(&json!({"nbf": now() + 10_000})))
+        .is_ok());
     assert!(client.verify(&key.token(&json!({}))).is_ok());
 
     let mut options = ClientOptions::new(server.url("/jwks"));
@@ -156,11 +169,20 @@ fn audience_and_issuer() {
     assert!(client.verify(&key.token(&claims())).is_ok());
     let mut c = claims();
     c["aud"] = json!(["x", "other"]);
-    assert!(client.verify(&key.token(&c)).is_ok(), "any one audience matches");
+    assert!(
+        client.verify(&key.token(&c)).is_ok(),
+        "any one audience matches"
+    );
     c["aud"] = json!("nope");
-    assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::WrongAudience);
+    assert_eq!(
+        kind(client.verify(&key.token(&c))),
+        ErrorKind::WrongAudience
+    );
     c["aud"] = json!(["nope", 7]);
-    assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::WrongAudience);
+    assert_eq!(
+        kind(client.verify(&key.token(&c))),
+        ErrorKind::WrongAudience
+    );
     c.as_object_mut().unwrap().remove("aud");
     assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::MissingClaim);
     let mut c = claims();
@@ -196,14 +218,26 @@ fn typ_and_required_claims() {
     let client = Client::new(options).unwrap();
     let mut c = claims();
     c["scope"] = json!("read");
-    let at = key.sign_with("ES256", &json!({"alg": "ES256", "kid": "e", "typ": "application/AT+JWT"}), &c);
+    let at = key.sign_with(
+        "ES256",
+        &json!({"alg": "ES256", "kid": "e", "typ": "application/AT+JWT"}),
+        &c,
+    );
     assert!(client.verify(&at).is_ok());
-    let jwt = key.sign_with("ES256", &json!({"alg": "ES256", "kid": "e", "typ": "JWT"}), &c);
+    let jwt = key.sign_with(
+        "ES256",
+        &json!({"alg": "ES256", "kid": "e", "typ": "JWT"}),
+        &c,
+    );
     assert_eq!(kind(client.verify(&jwt)), ErrorKind::WrongTyp);
     let none = key.sign_with("ES256", &json!({"alg": "ES256", "kid": "e"}), &c);
     assert_eq!(kind(client.verify(&none)), ErrorKind::WrongTyp);
     c.as_object_mut().unwrap().remove("scope");
-    let missing = key.sign_with("ES256", &json!({"alg": "ES256", "kid": "e", "typ": "at+jwt"}), &c);
+    let missing = key.sign_with(
+        "ES256",
+        &json!({"alg": "ES256", "kid": "e", "typ": "at+jwt"}),
+        &c,
+    );
     let err = client.verify(&missing).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MissingClaim);
     assert!(err.message().contains("scope"), "{err}");
@@ -224,7 +258,12 @@ fn tampered_signature_and_payload() {
     other["sub"] = json!("admin");
     let other_token = key.token(&other);
     let parts: Vec<&str> = token.split('.').collect();
-    let swapped = format!("{}.{}.{}", parts[0], other_token.split('.').nth(1).unwrap(), parts[2]);
+    let swapped = format!(
+        "{}.{}.{}",
+        parts[0],
+        other_token.split('.').nth(1).unwrap(),
+        parts[2]
+    );
     assert_eq!(kind(client.verify(&swapped)), ErrorKind::BadSignature);
 }
 
@@ -264,7 +303,10 @@ fn oct_keys_are_refused_unless_enabled() {
     let rsa = TestKey::rsa("r", "RS256");
     let server = serve(&[&key, &rsa]);
     let client = client_for(&server);
-    assert_eq!(kind(client.verify(&key.token(&claims()))), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client.verify(&key.token(&claims()))),
+        ErrorKind::AlgorithmNotAllowed
+    );
     let set = client.get_jwk_set(false).unwrap();
     assert_eq!(set.keys().len(), 1);
     assert_eq!(set.skipped().len(), 1);
@@ -278,14 +320,20 @@ fn oct_keys_are_refused_unless_enabled() {
     // Still no HMAC against the RSA key.
     let n = rsa.jwk["n"].as_str().unwrap().as_bytes().to_vec();
     let forged = TestKey::hmac("r", "HS256", &n).token(&claims());
-    assert_eq!(kind(enabled.verify(&forged)), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(enabled.verify(&forged)),
+        ErrorKind::AlgorithmNotAllowed
+    );
 }
 
 #[test]
 fn hmac_algorithms_without_symmetric_keys_is_a_config_error() {
     let mut options = ClientOptions::new("http://127.0.0.1:1/jwks");
     options.validation.algorithms = vec![Algorithm::HS256];
-    assert_eq!(Client::new(options).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        Client::new(options).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
@@ -297,7 +345,10 @@ fn unknown_crit_is_rejected() {
         &json!({"alg": "EdDSA", "kid": "k", "crit": ["exp-ext"], "exp-ext": 1}),
         &claims(),
     );
-    assert_eq!(kind(client_for(&server).verify(&token)), ErrorKind::UnsupportedCritical);
+    assert_eq!(
+        kind(client_for(&server).verify(&token)),
+        ErrorKind::UnsupportedCritical
+    );
 }
 
 #[test]
@@ -307,9 +358,15 @@ fn algorithm_allow_list() {
     let mut options = ClientOptions::new(server.url("/jwks"));
     options.validation.algorithms = vec![Algorithm::ES256];
     let client = Client::new(options).unwrap();
-    assert_eq!(kind(client.verify(&key.token(&claims()))), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client.verify(&key.token(&claims()))),
+        ErrorKind::AlgorithmNotAllowed
+    );
     let weird = key.sign_with("RS256", &json!({"alg": "XS999", "kid": "r"}), &claims());
-    assert_eq!(kind(client_for(&server).verify(&weird)), ErrorKind::UnsupportedAlgorithm);
+    assert_eq!(
+        kind(client_for(&server).verify(&weird)),
+        ErrorKind::UnsupportedAlgorithm
+    );
 }
 
 #[test]
@@ -318,14 +375,18 @@ fn kidless_token_is_missing_kid_by_default_and_tried_when_enabled() {
     let b = TestKey::ec("b", "ES256");
     let server = serve(&[&a, &b]);
     let token = b.sign_with("ES256", &json!({"alg": "ES256"}), &claims());
-    assert_eq!(kind(client_for(&server).verify(&token)), ErrorKind::MissingKid);
+    assert_eq!(
+        kind(client_for(&server).verify(&token)),
+        ErrorKind::MissingKid
+    );
     let mut options = ClientOptions::new(server.url("/jwks"));
     options.allow_missing_kid = true;
     let client = Client::new(options).unwrap();
     let v = client.verify(&token).unwrap();
     assert_eq!(v.kid(), None);
     assert_eq!(v.key().kid(), Some("b"));
-    let stranger = TestKey::ec("c", "ES256").sign_with("ES256", &json!({"alg": "ES256"}), &claims());
+    let stranger =
+        TestKey::ec("c", "ES256").sign_with("ES256", &json!({"alg": "ES256"}), &claims());
     assert_eq!(kind(client.verify(&stranger)), ErrorKind::BadSignature);
 }
 
@@ -348,15 +409,28 @@ fn malformed_tokens() {
         format!("{}.{}.{}", b(b"[1,2]"), parts[1], parts[2]),
         format!("{}.{}.{}", b(b"{\"alg\":5}"), parts[1], parts[2]),
         format!("{}.{}.{}", b(b"{\"kid\":\"k\"}"), parts[1], parts[2]),
-        format!("{}.{}.{}", b(br#"{"alg":"EdDSA","kid":7}"#), parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            b(br#"{"alg":"EdDSA","kid":7}"#),
+            parts[1],
+            parts[2]
+        ),
         format!("{}.{}.{}", parts[0], b(b"not json"), parts[2]),
         format!("{}.{}.{}", parts[0], b(b"[]"), parts[2]),
         format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
     ];
     for token in &cases {
-        assert_eq!(kind(client.verify(token)), ErrorKind::MalformedToken, "token {token:?}");
+        assert_eq!(
+            kind(client.verify(token)),
+            ErrorKind::MalformedToken,
+            "token {token:?}"
+        );
     }
-    assert_eq!(server.hits("/jwks"), 0, "malformed tokens never cause a fetch");
+    assert_eq!(
+        server.hits("/jwks"),
+        0,
+        "malformed tokens never cause a fetch"
+    );
     let huge = format!("{}.{}.{}", parts[0], "A".repeat(70_000), parts[2]);
     assert_eq!(kind(client.verify(&huge)), ErrorKind::TokenTooLarge);
 }
@@ -376,13 +450,26 @@ fn per_call_settings_override_the_clients() {
     route.audience = Some(vec!["admin-api".into()]);
     assert!(client.verify_with(&token, &route).is_ok());
     route.issuer = Some("https://other.test".into());
-    assert_eq!(kind(client.verify_with(&token, &route)), ErrorKind::WrongIssuer);
+    assert_eq!(
+        kind(client.verify_with(&token, &route)),
+        ErrorKind::WrongIssuer
+    );
 
     let mut narrow = VerifyOptions::default();
     narrow.algorithms = Some(vec![Algorithm::ES256]);
-    assert_eq!(kind(client.verify_with(&key.token(&claims()), &narrow)), ErrorKind::AlgorithmNotAllowed);
+    assert_eq!(
+        kind(client.verify_with(&key.token(&claims()), &narrow)),
+        ErrorKind::AlgorithmNotAllowed
+    );
     let mut widen = VerifyOptions::default();
     widen.algorithms = Some(vec![Algorithm::HS256]);
-    assert_eq!(kind(client.verify_with(&token, &widen)), ErrorKind::InvalidArgument);
-    assert_eq!(server.hits("/jwks"), 1, "one client, one cache for every route");
+    assert_eq!(
+        kind(client.verify_with(&token, &widen)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        server.hits("/jwks"),
+        1,
+        "one client, one cache for every route"
+    );
 }

@@ -33,7 +33,10 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 impl TestKey {
@@ -49,7 +52,12 @@ impl TestKey {
             "n": b64(public.modulus().big_endian_without_leading_zero()),
             "e": b64(public.exponent().big_endian_without_leading_zero()),
         });
-        TestKey { kid: kid.into(), alg, jwk, signer: Arc::new(Signer::Rsa(kp)) }
+        TestKey {
+            kid: kid.into(),
+            alg,
+            jwk,
+            signer: Arc::new(Signer::Rsa(kp)),
+        }
     }
 
     pub fn ec(kid: &str, alg: &'static str) -> TestKey {
@@ -66,7 +74,12 @@ impl TestKey {
             "kty": "EC", "kid": kid, "crv": crv, "alg": alg,
             "x": b64(&point[1..1 + size]), "y": b64(&point[1 + size..]),
         });
-        TestKey { kid: kid.into(), alg, jwk, signer: Arc::new(Signer::Ec(kp)) }
+        TestKey {
+            kid: kid.into(),
+            alg,
+            jwk,
+            signer: Arc::new(Signer::Ec(kp)),
+        }
     }
 
     pub fn ed25519(kid: &str) -> TestKey {
@@ -75,12 +88,22 @@ impl TestKey {
             "kty": "OKP", "kid": kid, "crv": "Ed25519", "alg": "EdDSA",
             "x": b64(kp.public_key().as_ref()),
         });
-        TestKey { kid: kid.into(), alg: "EdDSA", jwk, signer: Arc::new(Signer::Ed(kp)) }
+        TestKey {
+            kid: kid.into(),
+            alg: "EdDSA",
+            jwk,
+            signer: Arc::new(Signer::Ed(kp)),
+        }
     }
 
     pub fn hmac(kid: &str, alg: &'static str, secret: &[u8]) -> TestKey {
         let jwk = json!({ "kty": "oct", "kid": kid, "alg": alg, "k": b64(secret) });
-        TestKey { kid: kid.into(), alg, jwk, signer: Arc::new(Signer::Hmac(secret.to_vec())) }
+        TestKey {
+            kid: kid.into(),
+            alg,
+            jwk,
+            signer: Arc::new(Signer::Hmac(secret.to_vec())),
+        }
     }
 
     /// The JWK with its `alg` member removed.
@@ -121,7 +144,9 @@ impl TestKey {
                     "HS384" => hmac::HMAC_SHA384,
                     _ => hmac::HMAC_SHA512,
                 };
-                hmac::sign(&hmac::Key::new(a, secret), input.as_bytes()).as_ref().to_vec()
+                hmac::sign(&hmac::Key::new(a, secret), input.as_bytes())
+                    .as_ref()
+                    .to_vec()
             }
         };
         format!("{input}.{}", b64(&sig))

@@ -94,7 +94,11 @@ impl TestServer {
     }
 
     pub fn set(&self, path: &str, reply: Reply) {
-        self.state.lock().unwrap().replies.insert(path.into(), reply);
+        self.state
+            .lock()
+            .unwrap()
+            .replies
+            .insert(path.into(), reply);
     }
 
     /// Serves `json` as the JWKS at `/jwks`.
@@ -157,7 +161,11 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) {
     if !reply.delay.is_zero() {
         thread::sleep(reply.delay);
     }
-    let mut out = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
+    let mut out = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
     for (n, v) in &reply.headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
