@@ -1,1 +1,52 @@
-fn main() {}
+//! Generates the C header with cbindgen into OUT_DIR (a test compares it with the committed
+//! `include/jwks.h`; `scripts/update-header.sh` refreshes that copy), sets the shared library's
+//! soname and writes an uninstalled pkg-config file next to the built libraries.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=JWKS_UPDATE_HEADER");
+
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let version = env::var("CARGO_PKG_VERSION").unwrap();
+
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
+    config.after_includes = Some(format!(
+        "\n#define JWKS_VERSION_MAJOR {}\n#define JWKS_VERSION_MINOR {}\n#define JWKS_VERSION_PATCH {}\n#define JWKS_VERSION_STRING \"{version}\"\n",
+        env::var("CARGO_PKG_VERSION_MAJOR").unwrap(),
+        env::var("CARGO_PKG_VERSION_MINOR").unwrap(),
+        env::var("CARGO_PKG_VERSION_PATCH").unwrap(),
+    ));
+    let header = out_dir.join("jwks.h");
+    cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen generates the header")
+        .write_to_file(&header);
+    if env::var_os("JWKS_UPDATE_HEADER").is_some() {
+        fs::copy(&header, crate_dir.join("include/jwks.h")).expect("update include/jwks.h");
+    }
+
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libjwks.so.{major}");
+    }
+
+    // OUT_DIR is <target>/<profile>/build/jwks-<hash>/out: the libraries land in <profile>/.
+    if let Some(lib_dir) = out_dir.ancestors().nth(3) {
+        let pc = format!(
+            "prefix={root}\nlibdir={lib}\nincludedir={root}/include\n\nName: jwks\nDescription: JWKS client and JWT verifier (uninstalled build tree)\nVersion: {version}\nLibs: -L${{libdir}} -ljwks\nLibs.private: -lpthread -ldl -lm\nCflags: -I${{includedir}}\n",
+            root = crate_dir.display(),
+            lib = lib_dir.display(),
+        );
+        let _ = fs::write(lib_dir.join("jwks.pc"), pc);
+    }
+}

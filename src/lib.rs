@@ -33,6 +33,8 @@ mod keys;
 mod options;
 mod validation;
 
+pub mod ffi;
+
 pub use alg::Algorithm;
 pub use client::{Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,177 @@
+//! `jwks_client`: creation and the operations.
+
+use super::key::{jwks_key, jwks_key_set};
+use super::options::jwks_options;
+use super::token::jwks_token;
+use super::verify_options::jwks_verify_options;
+use super::{arg_ref, arg_str, boundary, jwks_error, jwks_status, out_arg};
+use crate::client::Client;
+use crate::error::Error;
+
+/// A JWKS client: one JWKS URL, its cache and its settings. Thread-safe: one client is meant
+/// to be shared by all threads (every function taking `const jwks_client *` may be called
+/// concurrently). Made by jwks_client_new, freed by jwks_client_free.
+pub struct jwks_client {
+    inner: Client,
+}
+
+/// Makes a client from `options` (copied: the options object may be freed or reused at once).
+/// Checks the options as a whole (URL scheme rules, CA files readable and valid, HMAC
+/// algorithms only with symmetric keys allowed). Fetches nothing: the first lookup does.
+///
+/// On success writes a new client to `*out` (free it with jwks_client_free); on failure leaves
+/// `*out` unchanged and, if `err` is not NULL, stores an error in `*err` (free it with
+/// jwks_error_free). Returns JWKS_ERR_INVALID_ARGUMENT for NULL options or out, a missing URL or
+/// a bad option. Reads CA files but does not touch the network. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_new(
+    options: *const jwks_options,
+    out: *mut *mut jwks_client,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let options = unsafe { arg_ref(options, "options")? };
+        let out = out_arg(out, "out")?;
+        if options.inner.uri.is_empty() {
+            return Err(Error::invalid_argument(
+                "no JWKS URL: call jwks_options_set_uri first",
+            ));
+        }
+        let client = Client::new(options.inner.clone())?;
+        // SAFETY: checked non-NULL above; written only on success.
+        unsafe { *out = Box::into_raw(Box::new(jwks_client { inner: client })) };
+        Ok(())
+    })
+}
+
+/// Frees a client. NULL is a no-op. Results it returned (keys, sets, tokens) stay valid. The
+/// caller must make sure no other thread is still using the client (that is a use after free);
+/// freeing twice is undefined behaviour.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
+    super::boundary_or((), || {
+        if !client.is_null() {
+            // SAFETY: made by jwks_client_new, freed once, no longer used by others.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Verifies a compact JWS `(token, token_len)` (not NUL-terminated necessarily): finds its key
+/// by kid (fetching the JWKS if the cache cannot answer), checks the algorithm, the signature
+/// and the claims. `options` is NULL for the client's settings, or per-call overrides.
+///
+/// On success writes a new jwks_token to `*out` (free with jwks_token_free); on failure leaves
+/// `*out` unchanged and returns the specific status (JWKS_ERR_EXPIRED, JWKS_ERR_BAD_SIGNATURE,
+/// a fetch error, ...), with an error object in `*err` if err is not NULL.
+///
+/// Blocking: may wait on an HTTP fetch (up to the timeout per request) when the key set is not
+/// cached, has expired, or the kid is unknown; a cache hit never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_verify(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    out: *mut *mut jwks_token,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let token = unsafe { arg_str(token, token_len, "token")? };
+        let out = out_arg(out, "out")?;
+        let verified = match unsafe { options.as_ref() } {
+            None => client.inner.verify(token)?,
+            Some(o) => client.inner.verify_with(token, &o.inner)?,
+        };
+        // SAFETY: checked non-NULL above; written only on success.
+        unsafe { *out = jwks_token::into_raw(verified) };
+        Ok(())
+    })
+}
+
+/// Finds the signing key with this kid; on a miss refetches the set once (at most once per
+/// min_refetch_interval across all callers). On success writes a new key to `*out` (free with
+/// jwks_key_free). Blocking: may wait on an HTTP fetch. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key(
+    client: *const jwks_client,
+    kid: *const libc::c_char,
+    kid_len: usize,
+    out: *mut *mut jwks_key,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+        let out = out_arg(out, "out")?;
+        let key = client.inner.get_signing_key(kid)?;
+        unsafe { *out = jwks_key::into_raw(&key) };
+        Ok(())
+    })
+}
+
+/// Finds the signing key named by the kid in a token's header. The token is NOT verified.
+/// Otherwise as jwks_client_get_signing_key (JWKS_ERR_MISSING_KID when the header has none).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    out: *mut *mut jwks_key,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let token = unsafe { arg_str(token, token_len, "token")? };
+        let out = out_arg(out, "out")?;
+        let key = client.inner.get_signing_key_from_jwt(token)?;
+        unsafe { *out = jwks_key::into_raw(&key) };
+        Ok(())
+    })
+}
+
+/// The usable signing keys (use "sig" or absent), from the cache unless it is stale or
+/// `refresh` is true. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
+/// set to `*out` (free with jwks_key_set_free). Blocking: may wait on an HTTP fetch.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_keys(
+    client: *const jwks_client,
+    refresh: bool,
+    out: *mut *mut jwks_key_set,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let out = out_arg(out, "out")?;
+        let set = client.inner.get_jwk_set(refresh)?;
+        unsafe { *out = jwks_key_set::into_raw(&set) };
+        Ok(())
+    })
+}
+
+/// The JWK Set (its usable keys, skipped count and JSON text), from the cache unless it is
+/// stale or `refresh` is true. As jwks_client_get_signing_keys otherwise.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_jwk_set(
+    client: *const jwks_client,
+    refresh: bool,
+    out: *mut *mut jwks_key_set,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    // The same data: libjwks keeps only the keys that can verify signatures.
+    unsafe { jwks_client_get_signing_keys(client, refresh, out, err) }
+}
+
+/// Fetches the JWKS now (always one request, shared with concurrent fetches), caches it and
+/// writes the set to `*out`; jwks_key_set_json gives the raw JSON text (PyJWT's fetch_data).
+/// Blocking. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_fetch_data(
+    client: *const jwks_client,
+    out: *mut *mut jwks_key_set,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    unsafe { jwks_client_get_signing_keys(client, true, out, err) }
+}

@@ -1,0 +1,159 @@
+//! The C ABI. It only converts: C pointers and strings to Rust references, core errors to
+//! status codes, Rust values to handles. Every exported function runs inside [`boundary`] (or
+//! [`boundary_or`]), so no panic crosses into C, and checks every pointer before use.
+//!
+//! The contracts (ownership, nullability, blocking, thread safety) are written once, in the doc
+//! comments that cbindgen copies into `include/jwks.h`.
+
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)] // the header states each function's contract
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, ErrorKind};
+
+mod client;
+mod error;
+mod key;
+mod options;
+mod token;
+mod verify_options;
+
+pub use client::*;
+pub use error::*;
+pub use key::*;
+pub use options::*;
+pub use token::*;
+pub use verify_options::*;
+
+/// Runs `f` behind the panic boundary and turns its result into a status, storing an error
+/// object in `*err` (when `err` is not NULL) on failure.
+pub(crate) fn boundary(
+    err: *mut *mut jwks_error,
+    f: impl FnOnce() -> Result<(), Error>,
+) -> jwks_status {
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Internal,
+            "a panic was caught at the C boundary (a bug in libjwks)",
+        ))
+    });
+    match result {
+        Ok(()) => jwks_status::JWKS_OK,
+        Err(e) => {
+            let status = jwks_status::from_kind(e.kind());
+            if !err.is_null() {
+                // SAFETY: the caller passes NULL or a valid `jwks_error **`.
+                unsafe { *err = jwks_error::into_raw(e) };
+            }
+            status
+        }
+    }
+}
+
+/// Runs `f` behind the panic boundary for functions that return a value instead of a status;
+/// a panic yields `fallback`.
+pub(crate) fn boundary_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+pub(crate) fn null_arg(name: &str) -> Error {
+    Error::invalid_argument(format!("argument {name} is NULL"))
+}
+
+/// Borrows a handle; NULL is `JWKS_ERR_INVALID_ARGUMENT`.
+pub(crate) unsafe fn arg_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+    // SAFETY: the caller passes NULL or a pointer to a live handle of this type.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null_arg(name))
+}
+
+/// Borrows a handle mutably; NULL is `JWKS_ERR_INVALID_ARGUMENT`.
+pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Error> {
+    // SAFETY: as for `arg_ref`, and the caller does not share the handle while it changes.
+    unsafe { ptr.as_mut() }.ok_or_else(|| null_arg(name))
+}
+
+/// Reads a `(const char *, size_t)` string: `(NULL, 0)` is "", NULL with a length is an error,
+/// and so is invalid UTF-8.
+pub(crate) unsafe fn arg_str<'a>(
+    ptr: *const libc::c_char,
+    len: usize,
+    name: &str,
+) -> Result<&'a str, Error> {
+    let bytes = unsafe { arg_bytes(ptr.cast(), len, name)? };
+    std::str::from_utf8(bytes)
+        .map_err(|_| Error::invalid_argument(format!("argument {name} is not valid UTF-8")))
+}
+
+/// Reads a `(const uint8_t *, size_t)` byte string, with the rules of [`arg_str`].
+pub(crate) unsafe fn arg_bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8], Error> {
+    if ptr.is_null() {
+        if len == 0 {
+            return Ok(&[]);
+        }
+        return Err(Error::invalid_argument(format!(
+            "argument {name} is NULL with a length of {len}"
+        )));
+    }
+    if len > isize::MAX as usize {
+        return Err(Error::invalid_argument(format!("argument {name} is too long")));
+    }
+    // SAFETY: the caller promises `len` readable bytes at `ptr`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Checks an output pointer before any work is done.
+pub(crate) fn out_arg<T>(out: *mut *mut T, name: &str) -> Result<*mut *mut T, Error> {
+    if out.is_null() {
+        Err(null_arg(name))
+    } else {
+        Ok(out)
+    }
+}
+
+/// A NUL-terminated copy of a string, lent to C as pointer + length. The length excludes the
+/// terminator; interior NULs are possible only where the source had them, and the length is
+/// authoritative.
+#[derive(Debug, Clone)]
+pub(crate) struct CText(Box<[u8]>);
+
+impl CText {
+    pub fn new(s: &str) -> CText {
+        let mut v = Vec::with_capacity(s.len() + 1);
+        v.extend_from_slice(s.as_bytes());
+        v.push(0);
+        CText(v.into_boxed_slice())
+    }
+
+    /// The text without the terminator.
+    pub fn as_str(&self) -> &str {
+        // Built from a &str plus a NUL, so this cannot fail.
+        std::str::from_utf8(&self.0[..self.0.len() - 1]).unwrap_or_default()
+    }
+
+    /// Lends the text: writes its length to `len` (if not NULL) and returns the pointer.
+    pub unsafe fn lend(&self, len: *mut usize) -> *const libc::c_char {
+        if !len.is_null() {
+            // SAFETY: the caller passes NULL or a valid `size_t *`.
+            unsafe { *len = self.0.len() - 1 };
+        }
+        self.0.as_ptr().cast()
+    }
+}
+
+/// Lends an optional text; NULL (and length 0) when absent.
+pub(crate) unsafe fn lend_opt(text: Option<&CText>, len: *mut usize) -> *const libc::c_char {
+    match text {
+        Some(t) => unsafe { t.lend(len) },
+        None => {
+            if !len.is_null() {
+                unsafe { *len = 0 };
+            }
+            std::ptr::null()
+        }
+    }
+}

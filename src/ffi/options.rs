@@ -1,0 +1,510 @@
+//! `jwks_options`: the client options builder.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{arg_bytes, arg_mut, arg_str, boundary, boundary_or, jwks_error, jwks_status};
+use crate::alg::Algorithm;
+use crate::error::Error;
+use crate::options::ClientOptions;
+
+/// Options for jwks_client_new. Made by jwks_options_new, changed by the setters, freed by
+/// jwks_options_free. jwks_client_new copies what it needs, so an options object can be freed
+/// or reused at once. Not thread-safe: do not change one options object from two threads.
+pub struct jwks_options {
+    pub(crate) inner: ClientOptions,
+}
+
+/// Makes an options object with the defaults (see each setter). Never returns NULL (allocation
+/// failure aborts the process, as everywhere in libjwks). Free it with jwks_options_free.
+#[no_mangle]
+pub extern "C" fn jwks_options_new() -> *mut jwks_options {
+    boundary_or(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(jwks_options {
+            inner: ClientOptions::default(),
+        }))
+    })
+}
+
+/// Frees an options object. NULL is a no-op; freeing twice is undefined behaviour.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_free(options: *mut jwks_options) {
+    boundary_or((), || {
+        if !options.is_null() {
+            // SAFETY: made by jwks_options_new, freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Applies `f` to the options behind the boundary.
+fn set(
+    options: *mut jwks_options,
+    err: *mut *mut jwks_error,
+    f: impl FnOnce(&mut ClientOptions) -> Result<(), Error>,
+) -> jwks_status {
+    boundary(err, || {
+        let o = unsafe { arg_mut(options, "options")? };
+        f(&mut o.inner)
+    })
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+fn positive(value: u64, name: &str) -> Result<(), Error> {
+    if value == 0 {
+        Err(Error::invalid_argument(format!("{name} must be positive")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses "RS256,ES256" (commas and/or spaces) into algorithms; at least one.
+pub(crate) fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, Error> {
+    let algs = list
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            name.parse::<Algorithm>()
+                .map_err(|_| Error::invalid_argument(format!("unknown algorithm {name:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if algs.is_empty() {
+        return Err(Error::invalid_argument("the algorithm list is empty"));
+    }
+    Ok(algs)
+}
+
+/// Sets the JWKS URL (required): https, or http to a loopback host unless
+/// jwks_options_set_allow_http is on. The string is copied. Returns JWKS_ERR_INVALID_ARGUMENT
+/// for NULL options, a NULL string with a non-zero length, invalid UTF-8 or a string that is not
+/// an http(s) URL (the scheme rule is checked by jwks_client_new).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_uri(
+    options: *mut jwks_options,
+    uri: *const libc::c_char,
+    uri_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let uri = unsafe { arg_str(uri, uri_len, "uri")? };
+        crate::fetch::origin(uri)?;
+        o.uri = uri.to_owned();
+        Ok(())
+    })
+}
+
+/// Keeps the fetched set for the lifespan (default on). Off: every lookup fetches.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_cache_jwk_set(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.cache_jwk_set = enabled;
+        Ok(())
+    })
+}
+
+/// How long a fetched set, and a cached key, is used (default 300000 ms). Must be positive.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_lifespan_ms(
+    options: *mut jwks_options,
+    lifespan_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(lifespan_ms, "lifespan")?;
+        o.lifespan = millis(lifespan_ms);
+        Ok(())
+    })
+}
+
+/// Keeps an LRU of kid -> key (default off), useful with the set cache off. An entry lives at
+/// most the lifespan and never outlives a refresh that removed its key.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_cache_keys(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.cache_keys = enabled;
+        Ok(())
+    })
+}
+
+/// Size of the kid -> key LRU (default 16). Must be positive.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_cached_keys(
+    options: *mut jwks_options,
+    max_cached_keys: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(max_cached_keys as u64, "max_cached_keys")?;
+        o.max_cached_keys = max_cached_keys;
+        Ok(())
+    })
+}
+
+/// Adds a request header sent with every JWKS request, and only to the JWKS URL's origin
+/// (never after a redirect to another origin). Copied. The name must be an HTTP token and the
+/// value free of control characters.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_header(
+    options: *mut jwks_options,
+    name: *const libc::c_char,
+    name_len: usize,
+    value: *const libc::c_char,
+    value_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let name = unsafe { arg_str(name, name_len, "name")? };
+        let value = unsafe { arg_str(value, value_len, "value")? };
+        crate::client::check_header(name, value)?;
+        o.headers.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    })
+}
+
+/// Connect and whole-request timeout (default 30000 ms). Must be positive.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_timeout_ms(
+    options: *mut jwks_options,
+    timeout_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(timeout_ms, "timeout")?;
+        o.timeout = millis(timeout_ms);
+        Ok(())
+    })
+}
+
+/// Adds CA certificates (PEM text, one or more) trusted in addition to the system trust store.
+/// Copied; checked by jwks_client_new.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_ca_pem(
+    options: *mut jwks_options,
+    pem: *const u8,
+    pem_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let pem = unsafe { arg_bytes(pem, pem_len, "pem")? };
+        o.ca_pem.push(b'\n');
+        o.ca_pem.extend_from_slice(pem);
+        Ok(())
+    })
+}
+
+/// Adds a PEM file of CA certificates trusted in addition to the system trust store. The path
+/// is copied; the file is read by jwks_client_new (which fails if it cannot read it).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_ca_file(
+    options: *mut jwks_options,
+    path: *const libc::c_char,
+    path_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let path = unsafe { arg_str(path, path_len, "path")? };
+        if path.is_empty() {
+            return Err(Error::invalid_argument("CA file path is empty"));
+        }
+        o.ca_files.push(PathBuf::from(path));
+        Ok(())
+    })
+}
+
+/// DANGER, for tests only: turns TLS certificate verification off, so anyone on the network
+/// path can serve keys and forge tokens. Default off.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_danger_accept_invalid_certs(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.danger_accept_invalid_certs = enabled;
+        Ok(())
+    })
+}
+
+/// Allows plain http to non-loopback hosts (default off: https is required except for
+/// 127.0.0.0/8, ::1 and localhost).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_allow_http(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.allow_http = enabled;
+        Ok(())
+    })
+}
+
+/// Sends requests through this HTTP proxy URL. Default: none; the environment (HTTPS_PROXY and
+/// friends) is ignored. An empty string removes the proxy.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_proxy(
+    options: *mut jwks_options,
+    proxy: *const libc::c_char,
+    proxy_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let proxy = unsafe { arg_str(proxy, proxy_len, "proxy")? };
+        o.proxy = (!proxy.is_empty()).then(|| proxy.to_owned());
+        Ok(())
+    })
+}
+
+/// Minimum time between two refetches caused by an unknown kid (default 60000 ms; 0 allows a
+/// refetch on every miss).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_min_refetch_interval_ms(
+    options: *mut jwks_options,
+    interval_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.min_refetch_interval = millis(interval_ms);
+        Ok(())
+    })
+}
+
+/// Largest JWKS response accepted (default 1048576 bytes). Must be positive.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_response_bytes(
+    options: *mut jwks_options,
+    max_bytes: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(max_bytes as u64, "max_response_bytes")?;
+        o.max_response_bytes = max_bytes;
+        Ok(())
+    })
+}
+
+/// Most keys a JWK Set may hold (default 100); a larger set is JWKS_ERR_INVALID_JWKS.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_keys(
+    options: *mut jwks_options,
+    max_keys: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(max_keys as u64, "max_keys")?;
+        o.max_keys = max_keys;
+        Ok(())
+    })
+}
+
+/// Most redirects followed per fetch (default 3; 0 refuses every redirect).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_redirects(
+    options: *mut jwks_options,
+    max_redirects: u32,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.max_redirects = max_redirects;
+        Ok(())
+    })
+}
+
+/// Longest token accepted (default 65536 bytes); longer is JWKS_ERR_TOKEN_TOO_LARGE.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_token_bytes(
+    options: *mut jwks_options,
+    max_bytes: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(max_bytes as u64, "max_token_bytes")?;
+        o.max_token_bytes = max_bytes;
+        Ok(())
+    })
+}
+
+/// Accepts oct (HMAC) keys from the JWK Set (default off: a published secret is no secret).
+/// HS256/384/512 must then also be named in jwks_options_set_algorithms.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_allow_symmetric_keys(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.allow_symmetric_keys = enabled;
+        Ok(())
+    })
+}
+
+/// Tries a token without kid against the keys that fit its alg, at most 4 (default off:
+/// JWKS_ERR_MISSING_KID).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_allow_missing_kid(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.allow_missing_kid = enabled;
+        Ok(())
+    })
+}
+
+/// Allowed clock skew for exp and nbf (default 60000 ms).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_leeway_ms(
+    options: *mut jwks_options,
+    leeway_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.leeway = millis(leeway_ms);
+        Ok(())
+    })
+}
+
+/// Requires exp and rejects expired tokens (default on; PyJWT's verify_exp).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_verify_exp(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.verify_exp = enabled;
+        Ok(())
+    })
+}
+
+/// Rejects tokens whose nbf is in the future (default on).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_verify_nbf(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.verify_nbf = enabled;
+        Ok(())
+    })
+}
+
+/// Checks aud against the configured audiences when there are any (default on).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_verify_aud(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.verify_aud = enabled;
+        Ok(())
+    })
+}
+
+/// Checks iss against the configured issuer when one is set (default on).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_verify_iss(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.verify_iss = enabled;
+        Ok(())
+    })
+}
+
+/// Adds an accepted audience; a token passes when its aud contains any one of them. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_audience(
+    options: *mut jwks_options,
+    audience: *const libc::c_char,
+    audience_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let aud = unsafe { arg_str(audience, audience_len, "audience")? };
+        o.validation.audience.push(aud.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the expected issuer (exact match). Copied. An empty string removes it.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_issuer(
+    options: *mut jwks_options,
+    issuer: *const libc::c_char,
+    issuer_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        o.validation.issuer = (!iss.is_empty()).then(|| iss.to_owned());
+        Ok(())
+    })
+}
+
+/// Replaces the allowed algorithms with a list such as "RS256,ES256" (names as in JWS headers,
+/// separated by commas or spaces). Default: RS256..RS512, PS256..PS512, ES256..ES512, EdDSA.
+/// An unknown name or an empty list is JWKS_ERR_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_algorithms(
+    options: *mut jwks_options,
+    algorithms: *const libc::c_char,
+    algorithms_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let list = unsafe { arg_str(algorithms, algorithms_len, "algorithms")? };
+        o.validation.algorithms = parse_algorithms(list)?;
+        Ok(())
+    })
+}
+
+/// Adds an allowed typ header value (compared case-insensitively, "application/" ignored, so
+/// "at+jwt" matches "application/at+jwt"). With none added, typ is not checked. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_typ(
+    options: *mut jwks_options,
+    typ: *const libc::c_char,
+    typ_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let typ = unsafe { arg_str(typ, typ_len, "typ")? };
+        o.validation.typ.push(typ.to_owned());
+        Ok(())
+    })
+}
+
+/// Adds a claim that must be present in every token. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_required_claim(
+    options: *mut jwks_options,
+    claim: *const libc::c_char,
+    claim_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let claim = unsafe { arg_str(claim, claim_len, "claim")? };
+        if claim.is_empty() {
+            return Err(Error::invalid_argument("required claim name is empty"));
+        }
+        o.validation.required_claims.push(claim.to_owned());
+        Ok(())
+    })
+}
