@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -65,12 +65,23 @@ struct State {
 /// The server; stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
+    https: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
+        Self::start_with(None)
+    }
+
+    /// An HTTPS server presenting the certificate of `config`.
+    pub fn start_tls(config: Arc<rustls::ServerConfig>) -> TestServer {
+        Self::start_with(Some(config))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
+        let https = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
@@ -82,15 +93,29 @@ impl TestServer {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
                 let st = st.clone();
-                thread::spawn(move || handle(conn, &st));
+                let tls = tls.clone();
+                thread::spawn(move || match tls {
+                    None => handle(conn, &st),
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config) else { return };
+                        handle(rustls::StreamOwned::new(session, conn), &st)
+                    }
+                });
             }
         });
-        TestServer { addr, state, stop }
+        TestServer {
+            addr,
+            https,
+            state,
+            stop,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     pub fn set(&self, path: &str, reply: Reply) {
@@ -127,8 +152,7 @@ impl Drop for TestServer {
     }
 }
 
-fn handle(mut conn: TcpStream, state: &Mutex<State>) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+fn handle(mut conn: impl Read + Write, state: &Mutex<State>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -173,5 +197,4 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) {
     let _ = conn.write_all(out.as_bytes());
     let _ = conn.write_all(&reply.body);
     let _ = conn.flush();
-    let _ = conn.shutdown(Shutdown::Both);
 }

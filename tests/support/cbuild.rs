@@ -1,0 +1,100 @@
+//! Compiles C (and C++) programs against the committed header and the static library with the
+//! `cc` crate's compiler detection, for the C tests and the demo.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The profile directory holding `libjwks.a`: the running binary lives in `<dir>/deps` (tests)
+/// or `<dir>/examples` (examples).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf()
+}
+
+fn newest_source() -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let mut dirs = vec![root().join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(m) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(m);
+            }
+        }
+    }
+    newest
+}
+
+/// The static library, checked to be newer than every source file (`cargo test` alone does not
+/// rebuild it: run `cargo build` first, as the README's test command does).
+pub fn static_lib() -> PathBuf {
+    let lib = lib_dir().join("libjwks.a");
+    let built = std::fs::metadata(&lib)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `cargo build` first", lib.display()));
+    assert!(
+        built >= newest_source(),
+        "{} is older than src/: run `cargo build` first",
+        lib.display()
+    );
+    lib
+}
+
+fn compiler(cpp: bool) -> Command {
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    cc::Build::new()
+        .cpp(cpp)
+        .cargo_metadata(false)
+        .target(&target)
+        .host(&target)
+        .opt_level(1)
+        .debug(true)
+        .get_compiler()
+        .to_command()
+}
+
+/// Compiles and links `sources` into `out` with strict warnings; `extra` adds flags (e.g.
+/// sanitizers). Panics with the compiler's output on failure.
+pub fn build(sources: &[PathBuf], out: &Path, cpp: bool, extra: &[&str]) {
+    let mut cmd = compiler(cpp);
+    cmd.args(["-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .args(extra)
+        .args(sources)
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(out);
+    let output = cmd.output().expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "compiling {sources:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Only compiles (no link), for header checks.
+pub fn syntax_check(source: &Path, cpp: bool, std: &str) {
+    let mut cmd = compiler(cpp);
+    cmd.args(["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only"])
+        .arg(format!("-std={std}"))
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(source);
+    let output = cmd.output().expect("run the compiler");
+    assert!(
+        output.status.success(),
+        "{} does not compile cleanly:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
