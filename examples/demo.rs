@@ -39,11 +39,21 @@ fn main() {
     );
     println!("$ jwks_verify --jwks {jwks_url} --aud demo-api --iss https://issuer.demo <tokens>");
     let status = Command::new(&exe)
-        .args(["--jwks", &jwks_url, "--aud", "demo-api", "--iss", "https://issuer.demo"])
+        .args([
+            "--jwks",
+            &jwks_url,
+            "--aud",
+            "demo-api",
+            "--iss",
+            "https://issuer.demo",
+        ])
         .args(&tokens)
         .status()
         .expect("run jwks_verify");
-    println!("\nJWKS requests served: {} (one fetch, then the cache)", issuer.hits("/jwks"));
+    println!(
+        "\nJWKS requests served: {} (one fetch, then the cache)",
+        issuer.hits("/jwks")
+    );
     if !status.success() {
         eprintln!("demo failed: jwks_verify exited with {status}");
         std::process::exit(1);

@@ -65,7 +65,10 @@ fn insecure_switch_skips_verification() {
 fn bad_ca_input_is_a_config_error() {
     let mut o = ClientOptions::new("https://127.0.0.1:1/jwks");
     o.ca_pem = b"not a certificate".to_vec();
-    assert_eq!(Client::new(o).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        Client::new(o).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     let mut o = ClientOptions::new("https://127.0.0.1:1/jwks");
     o.ca_files = vec!["/nonexistent/ca.pem".into()];
     let err = Client::new(o).unwrap_err();
@@ -79,7 +82,10 @@ fn https_to_http_redirect_is_refused() {
     let plain = TestServer::start();
     plain.set_jwks(&jwks(&[&TestKey::ec("a", "ES256")]));
     let secure = TestServer::start_tls(ca.server_config.clone());
-    secure.set("/jwks", support::server::Reply::redirect(&plain.url("/jwks")));
+    secure.set(
+        "/jwks",
+        support::server::Reply::redirect(&plain.url("/jwks")),
+    );
     let mut o = ClientOptions::new(secure.url("/jwks"));
     o.ca_pem = ca.ca_pem.clone().into_bytes();
     let err = Client::new(o).unwrap().get_jwk_set(false).unwrap_err();

@@ -70,38 +70,56 @@ fn key_text(
 /// written to `*len` unless len is NULL. Lent until the key (or the set or token lending it)
 /// is freed. Never blocks; thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_kid(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_kid(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| k.kid.as_ref())
 }
 
 /// The JWK's own alg (e.g. "RS256"), or NULL if it names none. Lent as jwks_key_kid.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_alg(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_alg(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| k.alg.as_ref())
 }
 
 /// The JWK's kty: "RSA", "EC", "OKP" or "oct". Lent as jwks_key_kid.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_kty(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_kty(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| Some(&k.kty))
 }
 
 /// The JWK's use ("sig"), or NULL if absent. Lent as jwks_key_kid.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_use(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_use(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| k.key_use.as_ref())
 }
 
 /// The key as compact JWK JSON. Lent as jwks_key_kid.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_jwk_json(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_jwk_json(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| Some(&k.jwk_json))
 }
 
 /// The public key as PEM ("-----BEGIN PUBLIC KEY-----"), ready for OpenSSL's
 /// PEM_read_bio_PUBKEY; "" for oct keys. Lent as jwks_key_kid.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_pem(key: *const jwks_key, len: *mut usize) -> *const libc::c_char {
+pub unsafe extern "C" fn jwks_key_pem(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
     key_text(key, len, |k| Some(&k.pem))
 }
 
@@ -148,7 +166,10 @@ pub unsafe extern "C" fn jwks_key_set_skipped(set: *const jwks_key_set) -> usize
 /// The key at `index` (0 ≤ index < jwks_key_set_len), lent until the set is freed; NULL when
 /// out of range or set is NULL. Do not free it.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_key_set_get(set: *const jwks_key_set, index: usize) -> *const jwks_key {
+pub unsafe extern "C" fn jwks_key_set_get(
+    set: *const jwks_key_set,
+    index: usize,
+) -> *const jwks_key {
     boundary_or(std::ptr::null(), || {
         unsafe { set.as_ref() }
             .and_then(|s| s.keys.get(index))
@@ -183,8 +204,8 @@ pub unsafe extern "C" fn jwks_key_set_json(
     set: *const jwks_key_set,
     len: *mut usize,
 ) -> *const libc::c_char {
-    boundary_or(std::ptr::null(), || {
-        unsafe { lend_opt(set.as_ref().map(|s| &s.json), len) }
+    boundary_or(std::ptr::null(), || unsafe {
+        lend_opt(set.as_ref().map(|s| &s.json), len)
     })
 }
 

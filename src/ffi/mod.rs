@@ -100,7 +100,9 @@ pub(crate) unsafe fn arg_bytes<'a>(
         )));
     }
     if len > isize::MAX as usize {
-        return Err(Error::invalid_argument(format!("argument {name} is too long")));
+        return Err(Error::invalid_argument(format!(
+            "argument {name} is too long"
+        )));
     }
     // SAFETY: the caller promises `len` readable bytes at `ptr`.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

@@ -16,7 +16,10 @@ pub fn root() -> PathBuf {
 /// or `<dir>/examples` (examples).
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent().and_then(Path::parent).expect("profile dir").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("profile dir")
+        .to_path_buf()
 }
 
 fn newest_source() -> SystemTime {

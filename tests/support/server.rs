@@ -99,7 +99,9 @@ impl TestServer {
                 thread::spawn(move || match tls {
                     None => handle(conn, &st),
                     Some(config) => {
-                        let Ok(session) = rustls::ServerConnection::new(config) else { return };
+                        let Ok(session) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
                         handle(rustls::StreamOwned::new(session, conn), &st)
                     }
                 });

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check and test: rustfmt, clippy, the Rust unit/integration/doc tests, the C tests
+# under AddressSanitizer+UBSan (driven by tests/c_api.rs), the interoperability test against
+# oauth2-mock-server (installed from npm here), the demo, and rustdoc with warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --check
+
+step "clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "build (libjwks.a / libjwks.so for the C tests)"
+cargo build --locked
+
+step "interop dependencies (oauth2-mock-server from npm)"
+npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+
+step "tests (Rust, C, interop)"
+JWKS_INTEROP=1 cargo test --locked
+
+step "demo"
+cargo run --locked --quiet --example demo
+
+step "rustdoc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+
+echo
+echo "all checks passed"

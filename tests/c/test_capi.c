@@ -1,0 +1,427 @@
+/*
+ * C API tests, through the public header only. Run by tests/c_api.rs, which starts the JWKS
+ * servers on 127.0.0.1, mints the tokens and passes both in environment variables, and builds
+ * this file with -Wall -Wextra -Wpedantic -Werror under AddressSanitizer and UBSan.
+ * Ends with the line "N passed, M failed"; exit status 1 if anything failed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <jwks.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (cond) {                                                          \
+            passed++;                                                        \
+        } else {                                                             \
+            failed++;                                                        \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                    \
+    } while (0)
+
+/* A pointer value that no allocation returns, to prove outputs stay untouched on failure. */
+#define SENTINEL ((void *)(uintptr_t)0x5eed)
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    if (v == NULL) {
+        fprintf(stderr, "missing environment variable %s\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+static jwks_status set_uri(jwks_options *o, const char *url) {
+    return jwks_options_set_uri(o, url, strlen(url), NULL);
+}
+
+static jwks_client *make_client(const char *url) {
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    jwks_client *client = NULL;
+    jwks_status s = jwks_client_new(o, &client, NULL);
+    CHECK(s == JWKS_OK);
+    jwks_options_free(o);
+    return client;
+}
+
+/* Verifies `token_env` and checks the status and that the error object agrees. */
+static void expect_verify(const jwks_client *c, const char *token, const jwks_verify_options *vo,
+                          jwks_status expected, const char *label) {
+    jwks_token *out = SENTINEL;
+    jwks_error *err = NULL;
+    jwks_status s = jwks_client_verify(c, token, strlen(token), vo, &out, &err);
+    if (s != expected) {
+        fprintf(stderr, "%s: got %s (%s), expected %s\n", label, jwks_status_str((int)s),
+                jwks_error_message(err), jwks_status_str((int)expected));
+    }
+    CHECK(s == expected);
+    if (expected == JWKS_OK) {
+        CHECK(err == NULL);
+        CHECK(out != SENTINEL && out != NULL);
+        if (out != SENTINEL) jwks_token_free(out);
+    } else {
+        CHECK(out == SENTINEL);
+        CHECK(err != NULL);
+        CHECK(jwks_error_status(err) == expected);
+        CHECK(strlen(jwks_error_message(err)) > 0);
+        jwks_error_free(err);
+    }
+}
+
+/* Fetch-side failures: a fresh client on `url` whose first lookup must fail with `expected`. */
+static void expect_fetch_error(const char *url, uint64_t timeout_ms, jwks_status expected,
+                               const char *label) {
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    if (timeout_ms) CHECK(jwks_options_set_timeout_ms(o, timeout_ms, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_max_response_bytes(o, 4096, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    jwks_key_set *set = SENTINEL;
+    jwks_error *err = NULL;
+    jwks_status s = jwks_client_get_jwk_set(c, false, &set, &err);
+    if (s != expected) {
+        fprintf(stderr, "%s: got %s (%s)\n", label, jwks_status_str((int)s), jwks_error_message(err));
+    }
+    CHECK(s == expected);
+    CHECK(set == SENTINEL);
+    CHECK(jwks_error_status(err) == expected);
+    jwks_error_free(err);
+    jwks_client_free(c);
+}
+
+static void test_version_and_names(void) {
+    CHECK(strcmp(jwks_version(), JWKS_VERSION_STRING) == 0);
+    CHECK(strcmp(jwks_status_str(JWKS_OK), "JWKS_OK") == 0);
+    CHECK(strcmp(jwks_status_str(JWKS_ERR_EXPIRED), "JWKS_ERR_EXPIRED") == 0);
+    CHECK(strcmp(jwks_status_str(JWKS_ERR_INTERNAL), "JWKS_ERR_INTERNAL") == 0);
+    CHECK(strcmp(jwks_status_str(999), "JWKS_ERR_UNKNOWN") == 0);
+    CHECK(strcmp(jwks_status_str(-1), "JWKS_ERR_UNKNOWN") == 0);
+    CHECK(JWKS_ERR_TOKEN_TOO_LARGE == 23 && JWKS_ERR_INTERNAL == 100);
+}
+
+static void test_null_and_garbage(const char *url) {
+    jwks_error *err = NULL;
+    jwks_client *client = SENTINEL;
+    CHECK(jwks_client_new(NULL, &client, &err) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(client == SENTINEL);
+    CHECK(err != NULL && strstr(jwks_error_message(err), "options") != NULL);
+    jwks_error_free(err);
+    err = NULL;
+
+    jwks_options *o = jwks_options_new();
+    CHECK(o != NULL);
+    CHECK(jwks_client_new(o, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    /* no URL yet */
+    CHECK(jwks_client_new(o, &client, &err) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(client == SENTINEL);
+    jwks_error_free(err);
+    err = NULL;
+    /* strings: NULL with a length, invalid UTF-8, not a URL */
+    CHECK(jwks_options_set_uri(o, NULL, 5, &err) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_error_free(err);
+    err = NULL;
+    CHECK(jwks_options_set_uri(o, "\xff\xfe", 2, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_uri(o, "not a url", 9, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_uri(o, "ftp://x/y", 9, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_uri(NULL, "http://127.0.0.1/", 17, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    /* malformed option values */
+    CHECK(jwks_options_set_lifespan_ms(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_timeout_ms(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_cached_keys(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_keys(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_algorithms(o, "RS256,FOO", 9, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_algorithms(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_add_header(o, "X-A", 3, "a\r\nB: c", 7, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_add_header(o, "Bad Name", 8, "v", 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_add_required_claim(o, NULL, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_add_ca_file(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    /* checks across options happen in jwks_client_new */
+    CHECK(jwks_options_set_uri(o, "http://idp.example.com/jwks", 27, NULL) == JWKS_OK);
+    CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_set_algorithms(o, "HS256", 5, NULL) == JWKS_OK);
+    CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_algorithms(o, "RS256 ES256", 11, NULL) == JWKS_OK);
+    CHECK(jwks_options_add_ca_file(o, "/nonexistent.pem", 16, NULL) == JWKS_OK);
+    CHECK(jwks_client_new(o, &client, &err) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(jwks_error_message(err), "/nonexistent.pem") != NULL);
+    jwks_error_free(err);
+    err = NULL;
+    CHECK(client == SENTINEL);
+    jwks_options_free(o);
+
+    /* client calls with NULL pieces */
+    jwks_client *c = make_client(url);
+    jwks_token *tok = SENTINEL;
+    CHECK(jwks_client_verify(NULL, "a", 1, NULL, &tok, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_verify(c, NULL, 3, NULL, &tok, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_verify(c, "a.b.c", 5, NULL, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_verify(c, "\xc3\x28.b.c", 5, NULL, &tok, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_verify(c, NULL, 0, NULL, &tok, NULL) == JWKS_ERR_MALFORMED_TOKEN);
+    CHECK(tok == SENTINEL);
+    jwks_key *key = SENTINEL;
+    CHECK(jwks_client_get_signing_key(c, NULL, 1, &key, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_get_signing_key(NULL, "a", 1, &key, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_get_signing_key_from_jwt(c, "x", 1, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(key == SENTINEL);
+    jwks_key_set *set = SENTINEL;
+    CHECK(jwks_client_get_jwk_set(NULL, false, &set, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_get_signing_keys(c, false, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_fetch_data(NULL, &set, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(set == SENTINEL);
+    jwks_client_free(c);
+
+    /* accessors and frees accept NULL */
+    size_t len = 99;
+    CHECK(jwks_key_kid(NULL, &len) == NULL && len == 0);
+    CHECK(jwks_key_alg(NULL, NULL) == NULL);
+    CHECK(jwks_key_kty(NULL, NULL) == NULL);
+    CHECK(jwks_key_use(NULL, NULL) == NULL);
+    CHECK(jwks_key_jwk_json(NULL, NULL) == NULL);
+    CHECK(jwks_key_pem(NULL, NULL) == NULL);
+    CHECK(jwks_key_der(NULL, &len) == NULL);
+    CHECK(jwks_key_set_len(NULL) == 0);
+    CHECK(jwks_key_set_skipped(NULL) == 0);
+    CHECK(jwks_key_set_get(NULL, 0) == NULL);
+    CHECK(jwks_key_set_find(NULL, "a", 1) == NULL);
+    CHECK(jwks_key_set_json(NULL, NULL) == NULL);
+    CHECK(jwks_token_claims(NULL, NULL) == NULL);
+    CHECK(jwks_token_kid(NULL, NULL) == NULL);
+    CHECK(jwks_token_alg(NULL, NULL) == NULL);
+    CHECK(jwks_token_typ(NULL, NULL) == NULL);
+    CHECK(jwks_token_key(NULL) == NULL);
+    CHECK(strcmp(jwks_error_message(NULL), "") == 0);
+    CHECK(jwks_error_status(NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_verify_options_set_issuer(NULL, "a", 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_options_free(NULL);
+    jwks_verify_options_free(NULL);
+    jwks_client_free(NULL);
+    jwks_key_free(NULL);
+    jwks_key_set_free(NULL);
+    jwks_token_free(NULL);
+    jwks_error_free(NULL);
+}
+
+static void test_happy_path_and_keys(const char *url) {
+    jwks_client *c = make_client(url);
+    const char *good = env("TOK_GOOD");
+    jwks_token *t = NULL;
+    CHECK(jwks_client_verify(c, good, strlen(good), NULL, &t, NULL) == JWKS_OK);
+    size_t len = 0;
+    const char *claims = jwks_token_claims(t, &len);
+    CHECK(claims != NULL && len == strlen(claims));
+    CHECK(strstr(claims, "\"sub\":\"user-1\"") != NULL);
+    CHECK(strcmp(jwks_token_kid(t, NULL), "ec") == 0);
+    CHECK(strcmp(jwks_token_alg(t, &len), "ES256") == 0 && len == 5);
+    CHECK(strcmp(jwks_token_typ(t, NULL), "JWT") == 0);
+    CHECK(strcmp(jwks_key_kid(jwks_token_key(t), NULL), "ec") == 0);
+    jwks_token_free(t);
+
+    /* the token need not be NUL-terminated: pass a prefix of a longer buffer */
+    size_t n = strlen(good);
+    char *padded = malloc(n + 8);
+    memcpy(padded, good, n);
+    memcpy(padded + n, "garbage", 8);
+    CHECK(jwks_client_verify(c, padded, n, NULL, &t, NULL) == JWKS_OK);
+    jwks_token_free(t);
+    free(padded);
+
+    jwks_key *k = NULL;
+    CHECK(jwks_client_get_signing_key(c, "rsa", 3, &k, NULL) == JWKS_OK);
+    CHECK(strcmp(jwks_key_kty(k, NULL), "RSA") == 0);
+    CHECK(strcmp(jwks_key_alg(k, NULL), "RS256") == 0);
+    CHECK(strcmp(jwks_key_use(k, NULL), "sig") == 0);
+    CHECK(strncmp(jwks_key_pem(k, NULL), "-----BEGIN PUBLIC KEY-----\n", 27) == 0);
+    CHECK(strstr(jwks_key_jwk_json(k, NULL), "\"kid\":\"rsa\"") != NULL);
+    const uint8_t *der = jwks_key_der(k, &len);
+    CHECK(der != NULL && len > 270 && der[0] == 0x30);
+    CHECK(jwks_key_der(k, NULL) == NULL);
+    jwks_key_free(k);
+
+    const char *rsa_tok = env("TOK_RSA");
+    CHECK(jwks_client_get_signing_key_from_jwt(c, rsa_tok, strlen(rsa_tok), &k, NULL) == JWKS_OK);
+    CHECK(strcmp(jwks_key_kid(k, NULL), "rsa") == 0);
+    jwks_key_free(k);
+
+    jwks_key_set *set = NULL;
+    CHECK(jwks_client_get_signing_keys(c, false, &set, NULL) == JWKS_OK);
+    CHECK(jwks_key_set_len(set) == 2);
+    CHECK(jwks_key_set_skipped(set) == 1);
+    CHECK(jwks_key_set_get(set, 0) != NULL && jwks_key_set_get(set, 2) == NULL);
+    CHECK(strcmp(jwks_key_kty(jwks_key_set_find(set, "ec", 2), NULL), "EC") == 0);
+    CHECK(jwks_key_set_find(set, "nope", 4) == NULL);
+    CHECK(strstr(jwks_key_set_json(set, &len), "\"keys\"") != NULL && len > 0);
+    jwks_key_set_free(set);
+    CHECK(jwks_client_get_jwk_set(c, true, &set, NULL) == JWKS_OK);
+    jwks_key_set_free(set);
+    CHECK(jwks_client_fetch_data(c, &set, NULL) == JWKS_OK);
+    CHECK(jwks_key_set_len(set) == 2);
+
+    /* results outlive the client */
+    CHECK(jwks_client_get_signing_key(c, "ec", 2, &k, NULL) == JWKS_OK);
+    jwks_client_free(c);
+    CHECK(strcmp(jwks_key_kid(k, NULL), "ec") == 0);
+    CHECK(strcmp(jwks_key_kid(jwks_key_set_get(set, 0), NULL), "ec") == 0);
+    jwks_key_free(k);
+    jwks_key_set_free(set);
+}
+
+static void test_token_errors(const char *url) {
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_issuer(o, "https://issuer.test", 19, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_max_token_bytes(o, 4096, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_min_refetch_interval_ms(o, 60000, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "good");
+    expect_verify(c, env("TOK_EXPIRED"), NULL, JWKS_ERR_EXPIRED, "expired");
+    expect_verify(c, env("TOK_NBF"), NULL, JWKS_ERR_NOT_YET_VALID, "nbf");
+    expect_verify(c, env("TOK_WRONG_AUD"), NULL, JWKS_ERR_WRONG_AUDIENCE, "aud");
+    expect_verify(c, env("TOK_WRONG_ISS"), NULL, JWKS_ERR_WRONG_ISSUER, "iss");
+    expect_verify(c, env("TOK_NO_EXP"), NULL, JWKS_ERR_MISSING_CLAIM, "no exp");
+    expect_verify(c, env("TOK_BAD_SIG"), NULL, JWKS_ERR_BAD_SIGNATURE, "bad sig");
+    expect_verify(c, env("TOK_NONE"), NULL, JWKS_ERR_ALGORITHM_NOT_ALLOWED, "none");
+    expect_verify(c, env("TOK_HS256"), NULL, JWKS_ERR_ALGORITHM_NOT_ALLOWED, "hs256");
+    expect_verify(c, env("TOK_XS"), NULL, JWKS_ERR_UNSUPPORTED_ALGORITHM, "unknown alg");
+    expect_verify(c, env("TOK_NO_KID"), NULL, JWKS_ERR_MISSING_KID, "no kid");
+    expect_verify(c, env("TOK_UNKNOWN_KID"), NULL, JWKS_ERR_KEY_NOT_FOUND, "unknown kid");
+    expect_verify(c, env("TOK_CRIT"), NULL, JWKS_ERR_UNSUPPORTED_CRITICAL, "crit");
+    expect_verify(c, "a.b", NULL, JWKS_ERR_MALFORMED_TOKEN, "malformed");
+    expect_verify(c, "e30.e30.AA", NULL, JWKS_ERR_MALFORMED_TOKEN, "no alg");
+    char big[5000];
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    expect_verify(c, big, NULL, JWKS_ERR_TOKEN_TOO_LARGE, "too large");
+
+    /* per-call settings: another audience and typ, narrowed algorithms */
+    jwks_verify_options *vo = jwks_verify_options_new();
+    CHECK(jwks_verify_options_add_audience(vo, "other-api", 9, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_WRONG_AUD"), vo, JWKS_OK, "per-call aud");
+    expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_WRONG_AUDIENCE, "per-call aud rejects");
+    jwks_verify_options_free(vo);
+    vo = jwks_verify_options_new();
+    CHECK(jwks_verify_options_add_typ(vo, "at+jwt", 6, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_WRONG_TYP, "per-call typ");
+    jwks_verify_options_free(vo);
+    vo = jwks_verify_options_new();
+    CHECK(jwks_verify_options_add_required_claim(vo, "scope", 5, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_MISSING_CLAIM, "per-call required");
+    CHECK(jwks_verify_options_set_algorithms(vo, "RS256", 5, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_ALGORITHM_NOT_ALLOWED, "narrowed");
+    CHECK(jwks_verify_options_set_algorithms(vo, "HS256", 5, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_HS256"), vo, JWKS_ERR_INVALID_ARGUMENT, "cannot widen");
+    jwks_verify_options_free(vo);
+    vo = jwks_verify_options_new();
+    CHECK(jwks_verify_options_set_verify_exp(vo, false, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_EXPIRED"), vo, JWKS_OK, "per-call exp off");
+    CHECK(jwks_verify_options_set_leeway_ms(vo, 0, NULL) == JWKS_OK);
+    CHECK(jwks_verify_options_set_verify_nbf(vo, false, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_NBF"), vo, JWKS_OK, "per-call nbf off");
+    CHECK(jwks_verify_options_set_verify_aud(vo, false, NULL) == JWKS_OK);
+    CHECK(jwks_verify_options_set_verify_iss(vo, false, NULL) == JWKS_OK);
+    expect_verify(c, env("TOK_WRONG_ISS"), vo, JWKS_OK, "per-call iss off");
+    CHECK(jwks_verify_options_set_issuer(vo, "x", 1, NULL) == JWKS_OK);
+    jwks_verify_options_free(vo);
+    jwks_client_free(c);
+}
+
+static void test_fetch_errors(void) {
+    const char *base = env("BASE");
+    char url[512];
+    snprintf(url, sizeof url, "%s/500", base);
+    expect_fetch_error(url, 0, JWKS_ERR_HTTP_STATUS, "500");
+    snprintf(url, sizeof url, "%s/garbage", base);
+    expect_fetch_error(url, 0, JWKS_ERR_INVALID_JWKS, "garbage");
+    snprintf(url, sizeof url, "%s/empty", base);
+    expect_fetch_error(url, 0, JWKS_ERR_NO_SIGNING_KEYS, "empty");
+    snprintf(url, sizeof url, "%s/big", base);
+    expect_fetch_error(url, 0, JWKS_ERR_RESPONSE_TOO_LARGE, "big");
+    snprintf(url, sizeof url, "%s/loop", base);
+    expect_fetch_error(url, 0, JWKS_ERR_REDIRECT, "loop");
+    snprintf(url, sizeof url, "%s/slow", base);
+    expect_fetch_error(url, 200, JWKS_ERR_TIMEOUT, "slow");
+    expect_fetch_error(env("CLOSED_URL"), 0, JWKS_ERR_CONNECTION, "closed");
+    expect_fetch_error(env("TLS_URL"), 0, JWKS_ERR_TLS, "unknown CA");
+}
+
+static void test_tls_with_ca(void) {
+    const char *ca = env("TLS_CA_PEM");
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, env("TLS_URL")) == JWKS_OK);
+    CHECK(jwks_options_add_ca_pem(o, (const uint8_t *)ca, strlen(ca), NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "https with CA");
+    jwks_client_free(c);
+}
+
+static void test_panic_boundary(void) {
+    jwks_error *err = NULL;
+    CHECK(jwks_debug_trigger_panic(&err) == JWKS_ERR_INTERNAL);
+    CHECK(jwks_error_status(err) == JWKS_ERR_INTERNAL);
+    CHECK(strstr(jwks_error_message(err), "panic") != NULL);
+    jwks_error_free(err);
+    CHECK(jwks_debug_trigger_panic(NULL) == JWKS_ERR_INTERNAL);
+}
+
+struct thread_arg {
+    const jwks_client *client;
+    const char *token;
+    int ok;
+};
+
+static void *verify_many(void *p) {
+    struct thread_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        jwks_token *t = NULL;
+        if (jwks_client_verify(a->client, a->token, strlen(a->token), NULL, &t, NULL) == JWKS_OK) {
+            a->ok++;
+            jwks_token_free(t);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(const char *url) {
+    jwks_client *c = make_client(url);
+    pthread_t threads[8];
+    struct thread_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i].client = c;
+        args[i].token = env(i % 2 ? "TOK_GOOD" : "TOK_RSA");
+        args[i].ok = 0;
+        CHECK(pthread_create(&threads[i], NULL, verify_many, &args[i]) == 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(args[i].ok == 200);
+    }
+    jwks_client_free(c);
+}
+
+int main(void) {
+    const char *url = env("JWKS_URL");
+    test_version_and_names();
+    test_null_and_garbage(url);
+    test_happy_path_and_keys(url);
+    test_token_errors(url);
+    test_fetch_errors();
+    test_tls_with_ca();
+    test_panic_boundary();
+    test_threads(url);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,264 @@
+//! Runs the C tests (tests/c/test_capi.c) under AddressSanitizer and UBSan against real
+//! servers on 127.0.0.1, runs the command-line verifier, and checks the packaging: committed
+//! header up to date and clean in C and C++, only `jwks_*` exported, soname set.
+
+mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use support::cbuild;
+use support::keys::{claims, jwks, now, TestKey};
+use support::server::{Reply, TestServer};
+use support::tls::make_ca;
+
+fn out_path(name: &str) -> PathBuf {
+    cbuild::lib_dir().join(name)
+}
+
+#[test]
+fn c_tests_pass_under_sanitizers() {
+    let ec = TestKey::ec("ec", "ES256");
+    let rsa = TestKey::rsa("rsa", "RS256");
+    let mut set: serde_json::Value = serde_json::from_str(&jwks(&[&ec, &rsa])).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kty": "XYZ", "kid": "odd"}));
+    let server = TestServer::start();
+    server.set_jwks(&set.to_string());
+    server.set("/500", Reply::status(500, "boom"));
+    server.set("/garbage", Reply::json("<html>"));
+    server.set("/empty", Reply::json("{\"keys\": []}"));
+    server.set("/big", Reply::json(vec![b' '; 5000]));
+    server.set("/loop", Reply::redirect("/loop"));
+    server.set(
+        "/slow",
+        Reply::json(jwks(&[&ec])).delayed(Duration::from_secs(3)),
+    );
+    let ca = make_ca("libjwks C test CA");
+    let tls = TestServer::start_tls(ca.server_config.clone());
+    tls.set_jwks(&jwks(&[&ec]));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/jwks", l.local_addr().unwrap())
+    };
+
+    let header = |extra: serde_json::Value| {
+        let mut h = json!({"alg": "ES256", "kid": "ec", "typ": "JWT"});
+        for (k, v) in extra.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        h
+    };
+    let with = |changes: serde_json::Value| {
+        let mut c = claims();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        ec.sign_with("ES256", &header(json!({})), &c)
+    };
+    let good = ec.token(&claims());
+    // Change a character inside the signature (the last one may carry only padding bits).
+    let mut bad_sig = good.clone().into_bytes();
+    let i = bad_sig.len() - 10;
+    bad_sig[i] = if bad_sig[i] == b'A' { b'B' } else { b'A' };
+    let bad_sig = String::from_utf8(bad_sig).unwrap();
+    let b64 = support::keys::b64;
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "kid": "ec"}).to_string().as_bytes()),
+        b64(claims().to_string().as_bytes())
+    );
+    let hs = TestKey::hmac("ec", "HS256", &[1; 32]).token(&claims());
+    let tokens = [
+        ("TOK_GOOD", good),
+        ("TOK_RSA", rsa.token(&claims())),
+        ("TOK_EXPIRED", with(json!({"exp": now() - 3600}))),
+        ("TOK_NBF", with(json!({"nbf": now() + 3600}))),
+        ("TOK_WRONG_AUD", with(json!({"aud": "other-api"}))),
+        ("TOK_WRONG_ISS", with(json!({"iss": "https://evil.test"}))),
+        ("TOK_NO_EXP", with(json!({"exp": null}))),
+        ("TOK_BAD_SIG", bad_sig),
+        ("TOK_NONE", none),
+        ("TOK_HS256", hs),
+        (
+            "TOK_XS",
+            ec.sign_with("ES256", &header(json!({"alg": "XS999"})), &claims()),
+        ),
+        (
+            "TOK_NO_KID",
+            ec.sign_with("ES256", &json!({"alg": "ES256"}), &claims()),
+        ),
+        (
+            "TOK_UNKNOWN_KID",
+            ec.sign_with("ES256", &header(json!({"kid": "zzz"})), &claims()),
+        ),
+        (
+            "TOK_CRIT",
+            ec.sign_with("ES256", &header(json!({"crit": ["x"], "x": 1})), &claims()),
+        ),
+    ];
+
+    let exe = out_path("test_capi");
+    cbuild::build(
+        &[cbuild::root().join("tests/c/test_capi.c")],
+        &exe,
+        false,
+        &[
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ],
+    );
+    let output = Command::new(&exe)
+        .envs(tokens.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .env("JWKS_URL", server.url("/jwks"))
+        .env("BASE", server.url(""))
+        .env("CLOSED_URL", closed)
+        .env("TLS_URL", tls.url("/jwks"))
+        .env("TLS_CA_PEM", &ca.ca_pem)
+        .env("RUST_BACKTRACE", "0")
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .output()
+        .expect("run the C tests");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    // The panic-boundary test prints Rust's panic message on stderr; sanitizer reports say
+    // "Sanitizer" (ASan, LSan) or "runtime error" (UBSan).
+    let reports = stderr.contains("Sanitizer") || stderr.contains("runtime error");
+    assert!(
+        output.status.success(),
+        "C tests failed:\n{stdout}\n{stderr}"
+    );
+    assert!(!reports, "sanitizer reports:\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    // Three clients fetch once each, plus two forced refreshes (get_jwk_set(refresh) and
+    // fetch_data) and one refetch for the unknown kid; nothing refetches per verify, not even
+    // 1,600 verifies from 8 threads.
+    assert_eq!(server.hits("/jwks"), 6);
+}
+
+#[test]
+fn command_line_verifier_reports_each_token() {
+    let key = TestKey::ec("cli", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let exe = out_path("jwks_verify");
+    cbuild::build(
+        &[cbuild::root().join("examples/c/jwks_verify.c")],
+        &exe,
+        false,
+        &[],
+    );
+    let good = key.token(&claims());
+    let mut c = claims();
+    c["exp"] = json!(now() - 3600);
+    let expired = key.token(&c);
+
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(&exe)
+            .args(["--jwks", &server.url("/jwks"), "--aud", "api"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&[&good], "");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("verified (kid cli, alg ES256)") && out.contains("\"sub\":\"user-1\""));
+
+    let (code, out) = run(&[], &format!("{good}\n\n{expired}\r\n"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("token 1: verified"), "{out}");
+    assert!(
+        out.contains("token 2: JWKS_ERR_EXPIRED: token has expired"),
+        "{out}"
+    );
+
+    let (code, out) = run(&["--no-exp", "--leeway", "0", &expired], "");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _) = run(&["--alg", "NOPE", &good], "");
+    assert_eq!(code, Some(2));
+    let (code, out) = run(&["--iss", "https://other", &good], "");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("JWKS_ERR_WRONG_ISSUER"), "{out}");
+}
+
+#[test]
+fn committed_header_is_fresh_and_compiles_in_c_and_cpp() {
+    let fresh = include_str!(concat!(env!("OUT_DIR"), "/jwks.h"));
+    let committed = std::fs::read_to_string(cbuild::root().join("include/jwks.h")).unwrap();
+    assert!(
+        fresh == committed,
+        "include/jwks.h is stale: run scripts/update-header.sh and commit it"
+    );
+    cbuild::syntax_check(&cbuild::root().join("tests/c/header_c99.c"), false, "c99");
+    cbuild::syntax_check(
+        &cbuild::root().join("tests/c/header_twice.cpp"),
+        true,
+        "c++11",
+    );
+}
+
+#[test]
+fn shared_library_exports_only_jwks_symbols_and_has_a_soname() {
+    let so = cbuild::lib_dir().join("libjwks.so");
+    cbuild::static_lib(); // the same freshness check
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only", "--format=posix"])
+        .arg(&so)
+        .output()
+        .expect("nm");
+    assert!(nm.status.success());
+    let symbols: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert!(symbols.iter().any(|s| s == "jwks_client_verify"));
+    let foreign: Vec<&String> = symbols.iter().filter(|s| !s.starts_with("jwks_")).collect();
+    assert!(foreign.is_empty(), "exported non-jwks symbols: {foreign:?}");
+    let readelf = Command::new("readelf")
+        .arg("-d")
+        .arg(&so)
+        .output()
+        .expect("readelf");
+    let dynamic = String::from_utf8_lossy(&readelf.stdout);
+    assert!(
+        dynamic.contains(&format!("[libjwks.so.{}]", env!("CARGO_PKG_VERSION_MAJOR"))),
+        "{dynamic}"
+    );
+}
+
+#[test]
+fn version_matches_cargo_toml() {
+    let v = unsafe { std::ffi::CStr::from_ptr(jwks::ffi::jwks_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    let header = std::fs::read_to_string(cbuild::root().join("include/jwks.h")).unwrap();
+    assert!(header.contains(&format!(
+        "#define JWKS_VERSION_STRING \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+}
