@@ -1,6 +1,7 @@
 //! Generates the C header with cbindgen into OUT_DIR (a test compares it with the committed
 //! `include/jwks.h`; `scripts/update-header.sh` refreshes that copy), sets the shared library's
-//! soname and writes an uninstalled pkg-config file next to the built libraries.
+//! soname and writes an uninstalled pkg-config file (and the soname link) next to the built
+//! libraries.
 
 use std::env;
 use std::fs;
@@ -48,5 +49,15 @@ fn main() {
             lib = lib_dir.display(),
         );
         let _ = fs::write(lib_dir.join("jwks.pc"), pc);
+        // The soname's link, so programs linked in the build tree find the library at run time
+        // (dangling until rustc writes libjwks.so, which it does right after this script).
+        #[cfg(unix)]
+        {
+            let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+            let link = lib_dir.join(format!("libjwks.so.{major}"));
+            if fs::symlink_metadata(&link).is_err() {
+                let _ = std::os::unix::fs::symlink("libjwks.so", &link);
+            }
+        }
     }
 }

@@ -262,3 +262,38 @@ fn version_matches_cargo_toml() {
         env!("CARGO_PKG_VERSION")
     )));
 }
+
+#[test]
+fn pkg_config_file_links_a_program_against_the_shared_library() {
+    let lib_dir = cbuild::lib_dir();
+    cbuild::static_lib(); // freshness check
+    let pc = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "jwks"])
+        .env("PKG_CONFIG_PATH", &lib_dir)
+        .output()
+        .expect("pkg-config is installed");
+    assert!(
+        pc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pc.stderr)
+    );
+    let flags = String::from_utf8_lossy(&pc.stdout).into_owned();
+    assert!(flags.contains("-ljwks"), "{flags}");
+    let exe = out_path("header_c99_shared");
+    let status = Command::new("cc")
+        .arg(cbuild::root().join("tests/c/header_c99.c"))
+        .args(flags.split_whitespace())
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = Command::new(&exe)
+        .env("LD_LIBRARY_PATH", &lib_dir)
+        .status()
+        .unwrap();
+    assert!(
+        run.success(),
+        "the program linked with pkg-config flags runs"
+    );
+}

@@ -30,7 +30,9 @@ fn tokens_from_oauth2_mock_server_verify() {
         .spawn()
         .expect("start node");
     let mut line = String::new();
-    BufReader::new(node.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(node.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let info: Value = serde_json::from_str(&line).expect("issuer prints its JSON description");
     let issuer = info["issuer"].as_str().unwrap().to_owned();
     let jwks_uri = info["jwks_uri"].as_str().unwrap().to_owned();
@@ -48,7 +50,10 @@ fn tokens_from_oauth2_mock_server_verify() {
             .unwrap_or_else(|e| panic!("{} token failed: {e}", t["alg"]));
         assert_eq!(v.alg().name(), t["alg"].as_str().unwrap());
         assert_eq!(v.kid(), t["kid"].as_str());
-        assert_eq!(v.claims()["sub"], format!("user-{}", t["alg"].as_str().unwrap()));
+        assert_eq!(
+            v.claims()["sub"],
+            format!("user-{}", t["alg"].as_str().unwrap())
+        );
         assert_eq!(v.claims()["iss"], issuer.as_str());
     }
     let mut wrong = ClientOptions::new(&jwks_uri);
@@ -68,7 +73,14 @@ fn tokens_from_oauth2_mock_server_verify() {
         &[],
     );
     let out = Command::new(&exe)
-        .args(["--jwks", &jwks_uri, "--aud", "interop-api", "--iss", &issuer])
+        .args([
+            "--jwks",
+            &jwks_uri,
+            "--aud",
+            "interop-api",
+            "--iss",
+            &issuer,
+        ])
         .args(tokens.iter().map(|t| t["token"].as_str().unwrap()))
         .output()
         .unwrap();
