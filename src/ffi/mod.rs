@@ -1,6 +1,6 @@
 //! The C ABI. It only converts: C pointers and strings to Rust references, core errors to
-//! status codes, Rust values to handles. Every exported function runs inside [`boundary`] (or
-//! [`boundary_or`]), so no panic crosses into C, and checks every pointer before use.
+//! status codes, Rust values to handles. Every exported function runs inside `boundary` (or
+//! `boundary_or`), so no panic crosses into C, and checks every pointer before use.
 //!
 //! The contracts (ownership, nullability, blocking, thread safety) are written once, in the doc
 //! comments that cbindgen copies into `include/jwks.h`.
