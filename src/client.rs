@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -55,7 +55,7 @@ impl fmt::Debug for Client {
 #[derive(Debug, Clone)]
 pub struct Verified {
     payload: String,
-    claims: Map<String, Value>,
+    claims: OnceLock<Map<String, Value>>,
     kid: Option<String>,
     alg: Algorithm,
     typ: Option<String>,
@@ -68,9 +68,10 @@ impl Verified {
         &self.payload
     }
 
-    /// The claims, parsed.
+    /// The claims, parsed (on first use: C callers and a warm verify never pay for it).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims
+            .get_or_init(|| serde_json::from_str(&self.payload).unwrap_or_default())
     }
 
     /// The header's `kid` (absent only when `allow_missing_kid` let a kid-less token through).
@@ -319,10 +320,15 @@ impl Client {
                     "token header has no kid (enable allow_missing_kid to try every fitting key)",
                 )),
             };
-        jwt::check_claims(&parsed.claims, &validation, self.inner.clock.unix_time())?;
+        jwt::check_claims(
+            &parsed.claims,
+            &parsed.payload,
+            &validation,
+            self.inner.clock.unix_time(),
+        )?;
         Ok(Verified {
             payload: parsed.payload,
-            claims: parsed.claims,
+            claims: OnceLock::new(),
             kid: parsed.kid,
             alg: parsed.alg,
             typ: parsed.typ,

@@ -1,9 +1,13 @@
 //! Compact JWS parsing and the claim checks. No key lookup and no network here.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::alg::Algorithm;
 use crate::error::{Error, ErrorKind, Result};
@@ -17,23 +21,72 @@ pub(crate) struct Parsed<'a> {
     pub signing_input: &'a [u8],
     pub signature: Vec<u8>,
     pub payload: String,
-    pub claims: Map<String, Value>,
+    pub claims: Claims,
+}
+
+/// The registered claims the checks need, read before any key lookup so a malformed payload
+/// never causes a fetch.
+pub(crate) struct Claims {
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    iss: Option<String>,
+    aud: Option<Value>,
+}
+
+/// The header members libjwks reads; others are skipped without being stored.
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Present,
+}
+
+/// Whether a member was there at all (even as `null`).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
+/// The registered claims the checks read.
+#[derive(Deserialize)]
+struct Registered<'a> {
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(borrow, default)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(default)]
+    aud: Option<Value>,
+}
+
+/// Parses a JSON object (and only an object: serde would take an array for a struct too).
+fn parse_object<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T> {
+    if !json.trim_start().starts_with('{') {
+        return Err(Error::malformed(format!(
+            "token {what} is not a JSON object"
+        )));
+    }
+    serde_json::from_str(json).map_err(|_| {
+        Error::malformed(format!(
+            "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member)"
+        ))
+    })
 }
 
 fn decode_part(part: &str, what: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| Error::malformed(format!("token {what} is not unpadded base64url")))
-}
-
-fn header_str(header: &Map<String, Value>, name: &str) -> Result<Option<String>> {
-    match header.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::malformed(format!(
-            "token header \"{name}\" is not a string"
-        ))),
-    }
 }
 
 /// Splits, decodes and screens a token: everything that can be refused without a key.
@@ -53,31 +106,35 @@ pub(crate) fn parse<'a>(
             ),
         ));
     }
-    let parts: Vec<&str> = token.split('.').collect();
-    if parts.len() == 5 {
-        return Err(Error::malformed(
-            "token is a JWE (five parts); only signed tokens (JWS) are supported",
-        ));
-    }
-    let [header_b64, payload_b64, signature_b64] = parts[..] else {
+    let mut parts = token.splitn(4, '.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        let count = token.split('.').count();
+        if count == 5 {
+            return Err(Error::malformed(
+                "token is a JWE (five parts); only signed tokens (JWS) are supported",
+            ));
+        }
         return Err(Error::malformed(format!(
-            "token has {} dot-separated parts, expected 3",
-            parts.len()
+            "token has {count} dot-separated parts, expected 3"
         )));
     };
     let header_bytes = decode_part(header_b64, "header")?;
-    let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
-        .map_err(|_| Error::malformed("token header is not a JSON object"))?;
+    let header_json = std::str::from_utf8(&header_bytes)
+        .map_err(|_| Error::malformed("token header is not UTF-8"))?;
+    let header: RawHeader<'_> = parse_object(header_json, "header")?;
 
     // RFC 7515 §4.1.11: a recipient must reject a token whose crit names anything it does not
     // understand; libjwks implements no extension, so any crit is refused.
-    if header.contains_key("crit") {
+    if header.crit.0 {
         return Err(Error::new(
             ErrorKind::UnsupportedCritical,
             "token header lists critical extensions (crit) that libjwks does not implement",
         ));
     }
-    let alg_name = header_str(&header, "alg")?
+    let alg_name = header
+        .alg
         .ok_or_else(|| Error::malformed("token header has no \"alg\""))?;
     if alg_name.eq_ignore_ascii_case("none") {
         return Err(Error::new(
@@ -98,16 +155,21 @@ pub(crate) fn parse<'a>(
             format!("algorithm {alg} is not in the allowed list"),
         ));
     }
-    let typ = header_str(&header, "typ")?;
-    check_typ(typ.as_deref(), &validation.typ)?;
-    let kid = header_str(&header, "kid")?;
+    check_typ(header.typ.as_deref(), &validation.typ)?;
+    let typ = header.typ.map(Cow::into_owned);
+    let kid = header.kid.map(Cow::into_owned);
 
     let signature = decode_part(signature_b64, "signature")?;
     let payload_bytes = decode_part(payload_b64, "payload")?;
     let payload = String::from_utf8(payload_bytes)
         .map_err(|_| Error::malformed("token payload is not UTF-8"))?;
-    let claims: Map<String, Value> = serde_json::from_str(&payload)
-        .map_err(|_| Error::malformed("token payload is not a JSON object"))?;
+    let registered: Registered<'_> = parse_object(&payload, "payload")?;
+    let claims = Claims {
+        exp: numeric_date(&registered.exp, "exp")?,
+        nbf: numeric_date(&registered.nbf, "nbf")?,
+        iss: registered.iss.map(Cow::into_owned),
+        aud: registered.aud,
+    };
 
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
     Ok(Parsed {
@@ -137,9 +199,11 @@ pub(crate) fn header_kid(token: &str, max_len: usize) -> Result<Option<String>> 
         .next()
         .filter(|_| token.contains('.'))
         .ok_or_else(|| Error::malformed("token has no dot-separated parts"))?;
-    let header: Map<String, Value> = serde_json::from_slice(&decode_part(header_b64, "header")?)
-        .map_err(|_| Error::malformed("token header is not a JSON object"))?;
-    header_str(&header, "kid")
+    let bytes = decode_part(header_b64, "header")?;
+    let json =
+        std::str::from_utf8(&bytes).map_err(|_| Error::malformed("token header is not UTF-8"))?;
+    let header: RawHeader<'_> = parse_object(json, "header")?;
+    Ok(header.kid.map(Cow::into_owned))
 }
 
 fn normalize_typ(typ: &str) -> String {
@@ -171,9 +235,9 @@ fn check_typ(typ: Option<&str>, allowed: &[String]) -> Result<()> {
     }
 }
 
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>> {
-    match claims.get(name) {
-        None => Ok(None),
+fn numeric_date(value: &Option<Value>, name: &str) -> Result<Option<f64>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_f64()
             .filter(|f| f.is_finite())
@@ -191,22 +255,21 @@ fn missing(name: &str) -> Error {
 
 /// The claim checks, run after the signature has verified.
 pub(crate) fn check_claims(
-    claims: &Map<String, Value>,
+    claims: &Claims,
+    payload: &str,
     v: &Validation,
     now: Duration,
 ) -> Result<()> {
     let now = now.as_secs_f64();
     let leeway = v.leeway.as_secs_f64();
-    let exp = numeric_date(claims, "exp")?;
     if v.verify_exp {
-        let exp = exp.ok_or_else(|| missing("exp"))?;
+        let exp = claims.exp.ok_or_else(|| missing("exp"))?;
         if now >= exp + leeway {
             return Err(Error::new(ErrorKind::Expired, "token has expired"));
         }
     }
-    let nbf = numeric_date(claims, "nbf")?;
     if v.verify_nbf {
-        if let Some(nbf) = nbf {
+        if let Some(nbf) = claims.nbf {
             if now + leeway < nbf {
                 return Err(Error::new(
                     ErrorKind::NotYetValid,
@@ -217,9 +280,9 @@ pub(crate) fn check_claims(
     }
     if v.verify_iss {
         if let Some(expected) = &v.issuer {
-            match claims.get("iss") {
+            match claims.iss.as_deref() {
                 None => return Err(missing("iss")),
-                Some(Value::String(iss)) if iss == expected => {}
+                Some(iss) if iss == expected => {}
                 Some(_) => {
                     return Err(Error::new(
                         ErrorKind::WrongIssuer,
@@ -234,7 +297,7 @@ pub(crate) fn check_claims(
             a.as_str()
                 .is_some_and(|a| v.audience.iter().any(|e| e == a))
         };
-        let ok = match claims.get("aud") {
+        let ok = match &claims.aud {
             None => return Err(missing("aud")),
             Some(Value::Array(list)) => list.iter().any(matches),
             Some(single) => matches(single),
@@ -246,8 +309,15 @@ pub(crate) fn check_claims(
             ));
         }
     }
-    if let Some(name) = v.required_claims.iter().find(|c| !claims.contains_key(*c)) {
-        return Err(missing(name));
+    if !v.required_claims.is_empty() {
+        let present: HashMap<Cow<'_, str>, IgnoredAny> = parse_object(payload, "payload")?;
+        if let Some(name) = v
+            .required_claims
+            .iter()
+            .find(|c| !present.contains_key(c.as_str()))
+        {
+            return Err(missing(name));
+        }
     }
     Ok(())
 }

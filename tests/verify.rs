@@ -418,6 +418,20 @@ fn malformed_tokens() {
         format!("{}.{}.{}", parts[0], b(b"not json"), parts[2]),
         format!("{}.{}.{}", parts[0], b(b"[]"), parts[2]),
         format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            b(br#"{"alg":"EdDSA","alg":"RS256","kid":"k"}"#),
+            parts[1],
+            parts[2]
+        ),
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b(br#"{"exp":1,"exp":99999999999}"#),
+            parts[2]
+        ),
+        format!("{}.{}.{}", parts[0], b(br#"{"exp":1"#), parts[2]),
+        format!("{}.{}.{}", parts[0], b(br#"{"iss":5}"#), parts[2]),
     ];
     for token in &cases {
         assert_eq!(

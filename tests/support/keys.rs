@@ -106,6 +106,17 @@ impl TestKey {
         }
     }
 
+    /// The public key in the form aws-lc-rs verifies with (PKCS#1 DER for RSA, the uncompressed
+    /// point for EC, the raw key for Ed25519), for baselines.
+    pub fn public_key_bytes(&self) -> Vec<u8> {
+        match &*self.signer {
+            Signer::Rsa(kp) => kp.public_key().as_ref().to_vec(),
+            Signer::Ec(kp) => kp.public_key().as_ref().to_vec(),
+            Signer::Ed(kp) => kp.public_key().as_ref().to_vec(),
+            Signer::Hmac(secret) => secret.clone(),
+        }
+    }
+
     /// The JWK with its `alg` member removed.
     pub fn without_alg(mut self) -> TestKey {
         self.jwk.as_object_mut().unwrap().remove("alg");
