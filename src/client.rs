@@ -12,7 +12,7 @@ use crate::alg::Algorithm;
 use crate::cache::{Installed, RefetchSlot, SetCache};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{self, FetchConfig, HttpFetcher};
+use crate::fetch::{self, FetchConfig, HttpFetch, HttpFetcher};
 use crate::jwt;
 use crate::keys::{self, Key, KeyPolicy, KeySet};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
@@ -39,7 +39,9 @@ struct Inner {
     validation: Validation,
     policy: KeyPolicy,
     clock: Arc<dyn Clock>,
-    fetcher: HttpFetcher,
+    fetcher: Arc<dyn HttpFetch>,
+    request_headers: Vec<(String, String)>,
+    max_response_bytes: usize,
     cache: SetCache,
 }
 
@@ -142,16 +144,22 @@ impl Client {
             ca_pem.push(b'\n');
             ca_pem.extend_from_slice(&pem);
         }
-        let fetcher = HttpFetcher::new(FetchConfig {
-            headers: o.headers.clone(),
-            timeout: o.timeout,
-            max_bytes: o.max_response_bytes,
-            max_redirects: o.max_redirects,
-            allow_http: o.allow_http,
-            extra_ca_pem: ca_pem,
-            insecure: o.danger_accept_invalid_certs,
-            proxy: o.proxy.clone(),
-        })?;
+        let fetcher: Arc<dyn HttpFetch> = match &o.fetcher {
+            Some(custom) => custom.clone(),
+            None => Arc::new(HttpFetcher::new(FetchConfig {
+                timeout: o.timeout,
+                max_redirects: o.max_redirects,
+                allow_http: o.allow_http,
+                extra_ca_pem: ca_pem,
+                insecure: o.danger_accept_invalid_certs,
+                proxy: o.proxy.clone(),
+            })?),
+        };
+        let mut request_headers = vec![(
+            "Accept".to_owned(),
+            "application/jwk-set+json, application/json".to_owned(),
+        )];
+        request_headers.extend(o.headers.iter().cloned());
         let policy = KeyPolicy {
             allowed: o.validation.algorithms.clone(),
             allow_oct: o.allow_symmetric_keys,
@@ -171,6 +179,8 @@ impl Client {
                 policy,
                 clock: o.clock,
                 fetcher,
+                request_headers,
+                max_response_bytes: o.max_response_bytes,
             }),
         })
     }
@@ -190,7 +200,12 @@ impl Client {
     }
 
     fn fetch_and_install(&self) -> Result<Arc<Installed>> {
-        let body = self.inner.fetcher.get(&self.inner.uri)?;
+        let body = fetch::get_document(
+            &*self.inner.fetcher,
+            &self.inner.uri,
+            &self.inner.request_headers,
+            self.inner.max_response_bytes,
+        )?;
         let set = keys::parse_jwk_set(&body, &self.inner.policy)?;
         Ok(self.inner.cache.install(set, self.now()))
     }

@@ -12,12 +12,68 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Transport settings, copied from the client options.
+/// One GET request as libjwks asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// The absolute URL.
+    pub url: &'a str,
+    /// Request headers: `Accept` and the client's configured headers.
+    pub headers: &'a [(String, String)],
+    /// The largest body the caller accepts; a larger one fails with `ResponseTooLarge`.
+    pub max_body_bytes: usize,
+}
+
+/// The answer to an [`HttpRequest`]: any status (libjwks checks it), headers and body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The HTTP status code of the final response (after redirects, if followed).
+    pub status: u16,
+    /// Response headers (names in any case).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Performs HTTP GETs for a client: the built-in ureq transport, or one of the caller's (for
+/// example a C callback). Called concurrently from many threads; must not panic.
+pub trait HttpFetch: Send + Sync {
+    /// GETs `request.url`. Transport failures are errors (`Connection`, `Timeout`, `Tls`,
+    /// `Redirect`, `ResponseTooLarge`); an HTTP error status is a response.
+    fn get(&self, request: &HttpRequest<'_>) -> Result<HttpResponse>;
+}
+
+/// GETs a document through `fetch` and returns its body, turning a non-2xx status into
+/// `HttpStatus` and enforcing the size limit whatever the transport.
+pub(crate) fn get_document(
+    fetch: &dyn HttpFetch,
+    url: &str,
+    headers: &[(String, String)],
+    max_body_bytes: usize,
+) -> Result<Vec<u8>> {
+    let response = fetch.get(&HttpRequest {
+        url,
+        headers,
+        max_body_bytes,
+    })?;
+    if !(200..300).contains(&response.status) {
+        return Err(Error::new(
+            ErrorKind::HttpStatus,
+            format!("HTTP {} from {url}", response.status),
+        ));
+    }
+    if response.body.len() > max_body_bytes {
+        return Err(Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("response from {url} is larger than the limit of {max_body_bytes} bytes"),
+        ));
+    }
+    Ok(response.body)
+}
+
+/// Transport settings of the built-in client, copied from the client options.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchConfig {
-    pub headers: Vec<(String, String)>,
     pub timeout: Duration,
-    pub max_bytes: usize,
     pub max_redirects: u32,
     pub allow_http: bool,
     pub extra_ca_pem: Vec<u8>,
@@ -148,20 +204,21 @@ impl HttpFetcher {
         Ok(HttpFetcher { agent, cfg })
     }
 
-    /// GETs `url`, following at most `max_redirects` redirects, and returns the body.
-    /// Custom headers go only to the origin of the first URL.
-    pub fn get(&self, url: &str) -> Result<Vec<u8>> {
+}
+
+impl HttpFetch for HttpFetcher {
+    /// GETs the URL, following at most `max_redirects` redirects; the request's headers go only
+    /// to the origin of the first URL.
+    fn get(&self, req: &HttpRequest<'_>) -> Result<HttpResponse> {
+        let url = req.url;
         let first = check_scheme(url, self.cfg.allow_http)?;
         let mut current = url.to_owned();
         let mut current_origin = first.clone();
         let mut redirects = 0;
         loop {
-            let mut request = self
-                .agent
-                .get(&current)
-                .header("Accept", "application/jwk-set+json, application/json");
-            if current_origin == first {
-                for (name, value) in &self.cfg.headers {
+            let mut request = self.agent.get(&current);
+            for (name, value) in req.headers {
+                if current_origin == first || name.eq_ignore_ascii_case("accept") {
                     request = request.header(name, value);
                 }
             }
@@ -203,18 +260,22 @@ impl HttpFetcher {
                 current_origin = next_origin;
                 continue;
             }
-            if !(200..300).contains(&status) {
-                return Err(Error::new(
-                    ErrorKind::HttpStatus,
-                    format!("HTTP {status} from {current}"),
-                ));
-            }
-            return response
+            let headers = response
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let body = response
                 .body_mut()
                 .with_config()
-                .limit(self.cfg.max_bytes as u64)
+                .limit(req.max_body_bytes as u64)
                 .read_to_vec()
-                .map_err(|e| map_ureq_error(e, &current));
+                .map_err(|e| map_ureq_error(e, &current))?;
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            });
         }
     }
 }

@@ -39,6 +39,7 @@ pub use alg::Algorithm;
 pub use client::{Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
+pub use fetch::{HttpFetch, HttpRequest, HttpResponse};
 pub use keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
 pub use validation::{Validation, VerifyOptions};

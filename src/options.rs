@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::fetch::HttpFetch;
 use crate::validation::Validation;
 
 /// Everything a [`crate::Client`] is made from. Start with [`ClientOptions::new`] and change
@@ -59,6 +60,10 @@ pub struct ClientOptions {
     pub validation: Validation,
     /// The clock (tests inject a [`crate::ManualClock`]).
     pub clock: Arc<dyn Clock>,
+    /// A transport to use instead of the built-in HTTP client (which then ignores `timeout`,
+    /// TLS, proxy and redirect settings: the transport owns them). The size limit still
+    /// applies to what it returns.
+    pub fetcher: Option<Arc<dyn HttpFetch>>,
 }
 
 /// How many keys a kid-less token is tried against, at most.
@@ -98,6 +103,7 @@ impl Default for ClientOptions {
             allow_missing_kid: false,
             validation: Validation::default(),
             clock: Arc::new(SystemClock),
+            fetcher: None,
         }
     }
 }

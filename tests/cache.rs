@@ -521,3 +521,51 @@ fn sixteen_threads_verify_while_keys_rotate() {
     });
     assert_eq!(s.server.hits("/jwks"), 3);
 }
+
+/// A transport that serves from memory and records what it was asked.
+struct MemoryFetch {
+    response: std::sync::Mutex<jwks::HttpResponse>,
+    requests: std::sync::Mutex<Vec<(String, Vec<(String, String)>)>>,
+}
+
+impl jwks::HttpFetch for MemoryFetch {
+    fn get(&self, request: &jwks::HttpRequest<'_>) -> jwks::Result<jwks::HttpResponse> {
+        self.requests
+            .lock()
+            .unwrap()
+            .push((request.url.to_owned(), request.headers.to_vec()));
+        Ok(self.response.lock().unwrap().clone())
+    }
+}
+
+#[test]
+fn a_custom_transport_replaces_http() {
+    let a = TestKey::ec("a", "ES256");
+    let fetch = Arc::new(MemoryFetch {
+        response: std::sync::Mutex::new(jwks::HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: jwks(&[&a]).into_bytes(),
+        }),
+        requests: Default::default(),
+    });
+    // Port 9 on loopback has no server: only the custom transport can answer.
+    let mut o = ClientOptions::new("http://127.0.0.1:9/keys");
+    o.fetcher = Some(fetch.clone());
+    o.headers = vec![("X-Tenant".into(), "t1".into())];
+    o.max_response_bytes = 2000;
+    let client = Client::new(o).unwrap();
+    client.verify(&a.token(&claims())).unwrap();
+    {
+        let requests = fetch.requests.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].0, "http://127.0.0.1:9/keys");
+        assert!(requests[0].1.contains(&("X-Tenant".into(), "t1".into())));
+        assert!(requests[0].1.iter().any(|(n, _)| n == "Accept"));
+    }
+    fetch.response.lock().unwrap().body = vec![b' '; 2001];
+    assert_eq!(client.get_jwk_set(true).unwrap_err().kind(), ErrorKind::ResponseTooLarge);
+    fetch.response.lock().unwrap().status = 404;
+    assert_eq!(client.get_jwk_set(true).unwrap_err().kind(), ErrorKind::HttpStatus);
+    client.verify(&a.token(&claims())).unwrap();
+}
