@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lru::LruCache;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
+use crate::flight::SingleFlight;
 use crate::keys::{Key, KeySet};
 
 /// A set as installed, with when it was fetched and a generation that grows with every install.
@@ -20,49 +21,12 @@ pub(crate) struct Installed {
     pub generation: u64,
 }
 
-struct Flight {
-    result: Mutex<Option<Result<Arc<Installed>>>>,
-    done: Condvar,
-}
-
-/// Completes a flight with an internal error if its leader unwinds, so followers never hang.
-struct FlightGuard<'a> {
-    cache: &'a SetCache,
-    flight: Arc<Flight>,
-    finished: bool,
-}
-
-impl FlightGuard<'_> {
-    fn finish(mut self, result: Result<Arc<Installed>>) -> Result<Arc<Installed>> {
-        self.publish(result.clone());
-        self.finished = true;
-        result
-    }
-
-    fn publish(&self, result: Result<Arc<Installed>>) {
-        *self.cache.inflight.lock() = None;
-        *self.flight.result.lock() = Some(result);
-        self.flight.done.notify_all();
-    }
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.publish(Err(Error::new(
-                ErrorKind::Internal,
-                "the fetch this call waited for failed unexpectedly",
-            )));
-        }
-    }
-}
-
 /// kid → (key, when it was cached).
 type KeyLru = LruCache<String, (Arc<Key>, Duration)>;
 
 pub(crate) struct SetCache {
     current: RwLock<Option<Arc<Installed>>>,
-    inflight: Mutex<Option<Arc<Flight>>>,
+    flight: SingleFlight<Arc<Installed>>,
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
 }
@@ -81,7 +45,7 @@ impl SetCache {
             .flatten();
         SetCache {
             current: RwLock::new(None),
-            inflight: Mutex::new(None),
+            flight: SingleFlight::new(),
             last_unknown_kid_refetch: Mutex::new(None),
             keys_lru,
         }
@@ -99,50 +63,15 @@ impl SetCache {
         seen: u64,
         fetch: impl FnOnce() -> Result<Arc<Installed>>,
     ) -> Result<Arc<Installed>> {
-        let (flight, leader) = {
-            let mut inflight = self.inflight.lock();
-            if let Some(flight) = inflight.as_ref() {
-                (flight.clone(), false)
-            } else {
-                if let Some(cur) = self.current().filter(|c| c.generation > seen) {
-                    return Ok(cur);
-                }
-                let flight = Arc::new(Flight {
-                    result: Mutex::new(None),
-                    done: Condvar::new(),
-                });
-                *inflight = Some(flight.clone());
-                (flight, true)
-            }
-        };
-        if leader {
-            let guard = FlightGuard {
-                cache: self,
-                flight,
-                finished: false,
-            };
-            guard.finish(fetch())
-        } else {
-            Self::wait(&flight)
-        }
-    }
-
-    fn wait(flight: &Flight) -> Result<Arc<Installed>> {
-        let mut result = flight.result.lock();
-        while result.is_none() {
-            flight.done.wait(&mut result);
-        }
-        result
-            .clone()
-            .unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "flight lost")))
+        self.flight.run(
+            || self.current().filter(|c| c.generation > seen),
+            fetch,
+        )
     }
 
     /// Waits for the fetch in flight, if there is one.
     pub fn join_inflight(&self) {
-        let flight = self.inflight.lock().clone();
-        if let Some(flight) = flight {
-            let _ = Self::wait(&flight);
-        }
+        self.flight.join();
     }
 
     /// Installs a freshly fetched set and drops LRU entries whose key it no longer has.

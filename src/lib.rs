@@ -28,6 +28,7 @@ mod clock;
 mod der;
 mod error;
 mod fetch;
+mod flight;
 mod jwt;
 mod keys;
 mod options;
