@@ -63,10 +63,8 @@ impl SetCache {
         seen: u64,
         fetch: impl FnOnce() -> Result<Arc<Installed>>,
     ) -> Result<Arc<Installed>> {
-        self.flight.run(
-            || self.current().filter(|c| c.generation > seen),
-            fetch,
-        )
+        self.flight
+            .run(|| self.current().filter(|c| c.generation > seen), fetch)
     }
 
     /// Waits for the fetch in flight, if there is one.

@@ -4,52 +4,54 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::cache::{Installed, RefetchSlot, SetCache};
-use crate::clock::Clock;
+use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, FetchConfig, HttpFetch, HttpFetcher};
 use crate::jwt;
-use crate::keys::{self, Key, KeyPolicy, KeySet};
+use crate::keys::{Key, KeyPolicy, KeySet};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
+use crate::source::{Fetching, Rules, Source};
 use crate::validation::{Validation, VerifyOptions};
 
 /// A JWKS client. Cheap to clone (clones share one cache) and safe to use from many threads:
 /// a lookup in a warm cache takes a short shared lock and never waits on the network.
 ///
+/// Two modes, chosen by the options: a fixed JWKS URL (`uri`), or issuer discovery (no `uri`;
+/// `discovery` names the allowed issuers), where each token's `iss` leads to its issuer's keys.
+///
 /// Every method may block on an HTTP fetch when the cache cannot answer (at most `timeout`,
-/// per redirect hop).
+/// per request).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
 }
 
+enum Mode {
+    Fixed(Arc<Source>),
+    Discovery(Box<Discovery>),
+}
+
 struct Inner {
-    uri: String,
-    cache_jwk_set: bool,
-    lifespan: Duration,
-    min_refetch_interval: Duration,
+    mode: Mode,
     max_token_bytes: usize,
     allow_symmetric_keys: bool,
     allow_missing_kid: bool,
     validation: Validation,
-    policy: KeyPolicy,
-    clock: Arc<dyn Clock>,
-    fetcher: Arc<dyn HttpFetch>,
-    request_headers: Vec<(String, String)>,
-    max_response_bytes: usize,
-    cache: SetCache,
+    fetching: Fetching,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("uri", &self.inner.uri)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("Client");
+        match &self.inner.mode {
+            Mode::Fixed(source) => d.field("uri", &source.uri()),
+            Mode::Discovery(_) => d.field("mode", &"discovery"),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -109,7 +111,6 @@ impl Client {
     /// Checks `options` and makes a client. Does not fetch anything (the first lookup does).
     pub fn new(options: ClientOptions) -> Result<Client> {
         let o = options;
-        fetch::check_scheme(&o.uri, o.allow_http)?;
         invalid_if(
             o.cache_jwk_set && o.lifespan.is_zero(),
             "lifespan must be positive",
@@ -165,29 +166,53 @@ impl Client {
             allow_oct: o.allow_symmetric_keys,
             max_keys: o.max_keys,
         };
+        let rules = Rules {
+            cache_jwk_set: o.cache_jwk_set,
+            lifespan: o.lifespan,
+            min_refetch_interval: o.min_refetch_interval,
+            cache_keys: o.cache_keys,
+            max_cached_keys: o.max_cached_keys,
+        };
+        let mode = if o.uri.is_empty() {
+            if !o.discovery.is_enabled() {
+                return Err(Error::invalid_argument(
+                    "no JWKS URL and no issuers: set uri, or allowed/static issuers for discovery",
+                ));
+            }
+            Mode::Discovery(Box::new(Discovery::new(&o.discovery, o.allow_http, rules)?))
+        } else {
+            invalid_if(
+                o.discovery.is_enabled(),
+                "uri and issuer discovery exclude each other: for a fixed issuer -> JWKS URL in \
+                 discovery mode, use a static issuer",
+            )?;
+            fetch::check_scheme(&o.uri, o.allow_http)?;
+            Mode::Fixed(Arc::new(Source::new(o.uri.clone(), rules)))
+        };
         Ok(Client {
             inner: Arc::new(Inner {
-                cache: SetCache::new(o.cache_keys, o.max_cached_keys),
-                uri: o.uri,
-                cache_jwk_set: o.cache_jwk_set,
-                lifespan: o.lifespan,
-                min_refetch_interval: o.min_refetch_interval,
+                mode,
                 max_token_bytes: o.max_token_bytes,
                 allow_symmetric_keys: o.allow_symmetric_keys,
                 allow_missing_kid: o.allow_missing_kid,
                 validation: o.validation,
-                policy,
-                clock: o.clock,
-                fetcher,
-                request_headers,
-                max_response_bytes: o.max_response_bytes,
+                fetching: Fetching {
+                    fetcher,
+                    headers: request_headers,
+                    max_response_bytes: o.max_response_bytes,
+                    policy,
+                    clock: o.clock,
+                },
             }),
         })
     }
 
-    /// The JWKS URL.
-    pub fn uri(&self) -> &str {
-        &self.inner.uri
+    /// The JWKS URL, or None in discovery mode.
+    pub fn uri(&self) -> Option<&str> {
+        match &self.inner.mode {
+            Mode::Fixed(source) => Some(source.uri()),
+            Mode::Discovery(_) => None,
+        }
     }
 
     /// The client's claim checks.
@@ -195,113 +220,78 @@ impl Client {
         &self.inner.validation
     }
 
-    fn now(&self) -> Duration {
-        self.inner.clock.monotonic()
-    }
-
-    fn fetch_and_install(&self) -> Result<Arc<Installed>> {
-        let body = fetch::get_document(
-            &*self.inner.fetcher,
-            &self.inner.uri,
-            &self.inner.request_headers,
-            self.inner.max_response_bytes,
-        )?;
-        let set = keys::parse_jwk_set(&body, &self.inner.policy)?;
-        Ok(self.inner.cache.install(set, self.now()))
-    }
-
-    fn refresh_after(&self, seen: u64) -> Result<Arc<Installed>> {
-        self.inner.cache.refresh(seen, || self.fetch_and_install())
-    }
-
-    /// The set to look keys up in, and whether it was fetched for this call.
-    fn set_for_lookup(&self) -> Result<(Arc<Installed>, bool)> {
-        let current = self.inner.cache.current();
-        if self.inner.cache_jwk_set {
-            if let Some(c) = &current {
-                if self.now().saturating_sub(c.fetched_at) < self.inner.lifespan {
-                    return Ok((c.clone(), false));
-                }
-            }
+    fn fixed(&self, what: &str) -> Result<&Arc<Source>> {
+        match &self.inner.mode {
+            Mode::Fixed(source) => Ok(source),
+            Mode::Discovery(_) => Err(Error::invalid_argument(format!(
+                "{what} needs a fixed JWKS URL; in discovery mode use the *_for_issuer calls or \
+                 get_signing_key_from_jwt"
+            ))),
         }
-        let seen = current.map_or(0, |c| c.generation);
-        Ok((self.refresh_after(seen)?, true))
     }
 
-    /// The JWK Set, from the cache unless it is stale or `refresh` forces a fetch.
+    /// The source holding the keys of `iss` (the token's issuer).
+    fn source_for(&self, iss: Option<&str>) -> Result<Arc<Source>> {
+        match &self.inner.mode {
+            Mode::Fixed(source) => Ok(source.clone()),
+            Mode::Discovery(d) => match iss {
+                Some(iss) => d.source_for(&self.inner.fetching, iss),
+                None => Err(Error::new(
+                    ErrorKind::MissingClaim,
+                    "required claim \"iss\" is missing (discovery mode finds keys by issuer)",
+                )),
+            },
+        }
+    }
+
+    /// The JWK Set, from the cache unless it is stale or `refresh` forces a fetch. Fixed-URL
+    /// mode only.
     pub fn get_jwk_set(&self, refresh: bool) -> Result<Arc<KeySet>> {
-        if refresh {
-            let seen = self.inner.cache.current().map_or(0, |c| c.generation);
-            return Ok(self.refresh_after(seen)?.set.clone());
-        }
-        Ok(self.set_for_lookup()?.0.set.clone())
+        self.fixed("get_jwk_set")?
+            .get_jwk_set(&self.inner.fetching, refresh)
+    }
+
+    /// The JWK Set of an allowed issuer (discovery mode; in fixed-URL mode the issuer is
+    /// ignored).
+    pub fn get_jwk_set_for_issuer(&self, issuer: &str, refresh: bool) -> Result<Arc<KeySet>> {
+        self.source_for(Some(issuer))?
+            .get_jwk_set(&self.inner.fetching, refresh)
     }
 
     /// All usable signing keys (`use` = `sig` or absent). Fails with `NoSigningKeys` when the
-    /// set has none.
+    /// set has none. Fixed-URL mode only.
     pub fn get_signing_keys(&self, refresh: bool) -> Result<Vec<Arc<Key>>> {
         Ok(self.get_jwk_set(refresh)?.keys().to_vec())
     }
 
     /// Fetches the JWKS now (always a request), installs it and returns its JSON text.
+    /// Fixed-URL mode only.
     pub fn fetch_data(&self) -> Result<String> {
         Ok(self.get_jwk_set(true)?.json().to_owned())
     }
 
     /// The signing key with this `kid`. On a miss the set is refetched once, at most once per
-    /// `min_refetch_interval` across all callers.
+    /// `min_refetch_interval` across all callers. Fixed-URL mode only.
     pub fn get_signing_key(&self, kid: &str) -> Result<Arc<Key>> {
-        self.lookup(kid, None)
+        self.fixed("get_signing_key")?
+            .lookup(&self.inner.fetching, kid, None)
     }
 
-    /// The signing key named by the `kid` in a token's header (the token is not verified).
+    /// The signing key of an allowed issuer with this `kid` (discovery mode; in fixed-URL mode
+    /// the issuer is ignored). [`Key::algorithms`] says what it may verify.
+    pub fn get_signing_key_for_issuer(&self, issuer: &str, kid: &str) -> Result<Arc<Key>> {
+        self.source_for(Some(issuer))?
+            .lookup(&self.inner.fetching, kid, None)
+    }
+
+    /// The signing key named by a token's header `kid` (and, in discovery mode, its `iss`).
+    /// The token is NOT verified. [`Key::algorithms`] says what the key may verify.
     pub fn get_signing_key_from_jwt(&self, token: &str) -> Result<Arc<Key>> {
-        match jwt::header_kid(token, self.inner.max_token_bytes)? {
-            Some(kid) => self.lookup(&kid, None),
-            None => Err(Error::new(ErrorKind::MissingKid, "token header has no kid")),
-        }
-    }
-
-    fn lookup(&self, kid: &str, alg: Option<Algorithm>) -> Result<Arc<Key>> {
-        let cache = &self.inner.cache;
-        let now = self.now();
-        if let Some(key) = cache.lru_get(kid, now, self.inner.lifespan) {
-            return Ok(key);
-        }
-        let find = |inst: &Installed| -> Option<Arc<Key>> {
-            match alg {
-                Some(alg) => inst.set.find_for(kid, alg).cloned(),
-                None => inst.set.find(kid).cloned(),
-            }
-        };
-        let (inst, fetched) = self.set_for_lookup()?;
-        if let Some(key) = find(&inst) {
-            cache.lru_put(&key, now);
-            return Ok(key);
-        }
-        if fetched {
-            return Err(key_not_found(&inst.set, kid, None));
-        }
-        let (inst, rate_limited) =
-            match cache.claim_unknown_kid_refetch(now, self.inner.min_refetch_interval) {
-                // The fetch's own error wins over "not found".
-                RefetchSlot::Claimed => (self.refresh_after(inst.generation)?, None),
-                RefetchSlot::RateLimited => {
-                    // Another caller's refetch may be bringing the key right now.
-                    cache.join_inflight();
-                    (
-                        cache.current().unwrap_or(inst),
-                        Some(self.inner.min_refetch_interval),
-                    )
-                }
-            };
-        match find(&inst) {
-            Some(key) => {
-                cache.lru_put(&key, now);
-                Ok(key)
-            }
-            None => Err(key_not_found(&inst.set, kid, rate_limited)),
-        }
+        let (kid, iss) = jwt::peek(token, self.inner.max_token_bytes)?;
+        let kid =
+            kid.ok_or_else(|| Error::new(ErrorKind::MissingKid, "token header has no kid"))?;
+        self.source_for(iss.as_deref())?
+            .lookup(&self.inner.fetching, &kid, None)
     }
 
     /// Verifies a compact JWS with the client's settings.
@@ -322,25 +312,23 @@ impl Client {
             &validation,
             self.inner.allow_symmetric_keys,
         )?;
-        let key =
-            match &parsed.kid {
-                Some(kid) => {
-                    let key = self.lookup(kid, Some(parsed.alg))?;
-                    key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
-                    key
-                }
-                None if self.inner.allow_missing_kid => self.verify_without_kid(&parsed)?,
-                None => return Err(Error::new(
+        let source = self.source_for(parsed.claims.iss.as_deref())?;
+        let key = match &parsed.kid {
+            Some(kid) => {
+                let key = source.lookup(&self.inner.fetching, kid, Some(parsed.alg))?;
+                key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+                key
+            }
+            None if self.inner.allow_missing_kid => self.verify_without_kid(&source, &parsed)?,
+            None => {
+                return Err(Error::new(
                     ErrorKind::MissingKid,
                     "token header has no kid (enable allow_missing_kid to try every fitting key)",
-                )),
-            };
-        jwt::check_claims(
-            &parsed.claims,
-            &parsed.payload,
-            &validation,
-            self.inner.clock.unix_time(),
-        )?;
+                ))
+            }
+        };
+        let now = self.inner.fetching.clock.unix_time();
+        jwt::check_claims(&parsed.claims, &parsed.payload, &validation, now)?;
         Ok(Verified {
             payload: parsed.payload,
             claims: OnceLock::new(),
@@ -351,8 +339,8 @@ impl Client {
         })
     }
 
-    fn verify_without_kid(&self, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
-        let (inst, _) = self.set_for_lookup()?;
+    fn verify_without_kid(&self, source: &Source, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
+        let (inst, _) = source.set_for_lookup(&self.inner.fetching)?;
         let mut tried = 0;
         for key in inst
             .set
@@ -380,22 +368,6 @@ impl Client {
             format!("signature does not verify with any of the {tried} keys that fit (token has no kid)"),
         ))
     }
-}
-
-fn key_not_found(set: &KeySet, kid: &str, rate_limited: Option<Duration>) -> Error {
-    let mut msg = String::from("no usable key with the requested kid in the JWKS");
-    if let Some(reason) = set.skip_reason(kid) {
-        msg.push_str(&format!(
-            "; the set has that kid but it was skipped: {reason}"
-        ));
-    }
-    if let Some(interval) = rate_limited {
-        msg.push_str(&format!(
-            "; refetch rate-limited (at most one unknown-kid refetch per {} ms)",
-            interval.as_millis()
-        ));
-    }
-    Error::new(ErrorKind::KeyNotFound, msg)
 }
 
 /// Header names must be RFC 9110 tokens and values free of control characters.

@@ -54,6 +54,11 @@ pub enum ErrorKind {
     Redirect = 22,
     /// The token is longer than the configured limit.
     TokenTooLarge = 23,
+    /// Discovery mode: the token's issuer is not allowed (no request was made).
+    IssuerNotAllowed = 24,
+    /// Discovery mode: the issuer's configuration could not be used (HTTP or transport error,
+    /// not JSON, issuer mismatch, no `jwks_uri`, not https); the message says which.
+    Discovery = 25,
     /// A bug in the library (a caught panic, a broken invariant).
     Internal = 100,
 }
@@ -85,6 +90,8 @@ impl ErrorKind {
             ErrorKind::ResponseTooLarge => "JWKS_ERR_RESPONSE_TOO_LARGE",
             ErrorKind::Redirect => "JWKS_ERR_REDIRECT",
             ErrorKind::TokenTooLarge => "JWKS_ERR_TOKEN_TOO_LARGE",
+            ErrorKind::IssuerNotAllowed => "JWKS_ERR_ISSUER_NOT_ALLOWED",
+            ErrorKind::Discovery => "JWKS_ERR_DISCOVERY",
             ErrorKind::Internal => "JWKS_ERR_INTERNAL",
         }
     }

@@ -203,7 +203,6 @@ impl HttpFetcher {
             .into();
         Ok(HttpFetcher { agent, cfg })
     }
-
 }
 
 impl HttpFetch for HttpFetcher {

@@ -43,11 +43,17 @@ impl<T: Clone> Drop for Leader<'_, T> {
     }
 }
 
-impl<T: Clone> SingleFlight<T> {
-    pub fn new() -> Self {
+impl<T> Default for SingleFlight<T> {
+    fn default() -> Self {
         SingleFlight {
             inflight: Mutex::new(None),
         }
+    }
+}
+
+impl<T: Clone> SingleFlight<T> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Joins the execution in flight, or — when none is — returns `precheck()` if it has an

@@ -29,7 +29,7 @@ pub(crate) struct Parsed<'a> {
 pub(crate) struct Claims {
     exp: Option<f64>,
     nbf: Option<f64>,
-    iss: Option<String>,
+    pub iss: Option<String>,
     aud: Option<Value>,
 }
 
@@ -183,8 +183,9 @@ pub(crate) fn parse<'a>(
     })
 }
 
-/// Reads only the header's `kid` (for `get_signing_key_from_jwt`).
-pub(crate) fn header_kid(token: &str, max_len: usize) -> Result<Option<String>> {
+/// Reads the header's `kid` and the payload's `iss` without verifying anything (for
+/// `get_signing_key_from_jwt`).
+pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Option<String>)> {
     if token.len() > max_len {
         return Err(Error::new(
             ErrorKind::TokenTooLarge,
@@ -194,16 +195,22 @@ pub(crate) fn header_kid(token: &str, max_len: usize) -> Result<Option<String>> 
             ),
         ));
     }
-    let header_b64 = token
-        .split('.')
-        .next()
-        .filter(|_| token.contains('.'))
-        .ok_or_else(|| Error::malformed("token has no dot-separated parts"))?;
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64)) = (parts.next(), parts.next()) else {
+        return Err(Error::malformed("token has no dot-separated parts"));
+    };
     let bytes = decode_part(header_b64, "header")?;
     let json =
         std::str::from_utf8(&bytes).map_err(|_| Error::malformed("token header is not UTF-8"))?;
     let header: RawHeader<'_> = parse_object(json, "header")?;
-    Ok(header.kid.map(Cow::into_owned))
+    let bytes = decode_part(payload_b64, "payload")?;
+    let json =
+        std::str::from_utf8(&bytes).map_err(|_| Error::malformed("token payload is not UTF-8"))?;
+    let claims: Registered<'_> = parse_object(json, "payload")?;
+    Ok((
+        header.kid.map(Cow::into_owned),
+        claims.iss.map(Cow::into_owned),
+    ))
 }
 
 fn normalize_typ(typ: &str) -> String {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::discovery::DiscoveryOptions;
 use crate::fetch::HttpFetch;
 use crate::validation::Validation;
 
@@ -15,10 +16,14 @@ use crate::validation::Validation;
 #[non_exhaustive]
 pub struct ClientOptions {
     /// The JWKS URL. `https`, or `http` to a loopback host (or anywhere with `allow_http`).
+    /// Empty for discovery mode.
     pub uri: String,
+    /// Issuer discovery: used when `uri` is empty (and then some issuer must be allowed).
+    pub discovery: DiscoveryOptions,
     /// Keep the fetched set for `lifespan` (default on). Off: every lookup fetches.
     pub cache_jwk_set: bool,
     /// How long a fetched set (and a cached key) is used before it is fetched again. 300 s.
+    /// (Discovery mode uses [`DiscoveryOptions::issuer_ttl`].)
     pub lifespan: Duration,
     /// Keep an LRU of kid → key (default off), for `cache_jwk_set = false`. An entry lives at
     /// most `lifespan` and never outlives a refresh that removed its key.
@@ -40,7 +45,8 @@ pub struct ClientOptions {
     pub allow_http: bool,
     /// An HTTP proxy URL. None (the default): connect directly; the environment is ignored.
     pub proxy: Option<String>,
-    /// Minimum time between two refetches triggered by an unknown kid. 60 s.
+    /// Minimum time between two refetches triggered by an unknown kid. 60 s. (Discovery mode
+    /// has its own, per issuer: [`DiscoveryOptions::min_refetch_interval`].)
     pub min_refetch_interval: Duration,
     /// Largest JWKS response accepted. 1 MiB.
     pub max_response_bytes: usize,
@@ -83,6 +89,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             uri: String::new(),
+            discovery: DiscoveryOptions::default(),
             cache_jwk_set: true,
             lifespan: Duration::from_secs(300),
             cache_keys: false,

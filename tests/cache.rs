@@ -522,10 +522,13 @@ fn sixteen_threads_verify_while_keys_rotate() {
     assert_eq!(s.server.hits("/jwks"), 3);
 }
 
+/// URL and headers of each request.
+type Requests = Vec<(String, Vec<(String, String)>)>;
+
 /// A transport that serves from memory and records what it was asked.
 struct MemoryFetch {
     response: std::sync::Mutex<jwks::HttpResponse>,
-    requests: std::sync::Mutex<Vec<(String, Vec<(String, String)>)>>,
+    requests: std::sync::Mutex<Requests>,
 }
 
 impl jwks::HttpFetch for MemoryFetch {
@@ -564,8 +567,14 @@ fn a_custom_transport_replaces_http() {
         assert!(requests[0].1.iter().any(|(n, _)| n == "Accept"));
     }
     fetch.response.lock().unwrap().body = vec![b' '; 2001];
-    assert_eq!(client.get_jwk_set(true).unwrap_err().kind(), ErrorKind::ResponseTooLarge);
+    assert_eq!(
+        client.get_jwk_set(true).unwrap_err().kind(),
+        ErrorKind::ResponseTooLarge
+    );
     fetch.response.lock().unwrap().status = 404;
-    assert_eq!(client.get_jwk_set(true).unwrap_err().kind(), ErrorKind::HttpStatus);
+    assert_eq!(
+        client.get_jwk_set(true).unwrap_err().kind(),
+        ErrorKind::HttpStatus
+    );
     client.verify(&a.token(&claims())).unwrap();
 }

@@ -61,6 +61,12 @@ pub enum jwks_status {
     JWKS_ERR_REDIRECT = 22,
     /// The token exceeds max_token_bytes.
     JWKS_ERR_TOKEN_TOO_LARGE = 23,
+    /// Discovery mode: the token's issuer is not an allowed (or static) issuer. Refused before
+    /// any request.
+    JWKS_ERR_ISSUER_NOT_ALLOWED = 24,
+    /// Discovery mode: the issuer's configuration could not be used; the message says why
+    /// (HTTP or transport error, not JSON, issuer mismatch, no jwks_uri, not https).
+    JWKS_ERR_DISCOVERY = 25,
     /// A bug in libjwks (for example a panic caught at the boundary). Please report it.
     JWKS_ERR_INTERNAL = 100,
 }
@@ -92,6 +98,8 @@ impl jwks_status {
             ErrorKind::ResponseTooLarge => JWKS_ERR_RESPONSE_TOO_LARGE,
             ErrorKind::Redirect => JWKS_ERR_REDIRECT,
             ErrorKind::TokenTooLarge => JWKS_ERR_TOKEN_TOO_LARGE,
+            ErrorKind::IssuerNotAllowed => JWKS_ERR_ISSUER_NOT_ALLOWED,
+            ErrorKind::Discovery => JWKS_ERR_DISCOVERY,
             ErrorKind::Internal => JWKS_ERR_INTERNAL,
         }
     }
@@ -180,6 +188,8 @@ pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
         21 => c"JWKS_ERR_RESPONSE_TOO_LARGE",
         22 => c"JWKS_ERR_REDIRECT",
         23 => c"JWKS_ERR_TOKEN_TOO_LARGE",
+        24 => c"JWKS_ERR_ISSUER_NOT_ALLOWED",
+        25 => c"JWKS_ERR_DISCOVERY",
         100 => c"JWKS_ERR_INTERNAL",
         _ => c"JWKS_ERR_UNKNOWN",
     };

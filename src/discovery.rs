@@ -1,0 +1,276 @@
+//! Issuer discovery (OpenID Connect Discovery 1.0): a token's `iss` names its issuer; the
+//! issuer's configuration document names its `jwks_uri`; that source holds the keys.
+//! Issuers are kept in a bounded LRU, each resolved at most once at a time (single-flight) and
+//! again after the issuer TTL.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lru::LruCache;
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch;
+use crate::flight::SingleFlight;
+use crate::source::{Fetching, Rules, Source};
+
+/// The default path of the configuration document below the issuer.
+pub const DEFAULT_CONFIG_PATH: &str = "/.well-known/openid-configuration";
+
+/// Settings of a discovery-mode client (one with no fixed `uri`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveryOptions {
+    /// Issuers whose tokens may be verified (exact string match with `iss`).
+    pub allowed_issuers: Vec<String>,
+    /// Discover ANY issuer a token names. Dangerous: whoever sends a token chooses which URLs
+    /// the client fetches (server-side request forgery), and any issuer's keys are accepted.
+    /// Only with a transport that restricts destinations, or behind an `iss` check of your own.
+    pub allow_any_issuer: bool,
+    /// The configuration document's path below the issuer. Default
+    /// `/.well-known/openid-configuration`.
+    pub config_path: String,
+    /// Issuers with a known JWKS URL: no discovery request is made for them. Such an issuer is
+    /// allowed.
+    pub static_issuers: Vec<(String, String)>,
+    /// How many issuers are cached (least recently used evicted). 32.
+    pub max_issuers: usize,
+    /// How long an issuer's configuration and key set are used before being fetched again.
+    /// 3600 s.
+    pub issuer_ttl: Duration,
+    /// Minimum time between two refetches of an issuer's keys caused by an unknown kid. 300 s.
+    pub min_refetch_interval: Duration,
+}
+
+impl Default for DiscoveryOptions {
+    fn default() -> Self {
+        DiscoveryOptions {
+            allowed_issuers: Vec::new(),
+            allow_any_issuer: false,
+            config_path: DEFAULT_CONFIG_PATH.to_owned(),
+            static_issuers: Vec::new(),
+            max_issuers: 32,
+            issuer_ttl: Duration::from_secs(3600),
+            min_refetch_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+impl DiscoveryOptions {
+    /// Whether any issuer setting asks for discovery mode.
+    pub fn is_enabled(&self) -> bool {
+        !self.allowed_issuers.is_empty() || self.allow_any_issuer || !self.static_issuers.is_empty()
+    }
+}
+
+/// The configuration URL of an issuer (OIDC Discovery §4: a trailing `/` of the issuer is
+/// removed before the path is appended).
+pub fn config_url(issuer: &str, config_path: &str) -> String {
+    let base = issuer.trim_end_matches('/');
+    if config_path.starts_with('/') {
+        format!("{base}{config_path}")
+    } else {
+        format!("{base}/{config_path}")
+    }
+}
+
+struct Resolved {
+    source: Arc<Source>,
+    at: Duration,
+}
+
+#[derive(Default)]
+struct IssuerEntry {
+    resolved: RwLock<Option<Arc<Resolved>>>,
+    flight: SingleFlight<Arc<Resolved>>,
+}
+
+pub(crate) struct Discovery {
+    allowed: HashSet<String>,
+    allow_any: bool,
+    config_path: String,
+    statics: HashMap<String, String>,
+    allow_http: bool,
+    rules: Rules,
+    issuers: Mutex<LruCache<String, Arc<IssuerEntry>>>,
+}
+
+impl Discovery {
+    pub fn new(o: &DiscoveryOptions, allow_http: bool, rules: Rules) -> Result<Discovery> {
+        let max = NonZeroUsize::new(o.max_issuers)
+            .ok_or_else(|| Error::invalid_argument("max_issuers must be positive"))?;
+        if o.issuer_ttl.is_zero() {
+            return Err(Error::invalid_argument("issuer_ttl must be positive"));
+        }
+        if o.config_path.is_empty() {
+            return Err(Error::invalid_argument(
+                "the discovery config path is empty",
+            ));
+        }
+        for (issuer, jwks_uri) in &o.static_issuers {
+            if issuer.is_empty() {
+                return Err(Error::invalid_argument("a static issuer is empty"));
+            }
+            fetch::check_scheme(jwks_uri, allow_http)?;
+        }
+        Ok(Discovery {
+            allowed: o.allowed_issuers.iter().cloned().collect(),
+            allow_any: o.allow_any_issuer,
+            config_path: o.config_path.clone(),
+            statics: o.static_issuers.iter().cloned().collect(),
+            allow_http,
+            rules: Rules {
+                cache_jwk_set: true,
+                lifespan: o.issuer_ttl,
+                min_refetch_interval: o.min_refetch_interval,
+                ..rules
+            },
+            issuers: Mutex::new(LruCache::new(max)),
+        })
+    }
+
+    fn configured(&self, iss: &str) -> bool {
+        self.allowed.contains(iss) || self.statics.contains_key(iss)
+    }
+
+    /// How messages name an issuer: configured issuers by name, others (allow-any mode) not at
+    /// all, since the token chose them.
+    fn label(&self, iss: &str) -> String {
+        if self.configured(iss) {
+            format!("issuer {iss:?}")
+        } else {
+            "the token's issuer".to_owned()
+        }
+    }
+
+    /// The key source of issuer `iss`: refused before any request unless allowed; discovered
+    /// (once, shared by concurrent callers) when unknown or older than the issuer TTL.
+    pub fn source_for(&self, f: &Fetching, iss: &str) -> Result<Arc<Source>> {
+        if !self.allow_any && !self.configured(iss) {
+            return Err(Error::new(
+                ErrorKind::IssuerNotAllowed,
+                "the token's issuer is not an allowed issuer",
+            ));
+        }
+        let entry = {
+            let mut issuers = self.issuers.lock();
+            match issuers.get(iss) {
+                Some(entry) => entry.clone(),
+                None => {
+                    let entry = Arc::new(IssuerEntry::default());
+                    issuers.put(iss.to_owned(), entry.clone());
+                    entry
+                }
+            }
+        };
+        let now = f.now();
+        let seen = entry.resolved.read().clone();
+        if let Some(r) = &seen {
+            if now.saturating_sub(r.at) < self.rules.lifespan {
+                return Ok(r.source.clone());
+            }
+        }
+        let resolved = entry.flight.run(
+            || {
+                let current = entry.resolved.read().clone()?;
+                let newer = seen.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &current));
+                newer.then_some(current)
+            },
+            || {
+                let previous = seen.as_ref().map(|r| &r.source);
+                let source = self.resolve(f, iss, previous)?;
+                let resolved = Arc::new(Resolved {
+                    source,
+                    at: f.now(),
+                });
+                *entry.resolved.write() = Some(resolved.clone());
+                Ok(resolved)
+            },
+        )?;
+        Ok(resolved.source.clone())
+    }
+
+    /// Finds the JWKS URL of `iss` and returns its source, reusing `previous` (and so its
+    /// cached keys) when the URL has not changed.
+    fn resolve(
+        &self,
+        f: &Fetching,
+        iss: &str,
+        previous: Option<&Arc<Source>>,
+    ) -> Result<Arc<Source>> {
+        let jwks_uri = match self.statics.get(iss) {
+            Some(uri) => uri.clone(),
+            None => self.discover(f, iss)?,
+        };
+        match previous {
+            Some(p) if p.uri() == jwks_uri => Ok(p.clone()),
+            _ => Ok(Arc::new(Source::new(jwks_uri, self.rules))),
+        }
+    }
+
+    fn discover(&self, f: &Fetching, iss: &str) -> Result<String> {
+        let label = self.label(iss);
+        let failed = |reason: String| {
+            Error::new(
+                ErrorKind::Discovery,
+                format!("discovery of {label} failed: {reason}"),
+            )
+        };
+        fetch::check_scheme(iss, self.allow_http).map_err(|_| {
+            failed("the issuer is not an https URL (plain http is allowed only to loopback hosts, or with allow_http)".into())
+        })?;
+        let url = config_url(iss, &self.config_path);
+        let body = f.get_document(&url).map_err(|e| {
+            if self.configured(iss) {
+                failed(format!("{}: {}", e.kind(), e.message()))
+            } else {
+                failed(e.kind().to_string())
+            }
+        })?;
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|_| failed("the configuration document is not JSON".into()))?;
+        let doc = doc
+            .as_object()
+            .ok_or_else(|| failed("the configuration document is not a JSON object".into()))?;
+        // OIDC Discovery §4.3: the document's issuer must be exactly the issuer asked about.
+        if doc.get("issuer").and_then(Value::as_str) != Some(iss) {
+            return Err(failed(
+                "the configuration document's issuer does not match the token's iss".into(),
+            ));
+        }
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .or_else(|| doc.get("jwks_url"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| failed("the configuration document has no jwks_uri".into()))?;
+        fetch::check_scheme(jwks_uri, self.allow_http).map_err(|_| {
+            failed("its jwks_uri is not an https URL (plain http only to loopback hosts)".into())
+        })?;
+        Ok(jwks_uri.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_url_follows_the_spec() {
+        let p = DEFAULT_CONFIG_PATH;
+        assert_eq!(
+            config_url("https://idp.example", p),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            config_url("https://idp.example/tenant/", p),
+            "https://idp.example/tenant/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            config_url("https://idp.example/", "oidc.json"),
+            "https://idp.example/oidc.json"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! A key source: one JWKS URL with its cache, and the lookup rules on top (lifespan, one
+//! refetch per unknown kid at most once per interval). A fixed-URL client has one source; a
+//! discovery client has one per issuer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::alg::Algorithm;
+use crate::cache::{Installed, RefetchSlot, SetCache};
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::{self, HttpFetch};
+use crate::keys::{self, Key, KeyPolicy, KeySet};
+
+/// How long a source's set is used and how often an unknown kid may refetch it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    pub cache_jwk_set: bool,
+    pub lifespan: Duration,
+    pub min_refetch_interval: Duration,
+    pub cache_keys: bool,
+    pub max_cached_keys: usize,
+}
+
+/// What every source of a client shares: the transport, the key policy and the clock.
+pub(crate) struct Fetching {
+    pub fetcher: Arc<dyn HttpFetch>,
+    pub headers: Vec<(String, String)>,
+    pub max_response_bytes: usize,
+    pub policy: KeyPolicy,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Fetching {
+    pub fn now(&self) -> Duration {
+        self.clock.monotonic()
+    }
+
+    /// GETs a document with the client's headers and size limit.
+    pub fn get_document(&self, url: &str) -> Result<Vec<u8>> {
+        fetch::get_document(&*self.fetcher, url, &self.headers, self.max_response_bytes)
+    }
+}
+
+pub(crate) struct Source {
+    uri: String,
+    rules: Rules,
+    cache: SetCache,
+}
+
+impl Source {
+    pub fn new(uri: String, rules: Rules) -> Source {
+        Source {
+            cache: SetCache::new(rules.cache_keys, rules.max_cached_keys),
+            uri,
+            rules,
+        }
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    fn fetch_and_install(&self, f: &Fetching) -> Result<Arc<Installed>> {
+        let body = f.get_document(&self.uri)?;
+        let set = keys::parse_jwk_set(&body, &f.policy)?;
+        Ok(self.cache.install(set, f.now()))
+    }
+
+    fn refresh_after(&self, f: &Fetching, seen: u64) -> Result<Arc<Installed>> {
+        self.cache.refresh(seen, || self.fetch_and_install(f))
+    }
+
+    /// The set to look keys up in, and whether it was fetched for this call.
+    pub fn set_for_lookup(&self, f: &Fetching) -> Result<(Arc<Installed>, bool)> {
+        let current = self.cache.current();
+        if self.rules.cache_jwk_set {
+            if let Some(c) = &current {
+                if f.now().saturating_sub(c.fetched_at) < self.rules.lifespan {
+                    return Ok((c.clone(), false));
+                }
+            }
+        }
+        let seen = current.map_or(0, |c| c.generation);
+        Ok((self.refresh_after(f, seen)?, true))
+    }
+
+    /// The set, from the cache unless it is stale or `refresh` forces a fetch.
+    pub fn get_jwk_set(&self, f: &Fetching, refresh: bool) -> Result<Arc<KeySet>> {
+        if refresh {
+            let seen = self.cache.current().map_or(0, |c| c.generation);
+            return Ok(self.refresh_after(f, seen)?.set.clone());
+        }
+        Ok(self.set_for_lookup(f)?.0.set.clone())
+    }
+
+    /// The key with this kid (fitting `alg` when given); refetches once on a miss, at most
+    /// once per `min_refetch_interval` across all callers.
+    pub fn lookup(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Result<Arc<Key>> {
+        let cache = &self.cache;
+        let now = f.now();
+        if let Some(key) = cache.lru_get(kid, now, self.rules.lifespan) {
+            return Ok(key);
+        }
+        let find = |inst: &Installed| -> Option<Arc<Key>> {
+            match alg {
+                Some(alg) => inst.set.find_for(kid, alg).cloned(),
+                None => inst.set.find(kid).cloned(),
+            }
+        };
+        let (inst, fetched) = self.set_for_lookup(f)?;
+        if let Some(key) = find(&inst) {
+            cache.lru_put(&key, now);
+            return Ok(key);
+        }
+        if fetched {
+            return Err(key_not_found(&inst.set, kid, None));
+        }
+        let interval = self.rules.min_refetch_interval;
+        let (inst, rate_limited) = match cache.claim_unknown_kid_refetch(now, interval) {
+            // The fetch's own error wins over "not found".
+            RefetchSlot::Claimed => (self.refresh_after(f, inst.generation)?, None),
+            RefetchSlot::RateLimited => {
+                // Another caller's refetch may be bringing the key right now.
+                cache.join_inflight();
+                (cache.current().unwrap_or(inst), Some(interval))
+            }
+        };
+        match find(&inst) {
+            Some(key) => {
+                cache.lru_put(&key, now);
+                Ok(key)
+            }
+            None => Err(key_not_found(&inst.set, kid, rate_limited)),
+        }
+    }
+}
+
+fn key_not_found(set: &KeySet, kid: &str, rate_limited: Option<Duration>) -> Error {
+    let mut msg = String::from("no usable key with the requested kid in the JWKS");
+    if let Some(reason) = set.skip_reason(kid) {
+        msg.push_str(&format!(
+            "; the set has that kid but it was skipped: {reason}"
+        ));
+    }
+    if let Some(interval) = rate_limited {
+        msg.push_str(&format!(
+            "; refetch rate-limited (at most one unknown-kid refetch per {} ms)",
+            interval.as_millis()
+        ));
+    }
+    Error::new(ErrorKind::KeyNotFound, msg)
+}
