@@ -159,6 +159,16 @@ typedef enum {
    */
   JWKS_ERR_TOKEN_TOO_LARGE = 23,
   /**
+   * Discovery mode: the token's issuer is not an allowed (or static) issuer. Refused before
+   * any request.
+   */
+  JWKS_ERR_ISSUER_NOT_ALLOWED = 24,
+  /**
+   * Discovery mode: the issuer's configuration could not be used; the message says why
+   * (HTTP or transport error, not JSON, issuer mismatch, no jwks_uri, not https).
+   */
+  JWKS_ERR_DISCOVERY = 25,
+  /**
    * A bug in libjwks (for example a panic caught at the boundary). Please report it.
    */
   JWKS_ERR_INTERNAL = 100,
@@ -176,6 +186,13 @@ typedef struct jwks_client jwks_client;
  * bytes). Created by the library, freed with jwks_error_free.
  */
 typedef struct jwks_error jwks_error;
+
+/**
+ * The response a jwks_fetch_callback fills in through jwks_http_response_set_status,
+ * jwks_http_response_set_body and jwks_http_response_add_header (which copy). Owned by the
+ * library and valid only during the callback.
+ */
+typedef struct jwks_http_response jwks_http_response;
 
 /**
  * One signing key. Owned (`jwks_key *`, from jwks_client_get_signing_key*) or lent by a set
@@ -214,14 +231,58 @@ typedef struct jwks_token jwks_token;
  */
 typedef struct jwks_verify_options jwks_verify_options;
 
+/**
+ * One request header handed to a jwks_fetch_callback: name and value as pointer + length
+ * (also NUL-terminated), lent for the duration of the call.
+ */
+typedef struct {
+  /**
+   * The header name.
+   */
+  const char *name;
+  /**
+   * Its length in bytes.
+   */
+  size_t name_len;
+  /**
+   * The header value.
+   */
+  const char *value;
+  /**
+   * Its length in bytes.
+   */
+  size_t value_len;
+} jwks_http_header;
+
+/**
+ * A custom HTTP GET. Called with the user data given to jwks_options_set_fetch_callback, the
+ * absolute URL (pointer + length, also NUL-terminated), the request headers, and a response
+ * to fill in. Return 0 when `response` holds the server's answer (any HTTP status), or
+ * non-zero for a transport failure (reported as JWKS_ERR_CONNECTION).
+ *
+ * It may be called concurrently from several threads, for any client made from the options
+ * it was set on, and must not call into the client that invoked it (that can deadlock). Every
+ * pointer it receives is valid only until it returns. It must not unwind or longjmp through
+ * the library.
+ */
+typedef int (*jwks_fetch_callback)(void *user_data,
+                                   const char *url,
+                                   size_t url_len,
+                                   const jwks_http_header *headers,
+                                   size_t header_count,
+                                   jwks_http_response *response);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
  * Makes a client from `options` (copied: the options object may be freed or reused at once).
- * Checks the options as a whole (URL scheme rules, CA files readable and valid, HMAC
- * algorithms only with symmetric keys allowed). Fetches nothing: the first lookup does.
+ * With a URL (jwks_options_set_uri) the client uses that one JWKS; without one it is in
+ * discovery mode and needs allowed or static issuers (or allow_any_issuer); both at once is
+ * JWKS_ERR_INVALID_ARGUMENT. Checks the options as a whole (URL scheme rules, CA files
+ * readable and valid, HMAC algorithms only with symmetric keys allowed). Fetches nothing: the
+ * first lookup does.
  *
  * On success writes a new client to `*out` (free it with jwks_client_free); on failure leaves
  * `*out` unchanged and, if `err` is not NULL, stores an error in `*err` (free it with
@@ -239,8 +300,8 @@ void jwks_client_free(jwks_client *client);
 
 /**
  * Verifies a compact JWS `(token, token_len)` (not NUL-terminated necessarily): finds its key
- * by kid (fetching the JWKS if the cache cannot answer), checks the algorithm, the signature
- * and the claims. `options` is NULL for the client's settings, or per-call overrides.
+ * by kid (fetching the JWKS if the cache cannot answer; in discovery mode, first the token
+ * iss's configuration), checks the algorithm, the signature and the claims. `options` is NULL for the client's settings, or per-call overrides.
  *
  * On success writes a new jwks_token to `*out` (free with jwks_token_free); on failure leaves
  * `*out` unchanged and returns the specific status (JWKS_ERR_EXPIRED, JWKS_ERR_BAD_SIGNATURE,
@@ -259,7 +320,8 @@ jwks_status jwks_client_verify(const jwks_client *client,
 /**
  * Finds the signing key with this kid; on a miss refetches the set once (at most once per
  * min_refetch_interval across all callers). On success writes a new key to `*out` (free with
- * jwks_key_free). Blocking: may wait on an HTTP fetch. Thread-safe.
+ * jwks_key_free). Fixed-URL mode only (discovery mode: JWKS_ERR_INVALID_ARGUMENT; use
+ * jwks_client_get_signing_key_for_issuer). Blocking: may wait on an HTTP fetch. Thread-safe.
  */
 jwks_status jwks_client_get_signing_key(const jwks_client *client,
                                         const char *kid,
@@ -268,7 +330,8 @@ jwks_status jwks_client_get_signing_key(const jwks_client *client,
                                         jwks_error **err);
 
 /**
- * Finds the signing key named by the kid in a token's header. The token is NOT verified.
+ * Finds the signing key named by the kid in a token's header (and, in discovery mode, by its
+ * iss). The token is NOT verified; jwks_key_algorithms says what the key may verify.
  * Otherwise as jwks_client_get_signing_key (JWKS_ERR_MISSING_KID when the header has none).
  */
 jwks_status jwks_client_get_signing_key_from_jwt(const jwks_client *client,
@@ -279,7 +342,7 @@ jwks_status jwks_client_get_signing_key_from_jwt(const jwks_client *client,
 
 /**
  * The usable signing keys (use "sig" or absent), from the cache unless it is stale or
- * `refresh` is true. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
+ * `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
  * set to `*out` (free with jwks_key_set_free). Blocking: may wait on an HTTP fetch.
  * Thread-safe.
  */
@@ -303,6 +366,32 @@ jwks_status jwks_client_get_jwk_set(const jwks_client *client,
  * Blocking. Thread-safe.
  */
 jwks_status jwks_client_fetch_data(const jwks_client *client, jwks_key_set **out, jwks_error **err);
+
+/**
+ * Discovery mode: the signing key with this kid of an allowed issuer (discovering the issuer
+ * if needed); jwks_key_algorithms says what it may verify. In fixed-URL mode the issuer is
+ * ignored. On success writes a new key to `*out` (free with jwks_key_free). Blocking: may wait
+ * on HTTP fetches. Thread-safe.
+ */
+jwks_status jwks_client_get_signing_key_for_issuer(const jwks_client *client,
+                                                   const char *issuer,
+                                                   size_t issuer_len,
+                                                   const char *kid,
+                                                   size_t kid_len,
+                                                   jwks_key **out,
+                                                   jwks_error **err);
+
+/**
+ * Discovery mode: the JWK Set of an allowed issuer, from the cache unless it is stale or
+ * `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
+ * `*out` (free with jwks_key_set_free). Blocking: may wait on HTTP fetches. Thread-safe.
+ */
+jwks_status jwks_client_get_jwk_set_for_issuer(const jwks_client *client,
+                                               const char *issuer,
+                                               size_t issuer_len,
+                                               bool refresh,
+                                               jwks_key_set **out,
+                                               jwks_error **err);
 
 /**
  *  * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.  * Never blocks; thread-safe.
@@ -333,6 +422,34 @@ const char *jwks_version(void);
  *  * Test hook for the panic boundary: panics inside the library, which must come back as  * JWKS_ERR_INTERNAL with an error object, never as a crash. Prints a panic message to stderr.  * Not for production use.
  */
 jwks_status jwks_debug_trigger_panic(jwks_error **err);
+
+/**
+ * Sets the response's HTTP status (100..=999). Call from inside a jwks_fetch_callback only.
+ */
+jwks_status jwks_http_response_set_status(jwks_http_response *response,
+                                          uint16_t status,
+                                          jwks_error **err);
+
+/**
+ * Sets (replaces) the response body; the bytes are copied. A body over the client's
+ * max_response_bytes is refused with JWKS_ERR_RESPONSE_TOO_LARGE and fails the fetch with that
+ * status. Call from inside a jwks_fetch_callback only.
+ */
+jwks_status jwks_http_response_set_body(jwks_http_response *response,
+                                        const uint8_t *body,
+                                        size_t body_len,
+                                        jwks_error **err);
+
+/**
+ * Adds a response header; name and value are copied. Call from inside a jwks_fetch_callback
+ * only.
+ */
+jwks_status jwks_http_response_add_header(jwks_http_response *response,
+                                          const char *name,
+                                          size_t name_len,
+                                          const char *value,
+                                          size_t value_len,
+                                          jwks_error **err);
 
 /**
  * The key's kid, or NULL if it has none (or key is NULL). NUL-terminated; its length is
@@ -366,6 +483,12 @@ const char *jwks_key_jwk_json(const jwks_key *key, size_t *len);
  * PEM_read_bio_PUBKEY; "" for oct keys. Lent as jwks_key_kid.
  */
 const char *jwks_key_pem(const jwks_key *key, size_t *len);
+
+/**
+ * The algorithms this key may verify, comma-separated (e.g. "RS256,PS256"): those fitting its
+ * type, curve and JWK alg that the client allows. Lent as jwks_key_kid.
+ */
+const char *jwks_key_algorithms(const jwks_key *key, size_t *len);
 
 /**
  * The public key as DER SubjectPublicKeyInfo (for OpenSSL's d2i_PUBKEY); its length goes to
@@ -636,6 +759,81 @@ jwks_status jwks_options_add_typ(jwks_options *options,
 jwks_status jwks_options_add_required_claim(jwks_options *options,
                                             const char *claim,
                                             size_t claim_len,
+                                            jwks_error **err);
+
+/**
+ * Discovery mode (no URL set): allows tokens whose iss is exactly this issuer; their keys are
+ * found through the issuer's OpenID configuration document. Copied.
+ */
+jwks_status jwks_options_add_allowed_issuer(jwks_options *options,
+                                            const char *issuer,
+                                            size_t issuer_len,
+                                            jwks_error **err);
+
+/**
+ * DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
+ * then chooses which URLs this process fetches (server-side request forgery: internal
+ * services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
+ * that restricts destinations, and check iss yourself.
+ */
+jwks_status jwks_options_set_allow_any_issuer(jwks_options *options,
+                                              bool enabled,
+                                              jwks_error **err);
+
+/**
+ * Discovery mode: the configuration document's path below the issuer (default
+ * "/.well-known/openid-configuration"; a trailing "/" of the issuer is dropped first). Copied.
+ */
+jwks_status jwks_options_set_discovery_config_path(jwks_options *options,
+                                                   const char *path,
+                                                   size_t path_len,
+                                                   jwks_error **err);
+
+/**
+ * Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
+ * discovery request is made for it. Copied; the URL's scheme is checked by jwks_client_new.
+ */
+jwks_status jwks_options_add_static_issuer(jwks_options *options,
+                                           const char *issuer,
+                                           size_t issuer_len,
+                                           const char *jwks_uri,
+                                           size_t jwks_uri_len,
+                                           jwks_error **err);
+
+/**
+ * Discovery mode: how many issuers are cached, least recently used evicted (default 32).
+ */
+jwks_status jwks_options_set_max_issuers(jwks_options *options,
+                                         size_t max_issuers,
+                                         jwks_error **err);
+
+/**
+ * Discovery mode: how long an issuer's configuration and key set are used before they are
+ * fetched again (default 3600000 ms). Must be positive.
+ */
+jwks_status jwks_options_set_issuer_ttl_ms(jwks_options *options,
+                                           uint64_t ttl_ms,
+                                           jwks_error **err);
+
+/**
+ * Discovery mode: minimum time between two refetches of one issuer's keys caused by an
+ * unknown kid (default 300000 ms).
+ */
+jwks_status jwks_options_set_issuer_min_refetch_interval_ms(jwks_options *options,
+                                                            uint64_t interval_ms,
+                                                            jwks_error **err);
+
+/**
+ * Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
+ * built-in client, which then opens no socket; timeout, TLS, proxy and redirect options no
+ * longer apply (the callback owns them), the size limit still does. `user_data` is passed to
+ * every call; the caller owns it and it must stay valid, and safe to use from any thread,
+ * until every client made from these options is freed. A NULL callback restores the built-in
+ * client. See jwks_fetch_callback for the callback's contract.
+ */
+jwks_status jwks_options_set_fetch_callback(jwks_options *options,
+                                            jwks_fetch_callback callback,
+                                            void *user_data,
                                             jwks_error **err);
 
 /**

@@ -107,6 +107,29 @@ fn c_tests_pass_under_sanitizers() {
         ),
     ];
 
+    // Discovery: issuer "a" on the same server, and an Ed25519 issuer served only by the C
+    // fetch callback.
+    let a_key = TestKey::ec("a-key", "ES256");
+    let issuer_a = server.url("/a");
+    server.set(
+        "/a/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": issuer_a, "jwks_uri": server.url("/a/jwks")}).to_string()),
+    );
+    server.set("/a/jwks", Reply::json(jwks(&[&a_key])));
+    let iss_claims = |iss: &str| json!({"iss": iss, "sub": "d", "exp": now() + 3600});
+    let cb_key = TestKey::ed25519("cb-key");
+    let cb_issuer = "https://idp.invalid";
+    let cb_config = json!({"issuer": cb_issuer, "jwks_uri": "https://keys.invalid/jwks"});
+    let discovery_env = [
+        ("ISSUER_A", issuer_a.clone()),
+        ("TOK_ISS_A", a_key.token(&iss_claims(&issuer_a))),
+        ("TOK_ISS_B", a_key.token(&iss_claims(&server.url("/b")))),
+        ("CB_ISSUER", cb_issuer.to_owned()),
+        ("CB_CONFIG", cb_config.to_string()),
+        ("CB_JWKS", jwks(&[&cb_key])),
+        ("TOK_CB", cb_key.token(&iss_claims(cb_issuer))),
+    ];
+
     let exe = out_path("test_capi");
     cbuild::build(
         &[cbuild::root().join("tests/c/test_capi.c")],
@@ -120,6 +143,11 @@ fn c_tests_pass_under_sanitizers() {
     );
     let output = Command::new(&exe)
         .envs(tokens.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .envs(
+            discovery_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone())),
+        )
         .env("JWKS_URL", server.url("/jwks"))
         .env("BASE", server.url(""))
         .env("CLOSED_URL", closed)
@@ -146,6 +174,9 @@ fn c_tests_pass_under_sanitizers() {
     // fetch_data) and one refetch for the unknown kid; nothing refetches per verify, not even
     // 1,600 verifies from 8 threads.
     assert_eq!(server.hits("/jwks"), 6);
+    assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
+    assert_eq!(server.hits("/a/jwks"), 1);
+    assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);
 }
 
 #[test]

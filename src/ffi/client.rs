@@ -6,7 +6,6 @@ use super::token::jwks_token;
 use super::verify_options::jwks_verify_options;
 use super::{arg_ref, arg_str, boundary, jwks_error, jwks_status, out_arg};
 use crate::client::Client;
-use crate::error::Error;
 
 /// A JWKS client: one JWKS URL, its cache and its settings. Thread-safe: one client is meant
 /// to be shared by all threads (every function taking `const jwks_client *` may be called
@@ -16,8 +15,11 @@ pub struct jwks_client {
 }
 
 /// Makes a client from `options` (copied: the options object may be freed or reused at once).
-/// Checks the options as a whole (URL scheme rules, CA files readable and valid, HMAC
-/// algorithms only with symmetric keys allowed). Fetches nothing: the first lookup does.
+/// With a URL (jwks_options_set_uri) the client uses that one JWKS; without one it is in
+/// discovery mode and needs allowed or static issuers (or allow_any_issuer); both at once is
+/// JWKS_ERR_INVALID_ARGUMENT. Checks the options as a whole (URL scheme rules, CA files
+/// readable and valid, HMAC algorithms only with symmetric keys allowed). Fetches nothing: the
+/// first lookup does.
 ///
 /// On success writes a new client to `*out` (free it with jwks_client_free); on failure leaves
 /// `*out` unchanged and, if `err` is not NULL, stores an error in `*err` (free it with
@@ -32,11 +34,6 @@ pub unsafe extern "C" fn jwks_client_new(
     boundary(err, || {
         let options = unsafe { arg_ref(options, "options")? };
         let out = out_arg(out, "out")?;
-        if options.inner.uri.is_empty() {
-            return Err(Error::invalid_argument(
-                "no JWKS URL: call jwks_options_set_uri first",
-            ));
-        }
         let client = Client::new(options.inner.clone())?;
         // SAFETY: checked non-NULL above; written only on success.
         unsafe { *out = Box::into_raw(Box::new(jwks_client { inner: client })) };
@@ -58,8 +55,8 @@ pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
 }
 
 /// Verifies a compact JWS `(token, token_len)` (not NUL-terminated necessarily): finds its key
-/// by kid (fetching the JWKS if the cache cannot answer), checks the algorithm, the signature
-/// and the claims. `options` is NULL for the client's settings, or per-call overrides.
+/// by kid (fetching the JWKS if the cache cannot answer; in discovery mode, first the token
+/// iss's configuration), checks the algorithm, the signature and the claims. `options` is NULL for the client's settings, or per-call overrides.
 ///
 /// On success writes a new jwks_token to `*out` (free with jwks_token_free); on failure leaves
 /// `*out` unchanged and returns the specific status (JWKS_ERR_EXPIRED, JWKS_ERR_BAD_SIGNATURE,
@@ -92,7 +89,8 @@ pub unsafe extern "C" fn jwks_client_verify(
 
 /// Finds the signing key with this kid; on a miss refetches the set once (at most once per
 /// min_refetch_interval across all callers). On success writes a new key to `*out` (free with
-/// jwks_key_free). Blocking: may wait on an HTTP fetch. Thread-safe.
+/// jwks_key_free). Fixed-URL mode only (discovery mode: JWKS_ERR_INVALID_ARGUMENT; use
+/// jwks_client_get_signing_key_for_issuer). Blocking: may wait on an HTTP fetch. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_get_signing_key(
     client: *const jwks_client,
@@ -111,7 +109,8 @@ pub unsafe extern "C" fn jwks_client_get_signing_key(
     })
 }
 
-/// Finds the signing key named by the kid in a token's header. The token is NOT verified.
+/// Finds the signing key named by the kid in a token's header (and, in discovery mode, by its
+/// iss). The token is NOT verified; jwks_key_algorithms says what the key may verify.
 /// Otherwise as jwks_client_get_signing_key (JWKS_ERR_MISSING_KID when the header has none).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt(
@@ -132,7 +131,7 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt(
 }
 
 /// The usable signing keys (use "sig" or absent), from the cache unless it is stale or
-/// `refresh` is true. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
+/// `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
 /// set to `*out` (free with jwks_key_set_free). Blocking: may wait on an HTTP fetch.
 /// Thread-safe.
 #[no_mangle]
@@ -174,4 +173,51 @@ pub unsafe extern "C" fn jwks_client_fetch_data(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     unsafe { jwks_client_get_signing_keys(client, true, out, err) }
+}
+
+/// Discovery mode: the signing key with this kid of an allowed issuer (discovering the issuer
+/// if needed); jwks_key_algorithms says what it may verify. In fixed-URL mode the issuer is
+/// ignored. On success writes a new key to `*out` (free with jwks_key_free). Blocking: may wait
+/// on HTTP fetches. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key_for_issuer(
+    client: *const jwks_client,
+    issuer: *const libc::c_char,
+    issuer_len: usize,
+    kid: *const libc::c_char,
+    kid_len: usize,
+    out: *mut *mut jwks_key,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let issuer = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+        let out = out_arg(out, "out")?;
+        let key = client.inner.get_signing_key_for_issuer(issuer, kid)?;
+        unsafe { *out = jwks_key::into_raw(&key) };
+        Ok(())
+    })
+}
+
+/// Discovery mode: the JWK Set of an allowed issuer, from the cache unless it is stale or
+/// `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
+/// `*out` (free with jwks_key_set_free). Blocking: may wait on HTTP fetches. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_jwk_set_for_issuer(
+    client: *const jwks_client,
+    issuer: *const libc::c_char,
+    issuer_len: usize,
+    refresh: bool,
+    out: *mut *mut jwks_key_set,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let issuer = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        let out = out_arg(out, "out")?;
+        let set = client.inner.get_jwk_set_for_issuer(issuer, refresh)?;
+        unsafe { *out = jwks_key_set::into_raw(&set) };
+        Ok(())
+    })
 }

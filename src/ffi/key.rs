@@ -16,6 +16,7 @@ pub struct jwks_key {
     jwk_json: CText,
     pem: CText,
     der: Box<[u8]>,
+    algorithms: CText,
 }
 
 impl jwks_key {
@@ -28,6 +29,12 @@ impl jwks_key {
             jwk_json: CText::new(key.jwk_json()),
             pem: CText::new(key.public_key_pem()),
             der: key.public_key_der().into(),
+            algorithms: CText::new(
+                &key.algorithms()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         }
     }
 
@@ -121,6 +128,16 @@ pub unsafe extern "C" fn jwks_key_pem(
     len: *mut usize,
 ) -> *const libc::c_char {
     key_text(key, len, |k| Some(&k.pem))
+}
+
+/// The algorithms this key may verify, comma-separated (e.g. "RS256,PS256"): those fitting its
+/// type, curve and JWK alg that the client allows. Lent as jwks_key_kid.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_key_algorithms(
+    key: *const jwks_key,
+    len: *mut usize,
+) -> *const libc::c_char {
+    key_text(key, len, |k| Some(&k.algorithms))
 }
 
 /// The public key as DER SubjectPublicKeyInfo (for OpenSSL's d2i_PUBKEY); its length goes to

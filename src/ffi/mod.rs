@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind};
 
 mod client;
 mod error;
+mod fetch;
 mod key;
 mod options;
 mod token;
@@ -21,6 +22,7 @@ mod verify_options;
 
 pub use client::*;
 pub use error::*;
+pub use fetch::*;
 pub use key::*;
 pub use options::*;
 pub use token::*;
@@ -135,6 +137,10 @@ impl CText {
     pub fn as_str(&self) -> &str {
         // Built from a &str plus a NUL, so this cannot fail.
         std::str::from_utf8(&self.0[..self.0.len() - 1]).unwrap_or_default()
+    }
+
+    pub fn as_ptr(&self) -> *const libc::c_char {
+        self.0.as_ptr().cast()
     }
 
     /// Lends the text: writes its length to `len` (if not NULL) and returns the pointer.

@@ -508,3 +508,144 @@ pub unsafe extern "C" fn jwks_options_add_required_claim(
         Ok(())
     })
 }
+
+/// Discovery mode (no URL set): allows tokens whose iss is exactly this issuer; their keys are
+/// found through the issuer's OpenID configuration document. Copied.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_allowed_issuer(
+    options: *mut jwks_options,
+    issuer: *const libc::c_char,
+    issuer_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        if iss.is_empty() {
+            return Err(Error::invalid_argument("allowed issuer is empty"));
+        }
+        o.discovery.allowed_issuers.push(iss.to_owned());
+        Ok(())
+    })
+}
+
+/// DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
+/// then chooses which URLs this process fetches (server-side request forgery: internal
+/// services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
+/// that restricts destinations, and check iss yourself.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_allow_any_issuer(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.discovery.allow_any_issuer = enabled;
+        Ok(())
+    })
+}
+
+/// Discovery mode: the configuration document's path below the issuer (default
+/// "/.well-known/openid-configuration"; a trailing "/" of the issuer is dropped first). Copied.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_discovery_config_path(
+    options: *mut jwks_options,
+    path: *const libc::c_char,
+    path_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let path = unsafe { arg_str(path, path_len, "path")? };
+        if path.is_empty() {
+            return Err(Error::invalid_argument("config path is empty"));
+        }
+        o.discovery.config_path = path.to_owned();
+        Ok(())
+    })
+}
+
+/// Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
+/// discovery request is made for it. Copied; the URL's scheme is checked by jwks_client_new.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_add_static_issuer(
+    options: *mut jwks_options,
+    issuer: *const libc::c_char,
+    issuer_len: usize,
+    jwks_uri: *const libc::c_char,
+    jwks_uri_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        let uri = unsafe { arg_str(jwks_uri, jwks_uri_len, "jwks_uri")? };
+        if iss.is_empty() {
+            return Err(Error::invalid_argument("static issuer is empty"));
+        }
+        crate::fetch::origin(uri)?;
+        o.discovery
+            .static_issuers
+            .push((iss.to_owned(), uri.to_owned()));
+        Ok(())
+    })
+}
+
+/// Discovery mode: how many issuers are cached, least recently used evicted (default 32).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_issuers(
+    options: *mut jwks_options,
+    max_issuers: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(max_issuers as u64, "max_issuers")?;
+        o.discovery.max_issuers = max_issuers;
+        Ok(())
+    })
+}
+
+/// Discovery mode: how long an issuer's configuration and key set are used before they are
+/// fetched again (default 3600000 ms). Must be positive.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_issuer_ttl_ms(
+    options: *mut jwks_options,
+    ttl_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(ttl_ms, "issuer_ttl")?;
+        o.discovery.issuer_ttl = millis(ttl_ms);
+        Ok(())
+    })
+}
+
+/// Discovery mode: minimum time between two refetches of one issuer's keys caused by an
+/// unknown kid (default 300000 ms).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_issuer_min_refetch_interval_ms(
+    options: *mut jwks_options,
+    interval_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.discovery.min_refetch_interval = millis(interval_ms);
+        Ok(())
+    })
+}
+
+/// Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
+/// built-in client, which then opens no socket; timeout, TLS, proxy and redirect options no
+/// longer apply (the callback owns them), the size limit still does. `user_data` is passed to
+/// every call; the caller owns it and it must stay valid, and safe to use from any thread,
+/// until every client made from these options is freed. A NULL callback restores the built-in
+/// client. See jwks_fetch_callback for the callback's contract.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_fetch_callback(
+    options: *mut jwks_options,
+    callback: super::fetch::jwks_fetch_callback,
+    user_data: *mut libc::c_void,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.fetcher = super::fetch::CallbackFetch::new(callback, user_data);
+        Ok(())
+    })
+}

@@ -412,6 +412,125 @@ static void test_threads(const char *url) {
     jwks_client_free(c);
 }
 
+static void test_discovery(void) {
+    const char *issuer = env("ISSUER_A");
+    jwks_options *o = jwks_options_new();
+    CHECK(jwks_options_add_allowed_issuer(o, issuer, strlen(issuer), NULL) == JWKS_OK);
+    CHECK(jwks_options_add_allowed_issuer(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_issuers(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_issuer_ttl_ms(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_issuers(o, 8, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_issuer_ttl_ms(o, 600000, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_issuer_min_refetch_interval_ms(o, 300000, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_discovery_config_path(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    /* a URL as well as issuers: refused */
+    jwks_client *both = SENTINEL;
+    CHECK(set_uri(o, env("JWKS_URL")) == JWKS_OK);
+    CHECK(jwks_client_new(o, &both, NULL) == JWKS_ERR_INVALID_ARGUMENT && both == SENTINEL);
+    jwks_options_free(o);
+
+    expect_verify(c, env("TOK_ISS_A"), NULL, JWKS_OK, "discovered issuer");
+    expect_verify(c, env("TOK_ISS_B"), NULL, JWKS_ERR_ISSUER_NOT_ALLOWED, "issuer not allowed");
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_ERR_ISSUER_NOT_ALLOWED, "fixed-URL token");
+    jwks_key *k = NULL;
+    CHECK(jwks_client_get_signing_key_for_issuer(c, issuer, strlen(issuer), "a-key", 5, &k, NULL) == JWKS_OK);
+    CHECK(strcmp(jwks_key_algorithms(k, NULL), "ES256") == 0);
+    jwks_key_free(k);
+    const char *tok = env("TOK_ISS_A");
+    CHECK(jwks_client_get_signing_key_from_jwt(c, tok, strlen(tok), &k, NULL) == JWKS_OK);
+    CHECK(strcmp(jwks_key_kid(k, NULL), "a-key") == 0);
+    jwks_key_free(k);
+    jwks_key_set *set = NULL;
+    CHECK(jwks_client_get_jwk_set_for_issuer(c, issuer, strlen(issuer), false, &set, NULL) == JWKS_OK);
+    CHECK(jwks_key_set_len(set) == 1);
+    jwks_key_set_free(set);
+    k = SENTINEL;
+    CHECK(jwks_client_get_signing_key(c, "a-key", 5, &k, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_get_signing_key_for_issuer(c, "https://x", 9, "k", 1, &k, NULL) == JWKS_ERR_ISSUER_NOT_ALLOWED);
+    CHECK(k == SENTINEL);
+    jwks_client_free(c);
+}
+
+struct memory_idp {
+    const char *config;
+    const char *jwks;
+    int calls;
+    int saw_accept;
+    int mode; /* 0 serve, 1 transport failure, 2 oversized body, 3 HTTP 404 */
+};
+
+static int serve_from_memory(void *user_data, const char *url, size_t url_len,
+                             const jwks_http_header *headers, size_t header_count,
+                             jwks_http_response *response) {
+    struct memory_idp *idp = user_data;
+    idp->calls++;
+    for (size_t i = 0; i < header_count; i++) {
+        if (headers[i].name_len == 6 && strncmp(headers[i].name, "Accept", 6) == 0) idp->saw_accept = 1;
+    }
+    if (url[url_len] != '\0') return -2; /* the URL is also NUL-terminated */
+    if (idp->mode == 1) return -1;
+    if (idp->mode == 2) {
+        static uint8_t big[2 << 20];
+        CHECK(jwks_http_response_set_body(response, big, sizeof big, NULL) == JWKS_ERR_RESPONSE_TOO_LARGE);
+        return 0;
+    }
+    if (idp->mode == 3) {
+        CHECK(jwks_http_response_set_status(response, 404, NULL) == JWKS_OK);
+        return 0;
+    }
+    const char *body = strstr(url, "/.well-known/openid-configuration") ? idp->config : idp->jwks;
+    CHECK(jwks_http_response_set_status(response, 42, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_http_response_set_status(response, 200, NULL) == JWKS_OK);
+    CHECK(jwks_http_response_add_header(response, "Content-Type", 12, "application/json", 16, NULL) == JWKS_OK);
+    CHECK(jwks_http_response_set_body(response, (const uint8_t *)body, strlen(body), NULL) == JWKS_OK);
+    return 0;
+}
+
+static jwks_client *callback_client(struct memory_idp *idp, int use_static) {
+    const char *issuer = env("CB_ISSUER");
+    jwks_options *o = jwks_options_new();
+    if (use_static) {
+        CHECK(jwks_options_add_static_issuer(o, issuer, strlen(issuer), "https://keys.invalid/jwks", 25, NULL) == JWKS_OK);
+    } else {
+        CHECK(jwks_options_add_allowed_issuer(o, issuer, strlen(issuer), NULL) == JWKS_OK);
+    }
+    CHECK(jwks_options_set_fetch_callback(o, serve_from_memory, idp, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    return c;
+}
+
+static void test_fetch_callback(void) {
+    /* The hosts are .invalid: only the callback can answer, no socket is opened. */
+    struct memory_idp idp = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 0};
+    jwks_client *c = callback_client(&idp, 0);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_OK, "callback discovery");
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_OK, "callback cached");
+    CHECK(idp.calls == 2);
+    CHECK(idp.saw_accept);
+    jwks_client_free(c);
+
+    struct memory_idp failing = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 1};
+    c = callback_client(&failing, 0);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_ERR_DISCOVERY, "callback fails discovery");
+    jwks_client_free(c);
+    c = callback_client(&failing, 1);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_ERR_CONNECTION, "callback fails key fetch");
+    jwks_client_free(c);
+    struct memory_idp big = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 2};
+    c = callback_client(&big, 1);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_ERR_RESPONSE_TOO_LARGE, "callback body too large");
+    jwks_client_free(c);
+    struct memory_idp missing = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 3};
+    c = callback_client(&missing, 1);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_ERR_HTTP_STATUS, "callback 404");
+    jwks_client_free(c);
+    CHECK(failing.calls == 2 && big.calls == 1 && missing.calls == 1);
+}
+
 int main(void) {
     const char *url = env("JWKS_URL");
     test_version_and_names();
@@ -422,6 +541,8 @@ int main(void) {
     test_tls_with_ca();
     test_panic_boundary();
     test_threads(url);
+    test_discovery();
+    test_fetch_callback();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
