@@ -70,7 +70,8 @@ unsafe impl Send for CallbackFetch {}
 unsafe impl Sync for CallbackFetch {}
 
 impl CallbackFetch {
-    pub(crate) fn new(
+    /// The transport for `callback`, or None (the built-in client) when it is NULL.
+    pub(crate) fn transport(
         callback: jwks_fetch_callback,
         user_data: *mut libc::c_void,
     ) -> Option<Arc<dyn HttpFetch>> {

@@ -645,7 +645,7 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     set(options, err, |o| {
-        o.fetcher = super::fetch::CallbackFetch::new(callback, user_data);
+        o.fetcher = super::fetch::CallbackFetch::transport(callback, user_data);
         Ok(())
     })
 }
