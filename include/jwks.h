@@ -169,6 +169,11 @@ typedef enum {
    */
   JWKS_ERR_DISCOVERY = 25,
   /**
+   * The client is used in a process other than the one that made it (after fork): make
+   * clients in each worker after forking (nginx: init_process).
+   */
+  JWKS_ERR_FORKED = 26,
+  /**
    * A bug in libjwks (for example a panic caught at the boundary). Please report it.
    */
   JWKS_ERR_INTERNAL = 100,
@@ -394,32 +399,38 @@ jwks_status jwks_client_get_jwk_set_for_issuer(const jwks_client *client,
                                                jwks_error **err);
 
 /**
- *  * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.  * Never blocks; thread-safe.
+ * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.
+ * Never blocks; thread-safe.
  */
 jwks_status jwks_error_status(const jwks_error *error);
 
 /**
- *  * The error's message: NUL-terminated UTF-8, lent until jwks_error_free(error). A NULL error  * gives "". Never blocks; thread-safe.
+ * The error's message: NUL-terminated UTF-8, lent until jwks_error_free(error). A NULL error
+ * gives "". Never blocks; thread-safe.
  */
 const char *jwks_error_message(const jwks_error *error);
 
 /**
- *  * Frees an error object. NULL is a no-op; freeing twice is undefined behaviour.
+ * Frees an error object. NULL is a no-op; freeing twice is undefined behaviour.
  */
 void jwks_error_free(jwks_error *error);
 
 /**
- *  * The constant's name for a status value, e.g. "JWKS_ERR_EXPIRED"; "JWKS_ERR_UNKNOWN" for a  * value this version does not define. The string is static. Never blocks; thread-safe.
+ * The constant's name for a status value, e.g. "JWKS_ERR_EXPIRED"; "JWKS_ERR_UNKNOWN" for a
+ * value this version does not define. The string is static. Never blocks; thread-safe.
  */
 const char *jwks_status_str(int status);
 
 /**
- *  * The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built  * with). The string is static.
+ * The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built
+ * with). The string is static.
  */
 const char *jwks_version(void);
 
 /**
- *  * Test hook for the panic boundary: panics inside the library, which must come back as  * JWKS_ERR_INTERNAL with an error object, never as a crash. Prints a panic message to stderr.  * Not for production use.
+ * Test hook for the panic boundary: panics inside the library, which must come back as
+ * JWKS_ERR_INTERNAL with an error object, never as a crash. Prints a panic message to stderr.
+ * Not for production use.
  */
 jwks_status jwks_debug_trigger_panic(jwks_error **err);
 
@@ -492,7 +503,8 @@ const char *jwks_key_algorithms(const jwks_key *key, size_t *len);
 
 /**
  * The public key as DER SubjectPublicKeyInfo (for OpenSSL's d2i_PUBKEY); its length goes to
- * `*len` (0 for oct keys). NULL if key or len is NULL. Lent until the key is freed.
+ * `*len` unless len is NULL. NULL (and length 0) for oct keys or a NULL key. Lent until the key
+ * is freed.
  */
 const uint8_t *jwks_key_der(const jwks_key *key, size_t *len);
 
@@ -924,7 +936,8 @@ jwks_status jwks_verify_options_add_audience(jwks_verify_options *options,
                                              jwks_error **err);
 
 /**
- * Replaces the expected issuer. Copied.
+ * Replaces the expected issuer. Copied. An empty issuer is JWKS_ERR_INVALID_ARGUMENT (to skip
+ * the check for one call, use jwks_verify_options_set_verify_iss).
  */
 jwks_status jwks_verify_options_set_issuer(jwks_verify_options *options,
                                            const char *issuer,

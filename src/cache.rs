@@ -33,7 +33,7 @@ pub(crate) struct SetCache {
 
 /// What [`SetCache::claim_unknown_kid_refetch`] decided.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum RefetchSlot {
+enum RefetchSlot {
     Claimed,
     RateLimited,
 }
@@ -67,14 +67,42 @@ impl SetCache {
             .run(|| self.current().filter(|c| c.generation > seen), fetch)
     }
 
-    /// Waits for the fetch in flight, if there is one.
-    pub fn join_inflight(&self) {
-        self.flight.join();
+    /// The refetch an unknown kid may cause: joins a fetch already in flight; else uses a set
+    /// installed since generation `seen`; else, if the rate limit allows, fetches (the claim and
+    /// the start of the flight happen under one lock, so no caller sees a claimed refetch that
+    /// has not started yet); else returns the current set and `true` (rate-limited).
+    pub fn refetch_for_unknown_kid(
+        &self,
+        seen: u64,
+        now: Duration,
+        interval: Duration,
+        fetch: impl FnOnce() -> Result<Arc<Installed>>,
+    ) -> Result<(Arc<Installed>, bool)> {
+        let limited = std::cell::Cell::new(false);
+        let installed = self.flight.run(
+            || {
+                if let Some(newer) = self.current().filter(|c| c.generation > seen) {
+                    return Some(newer);
+                }
+                match self.claim_unknown_kid_refetch(now, interval) {
+                    RefetchSlot::Claimed => None,
+                    RefetchSlot::RateLimited => {
+                        limited.set(true);
+                        self.current()
+                    }
+                }
+            },
+            fetch,
+        )?;
+        Ok((installed, limited.get()))
     }
 
-    /// Installs a freshly fetched set and drops LRU entries whose key it no longer has.
+    /// Installs a freshly fetched set and drops LRU entries whose key it no longer has. The
+    /// LRU lock is held across the swap, so `lru_put` of a key from an older set either lands
+    /// before the purge or is refused after it.
     pub fn install(&self, set: KeySet, now: Duration) -> Arc<Installed> {
         let set = Arc::new(set);
+        let mut lru = self.keys_lru.as_ref().map(|l| l.lock());
         let installed = {
             let mut current = self.current.write();
             let generation = current.as_ref().map_or(1, |c| c.generation + 1);
@@ -86,8 +114,7 @@ impl SetCache {
             *current = Some(installed.clone());
             installed
         };
-        if let Some(lru) = &self.keys_lru {
-            let mut lru = lru.lock();
+        if let Some(lru) = lru.as_mut() {
             let stale: Vec<String> = lru
                 .iter()
                 .filter(|(kid, (key, _))| {
@@ -104,7 +131,7 @@ impl SetCache {
     }
 
     /// Decides whether an unknown kid may trigger a refetch now.
-    pub fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> RefetchSlot {
+    fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> RefetchSlot {
         let mut last = self.last_unknown_kid_refetch.lock();
         match *last {
             Some(t) if now.saturating_sub(t) < interval => RefetchSlot::RateLimited,
@@ -115,11 +142,19 @@ impl SetCache {
         }
     }
 
-    /// A cached key younger than `lifespan`, from the LRU.
-    pub fn lru_get(&self, kid: &str, now: Duration, lifespan: Duration) -> Option<Arc<Key>> {
+    /// A cached key younger than `lifespan` (and fitting `alg`, when given), from the LRU.
+    pub fn lru_get(
+        &self,
+        kid: &str,
+        alg: Option<crate::alg::Algorithm>,
+        now: Duration,
+        lifespan: Duration,
+    ) -> Option<Arc<Key>> {
         let mut lru = self.keys_lru.as_ref()?.lock();
         match lru.get(kid) {
-            Some((key, at)) if now.saturating_sub(*at) < lifespan => Some(key.clone()),
+            Some((key, at)) if now.saturating_sub(*at) < lifespan => {
+                alg.is_none_or(|a| key.supports(a)).then(|| key.clone())
+            }
             Some(_) => {
                 lru.pop(kid);
                 None
@@ -128,9 +163,14 @@ impl SetCache {
         }
     }
 
-    pub fn lru_put(&self, key: &Arc<Key>, now: Duration) {
+    /// Caches a key found in the set of `generation`, unless a newer set has been installed
+    /// since (which may have removed it).
+    pub fn lru_put(&self, key: &Arc<Key>, generation: u64, now: Duration) {
         if let (Some(lru), Some(kid)) = (&self.keys_lru, key.kid()) {
-            lru.lock().put(kid.to_owned(), (key.clone(), now));
+            let mut lru = lru.lock();
+            if self.current().is_some_and(|c| c.generation == generation) {
+                lru.put(kid.to_owned(), (key.clone(), now));
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ enum Mode {
 
 struct Inner {
     mode: Mode,
+    pid: u32,
     max_token_bytes: usize,
     allow_symmetric_keys: bool,
     allow_missing_kid: bool,
@@ -156,11 +157,24 @@ impl Client {
                 proxy: o.proxy.clone(),
             })?),
         };
-        let mut request_headers = vec![(
-            "Accept".to_owned(),
-            "application/jwk-set+json, application/json".to_owned(),
-        )];
-        request_headers.extend(o.headers.iter().cloned());
+        let configured_urls: Vec<&str> = if o.uri.is_empty() {
+            let d = &o.discovery;
+            d.allowed_issuers
+                .iter()
+                .map(String::as_str)
+                .chain(
+                    d.static_issuers
+                        .iter()
+                        .flat_map(|(i, u)| [i.as_str(), u.as_str()]),
+                )
+                .collect()
+        } else {
+            vec![o.uri.as_str()]
+        };
+        let header_origins = configured_urls
+            .into_iter()
+            .filter_map(|u| fetch::origin(u).ok())
+            .collect();
         let policy = KeyPolicy {
             allowed: o.validation.algorithms.clone(),
             allow_oct: o.allow_symmetric_keys,
@@ -192,13 +206,15 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 mode,
+                pid: std::process::id(),
                 max_token_bytes: o.max_token_bytes,
                 allow_symmetric_keys: o.allow_symmetric_keys,
                 allow_missing_kid: o.allow_missing_kid,
                 validation: o.validation,
                 fetching: Fetching {
                     fetcher,
-                    headers: request_headers,
+                    headers: o.headers.clone(),
+                    header_origins,
                     max_response_bytes: o.max_response_bytes,
                     policy,
                     clock: o.clock,
@@ -220,7 +236,21 @@ impl Client {
         &self.inner.validation
     }
 
+    /// Refuses use in a forked child: the parent's locks and fetches in flight do not exist
+    /// there, so waiting on them would hang.
+    fn same_process(&self) -> Result<()> {
+        if std::process::id() == self.inner.pid {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Forked,
+                "this client was made in another process (before fork); make clients after forking",
+            ))
+        }
+    }
+
     fn fixed(&self, what: &str) -> Result<&Arc<Source>> {
+        self.same_process()?;
         match &self.inner.mode {
             Mode::Fixed(source) => Ok(source),
             Mode::Discovery(_) => Err(Error::invalid_argument(format!(
@@ -232,6 +262,7 @@ impl Client {
 
     /// The source holding the keys of `iss` (the token's issuer).
     fn source_for(&self, iss: Option<&str>) -> Result<Arc<Source>> {
+        self.same_process()?;
         match &self.inner.mode {
             Mode::Fixed(source) => Ok(source.clone()),
             Mode::Discovery(d) => match iss {

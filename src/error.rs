@@ -59,6 +59,9 @@ pub enum ErrorKind {
     /// Discovery mode: the issuer's configuration could not be used (HTTP or transport error,
     /// not JSON, issuer mismatch, no `jwks_uri`, not https); the message says which.
     Discovery = 25,
+    /// The client was made in another process: it was used after `fork`, where its state
+    /// (locks, fetches in flight) cannot be trusted. Make clients after forking.
+    Forked = 26,
     /// A bug in the library (a caught panic, a broken invariant).
     Internal = 100,
 }
@@ -92,6 +95,7 @@ impl ErrorKind {
             ErrorKind::TokenTooLarge => "JWKS_ERR_TOKEN_TOO_LARGE",
             ErrorKind::IssuerNotAllowed => "JWKS_ERR_ISSUER_NOT_ALLOWED",
             ErrorKind::Discovery => "JWKS_ERR_DISCOVERY",
+            ErrorKind::Forked => "JWKS_ERR_FORKED",
             ErrorKind::Internal => "JWKS_ERR_INTERNAL",
         }
     }

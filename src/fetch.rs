@@ -5,7 +5,7 @@
 use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
@@ -123,9 +123,9 @@ pub(crate) fn origin(url: &str) -> Result<Origin> {
 
 /// Whether `host` is a loopback name or address (127.0.0.0/8, ::1, localhost).
 pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    // Only the name `localhost` and literal addresses: other names (even `*.localhost`) may
+    // resolve anywhere.
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses plain http except to loopback hosts, unless `allow_http`.
@@ -214,8 +214,22 @@ impl HttpFetch for HttpFetcher {
         let mut current = url.to_owned();
         let mut current_origin = first.clone();
         let mut redirects = 0;
+        // One deadline for the whole GET, redirects included.
+        let deadline = Instant::now() + self.cfg.timeout;
         loop {
-            let mut request = self.agent.get(&current);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("fetching {url} timed out (redirects included)"),
+                ));
+            }
+            let mut request = self
+                .agent
+                .get(&current)
+                .config()
+                .timeout_global(Some(remaining))
+                .build();
             for (name, value) in req.headers {
                 if current_origin == first || name.eq_ignore_ascii_case("accept") {
                     request = request.header(name, value);
@@ -279,10 +293,13 @@ impl HttpFetch for HttpFetcher {
     }
 }
 
-/// Resolves a Location header against the URL it came from (RFC 3986 §5, the common cases).
+/// Resolves a Location header against the URL it came from (RFC 3986 §5, the common cases);
+/// a location with another scheme is returned as is, to be refused by the scheme check.
 fn resolve(base: &str, location: &str) -> String {
-    let lower = location.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
+    let scheme_len = location
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .filter(|&i| i > 0 && location[i..].starts_with(':'));
+    if scheme_len.is_some() {
         return location.to_owned();
     }
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
@@ -298,6 +315,9 @@ fn resolve(base: &str, location: &str) -> String {
     }
     let path = &base[path_start..];
     let path = path.split(['?', '#']).next().unwrap_or("");
+    if location.starts_with('?') {
+        return format!("{}{path}{location}", &base[..path_start]);
+    }
     let dir_end = path.rfind('/').map(|i| i + 1).unwrap_or(0);
     format!(
         "{}/{}{location}",
@@ -363,6 +383,12 @@ mod tests {
         assert_eq!(resolve(base, "/k"), "http://127.0.0.1:8080/k");
         assert_eq!(resolve(base, "k2"), "http://127.0.0.1:8080/a/b/k2");
         assert_eq!(resolve("http://h", "k"), "http://h/k");
+        assert_eq!(
+            resolve(base, "?v=2"),
+            "http://127.0.0.1:8080/a/b/jwks.json?v=2"
+        );
+        assert_eq!(resolve(base, "ftp://h/k"), "ftp://h/k");
+        assert!(origin(&resolve(base, "ftp://h/k")).is_err());
     }
 
     #[test]
@@ -373,6 +399,7 @@ mod tests {
         assert!(is_loopback("localhost"));
         assert!(!is_loopback("10.0.0.1"));
         assert!(!is_loopback("example.com"));
+        assert!(!is_loopback("evil.localhost"));
     }
 
     #[test]

@@ -103,12 +103,4 @@ impl<T: Clone> SingleFlight<T> {
             .clone()
             .unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "flight lost")))
     }
-
-    /// Waits for the execution in flight, if there is one.
-    pub fn join(&self) {
-        let flight = self.inflight.lock().clone();
-        if let Some(flight) = flight {
-            let _ = Self::wait(&flight);
-        }
-    }
 }

@@ -299,6 +299,15 @@ pub(crate) fn check_claims(
             }
         }
     }
+    if v.verify_aud && v.audience.is_empty() && claims.aud.as_ref().is_some_and(|a| !a.is_null()) {
+        // RFC 7519 §4.1.3: a recipient that does not identify itself with a value of a
+        // present aud must reject the token (PyJWT does too); a token minted for another
+        // service must not be accepted by a client that forgot to say who it is.
+        return Err(Error::new(
+            ErrorKind::WrongAudience,
+            "token has an aud claim but no audience is configured (configure the expected audience, or switch verify_aud off)",
+        ));
+    }
     if v.verify_aud && !v.audience.is_empty() {
         let matches = |a: &Value| {
             a.as_str()
@@ -317,12 +326,10 @@ pub(crate) fn check_claims(
         }
     }
     if !v.required_claims.is_empty() {
-        let present: HashMap<Cow<'_, str>, IgnoredAny> = parse_object(payload, "payload")?;
-        if let Some(name) = v
-            .required_claims
-            .iter()
-            .find(|c| !present.contains_key(c.as_str()))
-        {
+        // A claim whose value is null counts as absent.
+        let present: HashMap<Cow<'_, str>, Option<IgnoredAny>> = parse_object(payload, "payload")?;
+        let has = |c: &str| present.get(c).is_some_and(Option::is_some);
+        if let Some(name) = v.required_claims.iter().find(|c| !has(c)) {
             return Err(missing(name));
         }
     }

@@ -30,7 +30,9 @@ pub struct ClientOptions {
     pub cache_keys: bool,
     /// Size of that LRU. 16.
     pub max_cached_keys: usize,
-    /// Extra request headers, sent only to the JWKS URL's origin.
+    /// Extra request headers, sent only to configured origins: the JWKS URL's, or in discovery
+    /// mode those of the allowed and static issuers and static JWKS URLs — never to an origin
+    /// learned from a token or a discovery document, nor after a redirect to another origin.
     pub headers: Vec<(String, String)>,
     /// Connect and whole-request timeout. 30 s.
     pub timeout: Duration,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alg::Algorithm;
-use crate::cache::{Installed, RefetchSlot, SetCache};
+use crate::cache::{Installed, SetCache};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, HttpFetch};
@@ -25,7 +25,11 @@ pub(crate) struct Rules {
 /// What every source of a client shares: the transport, the key policy and the clock.
 pub(crate) struct Fetching {
     pub fetcher: Arc<dyn HttpFetch>,
+    /// The configured request headers, sent only to `header_origins`.
     pub headers: Vec<(String, String)>,
+    /// The origins the client was configured with (the JWKS URL; in discovery mode the allowed
+    /// and static issuers and static JWKS URLs), never ones learned from tokens or documents.
+    pub header_origins: Vec<fetch::Origin>,
     pub max_response_bytes: usize,
     pub policy: KeyPolicy,
     pub clock: Arc<dyn Clock>,
@@ -36,9 +40,17 @@ impl Fetching {
         self.clock.monotonic()
     }
 
-    /// GETs a document with the client's headers and size limit.
+    /// GETs a document with the client's size limit, and its headers when `url` is on one of
+    /// the configured origins.
     pub fn get_document(&self, url: &str) -> Result<Vec<u8>> {
-        fetch::get_document(&*self.fetcher, url, &self.headers, self.max_response_bytes)
+        let mut headers = vec![(
+            "Accept".to_owned(),
+            "application/jwk-set+json, application/json".to_owned(),
+        )];
+        if fetch::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
+            headers.extend(self.headers.iter().cloned());
+        }
+        fetch::get_document(&*self.fetcher, url, &headers, self.max_response_bytes)
     }
 }
 
@@ -99,7 +111,7 @@ impl Source {
     pub fn lookup(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Result<Arc<Key>> {
         let cache = &self.cache;
         let now = f.now();
-        if let Some(key) = cache.lru_get(kid, now, self.rules.lifespan) {
+        if let Some(key) = cache.lru_get(kid, alg, now, self.rules.lifespan) {
             return Ok(key);
         }
         let find = |inst: &Installed| -> Option<Arc<Key>> {
@@ -110,25 +122,22 @@ impl Source {
         };
         let (inst, fetched) = self.set_for_lookup(f)?;
         if let Some(key) = find(&inst) {
-            cache.lru_put(&key, now);
+            cache.lru_put(&key, inst.generation, now);
             return Ok(key);
         }
         if fetched {
             return Err(key_not_found(&inst.set, kid, None));
         }
         let interval = self.rules.min_refetch_interval;
-        let (inst, rate_limited) = match cache.claim_unknown_kid_refetch(now, interval) {
-            // The fetch's own error wins over "not found".
-            RefetchSlot::Claimed => (self.refresh_after(f, inst.generation)?, None),
-            RefetchSlot::RateLimited => {
-                // Another caller's refetch may be bringing the key right now.
-                cache.join_inflight();
-                (cache.current().unwrap_or(inst), Some(interval))
-            }
-        };
+        // A failed refetch returns its own error, which wins over "not found".
+        let (inst, limited) =
+            cache.refetch_for_unknown_kid(inst.generation, now, interval, || {
+                self.fetch_and_install(f)
+            })?;
+        let rate_limited = limited.then_some(interval);
         match find(&inst) {
             Some(key) => {
-                cache.lru_put(&key, now);
+                cache.lru_put(&key, inst.generation, now);
                 Ok(key)
             }
             None => Err(key_not_found(&inst.set, kid, rate_limited)),

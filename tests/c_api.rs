@@ -11,12 +11,19 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::cbuild;
-use support::keys::{claims, jwks, now, TestKey};
+use support::keys::{jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::tls::make_ca;
 
 fn out_path(name: &str) -> PathBuf {
     cbuild::lib_dir().join(name)
+}
+
+/// The C tests' claims: those of `support::keys::claims` for audience "api".
+fn claims() -> serde_json::Value {
+    let mut c = support::keys::claims();
+    c["aud"] = json!("api");
+    c
 }
 
 #[test]
@@ -170,10 +177,10 @@ fn c_tests_pass_under_sanitizers() {
     );
     assert!(!reports, "sanitizer reports:\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    // Three clients fetch once each, plus two forced refreshes (get_jwk_set(refresh) and
+    // Four clients fetch once each, plus two forced refreshes (get_jwk_set(refresh) and
     // fetch_data) and one refetch for the unknown kid; nothing refetches per verify, not even
-    // 1,600 verifies from 8 threads.
-    assert_eq!(server.hits("/jwks"), 6);
+    // 1,600 verifies from 8 threads, nor the forked child (refused before any lookup).
+    assert_eq!(server.hits("/jwks"), 7);
     assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/a/jwks"), 1);
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);

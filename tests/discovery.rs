@@ -57,7 +57,7 @@ impl Issuer {
     }
 
     fn claims(&self) -> Value {
-        json!({"iss": self.iss(), "sub": "u", "aud": "api", "exp": now() + 86_400})
+        json!({"iss": self.iss(), "sub": "u", "exp": now() + 86_400})
     }
 
     fn token(&self) -> String {
@@ -354,6 +354,36 @@ fn keys_of_one_issuer_never_verify_another_issuers_token() {
         ErrorKind::BadSignature
     );
     assert_eq!(b.hits(), (0, 0), "b was never asked for a's token");
+}
+
+#[test]
+fn custom_headers_go_only_to_configured_origins() {
+    let (a, keys_host) = (Issuer::start("a"), TestServer::start());
+    // a's keys live on another origin, learned from its discovery document.
+    let config = json!({"issuer": a.iss(), "jwks_uri": keys_host.url("/a/jwks")});
+    a.server
+        .set(&a.config_path(), Reply::json(config.to_string()));
+    keys_host.set("/a/jwks", Reply::json(jwks(&[&a.key])));
+    let header = ("X-Api-Key".to_string(), "secret".to_string());
+    let c = client(&[&a], |o| o.headers = vec![header.clone()]);
+    c.verify(&a.token()).unwrap();
+    assert_eq!(
+        a.server
+            .last_header(&a.config_path(), "x-api-key")
+            .as_deref(),
+        Some("secret")
+    );
+    assert_eq!(keys_host.last_header("/a/jwks", "x-api-key"), None);
+
+    // With allow-any, a token's issuer never gets the headers.
+    let b = Issuer::start("b");
+    let c = client(&[], |o| {
+        o.discovery.allow_any_issuer = true;
+        o.headers = vec![header.clone()];
+    });
+    c.verify(&b.token()).unwrap();
+    assert_eq!(b.server.last_header(&b.config_path(), "x-api-key"), None);
+    assert_eq!(b.server.last_header(&b.jwks_path(), "x-api-key"), None);
 }
 
 #[test]

@@ -166,8 +166,9 @@ fn audience_and_issuer() {
     options.validation.audience = vec!["api".into(), "other".into()];
     options.validation.issuer = Some("https://issuer.test".into());
     let client = Client::new(options).unwrap();
-    assert!(client.verify(&key.token(&claims())).is_ok());
     let mut c = claims();
+    c["aud"] = json!("api");
+    assert!(client.verify(&key.token(&c)).is_ok());
     c["aud"] = json!(["x", "other"]);
     assert!(
         client.verify(&key.token(&c)).is_ok(),
@@ -190,6 +191,22 @@ fn audience_and_issuer() {
     assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::WrongIssuer);
     c.as_object_mut().unwrap().remove("iss");
     assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::MissingClaim);
+}
+
+#[test]
+fn a_token_for_some_audience_is_refused_when_none_is_configured() {
+    let key = TestKey::ec("e", "ES256");
+    let server = serve(&[&key]);
+    let mut c = claims();
+    c["aud"] = json!("another-service");
+    let err = client_for(&server).verify(&key.token(&c)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongAudience);
+    assert!(err.message().contains("no audience is configured"), "{err}");
+    let mut options = ClientOptions::new(server.url("/jwks"));
+    options.validation.verify_aud = false;
+    assert!(Client::new(options).unwrap().verify(&key.token(&c)).is_ok());
+    c["aud"] = json!(null);
+    assert!(client_for(&server).verify(&key.token(&c)).is_ok());
 }
 
 #[test]
@@ -232,6 +249,17 @@ fn typ_and_required_claims() {
     assert_eq!(kind(client.verify(&jwt)), ErrorKind::WrongTyp);
     let none = key.sign_with("ES256", &json!({"alg": "ES256", "kid": "e"}), &c);
     assert_eq!(kind(client.verify(&none)), ErrorKind::WrongTyp);
+    c["scope"] = json!(null);
+    let null = key.sign_with(
+        "ES256",
+        &json!({"alg": "ES256", "kid": "e", "typ": "at+jwt"}),
+        &c,
+    );
+    assert_eq!(
+        kind(client.verify(&null)),
+        ErrorKind::MissingClaim,
+        "null counts as absent"
+    );
     c.as_object_mut().unwrap().remove("scope");
     let missing = key.sign_with(
         "ES256",

@@ -67,6 +67,9 @@ pub enum jwks_status {
     /// Discovery mode: the issuer's configuration could not be used; the message says why
     /// (HTTP or transport error, not JSON, issuer mismatch, no jwks_uri, not https).
     JWKS_ERR_DISCOVERY = 25,
+    /// The client is used in a process other than the one that made it (after fork): make
+    /// clients in each worker after forking (nginx: init_process).
+    JWKS_ERR_FORKED = 26,
     /// A bug in libjwks (for example a panic caught at the boundary). Please report it.
     JWKS_ERR_INTERNAL = 100,
 }
@@ -100,6 +103,7 @@ impl jwks_status {
             ErrorKind::TokenTooLarge => JWKS_ERR_TOKEN_TOO_LARGE,
             ErrorKind::IssuerNotAllowed => JWKS_ERR_ISSUER_NOT_ALLOWED,
             ErrorKind::Discovery => JWKS_ERR_DISCOVERY,
+            ErrorKind::Forked => JWKS_ERR_FORKED,
             ErrorKind::Internal => JWKS_ERR_INTERNAL,
         }
     }
@@ -121,10 +125,8 @@ impl jwks_error {
     }
 }
 
-/**
- * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.
- * Never blocks; thread-safe.
- */
+/// The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.
+/// Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_error_status(error: *const jwks_error) -> jwks_status {
     boundary_or(jwks_status::JWKS_ERR_INTERNAL, || {
@@ -132,10 +134,8 @@ pub unsafe extern "C" fn jwks_error_status(error: *const jwks_error) -> jwks_sta
     })
 }
 
-/**
- * The error's message: NUL-terminated UTF-8, lent until jwks_error_free(error). A NULL error
- * gives "". Never blocks; thread-safe.
- */
+/// The error's message: NUL-terminated UTF-8, lent until jwks_error_free(error). A NULL error
+/// gives "". Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_error_message(error: *const jwks_error) -> *const libc::c_char {
     boundary_or(c"".as_ptr(), || match unsafe { error.as_ref() } {
@@ -144,9 +144,7 @@ pub unsafe extern "C" fn jwks_error_message(error: *const jwks_error) -> *const 
     })
 }
 
-/**
- * Frees an error object. NULL is a no-op; freeing twice is undefined behaviour.
- */
+/// Frees an error object. NULL is a no-op; freeing twice is undefined behaviour.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_error_free(error: *mut jwks_error) {
     boundary_or((), || {
@@ -157,10 +155,8 @@ pub unsafe extern "C" fn jwks_error_free(error: *mut jwks_error) {
     })
 }
 
-/**
- * The constant's name for a status value, e.g. "JWKS_ERR_EXPIRED"; "JWKS_ERR_UNKNOWN" for a
- * value this version does not define. The string is static. Never blocks; thread-safe.
- */
+/// The constant's name for a status value, e.g. "JWKS_ERR_EXPIRED"; "JWKS_ERR_UNKNOWN" for a
+/// value this version does not define. The string is static. Never blocks; thread-safe.
 #[no_mangle]
 pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
     let name: &'static CStr = match status {
@@ -190,26 +186,23 @@ pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
         23 => c"JWKS_ERR_TOKEN_TOO_LARGE",
         24 => c"JWKS_ERR_ISSUER_NOT_ALLOWED",
         25 => c"JWKS_ERR_DISCOVERY",
+        26 => c"JWKS_ERR_FORKED",
         100 => c"JWKS_ERR_INTERNAL",
         _ => c"JWKS_ERR_UNKNOWN",
     };
     name.as_ptr()
 }
 
-/**
- * The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built
- * with). The string is static.
- */
+/// The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built
+/// with). The string is static.
 #[no_mangle]
 pub extern "C" fn jwks_version() -> *const libc::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/**
- * Test hook for the panic boundary: panics inside the library, which must come back as
- * JWKS_ERR_INTERNAL with an error object, never as a crash. Prints a panic message to stderr.
- * Not for production use.
- */
+/// Test hook for the panic boundary: panics inside the library, which must come back as
+/// JWKS_ERR_INTERNAL with an error object, never as a crash. Prints a panic message to stderr.
+/// Not for production use.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_debug_trigger_panic(err: *mut *mut jwks_error) -> jwks_status {
     boundary(err, || panic!("jwks_debug_trigger_panic called"))

@@ -141,16 +141,19 @@ pub unsafe extern "C" fn jwks_key_algorithms(
 }
 
 /// The public key as DER SubjectPublicKeyInfo (for OpenSSL's d2i_PUBKEY); its length goes to
-/// `*len` (0 for oct keys). NULL if key or len is NULL. Lent until the key is freed.
+/// `*len` unless len is NULL. NULL (and length 0) for oct keys or a NULL key. Lent until the key
+/// is freed.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_key_der(key: *const jwks_key, len: *mut usize) -> *const u8 {
     boundary_or(std::ptr::null(), || {
-        match (unsafe { key.as_ref() }, unsafe { len.as_mut() }) {
-            (Some(k), Some(len)) => {
-                *len = k.der.len();
-                k.der.as_ptr()
-            }
-            _ => std::ptr::null(),
+        let der = unsafe { key.as_ref() }.map_or(&[][..], |k| &k.der[..]);
+        if let Some(len) = unsafe { len.as_mut() } {
+            *len = der.len();
+        }
+        if der.is_empty() {
+            std::ptr::null()
+        } else {
+            der.as_ptr()
         }
     })
 }

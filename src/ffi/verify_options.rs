@@ -128,7 +128,8 @@ pub unsafe extern "C" fn jwks_verify_options_add_audience(
     })
 }
 
-/// Replaces the expected issuer. Copied.
+/// Replaces the expected issuer. Copied. An empty issuer is JWKS_ERR_INVALID_ARGUMENT (to skip
+/// the check for one call, use jwks_verify_options_set_verify_iss).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_verify_options_set_issuer(
     options: *mut jwks_verify_options,
@@ -138,6 +139,9 @@ pub unsafe extern "C" fn jwks_verify_options_set_issuer(
 ) -> jwks_status {
     set(options, err, |o| {
         let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        if iss.is_empty() {
+            return Err(Error::invalid_argument("per-call issuer is empty"));
+        }
         o.issuer = Some(iss.to_owned());
         Ok(())
     })

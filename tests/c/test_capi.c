@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int passed, failed;
 
@@ -40,9 +42,11 @@ static jwks_status set_uri(jwks_options *o, const char *url) {
     return jwks_options_set_uri(o, url, strlen(url), NULL);
 }
 
+/* A client for the JWKS at `url` and the tokens' audience, "api". */
 static jwks_client *make_client(const char *url) {
     jwks_options *o = jwks_options_new();
     CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
     jwks_client *client = NULL;
     jwks_status s = jwks_client_new(o, &client, NULL);
     CHECK(s == JWKS_OK);
@@ -187,7 +191,8 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_key_use(NULL, NULL) == NULL);
     CHECK(jwks_key_jwk_json(NULL, NULL) == NULL);
     CHECK(jwks_key_pem(NULL, NULL) == NULL);
-    CHECK(jwks_key_der(NULL, &len) == NULL);
+    len = 99;
+    CHECK(jwks_key_der(NULL, &len) == NULL && len == 0);
     CHECK(jwks_key_set_len(NULL) == 0);
     CHECK(jwks_key_set_skipped(NULL) == 0);
     CHECK(jwks_key_set_get(NULL, 0) == NULL);
@@ -243,7 +248,7 @@ static void test_happy_path_and_keys(const char *url) {
     CHECK(strstr(jwks_key_jwk_json(k, NULL), "\"kid\":\"rsa\"") != NULL);
     const uint8_t *der = jwks_key_der(k, &len);
     CHECK(der != NULL && len > 270 && der[0] == 0x30);
-    CHECK(jwks_key_der(k, NULL) == NULL);
+    CHECK(jwks_key_der(k, NULL) == der);
     jwks_key_free(k);
 
     const char *rsa_tok = env("TOK_RSA");
@@ -333,6 +338,7 @@ static void test_token_errors(const char *url) {
     CHECK(jwks_verify_options_set_verify_iss(vo, false, NULL) == JWKS_OK);
     expect_verify(c, env("TOK_WRONG_ISS"), vo, JWKS_OK, "per-call iss off");
     CHECK(jwks_verify_options_set_issuer(vo, "x", 1, NULL) == JWKS_OK);
+    CHECK(jwks_verify_options_set_issuer(vo, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     jwks_verify_options_free(vo);
     jwks_client_free(c);
 }
@@ -360,6 +366,7 @@ static void test_tls_with_ca(void) {
     const char *ca = env("TLS_CA_PEM");
     jwks_options *o = jwks_options_new();
     CHECK(set_uri(o, env("TLS_URL")) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
     CHECK(jwks_options_add_ca_pem(o, (const uint8_t *)ca, strlen(ca), NULL) == JWKS_OK);
     jwks_client *c = NULL;
     CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
@@ -531,6 +538,24 @@ static void test_fetch_callback(void) {
     CHECK(failing.calls == 2 && big.calls == 1 && missing.calls == 1);
 }
 
+static void test_fork(const char *url) {
+    jwks_client *c = make_client(url);
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "before fork");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        jwks_token *t = NULL;
+        const char *tok = env("TOK_GOOD");
+        jwks_status s = jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL);
+        _exit(s == JWKS_ERR_FORKED ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "parent after fork");
+    jwks_client_free(c);
+}
+
 int main(void) {
     const char *url = env("JWKS_URL");
     test_version_and_names();
@@ -543,6 +568,7 @@ int main(void) {
     test_threads(url);
     test_discovery();
     test_fetch_callback();
+    test_fork(url);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -174,9 +174,9 @@ impl TestKey {
     }
 }
 
-/// Claims valid for an hour from now.
+/// Claims valid for an hour from now, with no audience (tests that check aud add one).
 pub fn claims() -> Value {
-    json!({ "sub": "user-1", "iss": "https://issuer.test", "aud": "api", "iat": now(), "exp": now() + 3600 })
+    json!({ "sub": "user-1", "iss": "https://issuer.test", "iat": now(), "exp": now() + 3600 })
 }
 
 /// A JWK Set document holding these keys' public JWKs.
