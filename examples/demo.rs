@@ -1,6 +1,8 @@
-//! The demo: starts a local issuer on 127.0.0.1 (a JWKS endpoint with an RS256 and an ES256
-//! key), signs two tokens, and verifies them through the C ABI with the command-line verifier
-//! `examples/c/jwks_verify.c`, which prints the claims. No network beyond loopback.
+//! The demo: starts a local issuer on 127.0.0.1 (an OpenID configuration document and a JWKS
+//! endpoint with an RS256 and an ES256 key), signs two tokens, and verifies them through the C
+//! ABI with the command-line verifier `examples/c/jwks_verify.c`, which prints the claims:
+//! first against the JWKS URL, then by the tokens' issuer alone (OpenID Connect discovery).
+//! No network beyond loopback.
 //!
 //! Run with `cargo build && cargo run --example demo` (the first builds libjwks.a).
 
@@ -11,7 +13,7 @@ use std::process::Command;
 
 use serde_json::json;
 use support::keys::{jwks, now, TestKey};
-use support::server::TestServer;
+use support::server::{Reply, TestServer};
 
 fn main() {
     let rsa = TestKey::rsa("demo-rsa", "RS256");
@@ -19,11 +21,17 @@ fn main() {
     let issuer = TestServer::start();
     issuer.set_jwks(&jwks(&[&rsa, &ec]));
     let jwks_url = issuer.url("/jwks");
-    println!("issuer: JWKS at {jwks_url}");
+    let iss = issuer.url("");
+    let config = json!({"issuer": iss, "jwks_uri": jwks_url});
+    issuer.set(
+        "/.well-known/openid-configuration",
+        Reply::json(config.to_string()),
+    );
+    println!("issuer: {iss}, JWKS at {jwks_url}");
 
     let claims = |sub: &str| {
         json!({
-            "iss": "https://issuer.demo", "aud": "demo-api", "sub": sub,
+            "iss": iss, "aud": "demo-api", "sub": sub,
             "iat": now(), "exp": now() + 600, "scope": "read:things",
         })
     };
@@ -37,26 +45,26 @@ fn main() {
         false,
         &[],
     );
-    println!("$ jwks_verify --jwks {jwks_url} --aud demo-api --iss https://issuer.demo <tokens>");
-    let status = Command::new(&exe)
-        .args([
-            "--jwks",
-            &jwks_url,
-            "--aud",
-            "demo-api",
-            "--iss",
-            "https://issuer.demo",
-        ])
-        .args(&tokens)
-        .status()
-        .expect("run jwks_verify");
+    let run = |source: &[&str]| {
+        println!("$ jwks_verify {} --aud demo-api <tokens>", source.join(" "));
+        let status = Command::new(&exe)
+            .args(source)
+            .args(["--aud", "demo-api"])
+            .args(&tokens)
+            .status()
+            .expect("run jwks_verify");
+        if !status.success() {
+            eprintln!("demo failed: jwks_verify exited with {status}");
+            std::process::exit(1);
+        }
+    };
+    run(&["--jwks", &jwks_url, "--iss", &iss]);
+    println!();
+    run(&["--issuer", &iss]);
     println!(
-        "\nJWKS requests served: {} (one fetch, then the cache)",
+        "\nrequests served: {} configuration, {} JWKS (one per run, then the cache)",
+        issuer.hits("/.well-known/openid-configuration"),
         issuer.hits("/jwks")
     );
-    if !status.success() {
-        eprintln!("demo failed: jwks_verify exited with {status}");
-        std::process::exit(1);
-    }
     println!("demo OK");
 }

@@ -243,6 +243,27 @@ fn command_line_verifier_reports_each_token() {
     let (code, out) = run(&["--iss", "https://other", &good], "");
     assert_eq!(code, Some(1));
     assert!(out.contains("JWKS_ERR_WRONG_ISSUER"), "{out}");
+
+    // By issuer alone (discovery), and a token from an issuer not listed.
+    let iss = server.url("");
+    server.set(
+        "/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/jwks")}).to_string()),
+    );
+    let mut c = claims();
+    c["iss"] = json!(iss);
+    let by_issuer = key.token(&c);
+    c["iss"] = json!("https://stranger.example");
+    let stranger = key.token(&c);
+    let out = Command::new(&exe)
+        .args(["--issuer", &iss, "--aud", "api", &by_issuer, &stranger])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("token 1: verified (kid cli, alg ES256)"), "{stdout}");
+    assert!(stdout.contains("token 2: JWKS_ERR_ISSUER_NOT_ALLOWED"), "{stdout}");
+    assert_eq!(server.hits("/.well-known/openid-configuration"), 1);
 }
 
 #[test]

@@ -1,9 +1,11 @@
 /*
  * jwks_verify — verify JWTs against a JWKS URL from the command line, through libjwks's C API.
  *
- *   jwks_verify --jwks URL [--aud AUD]... [--iss ISS] [--leeway SECONDS] [--no-exp]
- *               [--alg RS256,ES256] [--typ TYP] [--ca FILE] [TOKEN...]
+ *   jwks_verify (--jwks URL | --issuer ISS...) [--aud AUD]... [--iss ISS] [--leeway SECONDS]
+ *               [--no-exp] [--alg RS256,ES256] [--typ TYP] [--ca FILE] [TOKEN...]
  *
+ * --jwks verifies against one JWKS URL. --issuer (repeatable) instead finds each token's keys
+ * through its issuer's OpenID Connect discovery document; only the listed issuers are accepted.
  * Tokens come from the arguments, or one per line on standard input. For each token it prints
  * the verified claims (and kid/alg), or the status name and message. Exit status: 0 when every
  * token verified, 1 when any failed, 2 on a usage or setup error.
@@ -20,8 +22,8 @@
 
 static int usage(const char *prog) {
     fprintf(stderr,
-            "usage: %s --jwks URL [--aud AUD]... [--iss ISS] [--leeway SECONDS] [--no-exp]\n"
-            "          [--alg LIST] [--typ TYP] [--ca FILE] [TOKEN...]\n"
+            "usage: %s (--jwks URL | --issuer ISS...) [--aud AUD]... [--iss ISS]\n"
+            "          [--leeway SECONDS] [--no-exp] [--alg LIST] [--typ TYP] [--ca FILE] [TOKEN...]\n"
             "Tokens are read one per line from stdin when none is given.\n",
             prog);
     return 2;
@@ -52,7 +54,7 @@ static int verify_one(const jwks_client *client, const char *token, size_t len, 
 }
 
 int main(int argc, char **argv) {
-    const char *jwks_url = NULL;
+    int have_source = 0;
     jwks_options *options = jwks_options_new();
     int first_token = argc;
     jwks_error *err = NULL;
@@ -67,8 +69,11 @@ int main(int argc, char **argv) {
             if (val == NULL) { jwks_options_free(options); return usage(argv[0]); }
             i++;
             if (strcmp(arg, "--jwks") == 0) {
-                jwks_url = val;
+                have_source = 1;
                 status = jwks_options_set_uri(options, val, strlen(val), &err);
+            } else if (strcmp(arg, "--issuer") == 0) {
+                have_source = 1;
+                status = jwks_options_add_allowed_issuer(options, val, strlen(val), &err);
             } else if (strcmp(arg, "--aud") == 0) {
                 status = jwks_options_add_audience(options, val, strlen(val), &err);
             } else if (strcmp(arg, "--iss") == 0) {
@@ -94,7 +99,7 @@ int main(int argc, char **argv) {
             return setup_failed(arg, status, err);
         }
     }
-    if (jwks_url == NULL) {
+    if (!have_source) {
         jwks_options_free(options);
         return usage(argv[0]);
     }
