@@ -17,9 +17,11 @@
  *   until the handle that lends it is freed; never free it. Lent strings are NUL-terminated
  *   UTF-8 and their length (without the NUL) is written to the optional `size_t *len`.
  *   Results (keys, key sets, tokens) outlive the client that made them.
- * - Blocking: functions on jwks_client that look keys up may block on an HTTP fetch (bounded
- *   by the timeout option) when the cache cannot answer; each says so. Everything else never
- *   blocks and never touches the network.
+ * - Blocking: functions on jwks_client that look keys up may block on HTTP fetches when the
+ *   cache cannot answer; each says so. Each request, redirects included, is bounded by the
+ *   timeout option; a first lookup in discovery mode makes two in sequence (configuration,
+ *   then keys), and a caller may wait for a fetch another thread started. Everything else
+ *   never blocks and never touches the network (jwks_client_new reads CA files).
  * - Panics and aborts: no Rust panic crosses into C; a bug caught at the boundary is returned
  *   as JWKS_ERR_INTERNAL. Allocation failure aborts the process, as in Rust generally.
  *
