@@ -261,8 +261,14 @@ fn command_line_verifier_reports_each_token() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("token 1: verified (kid cli, alg ES256)"), "{stdout}");
-    assert!(stdout.contains("token 2: JWKS_ERR_ISSUER_NOT_ALLOWED"), "{stdout}");
+    assert!(
+        stdout.contains("token 1: verified (kid cli, alg ES256)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("token 2: JWKS_ERR_ISSUER_NOT_ALLOWED"),
+        "{stdout}"
+    );
     assert_eq!(server.hits("/.well-known/openid-configuration"), 1);
 }
 
