@@ -666,6 +666,26 @@ jwks_status jwks_options_set_min_refetch_interval_ms(jwks_options *options,
                                                      jwks_error **err);
 
 /**
+ * Stale-if-error: how long past its lifespan the last good key set keeps serving while
+ * refreshing it fails (default 86400000 ms, 24 h; 0 turns it off). Tokens verified with such
+ * keys are flagged (jwks_token_stale).
+ */
+jwks_status jwks_options_set_max_stale_ms(jwks_options *options,
+                                          uint64_t max_stale_ms,
+                                          jwks_error **err);
+
+/**
+ * After a failed fetch, no new attempt is made for `initial_ms` (default 2000); each further
+ * consecutive failure doubles the wait, up to `max_ms` (default 120000). Meanwhile lookups are
+ * answered from the stale set, or with the last fetch error. Both must be positive and
+ * initial_ms <= max_ms (checked by jwks_client_new).
+ */
+jwks_status jwks_options_set_failure_backoff_ms(jwks_options *options,
+                                                uint64_t initial_ms,
+                                                uint64_t max_ms,
+                                                jwks_error **err);
+
+/**
  * Largest JWKS response accepted (default 1048576 bytes). Must be positive.
  */
 jwks_status jwks_options_set_max_response_bytes(jwks_options *options,
@@ -877,6 +897,13 @@ const char *jwks_token_typ(const jwks_token *token, size_t *len);
  * is NULL.
  */
 const jwks_key *jwks_token_key(const jwks_token *token);
+
+/**
+ * Whether the token was verified with a key from a stale set: past its lifespan, kept
+ * serving because refreshing it failed (within max_stale). The token is valid; the caller may
+ * still decide to treat it differently. False for a NULL token.
+ */
+bool jwks_token_stale(const jwks_token *token);
 
 /**
  * Frees a verified token and everything it lends. NULL is a no-op; freeing twice is undefined

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::flight::SingleFlight;
 use crate::keys::{Key, KeySet};
 
@@ -29,6 +29,23 @@ pub(crate) struct SetCache {
     flight: SingleFlight<Arc<Installed>>,
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
+    failures: Mutex<Failures>,
+}
+
+/// Consecutive failed fetches of this source, and when the next attempt is allowed.
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    retry_at: Duration,
+    last: Option<Error>,
+}
+
+/// How failed fetches back off: the first retry waits `initial`, each further one twice as long,
+/// up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
 }
 
 /// What [`SetCache::claim_unknown_kid_refetch`] decided.
@@ -48,6 +65,7 @@ impl SetCache {
             flight: SingleFlight::new(),
             last_unknown_kid_refetch: Mutex::new(None),
             keys_lru,
+            failures: Mutex::new(Failures::default()),
         }
     }
 
@@ -65,6 +83,32 @@ impl SetCache {
     ) -> Result<Arc<Installed>> {
         self.flight
             .run(|| self.current().filter(|c| c.generation > seen), fetch)
+    }
+
+    /// The last fetch error while failed fetches back off (no new attempt before `retry_at`).
+    pub fn backing_off(&self, now: Duration) -> Option<Error> {
+        let failures = self.failures.lock();
+        (failures.count > 0 && now < failures.retry_at)
+            .then(|| failures.last.clone())
+            .flatten()
+    }
+
+    /// Records the outcome of a fetch: success resets the backoff, failure extends it.
+    pub fn record_fetch(&self, result: &Result<Arc<Installed>>, now: Duration, backoff: Backoff) {
+        let mut failures = self.failures.lock();
+        match result {
+            Ok(_) => *failures = Failures::default(),
+            Err(e) => {
+                failures.count = failures.count.saturating_add(1);
+                let doublings = (failures.count - 1).min(30);
+                let delay = backoff
+                    .initial
+                    .saturating_mul(1u32 << doublings)
+                    .min(backoff.max);
+                failures.retry_at = now + delay;
+                failures.last = Some(e.clone());
+            }
+        }
     }
 
     /// The refetch an unknown kid may cause: joins a fetch already in flight; else uses a set

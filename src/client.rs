@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
+use crate::cache::Backoff;
 use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, FetchConfig, HttpFetch, HttpFetcher};
@@ -65,6 +66,7 @@ pub struct Verified {
     alg: Algorithm,
     typ: Option<String>,
     key: Arc<Key>,
+    stale: bool,
 }
 
 impl Verified {
@@ -98,6 +100,13 @@ impl Verified {
     pub fn key(&self) -> &Arc<Key> {
         &self.key
     }
+
+    /// Whether the key came from a stale set: past its lifespan, kept serving because
+    /// refreshing it failed (within `max_stale`). The token is valid; a caller may still choose
+    /// to treat it differently.
+    pub fn stale(&self) -> bool {
+        self.stale
+    }
 }
 
 fn invalid_if(cond: bool, message: &str) -> Result<()> {
@@ -121,6 +130,10 @@ impl Client {
             "max_cached_keys must be positive",
         )?;
         invalid_if(o.timeout.is_zero(), "timeout must be positive")?;
+        invalid_if(
+            o.failure_backoff.is_zero() || o.failure_backoff_max < o.failure_backoff,
+            "failure_backoff must be positive and at most failure_backoff_max",
+        )?;
         invalid_if(
             o.max_response_bytes == 0,
             "max_response_bytes must be positive",
@@ -186,6 +199,11 @@ impl Client {
             min_refetch_interval: o.min_refetch_interval,
             cache_keys: o.cache_keys,
             max_cached_keys: o.max_cached_keys,
+            max_stale: o.max_stale,
+            backoff: Backoff {
+                initial: o.failure_backoff,
+                max: o.failure_backoff_max,
+            },
         };
         let mode = if o.uri.is_empty() {
             if !o.discovery.is_enabled() {
@@ -306,6 +324,7 @@ impl Client {
     pub fn get_signing_key(&self, kid: &str) -> Result<Arc<Key>> {
         self.fixed("get_signing_key")?
             .lookup(&self.inner.fetching, kid, None)
+            .map(|(key, _)| key)
     }
 
     /// The signing key of an allowed issuer with this `kid` (discovery mode; in fixed-URL mode
@@ -313,6 +332,7 @@ impl Client {
     pub fn get_signing_key_for_issuer(&self, issuer: &str, kid: &str) -> Result<Arc<Key>> {
         self.source_for(Some(issuer))?
             .lookup(&self.inner.fetching, kid, None)
+            .map(|(key, _)| key)
     }
 
     /// The signing key named by a token's header `kid` (and, in discovery mode, its `iss`).
@@ -323,6 +343,7 @@ impl Client {
             kid.ok_or_else(|| Error::new(ErrorKind::MissingKid, "token header has no kid"))?;
         self.source_for(iss.as_deref())?
             .lookup(&self.inner.fetching, &kid, None)
+            .map(|(key, _)| key)
     }
 
     /// Verifies a compact JWS with the client's settings.
@@ -344,11 +365,11 @@ impl Client {
             self.inner.allow_symmetric_keys,
         )?;
         let source = self.source_for(parsed.claims.iss.as_deref())?;
-        let key = match &parsed.kid {
+        let (key, stale) = match &parsed.kid {
             Some(kid) => {
-                let key = source.lookup(&self.inner.fetching, kid, Some(parsed.alg))?;
+                let (key, stale) = source.lookup(&self.inner.fetching, kid, Some(parsed.alg))?;
                 key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
-                key
+                (key, stale)
             }
             None if self.inner.allow_missing_kid => self.verify_without_kid(&source, &parsed)?,
             None => {
@@ -367,11 +388,17 @@ impl Client {
             alg: parsed.alg,
             typ: parsed.typ,
             key,
+            stale,
         })
     }
 
-    fn verify_without_kid(&self, source: &Source, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
-        let (inst, _) = source.set_for_lookup(&self.inner.fetching)?;
+    fn verify_without_kid(
+        &self,
+        source: &Source,
+        parsed: &jwt::Parsed<'_>,
+    ) -> Result<(Arc<Key>, bool)> {
+        let found = source.set_for_lookup(&self.inner.fetching)?;
+        let (inst, stale) = (found.installed, found.stale);
         let mut tried = 0;
         for key in inst
             .set
@@ -385,7 +412,7 @@ impl Client {
                 .verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)
                 .is_ok()
             {
-                return Ok(key.clone());
+                return Ok((key.clone(), stale));
             }
         }
         if tried == 0 {

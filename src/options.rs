@@ -47,6 +47,13 @@ pub struct ClientOptions {
     pub allow_http: bool,
     /// An HTTP proxy URL. None (the default): connect directly; the environment is ignored.
     pub proxy: Option<String>,
+    /// How long past its lifespan the last good set keeps serving while refreshing it fails
+    /// (stale-if-error; such verifications are flagged stale). 24 h; zero turns it off.
+    pub max_stale: Duration,
+    /// After a failed fetch, no new attempt for this long; each further failure doubles it. 2 s.
+    pub failure_backoff: Duration,
+    /// The cap of that backoff. 120 s.
+    pub failure_backoff_max: Duration,
     /// Minimum time between two refetches triggered by an unknown kid. 60 s. (Discovery mode
     /// has its own, per issuer: [`DiscoveryOptions::min_refetch_interval`].)
     pub min_refetch_interval: Duration,
@@ -104,6 +111,9 @@ impl Default for ClientOptions {
             allow_http: false,
             proxy: None,
             min_refetch_interval: Duration::from_secs(60),
+            max_stale: Duration::from_secs(24 * 3600),
+            failure_backoff: Duration::from_secs(2),
+            failure_backoff_max: Duration::from_secs(120),
             max_response_bytes: 1 << 20,
             max_keys: 100,
             max_redirects: 3,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alg::Algorithm;
-use crate::cache::{Installed, SetCache};
+use crate::cache::{Backoff, Installed, SetCache};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, HttpFetch};
@@ -20,6 +20,17 @@ pub(crate) struct Rules {
     pub min_refetch_interval: Duration,
     pub cache_keys: bool,
     pub max_cached_keys: usize,
+    /// How long past its lifespan the last good set keeps serving while refreshes fail.
+    pub max_stale: Duration,
+    pub backoff: Backoff,
+}
+
+/// The set a lookup uses: whether this call fetched it, and whether it is served stale (past
+/// its lifespan, because refreshing failed).
+pub(crate) struct ForLookup {
+    pub installed: Arc<Installed>,
+    pub fetched: bool,
+    pub stale: bool,
 }
 
 /// What every source of a client shares: the transport, the key policy and the clock.
@@ -73,28 +84,66 @@ impl Source {
         &self.uri
     }
 
+    /// One fetch (run by the single-flight leader only), its outcome recorded for backoff.
     fn fetch_and_install(&self, f: &Fetching) -> Result<Arc<Installed>> {
-        let body = f.get_document(&self.uri)?;
-        let set = keys::parse_jwk_set(&body, &f.policy)?;
-        Ok(self.cache.install(set, f.now()))
+        let result = f
+            .get_document(&self.uri)
+            .and_then(|body| keys::parse_jwk_set(&body, &f.policy))
+            .map(|set| self.cache.install(set, f.now()));
+        self.cache
+            .record_fetch(&result, f.now(), self.rules.backoff);
+        result
     }
 
     fn refresh_after(&self, f: &Fetching, seen: u64) -> Result<Arc<Installed>> {
         self.cache.refresh(seen, || self.fetch_and_install(f))
     }
 
-    /// The set to look keys up in, and whether it was fetched for this call.
-    pub fn set_for_lookup(&self, f: &Fetching) -> Result<(Arc<Installed>, bool)> {
+    /// The set to look keys up in. A fresh cached set is used as is; otherwise the set is
+    /// fetched (shared with concurrent callers), unless failed fetches are backing off. When
+    /// the fetch fails or is backing off, the last good set keeps serving (flagged stale) up to
+    /// `max_stale` past its lifespan; past that, or with no set at all, the fetch's error is
+    /// returned.
+    pub fn set_for_lookup(&self, f: &Fetching) -> Result<ForLookup> {
+        let now = f.now();
         let current = self.cache.current();
-        if self.rules.cache_jwk_set {
-            if let Some(c) = &current {
-                if f.now().saturating_sub(c.fetched_at) < self.rules.lifespan {
-                    return Ok((c.clone(), false));
-                }
+        let lifespan = if self.rules.cache_jwk_set {
+            self.rules.lifespan
+        } else {
+            Duration::ZERO
+        };
+        if let Some(c) = &current {
+            if now.saturating_sub(c.fetched_at) < lifespan {
+                return Ok(ForLookup {
+                    installed: c.clone(),
+                    fetched: false,
+                    stale: false,
+                });
             }
         }
-        let seen = current.map_or(0, |c| c.generation);
-        Ok((self.refresh_after(f, seen)?, true))
+        let stale_ok = |c: &Arc<Installed>| {
+            now.saturating_sub(c.fetched_at) < lifespan.saturating_add(self.rules.max_stale)
+        };
+        let fallback = |error: Error| match current.as_ref().filter(|c| stale_ok(c)) {
+            Some(c) => Ok(ForLookup {
+                installed: c.clone(),
+                fetched: true,
+                stale: true,
+            }),
+            None => Err(error),
+        };
+        if let Some(error) = self.cache.backing_off(now) {
+            return fallback(error);
+        }
+        let seen = current.as_ref().map_or(0, |c| c.generation);
+        match self.refresh_after(f, seen) {
+            Ok(installed) => Ok(ForLookup {
+                installed,
+                fetched: true,
+                stale: false,
+            }),
+            Err(error) => fallback(error),
+        }
     }
 
     /// The set, from the cache unless it is stale or `refresh` forces a fetch.
@@ -103,16 +152,21 @@ impl Source {
             let seen = self.cache.current().map_or(0, |c| c.generation);
             return Ok(self.refresh_after(f, seen)?.set.clone());
         }
-        Ok(self.set_for_lookup(f)?.0.set.clone())
+        Ok(self.set_for_lookup(f)?.installed.set.clone())
     }
 
-    /// The key with this kid (fitting `alg` when given); refetches once on a miss, at most
-    /// once per `min_refetch_interval` across all callers.
-    pub fn lookup(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Result<Arc<Key>> {
+    /// The key with this kid (fitting `alg` when given), and whether it comes from a stale set;
+    /// refetches once on a miss, at most once per `min_refetch_interval` across all callers.
+    pub fn lookup(
+        &self,
+        f: &Fetching,
+        kid: &str,
+        alg: Option<Algorithm>,
+    ) -> Result<(Arc<Key>, bool)> {
         let cache = &self.cache;
         let now = f.now();
         if let Some(key) = cache.lru_get(kid, alg, now, self.rules.lifespan) {
-            return Ok(key);
+            return Ok((key, false));
         }
         let find = |inst: &Installed| -> Option<Arc<Key>> {
             match alg {
@@ -120,13 +174,23 @@ impl Source {
                 None => inst.set.find(kid).cloned(),
             }
         };
-        let (inst, fetched) = self.set_for_lookup(f)?;
+        let ForLookup {
+            installed: inst,
+            fetched,
+            stale,
+        } = self.set_for_lookup(f)?;
         if let Some(key) = find(&inst) {
-            cache.lru_put(&key, inst.generation, now);
-            return Ok(key);
+            if !stale {
+                cache.lru_put(&key, inst.generation, now);
+            }
+            return Ok((key, stale));
         }
         if fetched {
             return Err(key_not_found(&inst.set, kid, None));
+        }
+        // A fresh set lacks the kid. While fetches back off, the last failure answers.
+        if let Some(error) = cache.backing_off(now) {
+            return Err(error);
         }
         let interval = self.rules.min_refetch_interval;
         // A failed refetch returns its own error, which wins over "not found".
@@ -138,7 +202,7 @@ impl Source {
         match find(&inst) {
             Some(key) => {
                 cache.lru_put(&key, inst.generation, now);
-                Ok(key)
+                Ok((key, false))
             }
             None => Err(key_not_found(&inst.set, kid, rate_limited)),
         }

@@ -272,6 +272,8 @@ fn broken_responses_have_their_own_codes_and_keep_the_last_good_set() {
         o.max_response_bytes = 4096;
         o.max_keys = 3;
         o.min_refetch_interval = Duration::ZERO;
+        o.failure_backoff = Duration::from_millis(1);
+        o.failure_backoff_max = Duration::from_millis(1);
     });
     s.client.verify(&a.token(&claims())).unwrap();
     let cases: Vec<(Reply, ErrorKind)> = vec![
@@ -290,7 +292,8 @@ fn broken_responses_have_their_own_codes_and_keep_the_last_good_set() {
     ];
     for (i, (reply, expected)) in cases.into_iter().enumerate() {
         s.server.set("/jwks", reply);
-        // The refetch for the unknown kid fails: the fetch's status wins over KeyNotFound.
+        s.clock.advance(Duration::from_millis(1)); // past the previous failure's backoff
+                                                   // The refetch for the unknown kid fails: the fetch's status wins over KeyNotFound.
         let err = s.client.verify(&b.token(&claims())).unwrap_err();
         assert_eq!(err.kind(), expected, "case {i}: {err}");
         // The last good set still verifies a's tokens without another request.
@@ -301,9 +304,9 @@ fn broken_responses_have_their_own_codes_and_keep_the_last_good_set() {
 }
 
 #[test]
-fn expired_set_with_failing_server_reports_the_fetch_error() {
+fn expired_set_with_failing_server_and_no_stale_allowance_reports_the_fetch_error() {
     let a = TestKey::ec("a", "ES256");
-    let s = setup(&[&a], |_| {});
+    let s = setup(&[&a], |o| o.max_stale = Duration::ZERO);
     s.client.verify(&a.token(&claims())).unwrap();
     s.server.set("/jwks", Reply::status(503, "down"));
     s.clock.advance(Duration::from_secs(301));
@@ -312,6 +315,7 @@ fn expired_set_with_failing_server_reports_the_fetch_error() {
         ErrorKind::HttpStatus
     );
     s.server.set_jwks(&jwks(&[&a]));
+    s.clock.advance(Duration::from_secs(2)); // the failure's backoff
     s.client.verify(&a.token(&claims())).unwrap();
 }
 

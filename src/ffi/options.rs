@@ -280,6 +280,45 @@ pub unsafe extern "C" fn jwks_options_set_min_refetch_interval_ms(
     })
 }
 
+/// Stale-if-error: how long past its lifespan the last good key set keeps serving while
+/// refreshing it fails (default 86400000 ms, 24 h; 0 turns it off). Tokens verified with such
+/// keys are flagged (jwks_token_stale).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_max_stale_ms(
+    options: *mut jwks_options,
+    max_stale_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.max_stale = millis(max_stale_ms);
+        Ok(())
+    })
+}
+
+/// After a failed fetch, no new attempt is made for `initial_ms` (default 2000); each further
+/// consecutive failure doubles the wait, up to `max_ms` (default 120000). Meanwhile lookups are
+/// answered from the stale set, or with the last fetch error. Both must be positive and
+/// initial_ms <= max_ms (checked by jwks_client_new).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_failure_backoff_ms(
+    options: *mut jwks_options,
+    initial_ms: u64,
+    max_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(initial_ms, "failure backoff")?;
+        if max_ms < initial_ms {
+            return Err(Error::invalid_argument(
+                "failure backoff maximum is below its initial value",
+            ));
+        }
+        o.failure_backoff = millis(initial_ms);
+        o.failure_backoff_max = millis(max_ms);
+        Ok(())
+    })
+}
+
 /// Largest JWKS response accepted (default 1048576 bytes). Must be positive.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_max_response_bytes(

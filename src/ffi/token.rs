@@ -13,6 +13,7 @@ pub struct jwks_token {
     alg: CText,
     typ: Option<CText>,
     key: jwks_key,
+    stale: bool,
 }
 
 impl jwks_token {
@@ -23,6 +24,7 @@ impl jwks_token {
             alg: CText::new(v.alg().name()),
             typ: v.typ().map(CText::new),
             key: jwks_key::new(v.key()),
+            stale: v.stale(),
         }))
     }
 }
@@ -83,6 +85,14 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
     boundary_or(std::ptr::null(), || {
         unsafe { token.as_ref() }.map_or(std::ptr::null(), |t| &t.key as *const jwks_key)
     })
+}
+
+/// Whether the token was verified with a key from a stale set: past its lifespan, kept
+/// serving because refreshing it failed (within max_stale). The token is valid; the caller may
+/// still decide to treat it differently. False for a NULL token.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
+    boundary_or(false, || unsafe { token.as_ref() }.is_some_and(|t| t.stale))
 }
 
 /// Frees a verified token and everything it lends. NULL is a no-op; freeing twice is undefined

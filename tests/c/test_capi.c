@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int passed, failed;
@@ -536,6 +537,38 @@ static void test_fetch_callback(void) {
     expect_verify(c, env("TOK_CB"), NULL, JWKS_ERR_HTTP_STATUS, "callback 404");
     jwks_client_free(c);
     CHECK(failing.calls == 2 && big.calls == 1 && missing.calls == 1);
+
+    /* Stale-if-error: the key set expires after 1 ms, then the IdP fails. */
+    struct memory_idp flaky = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 0};
+    const char *issuer = env("CB_ISSUER");
+    jwks_options *o = jwks_options_new();
+    CHECK(jwks_options_add_static_issuer(o, issuer, strlen(issuer), "https://keys.invalid/jwks", 25, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_fetch_callback(o, serve_from_memory, &flaky, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_issuer_ttl_ms(o, 1, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_max_stale_ms(o, 3600000, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_failure_backoff_ms(o, 0, 10, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_failure_backoff_ms(o, 10, 5, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_failure_backoff_ms(o, 60000, 60000, NULL) == JWKS_OK);
+    c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    const char *tok = env("TOK_CB");
+    jwks_token *t = NULL;
+    CHECK(jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_OK);
+    CHECK(!jwks_token_stale(t));
+    jwks_token_free(t);
+    flaky.mode = 1;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    for (int i = 0; i < 5; i++) {
+        t = NULL;
+        CHECK(jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_OK);
+        CHECK(jwks_token_stale(t));
+        jwks_token_free(t);
+    }
+    CHECK(flaky.calls == 2); /* one failed refresh, then the backoff */
+    CHECK(!jwks_token_stale(NULL));
+    jwks_client_free(c);
 }
 
 static void test_fork(const char *url) {

@@ -68,26 +68,36 @@ pub struct TestServer {
     https: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    accept: Option<thread::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
-        Self::start_with(None)
+        Self::start_with(None, 0)
+    }
+
+    /// A server on a given port (to restart one that was dropped: same URLs).
+    pub fn start_on(port: u16) -> TestServer {
+        Self::start_with(None, port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// An HTTPS server presenting the certificate of `config`.
     pub fn start_tls(config: Arc<rustls::ServerConfig>) -> TestServer {
-        Self::start_with(Some(config))
+        Self::start_with(Some(config), 0)
     }
 
-    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>, port: u16) -> TestServer {
         let https = tls.is_some();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
-        thread::spawn(move || {
+        let accept = thread::spawn(move || {
             for conn in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
                     break;
@@ -112,6 +122,7 @@ impl TestServer {
             https,
             state,
             stop,
+            accept: Some(accept),
         }
     }
 
@@ -148,9 +159,14 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops accepting and closes the port before returning (connections being served finish
+    /// on their own threads).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
     }
 }
 

@@ -1,0 +1,159 @@
+//! IdP outages: stale-if-error within max-stale, backoff of failed fetches counted in requests
+//! over advancing (injected) time, and recovery.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwks::{Client, ClientOptions, ErrorKind, ManualClock};
+use serde_json::json;
+use support::keys::{jwks, now, TestKey};
+use support::server::{Reply, TestServer};
+
+/// Claims valid for a day: these tests advance the clock by hours.
+fn claims() -> serde_json::Value {
+    json!({"sub": "u", "exp": now() + 86_400})
+}
+
+struct Setup {
+    clock: Arc<ManualClock>,
+    client: Client,
+}
+
+fn setup(url: String) -> Setup {
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::new(url);
+    o.clock = clock.clone();
+    o.lifespan = Duration::from_secs(300);
+    o.max_stale = Duration::from_secs(3600);
+    o.failure_backoff = Duration::from_secs(2);
+    o.failure_backoff_max = Duration::from_secs(16);
+    Setup {
+        clock,
+        client: Client::new(o).unwrap(),
+    }
+}
+
+#[test]
+fn killed_server_stale_keys_serve_flagged_until_max_stale_then_recovery() {
+    let key = TestKey::ec("a", "ES256");
+    let mut server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let port = server.port();
+    let s = setup(server.url("/jwks"));
+    let token = key.token(&claims());
+    assert!(!s.client.verify(&token).unwrap().stale());
+
+    drop(server); // the IdP dies
+    s.clock.advance(Duration::from_secs(301));
+    let v = s.client.verify(&token).unwrap();
+    assert!(v.stale(), "served from the last good set, flagged");
+    s.clock.advance(Duration::from_secs(3000));
+    assert!(s.client.verify(&token).unwrap().stale());
+    s.clock.advance(Duration::from_secs(600)); // 300 + 3600 past the fetch: max-stale reached
+    let err = s.client.verify(&token).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+
+    server = TestServer::start_on(port); // the IdP is back
+    server.set_jwks(&jwks(&[&key]));
+    s.clock.advance(Duration::from_secs(16)); // past the longest backoff
+    let v = s.client.verify(&token).unwrap();
+    assert!(!v.stale());
+    assert_eq!(server.hits("/jwks"), 1);
+}
+
+#[test]
+fn failed_fetches_back_off_exponentially_up_to_the_cap() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let s = setup(server.url("/jwks"));
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    server.set("/jwks", Reply::status(503, "down"));
+    s.clock.advance(Duration::from_secs(300));
+
+    // Attempts at t = 0, 2, 6, 14, 30, 46 (waits 2, 4, 8, 16, 16): count the requests while
+    // verifying every second; every verify succeeds from the stale set.
+    let mut attempts_at = Vec::new();
+    for t in 0..=50 {
+        let before = server.hits("/jwks");
+        assert!(s.client.verify(&token).unwrap().stale());
+        if server.hits("/jwks") > before {
+            attempts_at.push(t);
+        }
+        s.clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(attempts_at, [0, 2, 6, 14, 30, 46]);
+
+    // Recovery: the next attempt succeeds and the backoff resets.
+    server.set_jwks(&jwks(&[&key]));
+    s.clock.advance(Duration::from_secs(16));
+    assert!(!s.client.verify(&token).unwrap().stale());
+    let hits = server.hits("/jwks");
+    s.client.verify(&token).unwrap();
+    assert_eq!(server.hits("/jwks"), hits, "fresh again: cache hits");
+}
+
+#[test]
+fn with_no_set_yet_failures_back_off_and_answer_with_the_last_error() {
+    let server = TestServer::start();
+    server.set("/jwks", Reply::status(500, "down"));
+    let s = setup(server.url("/jwks"));
+    let token = TestKey::ec("a", "ES256").token(&claims());
+    for _ in 0..10 {
+        assert_eq!(
+            s.client.verify(&token).unwrap_err().kind(),
+            ErrorKind::HttpStatus
+        );
+    }
+    assert_eq!(
+        server.hits("/jwks"),
+        1,
+        "one attempt, then the backoff answers"
+    );
+    s.clock.advance(Duration::from_secs(2));
+    s.client.verify(&token).unwrap_err();
+    assert_eq!(server.hits("/jwks"), 2);
+}
+
+#[test]
+fn invalid_json_and_empty_sets_keep_the_last_good_keys() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let s = setup(server.url("/jwks"));
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    for (i, reply) in [Reply::json("{oops"), Reply::json("{\"keys\": []}")]
+        .into_iter()
+        .enumerate()
+    {
+        server.set("/jwks", reply);
+        s.clock.advance(Duration::from_secs(400));
+        let v = s.client.verify(&token).unwrap();
+        assert!(v.stale(), "case {i}");
+        assert_eq!(s.client.get_jwk_set(false).unwrap().keys().len(), 1);
+    }
+}
+
+#[test]
+fn max_stale_zero_turns_stale_serving_off() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.clock = clock.clone();
+    o.max_stale = Duration::ZERO;
+    let client = Client::new(o).unwrap();
+    let token = key.token(&claims());
+    client.verify(&token).unwrap();
+    server.set("/jwks", Reply::status(503, "down"));
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(
+        client.verify(&token).unwrap_err().kind(),
+        ErrorKind::HttpStatus
+    );
+}
