@@ -871,6 +871,32 @@ jwks_status jwks_options_set_fetch_callback(jwks_options *options,
                                             jwks_error **err);
 
 /**
+ * Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
+ * the lifespan bounds (default on); when the response says nothing, the lifespan option
+ * applies. Off: always the lifespan option.
+ */
+jwks_status jwks_options_set_honor_cache_headers(jwks_options *options,
+                                                 bool enabled,
+                                                 jwks_error **err);
+
+/**
+ * The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
+ * positive, min_ms <= max_ms.
+ */
+jwks_status jwks_options_set_lifespan_bounds_ms(jwks_options *options,
+                                                uint64_t min_ms,
+                                                uint64_t max_ms,
+                                                jwks_error **err);
+
+/**
+ * Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
+ * a fleet of processes does not refresh in the same second.
+ */
+jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
+                                            double fraction,
+                                            jwks_error **err);
+
+/**
  * The claims: the token's decoded JSON payload, byte for byte. NUL-terminated; its length is
  * written to `*len` unless len is NULL. NULL if token is NULL. Lent until jwks_token_free.
  * Never blocks; thread-safe.

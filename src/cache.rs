@@ -18,7 +18,20 @@ use crate::keys::{Key, KeySet};
 pub(crate) struct Installed {
     pub set: Arc<KeySet>,
     pub fetched_at: Duration,
+    /// How long this set is used before a refresh (from the response's caching headers or the
+    /// configured lifespan, clamped, minus jitter).
+    pub lifespan: Duration,
+    /// For conditional refreshes.
+    pub validators: Validators,
     pub generation: u64,
+}
+
+/// The response's `ETag` and `Last-Modified`, sent back as `If-None-Match` and
+/// `If-Modified-Since` so an unchanged set costs a 304.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 /// kid → (key, when it was cached).
@@ -144,8 +157,13 @@ impl SetCache {
     /// Installs a freshly fetched set and drops LRU entries whose key it no longer has. The
     /// LRU lock is held across the swap, so `lru_put` of a key from an older set either lands
     /// before the purge or is refused after it.
-    pub fn install(&self, set: KeySet, now: Duration) -> Arc<Installed> {
-        let set = Arc::new(set);
+    pub fn install(
+        &self,
+        set: Arc<KeySet>,
+        now: Duration,
+        lifespan: Duration,
+        validators: Validators,
+    ) -> Arc<Installed> {
         let mut lru = self.keys_lru.as_ref().map(|l| l.lock());
         let installed = {
             let mut current = self.current.write();
@@ -153,6 +171,8 @@ impl SetCache {
             let installed = Arc::new(Installed {
                 set: set.clone(),
                 fetched_at: now,
+                lifespan,
+                validators,
                 generation,
             });
             *current = Some(installed.clone());

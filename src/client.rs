@@ -12,6 +12,7 @@ use crate::cache::Backoff;
 use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, FetchConfig, HttpFetch, HttpFetcher};
+use crate::freshness::Freshness;
 use crate::jwt;
 use crate::keys::{Key, KeyPolicy, KeySet};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
@@ -131,6 +132,14 @@ impl Client {
         )?;
         invalid_if(o.timeout.is_zero(), "timeout must be positive")?;
         invalid_if(
+            o.min_lifespan.is_zero() || o.max_lifespan < o.min_lifespan,
+            "min_lifespan must be positive and at most max_lifespan",
+        )?;
+        invalid_if(
+            !(0.0..=0.5).contains(&o.refresh_jitter),
+            "refresh_jitter must be between 0 and 0.5",
+        )?;
+        invalid_if(
             o.failure_backoff.is_zero() || o.failure_backoff_max < o.failure_backoff,
             "failure_backoff must be positive and at most failure_backoff_max",
         )?;
@@ -195,7 +204,13 @@ impl Client {
         };
         let rules = Rules {
             cache_jwk_set: o.cache_jwk_set,
-            lifespan: o.lifespan,
+            freshness: Freshness {
+                lifespan: o.lifespan,
+                honor_headers: o.honor_cache_headers,
+                min: o.min_lifespan,
+                max: o.max_lifespan,
+                jitter: o.refresh_jitter,
+            },
             min_refetch_interval: o.min_refetch_interval,
             cache_keys: o.cache_keys,
             max_cached_keys: o.max_cached_keys,

@@ -124,7 +124,10 @@ impl Discovery {
             allow_http,
             rules: Rules {
                 cache_jwk_set: true,
-                lifespan: o.issuer_ttl,
+                freshness: crate::freshness::Freshness {
+                    lifespan: o.issuer_ttl,
+                    ..rules.freshness
+                },
                 min_refetch_interval: o.min_refetch_interval,
                 ..rules
             },
@@ -169,7 +172,7 @@ impl Discovery {
         let now = f.now();
         let seen = entry.resolved.read().clone();
         if let Some(r) = &seen {
-            if now.saturating_sub(r.at) < self.rules.lifespan {
+            if now.saturating_sub(r.at) < self.rules.freshness.lifespan {
                 return Ok(r.source.clone());
             }
         }

@@ -42,32 +42,19 @@ pub trait HttpFetch: Send + Sync {
     fn get(&self, request: &HttpRequest<'_>) -> Result<HttpResponse>;
 }
 
-/// GETs a document through `fetch` and returns its body, turning a non-2xx status into
-/// `HttpStatus` and enforcing the size limit whatever the transport.
-pub(crate) fn get_document(
-    fetch: &dyn HttpFetch,
+/// Enforces the size limit on what a transport returned, whatever the transport.
+pub(crate) fn check_response(
     url: &str,
-    headers: &[(String, String)],
+    response: &HttpResponse,
     max_body_bytes: usize,
-) -> Result<Vec<u8>> {
-    let response = fetch.get(&HttpRequest {
-        url,
-        headers,
-        max_body_bytes,
-    })?;
-    if !(200..300).contains(&response.status) {
-        return Err(Error::new(
-            ErrorKind::HttpStatus,
-            format!("HTTP {} from {url}", response.status),
-        ));
-    }
+) -> Result<()> {
     if response.body.len() > max_body_bytes {
         return Err(Error::new(
             ErrorKind::ResponseTooLarge,
             format!("response from {url} is larger than the limit of {max_body_bytes} bytes"),
         ));
     }
-    Ok(response.body)
+    Ok(())
 }
 
 /// Transport settings of the built-in client, copied from the client options.

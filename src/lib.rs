@@ -30,6 +30,7 @@ mod discovery;
 mod error;
 mod fetch;
 mod flight;
+mod freshness;
 mod jwt;
 mod keys;
 mod options;

@@ -25,6 +25,17 @@ pub struct ClientOptions {
     /// How long a fetched set (and a cached key) is used before it is fetched again. 300 s.
     /// (Discovery mode uses [`DiscoveryOptions::issuer_ttl`].)
     pub lifespan: Duration,
+    /// Use the response's `Cache-Control: max-age` / `Expires` as the lifespan, clamped to
+    /// `min_lifespan..=max_lifespan` (the configured `lifespan` applies when they say nothing).
+    /// On by default.
+    pub honor_cache_headers: bool,
+    /// Lower clamp for a lifespan taken from caching headers. 60 s.
+    pub min_lifespan: Duration,
+    /// Upper clamp for a lifespan taken from caching headers. 24 h.
+    pub max_lifespan: Duration,
+    /// Up to this fraction (0 to 0.5) of each lifespan is taken off at random, so a fleet of
+    /// processes does not refresh in the same second. 0.1.
+    pub refresh_jitter: f64,
     /// Keep an LRU of kid → key (default off), for `cache_jwk_set = false`. An entry lives at
     /// most `lifespan` and never outlives a refresh that removed its key.
     pub cache_keys: bool,
@@ -101,6 +112,10 @@ impl Default for ClientOptions {
             discovery: DiscoveryOptions::default(),
             cache_jwk_set: true,
             lifespan: Duration::from_secs(300),
+            honor_cache_headers: true,
+            min_lifespan: Duration::from_secs(60),
+            max_lifespan: Duration::from_secs(24 * 3600),
+            refresh_jitter: 0.1,
             cache_keys: false,
             max_cached_keys: 16,
             headers: Vec::new(),

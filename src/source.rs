@@ -6,17 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alg::Algorithm;
-use crate::cache::{Backoff, Installed, SetCache};
+use crate::cache::{Backoff, Installed, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{self, HttpFetch};
+use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
+use crate::freshness::Freshness;
 use crate::keys::{self, Key, KeyPolicy, KeySet};
 
 /// How long a source's set is used and how often an unknown kid may refetch it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
     pub cache_jwk_set: bool,
-    pub lifespan: Duration,
+    /// The configured lifespan (also the key LRU's), the caching-header policy and jitter.
+    pub freshness: Freshness,
     pub min_refetch_interval: Duration,
     pub cache_keys: bool,
     pub max_cached_keys: usize,
@@ -51,17 +53,42 @@ impl Fetching {
         self.clock.monotonic()
     }
 
-    /// GETs a document with the client's size limit, and its headers when `url` is on one of
-    /// the configured origins.
-    pub fn get_document(&self, url: &str) -> Result<Vec<u8>> {
+    /// GETs `url` with `extra` headers, the client's own headers when `url` is on one of the
+    /// configured origins, and the size limit. A status other than 2xx or 304 is `HttpStatus`.
+    pub fn get(&self, url: &str, extra: Vec<(String, String)>) -> Result<HttpResponse> {
         let mut headers = vec![(
             "Accept".to_owned(),
             "application/jwk-set+json, application/json".to_owned(),
         )];
+        headers.extend(extra);
         if fetch::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
             headers.extend(self.headers.iter().cloned());
         }
-        fetch::get_document(&*self.fetcher, url, &headers, self.max_response_bytes)
+        let response = self.fetcher.get(&HttpRequest {
+            url,
+            headers: &headers,
+            max_body_bytes: self.max_response_bytes,
+        })?;
+        if response.status != 304 && !(200..300).contains(&response.status) {
+            return Err(Error::new(
+                ErrorKind::HttpStatus,
+                format!("HTTP {} from {url}", response.status),
+            ));
+        }
+        fetch::check_response(url, &response, self.max_response_bytes)?;
+        Ok(response)
+    }
+
+    /// GETs a document (2xx only) and returns its body.
+    pub fn get_document(&self, url: &str) -> Result<Vec<u8>> {
+        let response = self.get(url, Vec::new())?;
+        if response.status == 304 {
+            return Err(Error::new(
+                ErrorKind::HttpStatus,
+                format!("HTTP 304 from {url} to an unconditional request"),
+            ));
+        }
+        Ok(response.body)
     }
 }
 
@@ -84,19 +111,51 @@ impl Source {
         &self.uri
     }
 
-    /// One fetch (run by the single-flight leader only), its outcome recorded for backoff.
-    fn fetch_and_install(&self, f: &Fetching) -> Result<Arc<Installed>> {
-        let result = f
-            .get_document(&self.uri)
-            .and_then(|body| keys::parse_jwk_set(&body, &f.policy))
-            .map(|set| self.cache.install(set, f.now()));
+    /// One fetch (run by the single-flight leader only), its outcome recorded for backoff. A
+    /// conditional request when the cached set has validators: a 304 keeps the parsed set and
+    /// only renews its lifespan. `forced` refreshes (explicit, or for an unknown kid) also ask
+    /// caches on the way to revalidate.
+    fn fetch_and_install(&self, f: &Fetching, forced: bool) -> Result<Arc<Installed>> {
+        let current = self.cache.current();
+        let mut extra = Vec::new();
+        if let Some(c) = &current {
+            if let Some(etag) = &c.validators.etag {
+                extra.push(("If-None-Match".to_owned(), etag.clone()));
+            }
+            if let Some(lm) = &c.validators.last_modified {
+                extra.push(("If-Modified-Since".to_owned(), lm.clone()));
+            }
+        }
+        if forced {
+            extra.push(("Cache-Control".to_owned(), "no-cache".to_owned()));
+        }
+        let result = f.get(&self.uri, extra).and_then(|response| {
+            let freshness = &self.rules.freshness;
+            let lifespan = freshness.jittered(freshness.lifespan_for(&response.headers));
+            let validators = Validators {
+                etag: header(&response.headers, "etag"),
+                last_modified: header(&response.headers, "last-modified"),
+            };
+            let set = match (&current, response.status) {
+                (Some(c), 304) => c.set.clone(),
+                (None, 304) => {
+                    return Err(Error::new(
+                        ErrorKind::HttpStatus,
+                        format!("HTTP 304 from {} to an unconditional request", self.uri),
+                    ))
+                }
+                _ => Arc::new(keys::parse_jwk_set(&response.body, &f.policy)?),
+            };
+            Ok(self.cache.install(set, f.now(), lifespan, validators))
+        });
         self.cache
             .record_fetch(&result, f.now(), self.rules.backoff);
         result
     }
 
-    fn refresh_after(&self, f: &Fetching, seen: u64) -> Result<Arc<Installed>> {
-        self.cache.refresh(seen, || self.fetch_and_install(f))
+    fn refresh_after(&self, f: &Fetching, seen: u64, forced: bool) -> Result<Arc<Installed>> {
+        self.cache
+            .refresh(seen, || self.fetch_and_install(f, forced))
     }
 
     /// The set to look keys up in. A fresh cached set is used as is; otherwise the set is
@@ -107,13 +166,15 @@ impl Source {
     pub fn set_for_lookup(&self, f: &Fetching) -> Result<ForLookup> {
         let now = f.now();
         let current = self.cache.current();
-        let lifespan = if self.rules.cache_jwk_set {
-            self.rules.lifespan
-        } else {
-            Duration::ZERO
+        let lifespan = |c: &Installed| {
+            if self.rules.cache_jwk_set {
+                c.lifespan
+            } else {
+                Duration::ZERO
+            }
         };
         if let Some(c) = &current {
-            if now.saturating_sub(c.fetched_at) < lifespan {
+            if now.saturating_sub(c.fetched_at) < lifespan(c) {
                 return Ok(ForLookup {
                     installed: c.clone(),
                     fetched: false,
@@ -122,7 +183,7 @@ impl Source {
             }
         }
         let stale_ok = |c: &Arc<Installed>| {
-            now.saturating_sub(c.fetched_at) < lifespan.saturating_add(self.rules.max_stale)
+            now.saturating_sub(c.fetched_at) < lifespan(c).saturating_add(self.rules.max_stale)
         };
         let fallback = |error: Error| match current.as_ref().filter(|c| stale_ok(c)) {
             Some(c) => Ok(ForLookup {
@@ -136,7 +197,7 @@ impl Source {
             return fallback(error);
         }
         let seen = current.as_ref().map_or(0, |c| c.generation);
-        match self.refresh_after(f, seen) {
+        match self.refresh_after(f, seen, false) {
             Ok(installed) => Ok(ForLookup {
                 installed,
                 fetched: true,
@@ -150,7 +211,7 @@ impl Source {
     pub fn get_jwk_set(&self, f: &Fetching, refresh: bool) -> Result<Arc<KeySet>> {
         if refresh {
             let seen = self.cache.current().map_or(0, |c| c.generation);
-            return Ok(self.refresh_after(f, seen)?.set.clone());
+            return Ok(self.refresh_after(f, seen, true)?.set.clone());
         }
         Ok(self.set_for_lookup(f)?.installed.set.clone())
     }
@@ -165,7 +226,7 @@ impl Source {
     ) -> Result<(Arc<Key>, bool)> {
         let cache = &self.cache;
         let now = f.now();
-        if let Some(key) = cache.lru_get(kid, alg, now, self.rules.lifespan) {
+        if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
             return Ok((key, false));
         }
         let find = |inst: &Installed| -> Option<Arc<Key>> {
@@ -196,7 +257,7 @@ impl Source {
         // A failed refetch returns its own error, which wins over "not found".
         let (inst, limited) =
             cache.refetch_for_unknown_kid(inst.generation, now, interval, || {
-                self.fetch_and_install(f)
+                self.fetch_and_install(f, true)
             })?;
         let rate_limited = limited.then_some(interval);
         match find(&inst) {
@@ -207,6 +268,13 @@ impl Source {
             None => Err(key_not_found(&inst.set, kid, rate_limited)),
         }
     }
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
 }
 
 fn key_not_found(set: &KeySet, kid: &str, rate_limited: Option<Duration>) -> Error {

@@ -23,6 +23,7 @@ fn setup(keys: &[&TestKey], tweak: impl FnOnce(&mut ClientOptions)) -> Setup {
     let clock = Arc::new(ManualClock::starting_now());
     let mut options = ClientOptions::new(server.url("/jwks"));
     options.clock = clock.clone();
+    options.refresh_jitter = 0.0; // exact lifespans
     tweak(&mut options);
     let client = Client::new(options).unwrap();
     Setup {

@@ -75,6 +75,7 @@ impl Issuer {
 fn client(allowed: &[&Issuer], tweak: impl FnOnce(&mut ClientOptions)) -> Client {
     let mut o = ClientOptions::default();
     o.discovery.allowed_issuers = allowed.iter().map(|i| i.iss()).collect();
+    o.refresh_jitter = 0.0; // exact TTLs
     tweak(&mut o);
     Client::new(o).unwrap()
 }

@@ -29,6 +29,7 @@ fn setup(url: String) -> Setup {
     o.max_stale = Duration::from_secs(3600);
     o.failure_backoff = Duration::from_secs(2);
     o.failure_backoff_max = Duration::from_secs(16);
+    o.refresh_jitter = 0.0;
     Setup {
         clock,
         client: Client::new(o).unwrap(),

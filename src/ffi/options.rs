@@ -688,3 +688,59 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback(
         Ok(())
     })
 }
+
+/// Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
+/// the lifespan bounds (default on); when the response says nothing, the lifespan option
+/// applies. Off: always the lifespan option.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_honor_cache_headers(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.honor_cache_headers = enabled;
+        Ok(())
+    })
+}
+
+/// The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
+/// positive, min_ms <= max_ms.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_lifespan_bounds_ms(
+    options: *mut jwks_options,
+    min_ms: u64,
+    max_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        positive(min_ms, "minimum lifespan")?;
+        if max_ms < min_ms {
+            return Err(Error::invalid_argument(
+                "maximum lifespan is below the minimum",
+            ));
+        }
+        o.min_lifespan = millis(min_ms);
+        o.max_lifespan = millis(max_ms);
+        Ok(())
+    })
+}
+
+/// Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
+/// a fleet of processes does not refresh in the same second.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
+    options: *mut jwks_options,
+    fraction: f64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        if !(0.0..=0.5).contains(&fraction) {
+            return Err(Error::invalid_argument(
+                "refresh jitter must be between 0 and 0.5",
+            ));
+        }
+        o.refresh_jitter = fraction;
+        Ok(())
+    })
+}

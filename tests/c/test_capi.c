@@ -148,6 +148,13 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_options_add_header(o, "Bad Name", 8, "v", 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_add_required_claim(o, NULL, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_add_ca_file(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_lifespan_bounds_ms(o, 0, 10, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_lifespan_bounds_ms(o, 10, 5, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_lifespan_bounds_ms(o, 1000, 5000, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_refresh_jitter(o, 0.6, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_refresh_jitter(o, -0.1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_refresh_jitter(o, 0.25, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_honor_cache_headers(o, false, NULL) == JWKS_OK);
     /* checks across options happen in jwks_client_new */
     CHECK(jwks_options_set_uri(o, "http://idp.example.com/jwks", 27, NULL) == JWKS_OK);
     CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);

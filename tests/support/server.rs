@@ -19,6 +19,10 @@ pub struct Reply {
     pub body: Vec<u8>,
     pub headers: Vec<(String, String)>,
     pub delay: Duration,
+    /// Answer 304 when the request's If-None-Match is this ETag (also sent as ETag).
+    pub etag: Option<String>,
+    /// Answer 304 when the request's If-Modified-Since is this date (also sent).
+    pub last_modified: Option<String>,
 }
 
 impl Reply {
@@ -28,7 +32,14 @@ impl Reply {
             body: body.into(),
             headers: vec![("Content-Type".into(), "application/json".into())],
             delay: Duration::ZERO,
+            etag: None,
+            last_modified: None,
         }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     pub fn status(status: u16, body: &str) -> Reply {
@@ -37,6 +48,8 @@ impl Reply {
             body: body.as_bytes().to_vec(),
             headers: vec![("Content-Type".into(), "text/plain".into())],
             delay: Duration::ZERO,
+            etag: None,
+            last_modified: None,
         }
     }
 
@@ -46,6 +59,8 @@ impl Reply {
             body: Vec::new(),
             headers: vec![("Location".into(), location.into())],
             delay: Duration::ZERO,
+            etag: None,
+            last_modified: None,
         }
     }
 
@@ -59,6 +74,7 @@ impl Reply {
 struct State {
     replies: HashMap<String, Reply>,
     hits: HashMap<String, usize>,
+    not_modified: HashMap<String, usize>,
     last_headers: HashMap<String, Vec<(String, String)>>,
 }
 
@@ -148,6 +164,17 @@ impl TestServer {
         *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
     }
 
+    /// How many requests to `path` were answered 304.
+    pub fn not_modified(&self, path: &str) -> usize {
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .not_modified
+            .get(path)
+            .unwrap_or(&0)
+    }
+
     pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
         let st = self.state.lock().unwrap();
         st.last_headers
@@ -191,14 +218,46 @@ fn handle(mut conn: impl Read + Write, state: &Mutex<State>) {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let reply = {
+    let request_header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (if_none_match, if_modified_since) = (
+        request_header("if-none-match"),
+        request_header("if-modified-since"),
+    );
+    let mut reply = {
         let mut st = state.lock().unwrap();
         *st.hits.entry(path.clone()).or_default() += 1;
         st.last_headers.insert(path.clone(), headers);
-        st.replies
+        let reply = st
+            .replies
             .get(&path)
             .cloned()
-            .unwrap_or_else(|| Reply::status(404, "not found"))
+            .unwrap_or_else(|| Reply::status(404, "not found"));
+        let unchanged = (reply.etag.is_some() && reply.etag == if_none_match)
+            || (reply.last_modified.is_some() && reply.last_modified == if_modified_since);
+        if unchanged {
+            *st.not_modified.entry(path.clone()).or_default() += 1;
+        }
+        (reply, unchanged)
+    };
+    if let Some(etag) = &reply.0.etag {
+        reply.0.headers.push(("ETag".into(), etag.clone()));
+    }
+    if let Some(lm) = &reply.0.last_modified {
+        reply.0.headers.push(("Last-Modified".into(), lm.clone()));
+    }
+    let reply = if reply.1 {
+        Reply {
+            status: 304,
+            body: Vec::new(),
+            ..reply.0
+        }
+    } else {
+        reply.0
     };
     if !reply.delay.is_zero() {
         thread::sleep(reply.delay);

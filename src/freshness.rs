@@ -1,0 +1,138 @@
+//! How long a fetched key set is used: the response's `Cache-Control: max-age` or `Expires`,
+//! clamped to the configured bounds, else the configured lifespan; minus random jitter so a
+//! fleet of processes does not refresh in the same second.
+
+use std::time::{Duration, SystemTime};
+
+/// The caching policy of a source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Freshness {
+    /// Used when the response says nothing (or headers are ignored).
+    pub lifespan: Duration,
+    /// Honour `Cache-Control` / `Expires`.
+    pub honor_headers: bool,
+    pub min: Duration,
+    pub max: Duration,
+    /// Up to this fraction of the lifespan is taken off at random.
+    pub jitter: f64,
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// What the response's caching headers say, if anything: `max-age` wins over `Expires`
+/// (RFC 9111 §5.3); `no-cache`/`no-store` mean "revalidate every time" (zero, then clamped).
+fn advertised(headers: &[(String, String)], now: SystemTime) -> Option<Duration> {
+    if let Some(cc) = header(headers, "cache-control") {
+        let mut no_cache = false;
+        for directive in cc.split(',').map(str::trim) {
+            let lower = directive.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("max-age=") {
+                if let Ok(secs) = v.trim_matches('"').parse::<u64>() {
+                    return Some(Duration::from_secs(secs));
+                }
+            }
+            no_cache |= lower == "no-cache" || lower == "no-store";
+        }
+        if no_cache {
+            return Some(Duration::ZERO);
+        }
+    }
+    let expires = httpdate::parse_http_date(header(headers, "expires")?).ok()?;
+    let date = header(headers, "date")
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or(now);
+    // An invalid or past Expires means "already stale".
+    Some(expires.duration_since(date).unwrap_or(Duration::ZERO))
+}
+
+impl Freshness {
+    /// The lifespan of a set fetched now with these response headers, before jitter.
+    pub fn lifespan_for(&self, headers: &[(String, String)]) -> Duration {
+        if !self.honor_headers {
+            return self.lifespan;
+        }
+        match advertised(headers, SystemTime::now()) {
+            Some(d) => d.clamp(self.min, self.max.max(self.min)),
+            None => self.lifespan,
+        }
+    }
+
+    /// `lifespan` minus a random part of up to `jitter` of it.
+    pub fn jittered(&self, lifespan: Duration) -> Duration {
+        if self.jitter <= 0.0 {
+            return lifespan;
+        }
+        let mut bytes = [0u8; 4];
+        let unit = match aws_lc_rs::rand::fill(&mut bytes) {
+            Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+            Err(_) => 0.5,
+        };
+        lifespan.mul_f64(1.0 - self.jitter.min(0.5) * unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const F: Freshness = Freshness {
+        lifespan: Duration::from_secs(300),
+        honor_headers: true,
+        min: Duration::from_secs(60),
+        max: Duration::from_secs(3600),
+        jitter: 0.0,
+    };
+
+    #[test]
+    fn max_age_is_clamped() {
+        let s = |v: &str| F.lifespan_for(&h(&[("Cache-Control", v)])).as_secs();
+        assert_eq!(s("public, max-age=600"), 600);
+        assert_eq!(s("max-age=5"), 60);
+        assert_eq!(s("max-age=99999"), 3600);
+        assert_eq!(s("no-cache"), 60);
+        assert_eq!(s("public"), 300);
+        assert_eq!(F.lifespan_for(&[]).as_secs(), 300);
+    }
+
+    #[test]
+    fn expires_counts_from_the_date_header() {
+        let headers = h(&[
+            ("Date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("Expires", "Sun, 06 Nov 1994 09:09:37 GMT"),
+        ]);
+        assert_eq!(F.lifespan_for(&headers).as_secs(), 1200);
+        let past = h(&[("Expires", "Sun, 06 Nov 1994 09:09:37 GMT")]);
+        assert_eq!(F.lifespan_for(&past).as_secs(), 60);
+        let both = h(&[("Cache-Control", "max-age=120"), ("Expires", "garbage")]);
+        assert_eq!(F.lifespan_for(&both).as_secs(), 120);
+        let ignored = Freshness {
+            honor_headers: false,
+            ..F
+        };
+        assert_eq!(ignored.lifespan_for(&both).as_secs(), 300);
+    }
+
+    #[test]
+    fn jitter_only_shortens_within_its_fraction() {
+        let f = Freshness { jitter: 0.2, ..F };
+        for _ in 0..100 {
+            let j = f.jittered(Duration::from_secs(100));
+            assert!(
+                j <= Duration::from_secs(100) && j >= Duration::from_secs(80),
+                "{j:?}"
+            );
+        }
+    }
+}
