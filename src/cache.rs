@@ -43,7 +43,14 @@ pub(crate) struct SetCache {
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
     failures: Mutex<Failures>,
+    /// Kids confirmed absent, with the generation of the set that lacked them: bounded, and
+    /// void as soon as another set is installed. Consulted only after the set itself, so it can
+    /// never hide a key that a refresh brought.
+    absent: Mutex<LruCache<String, u64>>,
 }
+
+/// How many absent kids are remembered per source.
+const ABSENT_KIDS: usize = 1024;
 
 /// Consecutive failed fetches of this source, and when the next attempt is allowed.
 #[derive(Default)]
@@ -79,6 +86,9 @@ impl SetCache {
             last_unknown_kid_refetch: Mutex::new(None),
             keys_lru,
             failures: Mutex::new(Failures::default()),
+            absent: Mutex::new(LruCache::new(
+                NonZeroUsize::new(ABSENT_KIDS).unwrap_or(NonZeroUsize::MIN),
+            )),
         }
     }
 
@@ -96,6 +106,15 @@ impl SetCache {
     ) -> Result<Arc<Installed>> {
         self.flight
             .run(|| self.current().filter(|c| c.generation > seen), fetch)
+    }
+
+    /// Whether `kid` was confirmed absent from the set of `generation` (still the current one).
+    pub fn known_absent(&self, kid: &str, generation: u64) -> bool {
+        self.absent.lock().get(kid) == Some(&generation)
+    }
+
+    pub fn remember_absent(&self, kid: &str, generation: u64) {
+        self.absent.lock().put(kid.to_owned(), generation);
     }
 
     /// The last fetch error while failed fetches back off (no new attempt before `retry_at`).

@@ -246,14 +246,19 @@ impl Source {
             }
             return Ok((key, stale));
         }
+        let interval = self.rules.min_refetch_interval;
         if fetched {
+            cache.remember_absent(kid, inst.generation);
             return Err(key_not_found(&inst.set, kid, None));
+        }
+        // Already refetched for since this set arrived: answer at once.
+        if cache.known_absent(kid, inst.generation) {
+            return Err(key_not_found(&inst.set, kid, Some(interval)));
         }
         // A fresh set lacks the kid. While fetches back off, the last failure answers.
         if let Some(error) = cache.backing_off(now) {
             return Err(error);
         }
-        let interval = self.rules.min_refetch_interval;
         // A failed refetch returns its own error, which wins over "not found".
         let (inst, limited) =
             cache.refetch_for_unknown_kid(inst.generation, now, interval, || {
@@ -265,7 +270,14 @@ impl Source {
                 cache.lru_put(&key, inst.generation, now);
                 Ok((key, false))
             }
-            None => Err(key_not_found(&inst.set, kid, rate_limited)),
+            None => {
+                // Only a set fetched for this miss proves the kid absent; a refused refetch
+                // proves nothing.
+                if !limited {
+                    cache.remember_absent(kid, inst.generation);
+                }
+                Err(key_not_found(&inst.set, kid, rate_limited))
+            }
         }
     }
 }

@@ -158,3 +158,53 @@ fn max_stale_zero_turns_stale_serving_off() {
         ErrorKind::HttpStatus
     );
 }
+
+#[test]
+fn a_flood_of_random_kids_is_bounded_and_does_not_hide_a_real_rotation() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.clock = clock.clone();
+    o.min_refetch_interval = Duration::from_secs(60);
+    o.lifespan = Duration::from_secs(300);
+    o.refresh_jitter = 0.0;
+    let client = Client::new(o).unwrap();
+    client.verify(&key.token(&claims())).unwrap();
+    let warm = server.hits("/jwks");
+
+    let b64 = support::keys::b64;
+    let payload = b64(claims().to_string().as_bytes());
+    let rotated = TestKey::ec("rotated", "ES256");
+    let rotated_token = rotated.token(&claims());
+    let (mut published_at, mut verified_at) = (None, None);
+    let step = Duration::from_millis(100);
+    for i in 0..10_000u32 {
+        // Unsigned: the signature is never checked, the unknown kid is refused first.
+        let header = b64(format!(r#"{{"alg":"ES256","kid":"random-{i}"}}"#).as_bytes());
+        let err = client
+            .verify(&format!("{header}.{payload}.AAAA"))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyNotFound);
+        if i == 5_000 {
+            server.set_jwks(&jwks(&[&key, &rotated]));
+            published_at = Some(i);
+        }
+        if published_at.is_some() && verified_at.is_none() && client.verify(&rotated_token).is_ok()
+        {
+            verified_at = Some(i);
+        }
+        clock.advance(step);
+    }
+    let elapsed_secs = 10_000 * step.as_millis() as usize / 1000;
+    // The flood's requests: one at once, then at most one per cooldown.
+    let requests = server.hits("/jwks") - warm;
+    assert!(
+        requests <= 1 + elapsed_secs / 60,
+        "{requests} requests in {elapsed_secs} s"
+    );
+    // The real new key verifies no later than the next scheduled refresh (300 s = 3,000 steps).
+    let waited = verified_at.expect("the rotated key verified") - published_at.unwrap();
+    assert!(waited <= 3_000, "verified {waited} steps after publication");
+}
