@@ -897,6 +897,26 @@ jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
                                             jwks_error **err);
 
 /**
+ * A directory for last-known-good files: each fetched key set is also written there (one file
+ * per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
+ * that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
+ * directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+ */
+jwks_status jwks_options_set_persist_dir(jwks_options *options,
+                                         const char *path,
+                                         size_t path_len,
+                                         jwks_error **err);
+
+/**
+ * A kid that a fetch proved absent is refused without another refetch for this long, unless
+ * a new set arrives first (default 300000 ms; 0 turns it off), so replayed fake kids cannot
+ * take the refetch a real new kid needs.
+ */
+jwks_status jwks_options_set_absent_kid_ttl_ms(jwks_options *options,
+                                               uint64_t ttl_ms,
+                                               jwks_error **err);
+
+/**
  * The claims: the token's decoded JSON payload, byte for byte. NUL-terminated; its length is
  * written to `*len` unless len is NULL. NULL if token is NULL. Lent until jwks_token_free.
  * Never blocks; thread-safe.

@@ -43,10 +43,10 @@ pub(crate) struct SetCache {
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
     failures: Mutex<Failures>,
-    /// Kids confirmed absent, with the generation of the set that lacked them: bounded, and
-    /// void as soon as another set is installed. Consulted only after the set itself, so it can
-    /// never hide a key that a refresh brought.
-    absent: Mutex<LruCache<String, u64>>,
+    /// Kids a fetch confirmed absent: the generation of the set that lacked them and when.
+    /// Bounded, void once another set is installed or the entry is older than the absent-kid
+    /// TTL. Consulted only after the set itself, so it can never hide a key a refresh brought.
+    absent: Mutex<LruCache<String, (u64, Duration)>>,
 }
 
 /// How many absent kids are remembered per source.
@@ -108,13 +108,17 @@ impl SetCache {
             .run(|| self.current().filter(|c| c.generation > seen), fetch)
     }
 
-    /// Whether `kid` was confirmed absent from the set of `generation` (still the current one).
-    pub fn known_absent(&self, kid: &str, generation: u64) -> bool {
-        self.absent.lock().get(kid) == Some(&generation)
+    /// Whether a fetch confirmed `kid` absent from the set of `generation` (still the current
+    /// one) less than `ttl` ago.
+    pub fn known_absent(&self, kid: &str, generation: u64, now: Duration, ttl: Duration) -> bool {
+        self.absent
+            .lock()
+            .get(kid)
+            .is_some_and(|&(g, at)| g == generation && now.saturating_sub(at) < ttl)
     }
 
-    pub fn remember_absent(&self, kid: &str, generation: u64) {
-        self.absent.lock().put(kid.to_owned(), generation);
+    pub fn remember_absent(&self, kid: &str, generation: u64, now: Duration) {
+        self.absent.lock().put(kid.to_owned(), (generation, now));
     }
 
     /// The last fetch error while failed fetches back off (no new attempt before `retry_at`).

@@ -160,6 +160,12 @@ impl Client {
         for (name, value) in &o.headers {
             check_header(name, value)?;
         }
+        if let Some(dir) = &o.persist_dir {
+            invalid_if(
+                !dir.is_dir(),
+                &format!("persist_dir {} is not a directory", dir.display()),
+            )?;
+        }
         let mut ca_pem = o.ca_pem.clone();
         for path in &o.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
@@ -215,6 +221,7 @@ impl Client {
             cache_keys: o.cache_keys,
             max_cached_keys: o.max_cached_keys,
             max_stale: o.max_stale,
+            absent_kid_ttl: o.absent_kid_ttl,
             backoff: Backoff {
                 initial: o.failure_backoff,
                 max: o.failure_backoff_max,
@@ -226,7 +233,12 @@ impl Client {
                     "no JWKS URL and no issuers: set uri, or allowed/static issuers for discovery",
                 ));
             }
-            Mode::Discovery(Box::new(Discovery::new(&o.discovery, o.allow_http, rules)?))
+            Mode::Discovery(Box::new(Discovery::new(
+                &o.discovery,
+                o.allow_http,
+                rules,
+                o.persist_dir.clone(),
+            )?))
         } else {
             invalid_if(
                 o.discovery.is_enabled(),
@@ -234,7 +246,11 @@ impl Client {
                  discovery mode, use a static issuer",
             )?;
             fetch::check_scheme(&o.uri, o.allow_http)?;
-            Mode::Fixed(Arc::new(Source::new(o.uri.clone(), rules)))
+            Mode::Fixed(Arc::new(Source::new(
+                o.uri.clone(),
+                rules,
+                o.persist_dir.as_deref(),
+            )))
         };
         Ok(Client {
             inner: Arc::new(Inner {

@@ -4,8 +4,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Where monotonic readings start: far from zero, so that an age (for example of a set loaded
+/// from disk) can be subtracted from "now" without going below zero.
+pub const MONOTONIC_ORIGIN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A source of time. `unix_time` is wall-clock time for token claims (`exp`, `nbf`);
-/// `monotonic` never goes backwards and drives cache lifetimes and rate limits.
+/// `monotonic` never goes backwards, starts at [`MONOTONIC_ORIGIN`] and drives cache lifetimes
+/// and rate limits.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Time since the Unix epoch.
     fn unix_time(&self) -> Duration;
@@ -26,7 +31,7 @@ impl Clock for SystemClock {
 
     fn monotonic(&self) -> Duration {
         static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed()
+        MONOTONIC_ORIGIN + START.get_or_init(Instant::now).elapsed()
     }
 }
 
@@ -38,11 +43,11 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// A clock reading `unix_time` on the wall and zero on the monotonic scale.
+    /// A clock reading `unix_time` on the wall and [`MONOTONIC_ORIGIN`] on the monotonic scale.
     pub fn new(unix_time: Duration) -> Self {
         ManualClock {
             unix_ms: AtomicU64::new(unix_time.as_millis() as u64),
-            mono_ms: AtomicU64::new(0),
+            mono_ms: AtomicU64::new(MONOTONIC_ORIGIN.as_millis() as u64),
         }
     }
 

@@ -89,6 +89,7 @@ struct IssuerEntry {
 }
 
 pub(crate) struct Discovery {
+    persist_dir: Option<std::path::PathBuf>,
     allowed: HashSet<String>,
     allow_any: bool,
     config_path: String,
@@ -99,7 +100,12 @@ pub(crate) struct Discovery {
 }
 
 impl Discovery {
-    pub fn new(o: &DiscoveryOptions, allow_http: bool, rules: Rules) -> Result<Discovery> {
+    pub fn new(
+        o: &DiscoveryOptions,
+        allow_http: bool,
+        rules: Rules,
+        persist_dir: Option<std::path::PathBuf>,
+    ) -> Result<Discovery> {
         let max = NonZeroUsize::new(o.max_issuers)
             .ok_or_else(|| Error::invalid_argument("max_issuers must be positive"))?;
         if o.issuer_ttl.is_zero() {
@@ -117,6 +123,7 @@ impl Discovery {
             fetch::check_scheme(jwks_uri, allow_http)?;
         }
         Ok(Discovery {
+            persist_dir,
             allowed: o.allowed_issuers.iter().cloned().collect(),
             allow_any: o.allow_any_issuer,
             config_path: o.config_path.clone(),
@@ -210,7 +217,11 @@ impl Discovery {
         };
         match previous {
             Some(p) if p.uri() == jwks_uri => Ok(p.clone()),
-            _ => Ok(Arc::new(Source::new(jwks_uri, self.rules))),
+            _ => Ok(Arc::new(Source::new(
+                jwks_uri,
+                self.rules,
+                self.persist_dir.as_deref(),
+            ))),
         }
     }
 

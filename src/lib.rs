@@ -34,6 +34,7 @@ mod freshness;
 mod jwt;
 mod keys;
 mod options;
+mod persist;
 mod source;
 mod validation;
 
@@ -41,7 +42,7 @@ pub mod ffi;
 
 pub use alg::Algorithm;
 pub use client::{Client, Verified};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};
 pub use error::{Error, ErrorKind, Result};
 pub use fetch::{HttpFetch, HttpRequest, HttpResponse};

@@ -65,6 +65,14 @@ pub struct ClientOptions {
     pub failure_backoff: Duration,
     /// The cap of that backoff. 120 s.
     pub failure_backoff_max: Duration,
+    /// A directory for last-known-good files (one per JWKS URL, written atomically, mode 0600,
+    /// safe to share between worker processes): at start with the IdP unreachable, the saved
+    /// set is used within `max_stale`. None: nothing is written.
+    pub persist_dir: Option<PathBuf>,
+    /// A kid that a fetch proved absent is refused without another refetch for this long
+    /// (unless a new set arrives first), so replayed fake kids cannot take the refetch slot a
+    /// real new kid needs. 300 s; zero turns it off.
+    pub absent_kid_ttl: Duration,
     /// Minimum time between two refetches triggered by an unknown kid. 60 s. (Discovery mode
     /// has its own, per issuer: [`DiscoveryOptions::min_refetch_interval`].)
     pub min_refetch_interval: Duration,
@@ -127,6 +135,8 @@ impl Default for ClientOptions {
             proxy: None,
             min_refetch_interval: Duration::from_secs(60),
             max_stale: Duration::from_secs(24 * 3600),
+            persist_dir: None,
+            absent_kid_ttl: Duration::from_secs(300),
             failure_backoff: Duration::from_secs(2),
             failure_backoff_max: Duration::from_secs(120),
             max_response_bytes: 1 << 20,

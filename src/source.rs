@@ -2,6 +2,7 @@
 //! refetch per unknown kid at most once per interval). A fixed-URL client has one source; a
 //! discovery client has one per issuer.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
 use crate::freshness::Freshness;
 use crate::keys::{self, Key, KeyPolicy, KeySet};
+use crate::persist::Persist;
 
 /// How long a source's set is used and how often an unknown kid may refetch it.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +27,9 @@ pub(crate) struct Rules {
     /// How long past its lifespan the last good set keeps serving while refreshes fail.
     pub max_stale: Duration,
     pub backoff: Backoff,
+    /// How long a kid a fetch proved absent is refused without a refetch (unless a new set
+    /// arrives first).
+    pub absent_kid_ttl: Duration,
 }
 
 /// The set a lookup uses: whether this call fetched it, and whether it is served stale (past
@@ -96,15 +101,36 @@ pub(crate) struct Source {
     uri: String,
     rules: Rules,
     cache: SetCache,
+    persist: Option<Persist>,
 }
 
 impl Source {
-    pub fn new(uri: String, rules: Rules) -> Source {
+    /// A source for the JWKS at `uri`; with `persist_dir`, its last good set is also kept in a
+    /// file there.
+    pub fn new(uri: String, rules: Rules, persist_dir: Option<&Path>) -> Source {
         Source {
             cache: SetCache::new(rules.cache_keys, rules.max_cached_keys),
+            persist: persist_dir.map(|dir| Persist::new(dir, &uri)),
             uri,
             rules,
         }
+    }
+
+    /// At start, with the IdP unreachable: the set last saved by any process sharing the
+    /// directory, installed with its real age (so freshness and max-stale count from its
+    /// original fetch).
+    fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
+        let (json, fetched_at_unix) = self.persist.as_ref()?.load(&self.uri)?;
+        let set = keys::parse_jwk_set(json.as_bytes(), &f.policy).ok()?;
+        let age = f.clock.unix_time().saturating_sub(fetched_at_unix);
+        let freshness = &self.rules.freshness;
+        let lifespan = freshness.jittered(freshness.lifespan);
+        Some(self.cache.install(
+            Arc::new(set),
+            f.now().saturating_sub(age),
+            lifespan,
+            Validators::default(),
+        ))
     }
 
     pub fn uri(&self) -> &str {
@@ -146,6 +172,10 @@ impl Source {
                 }
                 _ => Arc::new(keys::parse_jwk_set(&response.body, &f.policy)?),
             };
+            if let Some(persist) = &self.persist {
+                // Best effort: a full disk must not fail the verification that fetched.
+                let _ = persist.save(&self.uri, set.json(), f.clock.unix_time());
+            }
             Ok(self.cache.install(set, f.now(), lifespan, validators))
         });
         self.cache
@@ -185,13 +215,19 @@ impl Source {
         let stale_ok = |c: &Arc<Installed>| {
             now.saturating_sub(c.fetched_at) < lifespan(c).saturating_add(self.rules.max_stale)
         };
-        let fallback = |error: Error| match current.as_ref().filter(|c| stale_ok(c)) {
-            Some(c) => Ok(ForLookup {
-                installed: c.clone(),
-                fetched: true,
-                stale: true,
-            }),
-            None => Err(error),
+        let fallback = |error: Error| {
+            let last_good = match &current {
+                Some(c) => Some(c.clone()),
+                None => self.load_persisted(f),
+            };
+            match last_good.filter(|c| stale_ok(c)) {
+                Some(c) => Ok(ForLookup {
+                    stale: now.saturating_sub(c.fetched_at) >= lifespan(&c),
+                    installed: c,
+                    fetched: true,
+                }),
+                None => Err(error),
+            }
         };
         if let Some(error) = self.cache.backing_off(now) {
             return fallback(error);
@@ -248,11 +284,12 @@ impl Source {
         }
         let interval = self.rules.min_refetch_interval;
         if fetched {
-            cache.remember_absent(kid, inst.generation);
+            cache.remember_absent(kid, inst.generation, now);
             return Err(key_not_found(&inst.set, kid, None));
         }
-        // Already refetched for since this set arrived: answer at once.
-        if cache.known_absent(kid, inst.generation) {
+        // A fetch already proved this kid absent: it does not take the refetch slot again (so
+        // a replayed fake kid cannot keep a real new kid from its refetch).
+        if cache.known_absent(kid, inst.generation, now, self.rules.absent_kid_ttl) {
             return Err(key_not_found(&inst.set, kid, Some(interval)));
         }
         // A fresh set lacks the kid. While fetches back off, the last failure answers.
@@ -274,7 +311,7 @@ impl Source {
                 // Only a set fetched for this miss proves the kid absent; a refused refetch
                 // proves nothing.
                 if !limited {
-                    cache.remember_absent(kid, inst.generation);
+                    cache.remember_absent(kid, inst.generation, now);
                 }
                 Err(key_not_found(&inst.set, kid, rate_limited))
             }

@@ -61,7 +61,10 @@ fn lifespan_expiry_refetches() {
 fn unknown_kid_refetches_once_then_is_rate_limited() {
     let a = TestKey::ec("a", "ES256");
     let b = TestKey::ec("b", "ES256");
-    let s = setup(&[&a], |o| o.min_refetch_interval = Duration::from_secs(60));
+    let s = setup(&[&a], |o| {
+        o.min_refetch_interval = Duration::from_secs(60);
+        o.absent_kid_ttl = Duration::ZERO; // this test is about the interval alone
+    });
     s.client.get_signing_key("a").unwrap();
     assert_eq!(s.server.hits("/jwks"), 1);
 
@@ -80,6 +83,37 @@ fn unknown_kid_refetches_once_then_is_rate_limited() {
     s.clock.advance(Duration::from_secs(60));
     s.client.verify(&b.token(&claims())).unwrap();
     assert_eq!(s.server.hits("/jwks"), 3);
+}
+
+#[test]
+fn a_replayed_fake_kid_does_not_take_the_refetch_a_real_new_kid_needs() {
+    let a = TestKey::ec("a", "ES256");
+    let real = TestKey::ec("real", "ES256");
+    let s = setup(&[&a], |o| {
+        o.min_refetch_interval = Duration::from_secs(60);
+        o.absent_kid_ttl = Duration::from_secs(300);
+    });
+    s.client.get_signing_key("a").unwrap();
+    let fake = TestKey::ec("fake", "ES256").token(&claims());
+    s.client.verify(&fake).unwrap_err();
+    assert_eq!(s.server.hits("/jwks"), 2, "the fake kid's one refetch");
+    s.server.set_jwks(&jwks(&[&a, &real]));
+    s.clock.advance(Duration::from_secs(61));
+    for _ in 0..100 {
+        let err = s.client.verify(&fake).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyNotFound);
+    }
+    assert_eq!(
+        s.server.hits("/jwks"),
+        2,
+        "known absent: no refetch, slot still free"
+    );
+    s.client.verify(&real.token(&claims())).unwrap();
+    assert_eq!(s.server.hits("/jwks"), 3);
+    // The new set voids what the old one proved: the fake kid may refetch again later.
+    s.clock.advance(Duration::from_secs(61));
+    s.client.verify(&fake).unwrap_err();
+    assert_eq!(s.server.hits("/jwks"), 4);
 }
 
 #[test]

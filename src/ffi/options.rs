@@ -744,3 +744,36 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
         Ok(())
     })
 }
+
+/// A directory for last-known-good files: each fetched key set is also written there (one file
+/// per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
+/// that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
+/// directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_persist_dir(
+    options: *mut jwks_options,
+    path: *const libc::c_char,
+    path_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        let path = unsafe { arg_str(path, path_len, "path")? };
+        o.persist_dir = (!path.is_empty()).then(|| PathBuf::from(path));
+        Ok(())
+    })
+}
+
+/// A kid that a fetch proved absent is refused without another refetch for this long, unless
+/// a new set arrives first (default 300000 ms; 0 turns it off), so replayed fake kids cannot
+/// take the refetch a real new kid needs.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_absent_kid_ttl_ms(
+    options: *mut jwks_options,
+    ttl_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.absent_kid_ttl = millis(ttl_ms);
+        Ok(())
+    })
+}

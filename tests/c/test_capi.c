@@ -155,6 +155,9 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_options_set_refresh_jitter(o, -0.1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_refresh_jitter(o, 0.25, NULL) == JWKS_OK);
     CHECK(jwks_options_set_honor_cache_headers(o, false, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_persist_dir(o, "", 0, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_max_stale_ms(o, 0, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_absent_kid_ttl_ms(o, 1000, NULL) == JWKS_OK);
     /* checks across options happen in jwks_client_new */
     CHECK(jwks_options_set_uri(o, "http://idp.example.com/jwks", 27, NULL) == JWKS_OK);
     CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);
@@ -162,6 +165,9 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_options_set_algorithms(o, "HS256", 5, NULL) == JWKS_OK);
     CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_algorithms(o, "RS256 ES256", 11, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_persist_dir(o, "/nonexistent-dir", 16, NULL) == JWKS_OK);
+    CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_persist_dir(o, NULL, 0, NULL) == JWKS_OK);
     CHECK(jwks_options_add_ca_file(o, "/nonexistent.pem", 16, NULL) == JWKS_OK);
     CHECK(jwks_client_new(o, &client, &err) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(strstr(jwks_error_message(err), "/nonexistent.pem") != NULL);

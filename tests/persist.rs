@@ -1,0 +1,163 @@
+//! Last-known-good files: a restart during an IdP outage still verifies (within max-stale),
+//! an old file is ignored, and concurrent writers never leave a torn file.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use jwks::{Client, ClientOptions, ErrorKind, ManualClock};
+use serde_json::json;
+use support::keys::{jwks, now, TestKey};
+use support::server::TestServer;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jwks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn claims() -> serde_json::Value {
+    json!({"sub": "u", "exp": now() + 7 * 86_400})
+}
+
+fn options(url: &str, dir: &Path, clock: &Arc<ManualClock>) -> ClientOptions {
+    let mut o = ClientOptions::new(url);
+    o.persist_dir = Some(dir.to_path_buf());
+    o.clock = clock.clone();
+    o.lifespan = Duration::from_secs(300);
+    o.max_stale = Duration::from_secs(3600);
+    o.refresh_jitter = 0.0;
+    o
+}
+
+fn saved_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
+
+#[test]
+fn a_restart_during_an_outage_verifies_from_the_saved_set() {
+    let dir = temp_dir("persist-restart");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let url = server.url("/jwks");
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = key.token(&claims());
+    {
+        let first = Client::new(options(&url, &dir, &clock)).unwrap();
+        first.verify(&token).unwrap();
+    }
+    let files = saved_files(&dir);
+    assert_eq!(files.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    drop(server); // the IdP goes down; the service restarts
+
+    let restarted = Client::new(options(&url, &dir, &clock)).unwrap();
+    let v = restarted.verify(&token).unwrap();
+    assert!(!v.stale(), "the saved set is still within its lifespan");
+    clock.advance(Duration::from_secs(600));
+    let restarted = Client::new(options(&url, &dir, &clock)).unwrap();
+    assert!(
+        restarted.verify(&token).unwrap().stale(),
+        "past its lifespan: flagged"
+    );
+
+    // Older than lifespan + max-stale: ignored, the fetch error is reported.
+    clock.advance(Duration::from_secs(3400));
+    let late = Client::new(options(&url, &dir, &clock)).unwrap();
+    assert_eq!(
+        late.verify(&token).unwrap_err().kind(),
+        ErrorKind::Connection
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_file_for_another_url_is_not_used_and_a_missing_dir_is_a_config_error() {
+    let dir = temp_dir("persist-other");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let clock = Arc::new(ManualClock::starting_now());
+    Client::new(options(&server.url("/jwks"), &dir, &clock))
+        .unwrap()
+        .verify(&key.token(&claims()))
+        .unwrap();
+    let other = Client::new(options(&server.url("/other"), &dir, &clock)).unwrap();
+    assert_eq!(
+        other.verify(&key.token(&claims())).unwrap_err().kind(),
+        ErrorKind::HttpStatus
+    );
+    let missing = PathBuf::from("/nonexistent/jwks-dir");
+    let err = Client::new(options(&server.url("/jwks"), &missing, &clock)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn two_writers_never_leave_a_torn_file() {
+    let dir = temp_dir("persist-writers");
+    // A large set, so a torn write would be visible.
+    let keys: Vec<TestKey> = (0..40)
+        .map(|i| TestKey::ec(&format!("k{i}"), "ES256"))
+        .collect();
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&keys.iter().collect::<Vec<_>>()));
+    let url = server.url("/jwks");
+    let clock = Arc::new(ManualClock::starting_now());
+    let writers: Vec<Client> = (0..2)
+        .map(|_| Client::new(options(&url, &dir, &clock)).unwrap())
+        .collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (dir, done) = (dir.clone(), done.clone());
+        thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(Ordering::SeqCst) {
+                for file in saved_files(&dir) {
+                    if let Ok(bytes) = std::fs::read(&file) {
+                        let record: serde_json::Value =
+                            serde_json::from_slice(&bytes).expect("a complete record");
+                        let set: serde_json::Value =
+                            serde_json::from_str(record["jwks"].as_str().unwrap()).unwrap();
+                        assert_eq!(set["keys"].as_array().unwrap().len(), 40);
+                        reads += 1;
+                    }
+                }
+            }
+            reads
+        })
+    };
+    thread::scope(|scope| {
+        for w in &writers {
+            scope.spawn(move || {
+                for _ in 0..60 {
+                    w.fetch_data().unwrap();
+                }
+            });
+        }
+    });
+    done.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(
+        saved_files(&dir).len(),
+        1,
+        "one file per URL, no temporary leftovers"
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
