@@ -42,7 +42,7 @@ pub(crate) struct SetCache {
     flight: SingleFlight<Arc<Installed>>,
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
-    failures: Mutex<Failures>,
+    failures: FailureTracker,
     /// Kids a fetch confirmed absent: the generation of the set that lacked them and when.
     /// Bounded, void once another set is installed or the entry is older than the absent-kid
     /// TTL. Consulted only after the set itself, so it can never hide a key a refresh brought.
@@ -52,12 +52,44 @@ pub(crate) struct SetCache {
 /// How many absent kids are remembered per source.
 const ABSENT_KIDS: usize = 1024;
 
-/// Consecutive failed fetches of this source, and when the next attempt is allowed.
+/// Consecutive failed fetches, and when the next attempt is allowed.
 #[derive(Default)]
 struct Failures {
     count: u32,
     retry_at: Duration,
     last: Option<Error>,
+}
+
+/// Tracks failures of one kind of fetch (a key set, a discovery document) for backoff.
+#[derive(Default)]
+pub(crate) struct FailureTracker(Mutex<Failures>);
+
+impl FailureTracker {
+    /// The last error while failed fetches back off (no new attempt before `retry_at`).
+    pub fn backing_off(&self, now: Duration) -> Option<Error> {
+        let failures = self.0.lock();
+        (failures.count > 0 && now < failures.retry_at)
+            .then(|| failures.last.clone())
+            .flatten()
+    }
+
+    /// Records an outcome: success resets the backoff, failure extends it.
+    pub fn record(&self, error: Option<&Error>, now: Duration, backoff: Backoff) {
+        let mut failures = self.0.lock();
+        match error {
+            None => *failures = Failures::default(),
+            Some(e) => {
+                failures.count = failures.count.saturating_add(1);
+                let doublings = (failures.count - 1).min(30);
+                let delay = backoff
+                    .initial
+                    .saturating_mul(1u32 << doublings)
+                    .min(backoff.max);
+                failures.retry_at = now + delay;
+                failures.last = Some(e.clone());
+            }
+        }
+    }
 }
 
 /// How failed fetches back off: the first retry waits `initial`, each further one twice as long,
@@ -85,7 +117,7 @@ impl SetCache {
             flight: SingleFlight::new(),
             last_unknown_kid_refetch: Mutex::new(None),
             keys_lru,
-            failures: Mutex::new(Failures::default()),
+            failures: FailureTracker::default(),
             absent: Mutex::new(LruCache::new(
                 NonZeroUsize::new(ABSENT_KIDS).unwrap_or(NonZeroUsize::MIN),
             )),
@@ -121,30 +153,14 @@ impl SetCache {
         self.absent.lock().put(kid.to_owned(), (generation, now));
     }
 
-    /// The last fetch error while failed fetches back off (no new attempt before `retry_at`).
+    /// The last fetch error while failed fetches back off.
     pub fn backing_off(&self, now: Duration) -> Option<Error> {
-        let failures = self.failures.lock();
-        (failures.count > 0 && now < failures.retry_at)
-            .then(|| failures.last.clone())
-            .flatten()
+        self.failures.backing_off(now)
     }
 
-    /// Records the outcome of a fetch: success resets the backoff, failure extends it.
+    /// Records the outcome of a fetch for backoff.
     pub fn record_fetch(&self, result: &Result<Arc<Installed>>, now: Duration, backoff: Backoff) {
-        let mut failures = self.failures.lock();
-        match result {
-            Ok(_) => *failures = Failures::default(),
-            Err(e) => {
-                failures.count = failures.count.saturating_add(1);
-                let doublings = (failures.count - 1).min(30);
-                let delay = backoff
-                    .initial
-                    .saturating_mul(1u32 << doublings)
-                    .min(backoff.max);
-                failures.retry_at = now + delay;
-                failures.last = Some(e.clone());
-            }
-        }
+        self.failures.record(result.as_ref().err(), now, backoff);
     }
 
     /// The refetch an unknown kid may cause: joins a fetch already in flight; else uses a set

@@ -12,6 +12,7 @@ use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
+use crate::cache::FailureTracker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch;
 use crate::flight::SingleFlight;
@@ -86,6 +87,7 @@ struct Resolved {
 struct IssuerEntry {
     resolved: RwLock<Option<Arc<Resolved>>>,
     flight: SingleFlight<Arc<Resolved>>,
+    failures: FailureTracker,
 }
 
 pub(crate) struct Discovery {
@@ -177,11 +179,21 @@ impl Discovery {
             }
         };
         let now = f.now();
+        let ttl = self.rules.freshness.lifespan;
         let seen = entry.resolved.read().clone();
         if let Some(r) = &seen {
-            if now.saturating_sub(r.at) < self.rules.freshness.lifespan {
+            if now.saturating_sub(r.at) < ttl {
                 return Ok(r.source.clone());
             }
+        }
+        // Stale-if-error for the issuer too: while rediscovery fails (or backs off), the
+        // issuer's known source keeps serving within max-stale; its keys have their own.
+        let stale = seen
+            .as_ref()
+            .filter(|r| now.saturating_sub(r.at) < ttl.saturating_add(self.rules.max_stale))
+            .map(|r| r.source.clone());
+        if let Some(error) = entry.failures.backing_off(now) {
+            return stale.ok_or(error);
         }
         let resolved = entry.flight.run(
             || {
@@ -191,16 +203,24 @@ impl Discovery {
             },
             || {
                 let previous = seen.as_ref().map(|r| &r.source);
-                let source = self.resolve(f, iss, previous)?;
-                let resolved = Arc::new(Resolved {
-                    source,
-                    at: f.now(),
+                let result = self.resolve(f, iss, previous).map(|source| {
+                    let resolved = Arc::new(Resolved {
+                        source,
+                        at: f.now(),
+                    });
+                    *entry.resolved.write() = Some(resolved.clone());
+                    resolved
                 });
-                *entry.resolved.write() = Some(resolved.clone());
-                Ok(resolved)
+                entry
+                    .failures
+                    .record(result.as_ref().err(), f.now(), self.rules.backoff);
+                result
             },
-        )?;
-        Ok(resolved.source.clone())
+        );
+        match resolved {
+            Ok(r) => Ok(r.source.clone()),
+            Err(error) => stale.ok_or(error),
+        }
     }
 
     /// Finds the JWKS URL of `iss` and returns its source, reusing `previous` (and so its

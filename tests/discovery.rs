@@ -416,3 +416,36 @@ fn a_custom_transport_serves_discovery_without_sockets() {
     let token = key.token(&json!({"iss": iss, "exp": now() + 60}));
     Client::new(o).unwrap().verify(&token).unwrap();
 }
+
+#[test]
+fn a_failing_rediscovery_keeps_the_known_issuer_serving_and_backs_off() {
+    let a = Issuer::start("a");
+    let clock = Arc::new(ManualClock::starting_now());
+    let c = client(&[&a], |o| {
+        o.clock = clock.clone();
+        o.failure_backoff = Duration::from_secs(2);
+        o.failure_backoff_max = Duration::from_secs(16);
+    });
+    c.verify(&a.token()).unwrap();
+    a.server.set(&a.config_path(), Reply::status(500, "down"));
+    clock.advance(Duration::from_secs(3600)); // issuer TTL (and key set lifespan) reached
+    for _ in 0..20 {
+        // The configuration is down; the keys endpoint still answers.
+        c.verify(&a.token()).unwrap();
+    }
+    assert_eq!(a.hits(), (2, 2), "one failed rediscovery, then the backoff");
+    clock.advance(Duration::from_secs(2));
+    c.verify(&a.token()).unwrap();
+    assert_eq!(a.hits().0, 3);
+    // With no known source, a failing discovery answers with its error while backing off.
+    let b = Issuer::start("b");
+    b.server.set(&b.config_path(), Reply::status(503, "down"));
+    let c = client(&[&b], |o| o.clock = clock.clone());
+    for _ in 0..5 {
+        assert_eq!(
+            c.verify(&b.token()).unwrap_err().kind(),
+            ErrorKind::Discovery
+        );
+    }
+    assert_eq!(b.hits(), (1, 0));
+}
