@@ -279,6 +279,63 @@ typedef int (*jwks_fetch_callback)(void *user_data,
                                    size_t header_count,
                                    jwks_http_response *response);
 
+/**
+ * Counters of a client since it was made, over all its sources. The caller sets `size` to
+ * `sizeof(jwks_stats)` before calling jwks_client_stats; fields may be added at the end in
+ * later versions, and a library newer than the caller's header fills only the fields the
+ * caller's size covers.
+ */
+typedef struct {
+  /**
+   * Set by the caller: sizeof(jwks_stats) as the caller's header defines it.
+   */
+  size_t size;
+  /**
+   * HTTP requests made (key sets and discovery documents), successful or not.
+   */
+  uint64_t fetches;
+  /**
+   * Requests that failed (transport error, HTTP error, unusable document).
+   */
+  uint64_t fetch_failures;
+  /**
+   * Conditional refreshes answered 304 Not Modified.
+   */
+  uint64_t not_modified;
+  /**
+   * Lookups answered from a fresh cached set without a request.
+   */
+  uint64_t cache_hits;
+  /**
+   * Lookups that needed a fetch.
+   */
+  uint64_t cache_misses;
+  /**
+   * Lookups answered from a stale set because refreshing failed.
+   */
+  uint64_t stale_serves;
+  /**
+   * Refetches caused by an unknown kid.
+   */
+  uint64_t unknown_kid_refetches;
+  /**
+   * Unknown kids refused without a refetch (interval not over, or known absent).
+   */
+  uint64_t unknown_kid_rate_limited;
+  /**
+   * Milliseconds since the Unix epoch of the last successful fetch; 0 if none yet.
+   */
+  uint64_t last_success_unix_ms;
+  /**
+   * Milliseconds since the Unix epoch of the last failed fetch; 0 if none yet.
+   */
+  uint64_t last_failure_unix_ms;
+  /**
+   * Usable keys currently cached, over all sources.
+   */
+  uint64_t keys_held;
+} jwks_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -915,6 +972,14 @@ jwks_status jwks_options_set_persist_dir(jwks_options *options,
 jwks_status jwks_options_set_absent_kid_ttl_ms(jwks_options *options,
                                                uint64_t ttl_ms,
                                                jwks_error **err);
+
+/**
+ * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
+ * Only the fields within that size are written (a caller built against an older header gets
+ * the fields it knows). JWKS_ERR_INVALID_ARGUMENT for NULL arguments or a size smaller than
+ * the size field itself. Never blocks on the network; thread-safe.
+ */
+jwks_status jwks_client_stats(const jwks_client *client, jwks_stats *stats, jwks_error **err);
 
 /**
  * The claims: the token's decoded JSON payload, byte for byte. NUL-terminated; its length is

@@ -17,6 +17,7 @@ use crate::jwt;
 use crate::keys::{Key, KeyPolicy, KeySet};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
 use crate::source::{Fetching, Rules, Source};
+use crate::stats::{Counters, Stats};
 use crate::validation::{Validation, VerifyOptions};
 
 /// A JWKS client. Cheap to clone (clones share one cache) and safe to use from many threads:
@@ -267,6 +268,7 @@ impl Client {
                     max_response_bytes: o.max_response_bytes,
                     policy,
                     clock: o.clock,
+                    counters: Counters::default(),
                 },
             }),
         })
@@ -283,6 +285,15 @@ impl Client {
     /// The client's claim checks.
     pub fn validation(&self) -> &Validation {
         &self.inner.validation
+    }
+
+    /// A snapshot of the client's counters. Never blocks on the network.
+    pub fn stats(&self) -> Stats {
+        let keys_held = match &self.inner.mode {
+            Mode::Fixed(source) => source.keys_held(),
+            Mode::Discovery(d) => d.keys_held(),
+        };
+        self.inner.fetching.counters.snapshot(keys_held)
     }
 
     /// Refuses use in a forked child: the parent's locks and fetches in flight do not exist

@@ -144,6 +144,16 @@ impl Discovery {
         })
     }
 
+    /// Usable keys cached over all known issuers.
+    pub fn keys_held(&self) -> u64 {
+        let issuers = self.issuers.lock();
+        issuers
+            .iter()
+            .filter_map(|(_, e)| e.resolved.read().clone())
+            .map(|r| r.source.keys_held())
+            .sum()
+    }
+
     fn configured(&self, iss: &str) -> bool {
         self.allowed.contains(iss) || self.statics.contains_key(iss)
     }
@@ -233,7 +243,11 @@ impl Discovery {
     ) -> Result<Arc<Source>> {
         let jwks_uri = match self.statics.get(iss) {
             Some(uri) => uri.clone(),
-            None => self.discover(f, iss)?,
+            None => {
+                let result = self.discover(f, iss);
+                f.counters.fetched(result.is_ok(), f.clock.unix_time());
+                result?
+            }
         };
         match previous {
             Some(p) if p.uri() == jwks_uri => Ok(p.clone()),

@@ -36,6 +36,7 @@ mod keys;
 mod options;
 mod persist;
 mod source;
+mod stats;
 mod validation;
 
 pub mod ffi;
@@ -48,4 +49,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use fetch::{HttpFetch, HttpRequest, HttpResponse};
 pub use keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
+pub use stats::Stats;
 pub use validation::{Validation, VerifyOptions};

@@ -14,6 +14,7 @@ use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
 use crate::freshness::Freshness;
 use crate::keys::{self, Key, KeyPolicy, KeySet};
 use crate::persist::Persist;
+use crate::stats::{bump, Counters};
 
 /// How long a source's set is used and how often an unknown kid may refetch it.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,7 @@ pub(crate) struct Fetching {
     pub max_response_bytes: usize,
     pub policy: KeyPolicy,
     pub clock: Arc<dyn Clock>,
+    pub counters: Counters,
 }
 
 impl Fetching {
@@ -137,6 +139,13 @@ impl Source {
         &self.uri
     }
 
+    /// Usable keys in the cached set.
+    pub fn keys_held(&self) -> u64 {
+        self.cache
+            .current()
+            .map_or(0, |c| c.set.keys().len() as u64)
+    }
+
     /// One fetch (run by the single-flight leader only), its outcome recorded for backoff. A
     /// conditional request when the cached set has validators: a 304 keeps the parsed set and
     /// only renews its lifespan. `forced` refreshes (explicit, or for an unknown kid) also ask
@@ -163,7 +172,10 @@ impl Source {
                 last_modified: header(&response.headers, "last-modified"),
             };
             let set = match (&current, response.status) {
-                (Some(c), 304) => c.set.clone(),
+                (Some(c), 304) => {
+                    bump(&f.counters.not_modified);
+                    c.set.clone()
+                }
                 (None, 304) => {
                     return Err(Error::new(
                         ErrorKind::HttpStatus,
@@ -180,6 +192,7 @@ impl Source {
         });
         self.cache
             .record_fetch(&result, f.now(), self.rules.backoff);
+        f.counters.fetched(result.is_ok(), f.clock.unix_time());
         result
     }
 
@@ -205,6 +218,7 @@ impl Source {
         };
         if let Some(c) = &current {
             if now.saturating_sub(c.fetched_at) < lifespan(c) {
+                bump(&f.counters.cache_hits);
                 return Ok(ForLookup {
                     installed: c.clone(),
                     fetched: false,
@@ -215,17 +229,24 @@ impl Source {
         let stale_ok = |c: &Arc<Installed>| {
             now.saturating_sub(c.fetched_at) < lifespan(c).saturating_add(self.rules.max_stale)
         };
+        bump(&f.counters.cache_misses);
         let fallback = |error: Error| {
             let last_good = match &current {
                 Some(c) => Some(c.clone()),
                 None => self.load_persisted(f),
             };
             match last_good.filter(|c| stale_ok(c)) {
-                Some(c) => Ok(ForLookup {
-                    stale: now.saturating_sub(c.fetched_at) >= lifespan(&c),
-                    installed: c,
-                    fetched: true,
-                }),
+                Some(c) => {
+                    let stale = now.saturating_sub(c.fetched_at) >= lifespan(&c);
+                    if stale {
+                        bump(&f.counters.stale_serves);
+                    }
+                    Ok(ForLookup {
+                        stale,
+                        installed: c,
+                        fetched: true,
+                    })
+                }
                 None => Err(error),
             }
         };
@@ -263,6 +284,7 @@ impl Source {
         let cache = &self.cache;
         let now = f.now();
         if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
+            bump(&f.counters.cache_hits);
             return Ok((key, false));
         }
         let find = |inst: &Installed| -> Option<Arc<Key>> {
@@ -290,6 +312,7 @@ impl Source {
         // A fetch already proved this kid absent: it does not take the refetch slot again (so
         // a replayed fake kid cannot keep a real new kid from its refetch).
         if cache.known_absent(kid, inst.generation, now, self.rules.absent_kid_ttl) {
+            bump(&f.counters.unknown_kid_rate_limited);
             return Err(key_not_found(&inst.set, kid, Some(interval)));
         }
         // A fresh set lacks the kid. While fetches back off, the last failure answers.
@@ -299,8 +322,12 @@ impl Source {
         // A failed refetch returns its own error, which wins over "not found".
         let (inst, limited) =
             cache.refetch_for_unknown_kid(inst.generation, now, interval, || {
+                bump(&f.counters.unknown_kid_refetches);
                 self.fetch_and_install(f, true)
             })?;
+        if limited {
+            bump(&f.counters.unknown_kid_rate_limited);
+        }
         let rate_limited = limited.then_some(interval);
         match find(&inst) {
             Some(key) => {

@@ -11,7 +11,7 @@ use crate::client::Client;
 /// to be shared by all threads (every function taking `const jwks_client *` may be called
 /// concurrently). Made by jwks_client_new, freed by jwks_client_free.
 pub struct jwks_client {
-    inner: Client,
+    pub(crate) inner: Client,
 }
 
 /// Makes a client from `options` (copied: the options object may be freed or reused at once).

@@ -17,6 +17,7 @@ mod error;
 mod fetch;
 mod key;
 mod options;
+mod stats;
 mod token;
 mod verify_options;
 
@@ -25,6 +26,7 @@ pub use error::*;
 pub use fetch::*;
 pub use key::*;
 pub use options::*;
+pub use stats::*;
 pub use token::*;
 pub use verify_options::*;
 

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -286,6 +287,30 @@ static void test_happy_path_and_keys(const char *url) {
 
     /* results outlive the client */
     CHECK(jwks_client_get_signing_key(c, "ec", 2, &k, NULL) == JWKS_OK);
+    jwks_stats stats;
+    memset(&stats, 0xAB, sizeof stats);
+    stats.size = sizeof stats;
+    CHECK(jwks_client_stats(c, &stats, NULL) == JWKS_OK);
+    CHECK(stats.size == sizeof stats);
+    CHECK(stats.fetches == 3 && stats.fetch_failures == 0); /* first use, refresh, fetch_data */
+    CHECK(stats.cache_misses == 1 && stats.cache_hits >= 4);
+    CHECK(stats.keys_held == 2 && stats.stale_serves == 0);
+    CHECK(stats.last_success_unix_ms > 1700000000000ULL && stats.last_failure_unix_ms == 0);
+    /* A caller built against an older, shorter jwks_stats: nothing past its size is written. */
+    unsigned char old[sizeof(jwks_stats)];
+    memset(old, 0xAB, sizeof old);
+    size_t old_size = offsetof(jwks_stats, cache_hits);
+    memcpy(old, &old_size, sizeof old_size);
+    CHECK(jwks_client_stats(c, (jwks_stats *)(void *)old, NULL) == JWKS_OK);
+    CHECK(old[old_size] == 0xAB && old[sizeof old - 1] == 0xAB);
+    uint64_t fetches;
+    memcpy(&fetches, old + offsetof(jwks_stats, fetches), sizeof fetches);
+    CHECK(fetches == 3);
+    stats.size = 2;
+    CHECK(jwks_client_stats(c, &stats, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_stats(c, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    stats.size = sizeof stats;
+    CHECK(jwks_client_stats(NULL, &stats, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     jwks_client_free(c);
     CHECK(strcmp(jwks_key_kid(k, NULL), "ec") == 0);
     CHECK(strcmp(jwks_key_kid(jwks_key_set_get(set, 0), NULL), "ec") == 0);

@@ -1,0 +1,91 @@
+//! `jwks_stats`: a sized snapshot of a client's counters.
+
+use super::client::jwks_client;
+use super::{arg_ref, boundary, jwks_error, jwks_status};
+use crate::error::Error;
+
+/// Counters of a client since it was made, over all its sources. The caller sets `size` to
+/// `sizeof(jwks_stats)` before calling jwks_client_stats; fields may be added at the end in
+/// later versions, and a library newer than the caller's header fills only the fields the
+/// caller's size covers.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct jwks_stats {
+    /// Set by the caller: sizeof(jwks_stats) as the caller's header defines it.
+    pub size: usize,
+    /// HTTP requests made (key sets and discovery documents), successful or not.
+    pub fetches: u64,
+    /// Requests that failed (transport error, HTTP error, unusable document).
+    pub fetch_failures: u64,
+    /// Conditional refreshes answered 304 Not Modified.
+    pub not_modified: u64,
+    /// Lookups answered from a fresh cached set without a request.
+    pub cache_hits: u64,
+    /// Lookups that needed a fetch.
+    pub cache_misses: u64,
+    /// Lookups answered from a stale set because refreshing failed.
+    pub stale_serves: u64,
+    /// Refetches caused by an unknown kid.
+    pub unknown_kid_refetches: u64,
+    /// Unknown kids refused without a refetch (interval not over, or known absent).
+    pub unknown_kid_rate_limited: u64,
+    /// Milliseconds since the Unix epoch of the last successful fetch; 0 if none yet.
+    pub last_success_unix_ms: u64,
+    /// Milliseconds since the Unix epoch of the last failed fetch; 0 if none yet.
+    pub last_failure_unix_ms: u64,
+    /// Usable keys currently cached, over all sources.
+    pub keys_held: u64,
+}
+
+/// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
+/// Only the fields within that size are written (a caller built against an older header gets
+/// the fields it knows). JWKS_ERR_INVALID_ARGUMENT for NULL arguments or a size smaller than
+/// the size field itself. Never blocks on the network; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_stats(
+    client: *const jwks_client,
+    stats: *mut jwks_stats,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        if stats.is_null() {
+            return Err(super::null_arg("stats"));
+        }
+        // SAFETY: non-NULL; the caller promises at least `size` writable bytes.
+        let size = unsafe { std::ptr::addr_of!((*stats).size).read_unaligned() };
+        let header = std::mem::size_of::<usize>();
+        if size < header {
+            return Err(Error::invalid_argument(
+                "stats->size is smaller than the size field: set it to sizeof(jwks_stats)",
+            ));
+        }
+        let s = client.inner.stats();
+        let ms = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_millis() as u64);
+        let full = jwks_stats {
+            size,
+            fetches: s.fetches,
+            fetch_failures: s.fetch_failures,
+            not_modified: s.not_modified,
+            cache_hits: s.cache_hits,
+            cache_misses: s.cache_misses,
+            stale_serves: s.stale_serves,
+            unknown_kid_refetches: s.unknown_kid_refetches,
+            unknown_kid_rate_limited: s.unknown_kid_rate_limited,
+            last_success_unix_ms: ms(s.last_success),
+            last_failure_unix_ms: ms(s.last_failure),
+            keys_held: s.keys_held,
+        };
+        let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
+        // SAFETY: copies the fields after `size` that both layouts share; the regions do not
+        // overlap (one is a local).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&full as *const jwks_stats).cast::<u8>().add(header),
+                stats.cast::<u8>().add(header),
+                len,
+            );
+        }
+        Ok(())
+    })
+}
