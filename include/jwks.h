@@ -176,6 +176,11 @@ typedef enum {
    */
   JWKS_ERR_FORKED = 26,
   /**
+   * Not a failure: a non-blocking call (jwks_client_verify_nonblocking) could not answer
+   * from the cache and started a fetch in the background; call again later.
+   */
+  JWKS_PENDING = 27,
+  /**
    * A bug in libjwks (for example a panic caught at the boundary). Please report it.
    */
   JWKS_ERR_INTERNAL = 100,
@@ -456,6 +461,32 @@ jwks_status jwks_client_get_jwk_set_for_issuer(const jwks_client *client,
                                                bool refresh,
                                                jwks_key_set **out,
                                                jwks_error **err);
+
+/**
+ * Verifies without ever waiting on the network, for event loops: answers from the cache (as
+ * jwks_client_verify would), or returns JWKS_PENDING after starting the needed fetch on one of
+ * the client's background threads; call again later (a poll, a timer, the next request). A
+ * key set past its lifespan but within max-stale answers at once (jwks_token_stale) while it
+ * is refreshed in the background. Errors the cache can decide (bad signature, expired, unknown
+ * kid already refetched for, ...) come back at once as from jwks_client_verify.
+ *
+ * Outputs as jwks_client_verify (JWKS_PENDING is not a success: `*out` is unchanged and `*err`
+ * is set if err is not NULL). Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_verify_nonblocking(const jwks_client *client,
+                                           const char *token,
+                                           size_t token_len,
+                                           const jwks_verify_options *options,
+                                           jwks_token **out,
+                                           jwks_error **err);
+
+/**
+ * Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
+ * issuer's configuration and keys. Call it at start-up (nginx init_process, Envoy init) so
+ * requests never wait. Returns the first failure after trying all. Blocking (up to the
+ * timeout per request). Thread-safe.
+ */
+jwks_status jwks_client_warm_up(const jwks_client *client, jwks_error **err);
 
 /**
  * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.
@@ -972,6 +1003,15 @@ jwks_status jwks_options_set_persist_dir(jwks_options *options,
 jwks_status jwks_options_set_absent_kid_ttl_ms(jwks_options *options,
                                                uint64_t ttl_ms,
                                                jwks_error **err);
+
+/**
+ * Runs one background thread per client that refreshes every cached key set at 80% of its
+ * lifespan, so lookups never wait once warm (default off). The thread holds no reference that
+ * keeps the client alive; jwks_client_free stops it without waiting.
+ */
+jwks_status jwks_options_set_background_refresh(jwks_options *options,
+                                                bool enabled,
+                                                jwks_error **err);
 
 /**
  * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.

@@ -233,6 +233,13 @@ impl SetCache {
         installed
     }
 
+    /// Whether an unknown kid could claim a refetch now (without claiming it).
+    pub fn unknown_kid_refetch_allowed(&self, now: Duration, interval: Duration) -> bool {
+        self.last_unknown_kid_refetch
+            .lock()
+            .is_none_or(|t| now.saturating_sub(t) >= interval)
+    }
+
     /// Decides whether an unknown kid may trigger a refetch now.
     fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> RefetchSlot {
         let mut last = self.last_unknown_kid_refetch.lock();

@@ -2,8 +2,12 @@
 //! plus verification).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use serde_json::{Map, Value};
 
@@ -19,6 +23,10 @@ use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
 use crate::source::{Fetching, Rules, Source};
 use crate::stats::{Counters, Stats};
 use crate::validation::{Validation, VerifyOptions};
+use crate::worker::Worker;
+
+/// The background refresher renews a set when this fraction of its lifespan has passed.
+const REFRESH_AHEAD: f64 = 0.8;
 
 /// A JWKS client. Cheap to clone (clones share one cache) and safe to use from many threads:
 /// a lookup in a warm cache takes a short shared lock and never waits on the network.
@@ -41,6 +49,9 @@ enum Mode {
 struct Inner {
     mode: Mode,
     pid: u32,
+    worker: Worker,
+    /// Lookups the non-blocking calls have scheduled and not yet run: (issuer, kid).
+    scheduled: Mutex<HashSet<(Option<String>, Option<String>)>>,
     max_token_bytes: usize,
     allow_symmetric_keys: bool,
     allow_missing_kid: bool,
@@ -253,10 +264,12 @@ impl Client {
                 o.persist_dir.as_deref(),
             )))
         };
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner {
                 mode,
                 pid: std::process::id(),
+                worker: Worker::default(),
+                scheduled: Mutex::new(HashSet::new()),
                 max_token_bytes: o.max_token_bytes,
                 allow_symmetric_keys: o.allow_symmetric_keys,
                 allow_missing_kid: o.allow_missing_kid,
@@ -271,7 +284,57 @@ impl Client {
                     counters: Counters::default(),
                 },
             }),
-        })
+        };
+        if o.background_refresh {
+            // Until a set exists there is nothing due; look again soon enough to catch the
+            // first set well before it expires.
+            let lifespan = if o.uri.is_empty() {
+                o.discovery.issuer_ttl
+            } else {
+                o.lifespan
+            };
+            client.start_refresher(lifespan.mul_f64(0.1).min(Duration::from_secs(1)));
+        }
+        Ok(client)
+    }
+
+    /// Starts the thread that refreshes every cached set at 80% of its lifespan.
+    fn start_refresher(&self, idle: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.worker.start_refresher(idle, move || {
+            let client = Client {
+                inner: weak.upgrade()?,
+            };
+            client.refresh_due_sources()
+        });
+    }
+
+    /// Refreshes the sources that are due; returns how long until the next one is.
+    fn refresh_due_sources(&self) -> Option<Duration> {
+        let f = &self.inner.fetching;
+        let sources = match &self.inner.mode {
+            Mode::Fixed(source) => vec![source.clone()],
+            Mode::Discovery(d) => d.sources(),
+        };
+        let mut next: Option<Duration> = None;
+        for source in sources {
+            let Some(due) = source.refresh_due(REFRESH_AHEAD) else {
+                continue;
+            };
+            let now = f.now();
+            let wait = if due <= now {
+                // Failures back off inside; a failed refresh is retried after a pause.
+                let _ = source.refresh(f);
+                source
+                    .refresh_due(REFRESH_AHEAD)
+                    .map_or(Duration::from_secs(1), |d| d.saturating_sub(f.now()))
+                    .max(Duration::from_millis(100))
+            } else {
+                due - now
+            };
+            next = Some(next.map_or(wait, |n| n.min(wait)));
+        }
+        next
     }
 
     /// The JWKS URL, or None in discovery mode.
@@ -397,6 +460,164 @@ impl Client {
     pub fn verify_with(&self, token: &str, options: &VerifyOptions) -> Result<Verified> {
         let validation = options.apply(&self.inner.validation)?;
         self.verify_impl(token, Cow::Owned(validation))
+    }
+
+    /// Verifies without ever waiting on the network: answers from the cache, or fails with
+    /// `ErrorKind::Pending` after starting the needed fetch on a background thread (ask again
+    /// later). A set past its lifespan but within max-stale answers (flagged stale) while it is
+    /// refreshed in the background. Meant for event loops.
+    pub fn verify_nonblocking(&self, token: &str) -> Result<Verified> {
+        self.verify_now(token, Cow::Borrowed(&self.inner.validation))
+    }
+
+    /// [`Client::verify_nonblocking`] with per-call settings.
+    pub fn verify_nonblocking_with(
+        &self,
+        token: &str,
+        options: &VerifyOptions,
+    ) -> Result<Verified> {
+        let validation = options.apply(&self.inner.validation)?;
+        self.verify_now(token, Cow::Owned(validation))
+    }
+
+    fn verify_now(&self, token: &str, validation: Cow<'_, Validation>) -> Result<Verified> {
+        self.same_process()?;
+        let parsed = jwt::parse(
+            token,
+            self.inner.max_token_bytes,
+            &validation,
+            self.inner.allow_symmetric_keys,
+        )?;
+        let f = &self.inner.fetching;
+        let iss = parsed.claims.iss.clone();
+        let source = match &self.inner.mode {
+            Mode::Fixed(source) => source.clone(),
+            Mode::Discovery(d) => {
+                let iss = iss.as_deref().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::MissingClaim,
+                        "required claim \"iss\" is missing (discovery mode finds keys by issuer)",
+                    )
+                })?;
+                match d.source_if_ready(f, iss)? {
+                    Some(source) => source,
+                    None => return Err(self.schedule(Some(iss), parsed.kid.as_deref())),
+                }
+            }
+        };
+        let Some(kid) = parsed.kid.as_deref() else {
+            // Kid-less tokens try every fitting key of a set; only a set present now will do.
+            if self.inner.allow_missing_kid && source.refresh_due(1.0).is_some_and(|d| d > f.now())
+            {
+                return self.verify_impl(token, validation);
+            }
+            if self.inner.allow_missing_kid {
+                return Err(self.schedule(iss.as_deref(), None));
+            }
+            return Err(Error::new(
+                ErrorKind::MissingKid,
+                "token header has no kid (enable allow_missing_kid to try every fitting key)",
+            ));
+        };
+        let found = match source.lookup_now(f, kid, Some(parsed.alg)) {
+            // A refetch scheduled for this kid is still running: its answer is not in yet.
+            Err(e)
+                if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(iss.as_deref(), kid) =>
+            {
+                return Err(Error::new(
+                    ErrorKind::Pending,
+                    "the keys are being fetched in the background; try again later",
+                ))
+            }
+            other => other?,
+        };
+        if found.fetch_needed {
+            let pending = self.schedule(iss.as_deref(), Some(kid));
+            if found.key.is_none() {
+                return Err(pending);
+            }
+        }
+        let Some((key, stale)) = found.key else {
+            return Err(self.schedule(iss.as_deref(), Some(kid)));
+        };
+        key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+        jwt::check_claims(
+            &parsed.claims,
+            &parsed.payload,
+            &validation,
+            f.clock.unix_time(),
+        )?;
+        Ok(Verified {
+            payload: parsed.payload,
+            claims: OnceLock::new(),
+            kid: parsed.kid,
+            alg: parsed.alg,
+            typ: parsed.typ,
+            key,
+            stale,
+        })
+    }
+
+    fn is_scheduled(&self, iss: Option<&str>, kid: &str) -> bool {
+        let key = (iss.map(str::to_owned), Some(kid.to_owned()));
+        self.inner.scheduled.lock().contains(&key)
+    }
+
+    /// Schedules the blocking lookup of (issuer, kid) on the client's worker, once per pair
+    /// at a time, and returns the `Pending` error to hand back.
+    fn schedule(&self, iss: Option<&str>, kid: Option<&str>) -> Error {
+        let job_key = (iss.map(str::to_owned), kid.map(str::to_owned));
+        let pending = Error::new(
+            ErrorKind::Pending,
+            "the keys are being fetched in the background; try again later",
+        );
+        {
+            let mut scheduled = self.inner.scheduled.lock();
+            if scheduled.len() >= 1024 || !scheduled.insert(job_key.clone()) {
+                return pending;
+            }
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let job_key_for_job = job_key.clone();
+        let submitted = self.inner.worker.submit(Box::new(move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let client = Client { inner };
+            let (iss, kid) = &job_key_for_job;
+            let _ = client
+                .source_for(iss.as_deref())
+                .and_then(|source| match kid {
+                    Some(kid) => source.lookup(&client.inner.fetching, kid, None).map(|_| ()),
+                    None => source.set_for_lookup(&client.inner.fetching).map(|_| ()),
+                });
+            client.inner.scheduled.lock().remove(&job_key_for_job);
+        }));
+        if !submitted {
+            self.inner.scheduled.lock().remove(&job_key);
+        }
+        pending
+    }
+
+    /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and
+    /// static issuer's configuration and keys. For start-up (nginx init_process, Envoy init),
+    /// so that requests never wait. Returns the first failure, after trying all.
+    pub fn warm_up(&self) -> Result<()> {
+        self.same_process()?;
+        let f = &self.inner.fetching;
+        match &self.inner.mode {
+            Mode::Fixed(source) => source.set_for_lookup(f).map(|_| ()),
+            Mode::Discovery(d) => {
+                let mut first_error = None;
+                for iss in d.configured_issuers() {
+                    let result = d
+                        .source_for(f, &iss)
+                        .and_then(|source| source.set_for_lookup(f).map(|_| ()));
+                    if let Err(e) = result {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            }
+        }
     }
 
     fn verify_impl(&self, token: &str, validation: Cow<'_, Validation>) -> Result<Verified> {

@@ -144,6 +144,58 @@ impl Discovery {
         })
     }
 
+    /// The source of `iss` if it is known and fresh (or usable stale while rediscovery backs
+    /// off), without any request; None when discovery is needed. Refuses issuers that are not
+    /// allowed.
+    pub fn source_if_ready(&self, f: &Fetching, iss: &str) -> Result<Option<Arc<Source>>> {
+        self.check_allowed(iss)?;
+        let entry = self.issuers.lock().get(iss).cloned();
+        let Some(entry) = entry else { return Ok(None) };
+        let Some(r) = entry.resolved.read().clone() else {
+            return match entry.failures.backing_off(f.now()) {
+                Some(error) => Err(error),
+                None => Ok(None),
+            };
+        };
+        let ttl = self.rules.freshness.lifespan;
+        let age = f.now().saturating_sub(r.at);
+        if age < ttl
+            || (entry.failures.backing_off(f.now()).is_some() && age < ttl + self.rules.max_stale)
+        {
+            return Ok(Some(r.source.clone()));
+        }
+        Ok(None)
+    }
+
+    /// Every resolved source, for the background refresher.
+    pub fn sources(&self) -> Vec<Arc<Source>> {
+        self.issuers
+            .lock()
+            .iter()
+            .filter_map(|(_, e)| e.resolved.read().clone())
+            .map(|r| r.source.clone())
+            .collect()
+    }
+
+    /// The issuers to resolve at warm-up: allowed and static ones.
+    pub fn configured_issuers(&self) -> Vec<String> {
+        self.allowed
+            .iter()
+            .chain(self.statics.keys())
+            .cloned()
+            .collect()
+    }
+
+    fn check_allowed(&self, iss: &str) -> Result<()> {
+        if !self.allow_any && !self.configured(iss) {
+            return Err(Error::new(
+                ErrorKind::IssuerNotAllowed,
+                "the token's issuer is not an allowed issuer",
+            ));
+        }
+        Ok(())
+    }
+
     /// Usable keys cached over all known issuers.
     pub fn keys_held(&self) -> u64 {
         let issuers = self.issuers.lock();
@@ -171,12 +223,7 @@ impl Discovery {
     /// The key source of issuer `iss`: refused before any request unless allowed; discovered
     /// (once, shared by concurrent callers) when unknown or older than the issuer TTL.
     pub fn source_for(&self, f: &Fetching, iss: &str) -> Result<Arc<Source>> {
-        if !self.allow_any && !self.configured(iss) {
-            return Err(Error::new(
-                ErrorKind::IssuerNotAllowed,
-                "the token's issuer is not an allowed issuer",
-            ));
-        }
+        self.check_allowed(iss)?;
         let entry = {
             let mut issuers = self.issuers.lock();
             match issuers.get(iss) {

@@ -62,6 +62,9 @@ pub enum ErrorKind {
     /// The client was made in another process: it was used after `fork`, where its state
     /// (locks, fetches in flight) cannot be trusted. Make clients after forking.
     Forked = 26,
+    /// A non-blocking call could not answer from the cache: a fetch has been started in the
+    /// background; ask again later (or use the asynchronous call).
+    Pending = 27,
     /// A bug in the library (a caught panic, a broken invariant).
     Internal = 100,
 }
@@ -96,6 +99,7 @@ impl ErrorKind {
             ErrorKind::IssuerNotAllowed => "JWKS_ERR_ISSUER_NOT_ALLOWED",
             ErrorKind::Discovery => "JWKS_ERR_DISCOVERY",
             ErrorKind::Forked => "JWKS_ERR_FORKED",
+            ErrorKind::Pending => "JWKS_PENDING",
             ErrorKind::Internal => "JWKS_ERR_INTERNAL",
         }
     }

@@ -38,6 +38,7 @@ mod persist;
 mod source;
 mod stats;
 mod validation;
+mod worker;
 
 pub mod ffi;
 

@@ -73,6 +73,9 @@ pub struct ClientOptions {
     /// (unless a new set arrives first), so replayed fake kids cannot take the refetch slot a
     /// real new kid needs. 300 s; zero turns it off.
     pub absent_kid_ttl: Duration,
+    /// Run a background thread that refreshes every cached set at 80% of its lifespan, so
+    /// lookups never wait once warm. Off.
+    pub background_refresh: bool,
     /// Minimum time between two refetches triggered by an unknown kid. 60 s. (Discovery mode
     /// has its own, per issuer: [`DiscoveryOptions::min_refetch_interval`].)
     pub min_refetch_interval: Duration,
@@ -136,6 +139,7 @@ impl Default for ClientOptions {
             min_refetch_interval: Duration::from_secs(60),
             max_stale: Duration::from_secs(24 * 3600),
             persist_dir: None,
+            background_refresh: false,
             absent_kid_ttl: Duration::from_secs(300),
             failure_backoff: Duration::from_secs(2),
             failure_backoff_max: Duration::from_secs(120),

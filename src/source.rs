@@ -33,6 +33,14 @@ pub(crate) struct Rules {
     pub absent_kid_ttl: Duration,
 }
 
+/// What a non-blocking lookup found: the key (and whether it is stale) if the cache has it,
+/// and whether a fetch should be scheduled (the set is missing or expired, or the kid is
+/// unknown and a refetch is allowed).
+pub(crate) struct NowLookup {
+    pub key: Option<(Arc<Key>, bool)>,
+    pub fetch_needed: bool,
+}
+
 /// The set a lookup uses: whether this call fetched it, and whether it is served stale (past
 /// its lifespan, because refreshing failed).
 pub(crate) struct ForLookup {
@@ -137,6 +145,102 @@ impl Source {
 
     pub fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// When the cached set should be refreshed ahead of its expiry (at `ahead` of its
+    /// lifespan), or None if there is no set yet.
+    pub fn refresh_due(&self, ahead: f64) -> Option<Duration> {
+        let c = self.cache.current()?;
+        Some(c.fetched_at + c.lifespan.mul_f64(ahead))
+    }
+
+    /// Refreshes the set now (a scheduled, not forced, fetch), for the background refresher;
+    /// nothing while failed fetches back off.
+    pub fn refresh(&self, f: &Fetching) -> Result<()> {
+        if let Some(error) = self.cache.backing_off(f.now()) {
+            return Err(error);
+        }
+        let seen = self.cache.current().map_or(0, |c| c.generation);
+        self.refresh_after(f, seen, false).map(|_| ())
+    }
+
+    /// The lookup without any waiting: answers from the cache (a fresh set, or a stale one
+    /// within max-stale while a refresh is due), or says a fetch is needed. Errors are those
+    /// the blocking lookup would return without a request.
+    pub fn lookup_now(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Result<NowLookup> {
+        let cache = &self.cache;
+        let now = f.now();
+        if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
+            bump(&f.counters.cache_hits);
+            return Ok(NowLookup {
+                key: Some((key, false)),
+                fetch_needed: false,
+            });
+        }
+        let backing_off = cache.backing_off(now);
+        let Some(inst) = cache.current() else {
+            return match backing_off {
+                Some(error) => Err(error),
+                None => Ok(NowLookup {
+                    key: None,
+                    fetch_needed: true,
+                }),
+            };
+        };
+        let lifespan = if self.rules.cache_jwk_set {
+            inst.lifespan
+        } else {
+            Duration::ZERO
+        };
+        let age = now.saturating_sub(inst.fetched_at);
+        let expired = age >= lifespan;
+        if expired && age >= lifespan.saturating_add(self.rules.max_stale) {
+            // Too old to serve even stale.
+            return match backing_off {
+                Some(error) => Err(error),
+                None => Ok(NowLookup {
+                    key: None,
+                    fetch_needed: true,
+                }),
+            };
+        }
+        let found = match alg {
+            Some(alg) => inst.set.find_for(kid, alg).cloned(),
+            None => inst.set.find(kid).cloned(),
+        };
+        let refresh = expired && backing_off.is_none();
+        if expired {
+            bump(&f.counters.stale_serves);
+        } else {
+            bump(&f.counters.cache_hits);
+        }
+        if let Some(key) = found {
+            return Ok(NowLookup {
+                key: Some((key, expired)),
+                fetch_needed: refresh,
+            });
+        }
+        if refresh {
+            // The refresh that is due may bring the kid.
+            return Ok(NowLookup {
+                key: None,
+                fetch_needed: true,
+            });
+        }
+        let interval = self.rules.min_refetch_interval;
+        if let Some(error) = backing_off {
+            return Err(error);
+        }
+        if cache.known_absent(kid, inst.generation, now, self.rules.absent_kid_ttl)
+            || !cache.unknown_kid_refetch_allowed(now, interval)
+        {
+            bump(&f.counters.unknown_kid_rate_limited);
+            return Err(key_not_found(&inst.set, kid, Some(interval)));
+        }
+        Ok(NowLookup {
+            key: None,
+            fetch_needed: true,
+        })
     }
 
     /// Usable keys in the cached set.

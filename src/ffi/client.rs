@@ -221,3 +221,49 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set_for_issuer(
         Ok(())
     })
 }
+
+/// Verifies without ever waiting on the network, for event loops: answers from the cache (as
+/// jwks_client_verify would), or returns JWKS_PENDING after starting the needed fetch on one of
+/// the client's background threads; call again later (a poll, a timer, the next request). A
+/// key set past its lifespan but within max-stale answers at once (jwks_token_stale) while it
+/// is refreshed in the background. Errors the cache can decide (bad signature, expired, unknown
+/// kid already refetched for, ...) come back at once as from jwks_client_verify.
+///
+/// Outputs as jwks_client_verify (JWKS_PENDING is not a success: `*out` is unchanged and `*err`
+/// is set if err is not NULL). Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_verify_nonblocking(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    out: *mut *mut jwks_token,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let token = unsafe { arg_str(token, token_len, "token")? };
+        let out = out_arg(out, "out")?;
+        let verified = match unsafe { options.as_ref() } {
+            None => client.inner.verify_nonblocking(token)?,
+            Some(o) => client.inner.verify_nonblocking_with(token, &o.inner)?,
+        };
+        unsafe { *out = jwks_token::into_raw(verified) };
+        Ok(())
+    })
+}
+
+/// Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
+/// issuer's configuration and keys. Call it at start-up (nginx init_process, Envoy init) so
+/// requests never wait. Returns the first failure after trying all. Blocking (up to the
+/// timeout per request). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_warm_up(
+    client: *const jwks_client,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        client.inner.warm_up()
+    })
+}

@@ -70,6 +70,9 @@ pub enum jwks_status {
     /// The client is used in a process other than the one that made it (after fork): make
     /// clients in each worker after forking (nginx: init_process).
     JWKS_ERR_FORKED = 26,
+    /// Not a failure: a non-blocking call (jwks_client_verify_nonblocking) could not answer
+    /// from the cache and started a fetch in the background; call again later.
+    JWKS_PENDING = 27,
     /// A bug in libjwks (for example a panic caught at the boundary). Please report it.
     JWKS_ERR_INTERNAL = 100,
 }
@@ -104,6 +107,7 @@ impl jwks_status {
             ErrorKind::IssuerNotAllowed => JWKS_ERR_ISSUER_NOT_ALLOWED,
             ErrorKind::Discovery => JWKS_ERR_DISCOVERY,
             ErrorKind::Forked => JWKS_ERR_FORKED,
+            ErrorKind::Pending => JWKS_PENDING,
             ErrorKind::Internal => JWKS_ERR_INTERNAL,
         }
     }
@@ -187,6 +191,7 @@ pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
         24 => c"JWKS_ERR_ISSUER_NOT_ALLOWED",
         25 => c"JWKS_ERR_DISCOVERY",
         26 => c"JWKS_ERR_FORKED",
+        27 => c"JWKS_PENDING",
         100 => c"JWKS_ERR_INTERNAL",
         _ => c"JWKS_ERR_UNKNOWN",
     };

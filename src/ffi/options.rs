@@ -777,3 +777,18 @@ pub unsafe extern "C" fn jwks_options_set_absent_kid_ttl_ms(
         Ok(())
     })
 }
+
+/// Runs one background thread per client that refreshes every cached key set at 80% of its
+/// lifespan, so lookups never wait once warm (default off). The thread holds no reference that
+/// keeps the client alive; jwks_client_free stops it without waiting.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_background_refresh(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.background_refresh = enabled;
+        Ok(())
+    })
+}

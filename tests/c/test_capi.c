@@ -609,6 +609,53 @@ static void test_fetch_callback(void) {
     jwks_client_free(c);
 }
 
+static void test_nonblocking(void) {
+    /* The slow JWKS answers after 3 s: the first call is pending, never blocking. */
+    char url[512];
+    snprintf(url, sizeof url, "%s/slow", env("BASE"));
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_background_refresh(o, true, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    const char *tok = env("TOK_GOOD");
+    jwks_token *t = SENTINEL;
+    jwks_error *err = NULL;
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK(jwks_client_verify_nonblocking(c, tok, strlen(tok), NULL, &t, &err) == JWKS_PENDING);
+    CHECK(t == SENTINEL && jwks_error_status(err) == JWKS_PENDING);
+    jwks_error_free(err);
+    CHECK(jwks_client_verify_nonblocking(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_PENDING);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    CHECK(end.tv_sec - start.tv_sec < 2);
+    /* A poll loop: ask again until the background fetch has landed. */
+    jwks_status s = JWKS_PENDING;
+    for (int i = 0; i < 400 && s == JWKS_PENDING; i++) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        s = jwks_client_verify_nonblocking(c, tok, strlen(tok), NULL, &t, NULL);
+    }
+    CHECK(s == JWKS_OK);
+    if (s == JWKS_OK) {
+        CHECK(!jwks_token_stale(t));
+        jwks_token_free(t);
+    }
+    CHECK(strcmp(jwks_status_str(JWKS_PENDING), "JWKS_PENDING") == 0);
+    jwks_client_free(c);
+
+    /* warm-up: everything fetched before the first request */
+    c = make_client(env("JWKS_URL"));
+    CHECK(jwks_client_warm_up(c, NULL) == JWKS_OK);
+    t = NULL;
+    CHECK(jwks_client_verify_nonblocking(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_OK);
+    jwks_token_free(t);
+    CHECK(jwks_client_warm_up(NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_client_free(c);
+}
+
 static void test_fork(const char *url) {
     jwks_client *c = make_client(url);
     expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "before fork");
@@ -640,6 +687,7 @@ int main(void) {
     test_discovery();
     test_fetch_callback();
     test_fork(url);
+    test_nonblocking();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
