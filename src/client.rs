@@ -23,7 +23,7 @@ use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
 use crate::source::{Fetching, Rules, Source};
 use crate::stats::{Counters, Stats};
 use crate::validation::{Validation, VerifyOptions};
-use crate::worker::Worker;
+use crate::worker::{Task, Worker};
 
 /// The background refresher renews a set when this fraction of its lifespan has passed.
 const REFRESH_AHEAD: f64 = 0.8;
@@ -39,6 +39,23 @@ const REFRESH_AHEAD: f64 = 0.8;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Shared by the caller's clones only (not by the library's own threads): when the last
+    /// one goes, the client closes (background threads stop, pending async requests are
+    /// answered "cancelled") even while a fetch in flight still holds `inner`.
+    user: Option<Arc<UserGuard>>,
+}
+
+struct UserGuard(std::sync::Weak<Inner>);
+
+impl Drop for UserGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner
+                .closed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            inner.worker.shutdown();
+        }
+    }
 }
 
 enum Mode {
@@ -46,8 +63,9 @@ enum Mode {
     Discovery(Box<Discovery>),
 }
 
-struct Inner {
+pub(crate) struct Inner {
     mode: Mode,
+    closed: std::sync::atomic::AtomicBool,
     pid: u32,
     worker: Worker,
     /// Lookups the non-blocking calls have scheduled and not yet run: (issuer, kid).
@@ -264,9 +282,11 @@ impl Client {
                 o.persist_dir.as_deref(),
             )))
         };
-        let client = Client {
+        let mut client = Client {
+            user: None,
             inner: Arc::new(Inner {
                 mode,
+                closed: std::sync::atomic::AtomicBool::new(false),
                 pid: std::process::id(),
                 worker: Worker::default(),
                 scheduled: Mutex::new(HashSet::new()),
@@ -285,6 +305,7 @@ impl Client {
                 },
             }),
         };
+        client.user = Some(Arc::new(UserGuard(Arc::downgrade(&client.inner))));
         if o.background_refresh {
             // Until a set exists there is nothing due; look again soon enough to catch the
             // first set well before it expires.
@@ -302,9 +323,7 @@ impl Client {
     fn start_refresher(&self, idle: Duration) {
         let weak = Arc::downgrade(&self.inner);
         self.inner.worker.start_refresher(idle, move || {
-            let client = Client {
-                inner: weak.upgrade()?,
-            };
+            let client = Client::from_inner(weak.upgrade()?);
             client.refresh_due_sources()
         });
     }
@@ -343,6 +362,29 @@ impl Client {
             Mode::Fixed(source) => Some(source.uri()),
             Mode::Discovery(_) => None,
         }
+    }
+
+    /// A handle for the library's own threads: it does not keep the client open.
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Client {
+        Client { inner, user: None }
+    }
+
+    /// Whether the caller has dropped every handle (the library's threads may still hold
+    /// the client while they finish).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// Queues work on the client's threads (handed back if it cannot be queued).
+    pub(crate) fn submit(
+        &self,
+        job: Box<dyn crate::worker::Job>,
+    ) -> std::result::Result<(), Box<dyn crate::worker::Job>> {
+        self.inner.worker.submit(job)
     }
 
     /// The client's claim checks.
@@ -579,9 +621,9 @@ impl Client {
         }
         let weak = Arc::downgrade(&self.inner);
         let job_key_for_job = job_key.clone();
-        let submitted = self.inner.worker.submit(Box::new(move || {
+        let submitted = self.inner.worker.submit(Box::new(Task(move || {
             let Some(inner) = weak.upgrade() else { return };
-            let client = Client { inner };
+            let client = Client::from_inner(inner);
             let (iss, kid) = &job_key_for_job;
             let _ = client
                 .source_for(iss.as_deref())
@@ -590,8 +632,8 @@ impl Client {
                     None => source.set_for_lookup(&client.inner.fetching).map(|_| ()),
                 });
             client.inner.scheduled.lock().remove(&job_key_for_job);
-        }));
-        if !submitted {
+        })));
+        if submitted.is_err() {
             self.inner.scheduled.lock().remove(&job_key);
         }
         pending

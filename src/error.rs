@@ -65,6 +65,9 @@ pub enum ErrorKind {
     /// A non-blocking call could not answer from the cache: a fetch has been started in the
     /// background; ask again later (or use the asynchronous call).
     Pending = 27,
+    /// An asynchronous verification could not run: the client was freed first (or is
+    /// shutting down, or its queue is full).
+    Cancelled = 28,
     /// A bug in the library (a caught panic, a broken invariant).
     Internal = 100,
 }
@@ -100,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Discovery => "JWKS_ERR_DISCOVERY",
             ErrorKind::Forked => "JWKS_ERR_FORKED",
             ErrorKind::Pending => "JWKS_PENDING",
+            ErrorKind::Cancelled => "JWKS_ERR_CANCELLED",
             ErrorKind::Internal => "JWKS_ERR_INTERNAL",
         }
     }

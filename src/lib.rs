@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod alg;
+mod async_verify;
 mod cache;
 mod client;
 mod clock;
@@ -43,6 +44,7 @@ mod worker;
 pub mod ffi;
 
 pub use alg::Algorithm;
+pub use async_verify::{AsyncVerify, Callback, Request};
 pub use client::{Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};

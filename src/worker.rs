@@ -19,11 +19,27 @@ pub(crate) const MAX_WORKERS: usize = 2;
 /// and a fetch already queued or running will answer it).
 const MAX_QUEUED: usize = 1024;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Work for the pool. `cancel` runs instead of `run` when the client goes away before the job
+/// started (on a pool thread, like `run`).
+pub(crate) trait Job: Send {
+    fn run(self: Box<Self>);
+    fn cancel(self: Box<Self>);
+}
+
+/// A job that only runs (nothing to tell anyone when cancelled).
+pub(crate) struct Task<F>(pub F);
+
+impl<F: FnOnce() + Send> Job for Task<F> {
+    fn run(self: Box<Self>) {
+        (self.0)()
+    }
+
+    fn cancel(self: Box<Self>) {}
+}
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Job>,
+    queue: VecDeque<Box<dyn Job>>,
     threads: usize,
     idle: usize,
 }
@@ -45,15 +61,15 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Queues `job`; starts a thread if none is idle and fewer than `MAX_WORKERS` run. Returns
-    /// false when the queue is full or the client is stopping.
-    pub fn submit(&self, job: Job) -> bool {
+    /// Queues `job`; starts a thread if none is idle and fewer than `MAX_WORKERS` run. Hands
+    /// the job back when the queue is full or the client is stopping.
+    pub fn submit(&self, job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
         if self.shared.stop.load(Ordering::SeqCst) {
-            return false;
+            return Err(job);
         }
         let mut state = self.shared.state.lock();
         if state.queue.len() >= MAX_QUEUED {
-            return false;
+            return Err(job);
         }
         state.queue.push_back(job);
         if state.idle == 0 && state.threads < MAX_WORKERS {
@@ -67,7 +83,7 @@ impl Worker {
         }
         drop(state);
         self.shared.work.notify_one();
-        true
+        Ok(())
     }
 
     /// Starts the refresher: every time `next_due` says (None: nothing to refresh yet, look
@@ -95,30 +111,35 @@ impl Worker {
     }
 }
 
-impl Drop for Worker {
+impl Worker {
     /// Raises the stop flag and wakes every thread; never joins (a thread may be in a fetch,
-    /// or may even be the one dropping the client).
-    fn drop(&mut self) {
+    /// or may even be the one dropping the client). The threads cancel the jobs still queued.
+    pub fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        let queued = std::mem::take(&mut self.shared.state.lock().queue);
-        drop(queued);
         self.shared.work.notify_all();
         let _guard = self.shared.refresher_lock.lock();
         self.shared.refresher.notify_all();
     }
 }
 
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 fn run(shared: Arc<Shared>) {
     loop {
-        let job = {
+        let (job, stopping) = {
             let mut state = shared.state.lock();
             loop {
-                if shared.stop.load(Ordering::SeqCst) {
+                let stopping = shared.stop.load(Ordering::SeqCst);
+                if let Some(job) = state.queue.pop_front() {
+                    break (job, stopping);
+                }
+                if stopping {
                     state.threads -= 1;
                     return;
-                }
-                if let Some(job) = state.queue.pop_front() {
-                    break job;
                 }
                 state.idle += 1;
                 shared.work.wait(&mut state);
@@ -126,6 +147,12 @@ fn run(shared: Arc<Shared>) {
             }
         };
         // A job must not take the pool down with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            if stopping {
+                job.cancel()
+            } else {
+                job.run()
+            }
+        }));
     }
 }

@@ -200,3 +200,181 @@ fn dropping_a_client_does_not_wait_for_a_fetch_in_flight() {
     drop(client);
     assert!(started.elapsed() < Duration::from_millis(100));
 }
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jwks::AsyncVerify;
+
+/// Counts one callback per call; records the last result's error kind (None = success).
+#[derive(Default)]
+struct Calls {
+    count: AtomicUsize,
+    ok: AtomicUsize,
+}
+
+fn callback(calls: &Arc<Calls>) -> jwks::Callback {
+    let calls = calls.clone();
+    Box::new(move |result: jwks::Result<jwks::Verified>| {
+        if result.is_ok() {
+            calls.ok.fetch_add(1, Ordering::SeqCst);
+        }
+        calls.count.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn async_callbacks_come_exactly_once_under_concurrency() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(200)),
+    );
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    let token = key.token(&claims());
+    // 100 calls from 8 threads: the first ones miss (pending), later ones hit (ready).
+    let results: Vec<(Arc<Calls>, Option<jwks::Request>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (client, token) = (client.clone(), token.clone());
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..(if t < 4 { 13 } else { 12 }) {
+                        if i == 6 {
+                            std::thread::sleep(Duration::from_millis(300));
+                        }
+                        let calls = Arc::new(Calls::default());
+                        match client.verify_async(&token, None, callback(&calls)).unwrap() {
+                            AsyncVerify::Ready(v) => {
+                                assert_eq!(v.kid(), Some("a"));
+                                mine.push((calls, None));
+                            }
+                            AsyncVerify::Pending(request) => mine.push((calls, Some(request))),
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(results.len(), 100);
+    for (_, request) in &results {
+        if let Some(r) = request {
+            wait_for(|| r.is_finished());
+        }
+    }
+    let (mut pending, mut ready) = (0, 0);
+    for (calls, request) in &results {
+        if request.is_some() {
+            pending += 1;
+            assert_eq!(
+                calls.count.load(Ordering::SeqCst),
+                1,
+                "exactly one callback"
+            );
+            assert_eq!(calls.ok.load(Ordering::SeqCst), 1);
+        } else {
+            ready += 1;
+            assert_eq!(
+                calls.count.load(Ordering::SeqCst),
+                0,
+                "no callback for a cache hit"
+            );
+        }
+    }
+    assert!(
+        pending >= 8 && ready >= 8,
+        "a mix: {pending} pending, {ready} ready"
+    );
+    assert_eq!(server.hits("/jwks"), 1);
+}
+
+#[test]
+fn cancel_before_completion_means_no_callback_and_after_it_changes_nothing() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(300)),
+    );
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    let token = key.token(&claims());
+    let early = Arc::new(Calls::default());
+    let AsyncVerify::Pending(request) =
+        client.verify_async(&token, None, callback(&early)).unwrap()
+    else {
+        panic!("expected pending")
+    };
+    request.cancel();
+    assert!(request.is_finished());
+    let late = Arc::new(Calls::default());
+    let AsyncVerify::Pending(second) = client.verify_async(&token, None, callback(&late)).unwrap()
+    else {
+        panic!("expected pending")
+    };
+    wait_for(|| second.is_finished());
+    second.cancel();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(early.count.load(Ordering::SeqCst), 0);
+    assert_eq!(late.count.load(Ordering::SeqCst), 1);
+    // A cache hit now: ready at once, no callback.
+    let hit = Arc::new(Calls::default());
+    assert!(matches!(
+        client.verify_async(&token, None, callback(&hit)).unwrap(),
+        AsyncVerify::Ready(_)
+    ));
+    // Errors the cache decides come back at once, without a callback.
+    let expired = key.token(&json!({"exp": now() - 3600}));
+    let err = client
+        .verify_async(&expired, None, callback(&hit))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Expired);
+    assert_eq!(hit.count.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn freeing_the_client_cancels_pending_requests_with_one_callback_each() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(500)),
+    );
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    let token = key.token(&claims());
+    let calls: Vec<Arc<Calls>> = (0..5).map(|_| Arc::new(Calls::default())).collect();
+    let requests: Vec<jwks::Request> = calls
+        .iter()
+        .map(
+            |c| match client.verify_async(&token, None, callback(c)).unwrap() {
+                AsyncVerify::Pending(r) => r,
+                AsyncVerify::Ready(_) => panic!("expected pending"),
+            },
+        )
+        .collect();
+    let started = Instant::now();
+    drop(client);
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "free does not wait"
+    );
+    for r in &requests {
+        wait_for(|| r.is_finished());
+    }
+    for c in &calls {
+        assert_eq!(c.count.load(Ordering::SeqCst), 1);
+        assert_eq!(c.ok.load(Ordering::SeqCst), 0, "cancelled, not verified");
+    }
+}

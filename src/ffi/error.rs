@@ -73,6 +73,9 @@ pub enum jwks_status {
     /// Not a failure: a non-blocking call (jwks_client_verify_nonblocking) could not answer
     /// from the cache and started a fetch in the background; call again later.
     JWKS_PENDING = 27,
+    /// An asynchronous verification was not run: the client was freed first (the callback
+    /// gets this status), or it is shutting down or overloaded (returned at once, no callback).
+    JWKS_ERR_CANCELLED = 28,
     /// A bug in libjwks (for example a panic caught at the boundary). Please report it.
     JWKS_ERR_INTERNAL = 100,
 }
@@ -108,6 +111,7 @@ impl jwks_status {
             ErrorKind::Discovery => JWKS_ERR_DISCOVERY,
             ErrorKind::Forked => JWKS_ERR_FORKED,
             ErrorKind::Pending => JWKS_PENDING,
+            ErrorKind::Cancelled => JWKS_ERR_CANCELLED,
             ErrorKind::Internal => JWKS_ERR_INTERNAL,
         }
     }
@@ -192,6 +196,7 @@ pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
         25 => c"JWKS_ERR_DISCOVERY",
         26 => c"JWKS_ERR_FORKED",
         27 => c"JWKS_PENDING",
+        28 => c"JWKS_ERR_CANCELLED",
         100 => c"JWKS_ERR_INTERNAL",
         _ => c"JWKS_ERR_UNKNOWN",
     };
