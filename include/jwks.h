@@ -181,6 +181,11 @@ typedef enum {
    */
   JWKS_PENDING = 27,
   /**
+   * An asynchronous verification was not run: the client was freed first (the callback
+   * gets this status), or it is shutting down or overloaded (returned at once, no callback).
+   */
+  JWKS_ERR_CANCELLED = 28,
+  /**
    * A bug in libjwks (for example a panic caught at the boundary). Please report it.
    */
   JWKS_ERR_INTERNAL = 100,
@@ -228,6 +233,12 @@ typedef struct jwks_key_set jwks_key_set;
 typedef struct jwks_options jwks_options;
 
 /**
+ * A pending asynchronous verification. Made by jwks_client_verify_async (when it returns
+ * JWKS_PENDING), freed by jwks_request_free whether or not the callback has run.
+ */
+typedef struct jwks_request jwks_request;
+
+/**
  * A verified token: its claims (the decoded JSON payload) and header fields. Made by
  * jwks_client_verify, freed by jwks_token_free. Immutable, so safe to read from many threads;
  * it outlives the client that made it.
@@ -242,6 +253,20 @@ typedef struct jwks_token jwks_token;
  * it is no longer changed; do not change it while a verify uses it.
  */
 typedef struct jwks_verify_options jwks_verify_options;
+
+/**
+ * Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one
+ * call, on a library thread, unless jwks_request_free returned first. On success `status` is
+ * JWKS_OK and `token` is a new jwks_token (free it with jwks_token_free), `error` NULL;
+ * otherwise `token` is NULL and `error` a new jwks_error (free it with jwks_error_free),
+ * JWKS_ERR_CANCELLED when the client was freed first. It must not block for long (it runs on
+ * one of the client's few threads), must not unwind or longjmp, and may call any jwks
+ * function except jwks_client_free of the client that is calling it.
+ */
+typedef void (*jwks_verify_callback)(void *user_data,
+                                     jwks_status status,
+                                     jwks_token *token,
+                                     jwks_error *error);
 
 /**
  * One request header handed to a jwks_fetch_callback: name and value as pointer + length
@@ -344,6 +369,40 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Verifies a token without blocking the caller. Three outcomes:
+ *
+ * - JWKS_OK: the cache answered; `*out` is a new jwks_token (free with jwks_token_free); the
+ *   callback will not be called and `*request` is unchanged.
+ * - JWKS_PENDING: keys must be fetched; `*request` is a new jwks_request (free it with
+ *   jwks_request_free) and the callback will be called exactly once, later, on a library
+ *   thread, unless jwks_request_free returns first. `*out` and `*err` are unchanged.
+ * - any other status: the verification failed at once (bad token, expired, unknown kid
+ *   already refetched for, ...) or could not be queued (JWKS_ERR_CANCELLED); no callback;
+ *   `*err` is set if err is not NULL.
+ *
+ * The token and options are copied, so the caller may release them at once. `callback`,
+ * `out` and `request` must not be NULL; `user_data` is passed to the callback untouched.
+ * Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_verify_async(const jwks_client *client,
+                                     const char *token,
+                                     size_t token_len,
+                                     const jwks_verify_options *options,
+                                     jwks_verify_callback callback,
+                                     void *user_data,
+                                     jwks_token **out,
+                                     jwks_request **request,
+                                     jwks_error **err);
+
+/**
+ * Drops interest in a pending verification and frees its handle. After it returns the
+ * callback will not run: if it has not started it never will; if it is running on another
+ * thread this waits for it to return (from inside the callback itself it returns at once).
+ * Fine after the callback has run. NULL is a no-op; freeing twice is undefined behaviour.
+ */
+void jwks_request_free(jwks_request *request);
 
 /**
  * Makes a client from `options` (copied: the options object may be freed or reused at once).

@@ -12,6 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind};
 
+mod async_verify;
 mod client;
 mod error;
 mod fetch;
@@ -21,6 +22,7 @@ mod stats;
 mod token;
 mod verify_options;
 
+pub use async_verify::*;
 pub use client::*;
 pub use error::*;
 pub use fetch::*;

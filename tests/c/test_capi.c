@@ -504,7 +504,7 @@ struct memory_idp {
     const char *jwks;
     int calls;
     int saw_accept;
-    int mode; /* 0 serve, 1 transport failure, 2 oversized body, 3 HTTP 404 */
+    int mode; /* 0 serve, 1 transport failure, 2 oversized body, 3 HTTP 404, 4 serve slowly */
 };
 
 static int serve_from_memory(void *user_data, const char *url, size_t url_len,
@@ -525,6 +525,10 @@ static int serve_from_memory(void *user_data, const char *url, size_t url_len,
     if (idp->mode == 3) {
         CHECK(jwks_http_response_set_status(response, 404, NULL) == JWKS_OK);
         return 0;
+    }
+    if (idp->mode == 4) {
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
     const char *body = strstr(url, "/.well-known/openid-configuration") ? idp->config : idp->jwks;
     CHECK(jwks_http_response_set_status(response, 42, NULL) == JWKS_ERR_INVALID_ARGUMENT);
@@ -656,6 +660,88 @@ static void test_nonblocking(void) {
     jwks_client_free(c);
 }
 
+struct async_result {
+    int calls;
+    jwks_status status;
+};
+
+static void on_verified(void *user_data, jwks_status status, jwks_token *token, jwks_error *error) {
+    struct async_result *r = user_data;
+    r->status = status;
+    jwks_token_free(token);
+    jwks_error_free(error);
+    __atomic_fetch_add(&r->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static int calls_of(struct async_result *r) { return __atomic_load_n(&r->calls, __ATOMIC_SEQ_CST); }
+
+static void wait_calls(struct async_result *r, int n) {
+    for (int i = 0; i < 500 && calls_of(r) < n; i++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void test_async(void) {
+    const char *tok = env("TOK_CB");
+    struct memory_idp slow = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 4};
+
+    /* Pending, then exactly one callback; then a cache hit: OK at once, no callback. */
+    jwks_client *c = callback_client(&slow, 1);
+    struct async_result first = {0, JWKS_ERR_INTERNAL};
+    jwks_token *out = SENTINEL;
+    jwks_request *req = SENTINEL;
+    CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &first, &out, &req, NULL) == JWKS_PENDING);
+    CHECK(out == SENTINEL && req != SENTINEL && req != NULL);
+    wait_calls(&first, 1);
+    CHECK(calls_of(&first) == 1 && first.status == JWKS_OK);
+    jwks_request_free(req);
+    struct async_result hit = {0, JWKS_ERR_INTERNAL};
+    req = SENTINEL;
+    CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &hit, &out, &req, NULL) == JWKS_OK);
+    CHECK(out != SENTINEL && req == SENTINEL);
+    jwks_token_free(out);
+    /* An error decided at once: no callback. */
+    jwks_error *err = NULL;
+    CHECK(jwks_client_verify_async(c, "a.b", 3, NULL, on_verified, &hit, &out, &req, &err) == JWKS_ERR_MALFORMED_TOKEN);
+    jwks_error_free(err);
+    CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, NULL, &hit, &out, &req, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &hit, &out, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(calls_of(&hit) == 0);
+    jwks_client_free(c);
+
+    /* Cancel before completion: no callback, ever. */
+    c = callback_client(&slow, 1);
+    struct async_result cancelled = {0, JWKS_ERR_INTERNAL};
+    CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &cancelled, &out, &req, NULL) == JWKS_PENDING);
+    jwks_request_free(req);
+    struct timespec pause = {0, 500 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK(calls_of(&cancelled) == 0);
+    jwks_client_free(c);
+
+    /* Free the client while requests are pending: each gets one JWKS_ERR_CANCELLED. */
+    c = callback_client(&slow, 1);
+    struct async_result orphans[3] = {{0, JWKS_OK}, {0, JWKS_OK}, {0, JWKS_OK}};
+    jwks_request *reqs[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &orphans[i], &out, &reqs[i], NULL) == JWKS_PENDING);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    jwks_client_free(c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+    for (int i = 0; i < 3; i++) {
+        wait_calls(&orphans[i], 1);
+        CHECK(calls_of(&orphans[i]) == 1 && orphans[i].status == JWKS_ERR_CANCELLED);
+        jwks_request_free(reqs[i]);
+    }
+    jwks_request_free(NULL);
+    /* Let the library's threads finish their fetches before the process ends. */
+    nanosleep(&pause, NULL);
+}
+
 static void test_fork(const char *url) {
     jwks_client *c = make_client(url);
     expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "before fork");
@@ -688,6 +774,7 @@ int main(void) {
     test_fetch_callback();
     test_fork(url);
     test_nonblocking();
+    test_async();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,122 @@
+//! Asynchronous verification through the C ABI: a completion callback and a request handle.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::client::jwks_client;
+use super::token::jwks_token;
+use super::verify_options::jwks_verify_options;
+use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, out_arg};
+use crate::async_verify::{AsyncVerify, Request};
+
+/// Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one
+/// call, on a library thread, unless jwks_request_free returned first. On success `status` is
+/// JWKS_OK and `token` is a new jwks_token (free it with jwks_token_free), `error` NULL;
+/// otherwise `token` is NULL and `error` a new jwks_error (free it with jwks_error_free),
+/// JWKS_ERR_CANCELLED when the client was freed first. It must not block for long (it runs on
+/// one of the client's few threads), must not unwind or longjmp, and may call any jwks
+/// function except jwks_client_free of the client that is calling it.
+pub type jwks_verify_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut libc::c_void,
+        status: jwks_status,
+        token: *mut jwks_token,
+        error: *mut jwks_error,
+    ),
+>;
+
+/// A pending asynchronous verification. Made by jwks_client_verify_async (when it returns
+/// JWKS_PENDING), freed by jwks_request_free whether or not the callback has run.
+pub struct jwks_request {
+    inner: Request,
+}
+
+/// The user data pointer, carried to the callback's thread (the header requires it be usable
+/// from any thread).
+struct UserData(*mut libc::c_void);
+// SAFETY: see above.
+unsafe impl Send for UserData {}
+
+/// Verifies a token without blocking the caller. Three outcomes:
+///
+/// - JWKS_OK: the cache answered; `*out` is a new jwks_token (free with jwks_token_free); the
+///   callback will not be called and `*request` is unchanged.
+/// - JWKS_PENDING: keys must be fetched; `*request` is a new jwks_request (free it with
+///   jwks_request_free) and the callback will be called exactly once, later, on a library
+///   thread, unless jwks_request_free returns first. `*out` and `*err` are unchanged.
+/// - any other status: the verification failed at once (bad token, expired, unknown kid
+///   already refetched for, ...) or could not be queued (JWKS_ERR_CANCELLED); no callback;
+///   `*err` is set if err is not NULL.
+///
+/// The token and options are copied, so the caller may release them at once. `callback`,
+/// `out` and `request` must not be NULL; `user_data` is passed to the callback untouched.
+/// Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_verify_async(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    callback: jwks_verify_callback,
+    user_data: *mut libc::c_void,
+    out: *mut *mut jwks_token,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let mut pending = false;
+    let status = boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let token = unsafe { arg_str(token, token_len, "token")? };
+        let out = out_arg(out, "out")?;
+        let request = out_arg(request, "request")?;
+        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+        let user_data = UserData(user_data);
+        let options = unsafe { options.as_ref() }.map(|o| &o.inner);
+        let deliver = Box::new(move |result: crate::Result<crate::Verified>| {
+            let user_data = user_data;
+            let (status, token, error) = match result {
+                Ok(v) => (
+                    jwks_status::JWKS_OK,
+                    jwks_token::into_raw(v),
+                    std::ptr::null_mut(),
+                ),
+                Err(e) => (
+                    jwks_status::from_kind(e.kind()),
+                    std::ptr::null_mut(),
+                    jwks_error::into_raw(e),
+                ),
+            };
+            // SAFETY: the callback's contract is in the header; it must not unwind.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                callback(user_data.0, status, token, error)
+            }));
+        });
+        match client.inner.verify_async(token, options, deliver)? {
+            AsyncVerify::Ready(v) => unsafe { *out = jwks_token::into_raw(v) },
+            AsyncVerify::Pending(r) => {
+                unsafe { *request = Box::into_raw(Box::new(jwks_request { inner: r })) };
+                pending = true;
+            }
+        }
+        Ok(())
+    });
+    if pending {
+        jwks_status::JWKS_PENDING
+    } else {
+        status
+    }
+}
+
+/// Drops interest in a pending verification and frees its handle. After it returns the
+/// callback will not run: if it has not started it never will; if it is running on another
+/// thread this waits for it to return (from inside the callback itself it returns at once).
+/// Fine after the callback has run. NULL is a no-op; freeing twice is undefined behaviour.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_request_free(request: *mut jwks_request) {
+    boundary_or((), || {
+        if !request.is_null() {
+            // SAFETY: made by jwks_client_verify_async, freed once.
+            let request = unsafe { Box::from_raw(request) };
+            request.inner.cancel();
+        }
+    })
+}
