@@ -310,6 +310,17 @@ typedef int (*jwks_fetch_callback)(void *user_data,
                                    jwks_http_response *response);
 
 /**
+ * Receives log events: `level` 1 error, 2 warning, 3 info, 4 debug, and a message (pointer +
+ * length, also NUL-terminated, valid during the call; never token or key bytes). Each event
+ * is reported once, from whichever thread ran the fetch, with no library lock held. It must
+ * not call into the client that logs, must return quickly and must not unwind.
+ */
+typedef void (*jwks_log_callback)(void *user_data,
+                                  int level,
+                                  const char *message,
+                                  size_t message_len);
+
+/**
  * Counters of a client since it was made, over all its sources. The caller sets `size` to
  * `sizeof(jwks_stats)` before calling jwks_client_stats; fields may be added at the end in
  * later versions, and a library newer than the caller's header fills only the fields the
@@ -364,6 +375,10 @@ typedef struct {
    * Usable keys currently cached, over all sources.
    */
   uint64_t keys_held;
+  /**
+   * Asynchronous verifications started and not yet answered or cancelled.
+   */
+  uint64_t pending_requests;
 } jwks_stats;
 
 #ifdef __cplusplus
@@ -397,8 +412,25 @@ jwks_status jwks_client_verify_async(const jwks_client *client,
                                      jwks_error **err);
 
 /**
+ * As jwks_client_verify_async, but for event loops that want results on their own thread:
+ * instead of a callback, the result of a JWKS_PENDING verification is queued on the client
+ * with `tag` (any value the caller chooses, e.g. a request pointer), and the descriptor of
+ * jwks_client_completion_fd becomes readable; collect it with jwks_client_poll. Freeing the
+ * request first (jwks_request_free) means its result is never handed out. Freeing the client
+ * discards its queue. Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_verify_async_queued(const jwks_client *client,
+                                            const char *token,
+                                            size_t token_len,
+                                            const jwks_verify_options *options,
+                                            uint64_t tag,
+                                            jwks_token **out,
+                                            jwks_request **request,
+                                            jwks_error **err);
+
+/**
  * Drops interest in a pending verification and frees its handle. After it returns the
- * callback will not run: if it has not started it never will; if it is running on another
+ * callback will not run (for a queued request: its result is not, or no longer, queued): if it has not started it never will; if it is running on another
  * thread this waits for it to return (from inside the callback itself it returns at once).
  * Fine after the callback has run. NULL is a no-op; freeing twice is undefined behaviour.
  */
@@ -546,6 +578,28 @@ jwks_status jwks_client_verify_nonblocking(const jwks_client *client,
  * timeout per request). Thread-safe.
  */
 jwks_status jwks_client_warm_up(const jwks_client *client, jwks_error **err);
+
+/**
+ * The client's wake-up descriptor: an eventfd (non-blocking, close-on-exec) that is readable
+ * while jwks_client_poll has completions to hand out. Made on first call; the same descriptor
+ * every time; owned by the client (do not close it; it is closed after jwks_client_free once
+ * the client's background work has ended). Add it to your epoll/poll set for reading. Never
+ * blocks. Thread-safe.
+ */
+jwks_status jwks_client_completion_fd(const jwks_client *client, int *fd, jwks_error **err);
+
+/**
+ * Hands out one finished verification of jwks_client_verify_async_queued: returns JWKS_OK and
+ * writes its `tag`, its `status`, and either `*token` (a new jwks_token, on JWKS_OK; free with
+ * jwks_token_free) or `*error` (a new jwks_error; free with jwks_error_free), the other set to
+ * NULL. Returns JWKS_PENDING, writing nothing, when none is waiting. Call it until it returns
+ * JWKS_PENDING each time the completion descriptor is readable. Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_poll(const jwks_client *client,
+                             uint64_t *tag,
+                             jwks_status *status,
+                             jwks_token **token,
+                             jwks_error **error);
 
 /**
  * The status this error was returned with. A NULL error gives JWKS_ERR_INVALID_ARGUMENT.
@@ -1071,6 +1125,18 @@ jwks_status jwks_options_set_absent_kid_ttl_ms(jwks_options *options,
 jwks_status jwks_options_set_background_refresh(jwks_options *options,
                                                 bool enabled,
                                                 jwks_error **err);
+
+/**
+ * Reports fetch failures (level 1 with no usable set left, else 2), recoveries (3) and every
+ * fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; it must
+ * stay valid, and both must be safe to use from any thread, until every client made from
+ * these options is freed. A NULL callback turns logging off (the default).
+ */
+jwks_status jwks_options_set_log_callback(jwks_options *options,
+                                          jwks_log_callback callback,
+                                          void *user_data,
+                                          int max_level,
+                                          jwks_error **err);
 
 /**
  * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.

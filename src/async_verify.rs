@@ -33,6 +33,20 @@ enum Phase {
 struct State {
     phase: Mutex<Phase>,
     finished: Condvar,
+    /// The client's pending-request counter, decremented when the request finishes.
+    pending: Weak<Inner>,
+}
+
+impl State {
+    /// Moves to Finished from Waiting or Running, once, and updates the pending count.
+    fn finish(&self, phase: &mut Phase) {
+        if !matches!(phase, Phase::Finished) {
+            *phase = Phase::Finished;
+            if let Some(inner) = self.pending.upgrade() {
+                Client::from_inner(inner).request_finished();
+            }
+        }
+    }
 }
 
 impl State {
@@ -49,7 +63,9 @@ impl State {
             }
         };
         callback(result);
-        *self.phase.lock() = Phase::Finished;
+        let mut phase = self.phase.lock();
+        self.finish(&mut phase);
+        drop(phase);
         self.finished.notify_all();
     }
 }
@@ -68,7 +84,7 @@ impl Request {
         loop {
             match &*phase {
                 Phase::Waiting(_) => {
-                    *phase = Phase::Finished;
+                    self.state.finish(&mut phase);
                     return;
                 }
                 Phase::Running(id) if *id != thread::current().id() => {
@@ -152,7 +168,9 @@ impl Client {
                 let state = Arc::new(State {
                     phase: Mutex::new(Phase::Waiting(callback)),
                     finished: Condvar::new(),
+                    pending: self.downgrade(),
                 });
+                self.request_started();
                 let job = VerifyJob {
                     client: self.downgrade(),
                     token: token.to_owned(),
@@ -162,7 +180,7 @@ impl Client {
                 if let Err(job) = self.submit(Box::new(job)) {
                     // Not queued: no callback may follow an error, so retire the request
                     // before the job (and its safety net) goes away.
-                    *state.phase.lock() = Phase::Finished;
+                    state.finish(&mut state.phase.lock());
                     drop(job);
                     return Err(Error::new(
                         ErrorKind::Cancelled,

@@ -158,6 +158,11 @@ impl SetCache {
         self.failures.backing_off(now)
     }
 
+    /// Whether the last fetch failed.
+    pub fn has_failures(&self) -> bool {
+        self.failures.0.lock().count > 0
+    }
+
     /// Records the outcome of a fetch for backoff.
     pub fn record_fetch(&self, result: &Result<Arc<Installed>>, now: Duration, backoff: Backoff) {
         self.failures.record(result.as_ref().err(), now, backoff);

@@ -302,6 +302,7 @@ impl Client {
                     policy,
                     clock: o.clock,
                     counters: Counters::default(),
+                    logger: o.logger.clone(),
                 },
             }),
         };
@@ -362,6 +363,18 @@ impl Client {
             Mode::Fixed(source) => Some(source.uri()),
             Mode::Discovery(_) => None,
         }
+    }
+
+    pub(crate) fn request_started(&self) {
+        crate::stats::bump(&self.inner.fetching.counters.pending_requests);
+    }
+
+    pub(crate) fn request_finished(&self) {
+        let _ = self.inner.fetching.counters.pending_requests.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| n.checked_sub(1),
+        );
     }
 
     /// A handle for the library's own threads: it does not keep the client open.

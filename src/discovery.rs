@@ -293,6 +293,9 @@ impl Discovery {
             None => {
                 let result = self.discover(f, iss);
                 f.counters.fetched(result.is_ok(), f.clock.unix_time());
+                if let Err(e) = &result {
+                    f.log(crate::log::LogLevel::Warn, || e.to_string());
+                }
                 result?
             }
         };

@@ -73,6 +73,9 @@ pub struct ClientOptions {
     /// (unless a new set arrives first), so replayed fake kids cannot take the refetch slot a
     /// real new kid needs. 300 s; zero turns it off.
     pub absent_kid_ttl: Duration,
+    /// A log hook for fetch failures, recoveries and stale serving (each event reported once,
+    /// never under a lock). None by default.
+    pub logger: Option<crate::log::Logger>,
     /// Run a background thread that refreshes every cached set at 80% of its lifespan, so
     /// lookups never wait once warm. Off.
     pub background_refresh: bool,
@@ -140,6 +143,7 @@ impl Default for ClientOptions {
             max_stale: Duration::from_secs(24 * 3600),
             persist_dir: None,
             background_refresh: false,
+            logger: None,
             absent_kid_ttl: Duration::from_secs(300),
             failure_backoff: Duration::from_secs(2),
             failure_backoff_max: Duration::from_secs(120),

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
 use crate::freshness::Freshness;
 use crate::keys::{self, Key, KeyPolicy, KeySet};
+use crate::log::{LogLevel, Logger};
 use crate::persist::Persist;
 use crate::stats::{bump, Counters};
 
@@ -61,11 +62,18 @@ pub(crate) struct Fetching {
     pub policy: KeyPolicy,
     pub clock: Arc<dyn Clock>,
     pub counters: Counters,
+    pub logger: Option<Logger>,
 }
 
 impl Fetching {
     pub fn now(&self) -> Duration {
         self.clock.monotonic()
+    }
+
+    pub fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
+        if let Some(logger) = &self.logger {
+            logger.log(level, message);
+        }
     }
 
     /// GETs `url` with `extra` headers, the client's own headers when `url` is on one of the
@@ -256,6 +264,7 @@ impl Source {
     /// caches on the way to revalidate.
     fn fetch_and_install(&self, f: &Fetching, forced: bool) -> Result<Arc<Installed>> {
         let current = self.cache.current();
+        let was_failing = self.cache.has_failures();
         let mut extra = Vec::new();
         if let Some(c) = &current {
             if let Some(etag) = &c.validators.etag {
@@ -297,6 +306,26 @@ impl Source {
         self.cache
             .record_fetch(&result, f.now(), self.rules.backoff);
         f.counters.fetched(result.is_ok(), f.clock.unix_time());
+        match &result {
+            Ok(_) if was_failing => f.log(LogLevel::Info, || {
+                format!("JWKS {}: fetched again after failures", self.uri)
+            }),
+            Ok(installed) => f.log(LogLevel::Debug, || {
+                format!(
+                    "JWKS {}: fetched, {} keys",
+                    self.uri,
+                    installed.set.keys().len()
+                )
+            }),
+            Err(e) => {
+                let level = if current.is_some() {
+                    LogLevel::Warn
+                } else {
+                    LogLevel::Error
+                };
+                f.log(level, || format!("JWKS {}: fetch failed: {e}", self.uri));
+            }
+        }
         result
     }
 

@@ -30,6 +30,8 @@ pub struct Stats {
     pub last_failure: Option<Duration>,
     /// Usable keys currently cached, over all sources.
     pub keys_held: u64,
+    /// Asynchronous verifications started and not yet answered or cancelled.
+    pub pending_requests: u64,
 }
 
 #[derive(Default)]
@@ -45,6 +47,8 @@ pub(crate) struct Counters {
     /// Milliseconds since the Unix epoch; 0 = never.
     pub last_success_ms: AtomicU64,
     pub last_failure_ms: AtomicU64,
+    /// Asynchronous verifications not yet answered or cancelled.
+    pub pending_requests: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -79,6 +83,7 @@ impl Counters {
             last_success: time(&self.last_success_ms),
             last_failure: time(&self.last_failure_ms),
             keys_held,
+            pending_requests: get(&self.pending_requests),
         }
     }
 }

@@ -297,6 +297,7 @@ fn async_callbacks_come_exactly_once_under_concurrency() {
         pending >= 8 && ready >= 8,
         "a mix: {pending} pending, {ready} ready"
     );
+    assert_eq!(client.stats().pending_requests, 0);
     assert_eq!(server.hits("/jwks"), 1);
 }
 
@@ -316,8 +317,10 @@ fn cancel_before_completion_means_no_callback_and_after_it_changes_nothing() {
     else {
         panic!("expected pending")
     };
+    assert_eq!(client.stats().pending_requests, 1);
     request.cancel();
     assert!(request.is_finished());
+    assert_eq!(client.stats().pending_requests, 0);
     let late = Arc::new(Calls::default());
     let AsyncVerify::Pending(second) = client.verify_async(&token, None, callback(&late)).unwrap()
     else {

@@ -208,3 +208,50 @@ fn a_flood_of_random_kids_is_bounded_and_does_not_hide_a_real_rotation() {
     let waited = verified_at.expect("the rotated key verified") - published_at.unwrap();
     assert!(waited <= 3_000, "verified {waited} steps after publication");
 }
+
+#[test]
+fn the_log_hook_sees_each_failure_once_and_the_recovery() {
+    use std::sync::Mutex;
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::status(503, "down").delayed(Duration::from_millis(100)),
+    );
+    let events: Arc<Mutex<Vec<(jwks::LogLevel, String)>>> = Arc::default();
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.clock = clock.clone();
+    o.failure_backoff = Duration::from_secs(2);
+    let sink = events.clone();
+    o.logger = Some(jwks::Logger {
+        hook: Arc::new(move |level, message: &str| {
+            sink.lock().unwrap().push((level, message.to_owned()))
+        }),
+        max_level: jwks::LogLevel::Info,
+    });
+    let client = Client::new(o).unwrap();
+    let token = key.token(&claims());
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| client.verify(&token).unwrap_err());
+        }
+    });
+    for _ in 0..10 {
+        client.verify(&token).unwrap_err(); // backing off: no request, no new event
+    }
+    assert_eq!(server.hits("/jwks"), 1);
+    {
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].0, jwks::LogLevel::Error);
+        assert!(events[0].1.contains("HTTP 503"), "{events:?}");
+    }
+    server.set_jwks(&jwks(&[&key]));
+    clock.advance(Duration::from_secs(2));
+    client.verify(&token).unwrap();
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1].0, jwks::LogLevel::Info);
+    assert!(events[1].1.contains("fetched again"), "{events:?}");
+}

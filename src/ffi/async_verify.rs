@@ -6,7 +6,10 @@ use super::client::jwks_client;
 use super::token::jwks_token;
 use super::verify_options::jwks_verify_options;
 use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, out_arg};
-use crate::async_verify::{AsyncVerify, Request};
+use std::sync::Arc;
+
+use super::completion::Completions;
+use crate::async_verify::{AsyncVerify, Callback, Request};
 
 /// Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one
 /// call, on a library thread, unless jwks_request_free returned first. On success `status` is
@@ -28,6 +31,9 @@ pub type jwks_verify_callback = Option<
 /// JWKS_PENDING), freed by jwks_request_free whether or not the callback has run.
 pub struct jwks_request {
     inner: Request,
+    /// For queued requests: the queue and this request's entry id, so a result already
+    /// queued is discarded when the request is freed.
+    queued: Option<(Arc<Completions>, u64)>,
 }
 
 /// The user data pointer, carried to the callback's thread (the header requires it be usable
@@ -62,38 +68,61 @@ pub unsafe extern "C" fn jwks_client_verify_async(
     request: *mut *mut jwks_request,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    let Some(callback) = callback else {
+        return boundary(err, || Err(super::null_arg("callback")));
+    };
+    let user_data = UserData(user_data);
+    let deliver: Callback = Box::new(move |result: crate::Result<crate::Verified>| {
+        let user_data = user_data;
+        let (status, token, error) = match result {
+            Ok(v) => (
+                jwks_status::JWKS_OK,
+                jwks_token::into_raw(v),
+                std::ptr::null_mut(),
+            ),
+            Err(e) => (
+                jwks_status::from_kind(e.kind()),
+                std::ptr::null_mut(),
+                jwks_error::into_raw(e),
+            ),
+        };
+        // SAFETY: the callback's contract is in the header; it must not unwind.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            callback(user_data.0, status, token, error)
+        }));
+    });
+    unsafe {
+        start(
+            client, token, token_len, options, deliver, None, out, request, err,
+        )
+    }
+}
+
+/// The common part of the asynchronous calls.
+#[allow(clippy::too_many_arguments)]
+unsafe fn start(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    deliver: Callback,
+    queued: Option<(Arc<Completions>, u64)>,
+    out: *mut *mut jwks_token,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
     let mut pending = false;
     let status = boundary(err, || {
         let client = unsafe { arg_ref(client, "client")? };
         let token = unsafe { arg_str(token, token_len, "token")? };
         let out = out_arg(out, "out")?;
         let request = out_arg(request, "request")?;
-        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-        let user_data = UserData(user_data);
         let options = unsafe { options.as_ref() }.map(|o| &o.inner);
-        let deliver = Box::new(move |result: crate::Result<crate::Verified>| {
-            let user_data = user_data;
-            let (status, token, error) = match result {
-                Ok(v) => (
-                    jwks_status::JWKS_OK,
-                    jwks_token::into_raw(v),
-                    std::ptr::null_mut(),
-                ),
-                Err(e) => (
-                    jwks_status::from_kind(e.kind()),
-                    std::ptr::null_mut(),
-                    jwks_error::into_raw(e),
-                ),
-            };
-            // SAFETY: the callback's contract is in the header; it must not unwind.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                callback(user_data.0, status, token, error)
-            }));
-        });
         match client.inner.verify_async(token, options, deliver)? {
             AsyncVerify::Ready(v) => unsafe { *out = jwks_token::into_raw(v) },
             AsyncVerify::Pending(r) => {
-                unsafe { *request = Box::into_raw(Box::new(jwks_request { inner: r })) };
+                let handle = jwks_request { inner: r, queued };
+                unsafe { *request = Box::into_raw(Box::new(handle)) };
                 pending = true;
             }
         }
@@ -106,8 +135,47 @@ pub unsafe extern "C" fn jwks_client_verify_async(
     }
 }
 
+/// As jwks_client_verify_async, but for event loops that want results on their own thread:
+/// instead of a callback, the result of a JWKS_PENDING verification is queued on the client
+/// with `tag` (any value the caller chooses, e.g. a request pointer), and the descriptor of
+/// jwks_client_completion_fd becomes readable; collect it with jwks_client_poll. Freeing the
+/// request first (jwks_request_free) means its result is never handed out. Freeing the client
+/// discards its queue. Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_verify_async_queued(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    tag: u64,
+    out: *mut *mut jwks_token,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let Some(c) = (unsafe { client.as_ref() }) else {
+        return boundary(err, || Err(super::null_arg("client")));
+    };
+    let completions = c.completions.clone();
+    let id = completions.next_id();
+    let queue = completions.clone();
+    let deliver: Callback = Box::new(move |result| queue.push(id, tag, result));
+    unsafe {
+        start(
+            client,
+            token,
+            token_len,
+            options,
+            deliver,
+            Some((completions, id)),
+            out,
+            request,
+            err,
+        )
+    }
+}
+
 /// Drops interest in a pending verification and frees its handle. After it returns the
-/// callback will not run: if it has not started it never will; if it is running on another
+/// callback will not run (for a queued request: its result is not, or no longer, queued): if it has not started it never will; if it is running on another
 /// thread this waits for it to return (from inside the callback itself it returns at once).
 /// Fine after the callback has run. NULL is a no-op; freeing twice is undefined behaviour.
 #[no_mangle]
@@ -117,6 +185,9 @@ pub unsafe extern "C" fn jwks_request_free(request: *mut jwks_request) {
             // SAFETY: made by jwks_client_verify_async, freed once.
             let request = unsafe { Box::from_raw(request) };
             request.inner.cancel();
+            if let Some((completions, id)) = &request.queued {
+                completions.discard(*id);
+            }
         }
     })
 }

@@ -12,6 +12,7 @@ use crate::client::Client;
 /// concurrently). Made by jwks_client_new, freed by jwks_client_free.
 pub struct jwks_client {
     pub(crate) inner: Client,
+    pub(crate) completions: std::sync::Arc<super::completion::Completions>,
 }
 
 /// Makes a client from `options` (copied: the options object may be freed or reused at once).
@@ -36,7 +37,12 @@ pub unsafe extern "C" fn jwks_client_new(
         let out = out_arg(out, "out")?;
         let client = Client::new(options.inner.clone())?;
         // SAFETY: checked non-NULL above; written only on success.
-        unsafe { *out = Box::into_raw(Box::new(jwks_client { inner: client })) };
+        unsafe {
+            *out = Box::into_raw(Box::new(jwks_client {
+                inner: client,
+                completions: super::completion::new_completions(),
+            }))
+        };
         Ok(())
     })
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind};
 
 mod async_verify;
 mod client;
+mod completion;
 mod error;
 mod fetch;
 mod key;
@@ -24,6 +25,7 @@ mod verify_options;
 
 pub use async_verify::*;
 pub use client::*;
+pub use completion::*;
 pub use error::*;
 pub use fetch::*;
 pub use key::*;

@@ -792,3 +792,68 @@ pub unsafe extern "C" fn jwks_options_set_background_refresh(
         Ok(())
     })
 }
+
+/// Receives log events: `level` 1 error, 2 warning, 3 info, 4 debug, and a message (pointer +
+/// length, also NUL-terminated, valid during the call; never token or key bytes). Each event
+/// is reported once, from whichever thread ran the fetch, with no library lock held. It must
+/// not call into the client that logs, must return quickly and must not unwind.
+pub type jwks_log_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut libc::c_void,
+        level: libc::c_int,
+        message: *const libc::c_char,
+        message_len: usize,
+    ),
+>;
+
+struct LogTarget(
+    unsafe extern "C" fn(*mut libc::c_void, libc::c_int, *const libc::c_char, usize),
+    *mut libc::c_void,
+);
+// SAFETY: jwks_options_set_log_callback requires callback and user data usable from any thread.
+unsafe impl Send for LogTarget {}
+unsafe impl Sync for LogTarget {}
+
+impl LogTarget {
+    fn emit(&self, level: crate::log::LogLevel, message: &str) {
+        let text = super::CText::new(message);
+        // SAFETY: the callback's contract is in the header; it must not unwind.
+        let call =
+            || unsafe { (self.0)(self.1, level as libc::c_int, text.as_ptr(), message.len()) };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    }
+}
+
+/// Reports fetch failures (level 1 with no usable set left, else 2), recoveries (3) and every
+/// fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; it must
+/// stay valid, and both must be safe to use from any thread, until every client made from
+/// these options is freed. A NULL callback turns logging off (the default).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_log_callback(
+    options: *mut jwks_options,
+    callback: jwks_log_callback,
+    user_data: *mut libc::c_void,
+    max_level: libc::c_int,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        use crate::log::{LogLevel, Logger};
+        let max_level = match max_level {
+            1 => LogLevel::Error,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Info,
+            4 => LogLevel::Debug,
+            _ => return Err(Error::invalid_argument("log level must be 1 to 4")),
+        };
+        o.logger = callback.map(|cb| {
+            let target = LogTarget(cb, user_data);
+            Logger {
+                hook: std::sync::Arc::new(move |level: LogLevel, message: &str| {
+                    target.emit(level, message)
+                }),
+                max_level,
+            }
+        });
+        Ok(())
+    })
+}

@@ -35,6 +35,8 @@ pub struct jwks_stats {
     pub last_failure_unix_ms: u64,
     /// Usable keys currently cached, over all sources.
     pub keys_held: u64,
+    /// Asynchronous verifications started and not yet answered or cancelled.
+    pub pending_requests: u64,
 }
 
 /// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
@@ -75,6 +77,7 @@ pub unsafe extern "C" fn jwks_client_stats(
             last_success_unix_ms: ms(s.last_success),
             last_failure_unix_ms: ms(s.last_failure),
             keys_held: s.keys_held,
+            pending_requests: s.pending_requests,
         };
         let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
         // SAFETY: copies the fields after `size` that both layouts share; the regions do not

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <jwks.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -742,6 +743,89 @@ static void test_async(void) {
     nanosleep(&pause, NULL);
 }
 
+/* The poll-fd path: results arrive on the loop's own thread. */
+static void test_poll_loop(void) {
+    const char *tok = env("TOK_CB");
+    struct memory_idp slow = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 4};
+    jwks_client *c = callback_client(&slow, 1);
+    int fd = -1;
+    CHECK(jwks_client_completion_fd(c, &fd, NULL) == JWKS_OK && fd >= 0);
+    int again = -2;
+    CHECK(jwks_client_completion_fd(c, &again, NULL) == JWKS_OK && again == fd);
+    CHECK(jwks_client_completion_fd(c, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    uint64_t tag = 0;
+    jwks_status status = JWKS_ERR_INTERNAL;
+    jwks_token *t = SENTINEL;
+    jwks_error *e = SENTINEL;
+    CHECK(jwks_client_poll(c, &tag, &status, &t, &e) == JWKS_PENDING && t == SENTINEL);
+
+    jwks_request *reqs[4];
+    jwks_token *out = NULL;
+    for (uint64_t i = 0; i < 4; i++) {
+        CHECK(jwks_client_verify_async_queued(c, tok, strlen(tok), NULL, 100 + i, &out, &reqs[i], NULL) == JWKS_PENDING);
+    }
+    jwks_request_free(reqs[3]); /* cancelled: its result is never handed out */
+    int seen[3] = {0, 0, 0}, done = 0;
+    for (int round = 0; round < 200 && done < 3; round++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int n = poll(&p, 1, 50);
+        if (n <= 0) continue;
+        while (jwks_client_poll(c, &tag, &status, &t, &e) == JWKS_OK) {
+            CHECK(tag >= 100 && tag <= 102);
+            CHECK(status == JWKS_OK && t != NULL && e == NULL);
+            if (tag >= 100 && tag <= 102) seen[tag - 100]++;
+            jwks_token_free(t);
+            jwks_error_free(e);
+            done++;
+        }
+    }
+    CHECK(done == 3 && seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK(poll(&p, 1, 0) == 0); /* drained: no longer readable */
+    for (int i = 0; i < 3; i++) jwks_request_free(reqs[i]);
+    /* A cache hit is answered at once, nothing queued. */
+    CHECK(jwks_client_verify_async_queued(c, tok, strlen(tok), NULL, 7, &out, &reqs[0], NULL) == JWKS_OK);
+    jwks_token_free(out);
+    CHECK(jwks_client_poll(c, &tag, &status, &t, &e) == JWKS_PENDING);
+    jwks_client_free(c);
+}
+
+struct log_sink {
+    int count;
+    int last_level;
+    char last[256];
+};
+
+static void on_log(void *user_data, int level, const char *message, size_t len) {
+    struct log_sink *sink = user_data;
+    sink->count++;
+    sink->last_level = level;
+    snprintf(sink->last, sizeof sink->last, "%.*s", (int)len, message);
+}
+
+static void test_log_callback(void) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/500", env("BASE"));
+    struct log_sink sink = {0, 0, ""};
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_set_log_callback(o, on_log, &sink, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_log_callback(o, on_log, &sink, 5, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_log_callback(o, on_log, &sink, 3, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    const char *tok = env("TOK_GOOD");
+    jwks_token *t = NULL;
+    for (int i = 0; i < 5; i++) {
+        CHECK(jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_ERR_HTTP_STATUS);
+    }
+    CHECK(sink.count == 1); /* one failure, then the backoff: one event */
+    CHECK(sink.last_level == 1 && strstr(sink.last, "HTTP 500") != NULL);
+    CHECK(jwks_client_stats(c, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_client_free(c);
+}
+
 static void test_fork(const char *url) {
     jwks_client *c = make_client(url);
     expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "before fork");
@@ -775,6 +859,8 @@ int main(void) {
     test_fork(url);
     test_nonblocking();
     test_async();
+    test_poll_loop();
+    test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
