@@ -269,6 +269,16 @@ typedef void (*jwks_verify_callback)(void *user_data,
                                      jwks_error *error);
 
 /**
+ * Receives the result of jwks_client_get_signing_key_async when it returned JWKS_PENDING, as
+ * jwks_verify_callback does: on success a new jwks_key (free with jwks_key_free), otherwise a
+ * new jwks_error (free with jwks_error_free).
+ */
+typedef void (*jwks_key_callback)(void *user_data,
+                                  jwks_status status,
+                                  jwks_key *key,
+                                  jwks_error *error);
+
+/**
  * One request header handed to a jwks_fetch_callback: name and value as pointer + length
  * (also NUL-terminated), lent for the duration of the call.
  */
@@ -435,6 +445,33 @@ jwks_status jwks_client_verify_async_queued(const jwks_client *client,
  * Fine after the callback has run. NULL is a no-op; freeing twice is undefined behaviour.
  */
 void jwks_request_free(jwks_request *request);
+
+/**
+ * jwks_client_get_signing_key without waiting: JWKS_OK with a new key in `*out` (free with
+ * jwks_key_free) when the cache has it, JWKS_PENDING after starting the fetch in the background
+ * (ask again later), or an error decided at once. Fixed-URL mode only. Never blocks.
+ * Thread-safe.
+ */
+jwks_status jwks_client_get_signing_key_nonblocking(const jwks_client *client,
+                                                    const char *kid,
+                                                    size_t kid_len,
+                                                    jwks_key **out,
+                                                    jwks_error **err);
+
+/**
+ * jwks_client_get_signing_key without blocking the caller, with the contract of
+ * jwks_client_verify_async: JWKS_OK with `*out` set and no callback; JWKS_PENDING with
+ * `*request` set and exactly one callback later unless jwks_request_free returns first; any
+ * other status, no callback. Fixed-URL mode only. Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_get_signing_key_async(const jwks_client *client,
+                                              const char *kid,
+                                              size_t kid_len,
+                                              jwks_key_callback callback,
+                                              void *user_data,
+                                              jwks_key **out,
+                                              jwks_request **request,
+                                              jwks_error **err);
 
 /**
  * Makes a client from `options` (copied: the options object may be freed or reused at once).

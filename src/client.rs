@@ -652,6 +652,28 @@ impl Client {
         pending
     }
 
+    /// [`Client::get_signing_key`] without waiting: the key from the cache, or `Pending` after
+    /// starting the fetch in the background. Fixed-URL mode only.
+    pub fn get_signing_key_nonblocking(&self, kid: &str) -> Result<Arc<Key>> {
+        let source = self.fixed("get_signing_key_nonblocking")?;
+        let found = match source.lookup_now(&self.inner.fetching, kid, None) {
+            Err(e) if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(None, kid) => {
+                return Err(self.schedule(None, Some(kid)))
+            }
+            other => other?,
+        };
+        if found.fetch_needed {
+            let pending = self.schedule(None, Some(kid));
+            if found.key.is_none() {
+                return Err(pending);
+            }
+        }
+        found
+            .key
+            .map(|(key, _)| key)
+            .ok_or_else(|| self.schedule(None, Some(kid)))
+    }
+
     /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and
     /// static issuer's configuration and keys. For start-up (nginx init_process, Envoy init),
     /// so that requests never wait. Returns the first failure, after trying all.

@@ -45,7 +45,7 @@ mod worker;
 pub mod ffi;
 
 pub use alg::Algorithm;
-pub use async_verify::{AsyncVerify, Callback, Request};
+pub use async_verify::{Async, AsyncVerify, Callback, Request};
 pub use client::{Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};

@@ -381,3 +381,41 @@ fn freeing_the_client_cancels_pending_requests_with_one_callback_each() {
         assert_eq!(c.ok.load(Ordering::SeqCst), 0, "cancelled, not verified");
     }
 }
+
+#[test]
+fn keys_too_can_be_looked_up_without_blocking() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(200)),
+    );
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    let err = client.get_signing_key_nonblocking("a").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Pending);
+    let k = until_ready(|| client.get_signing_key_nonblocking("a")).unwrap();
+    assert_eq!(k.kid(), Some("a"));
+
+    let fresh = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let sink = got.clone();
+    let jwks::Async::Pending(request) = fresh
+        .get_signing_key_async(
+            "a",
+            Box::new(move |r| *sink.lock().unwrap() = Some(r.map(|k| k.kid().map(str::to_owned)))),
+        )
+        .unwrap()
+    else {
+        panic!("expected pending")
+    };
+    wait_for(|| request.is_finished());
+    assert_eq!(
+        got.lock().unwrap().take().unwrap().unwrap(),
+        Some("a".to_owned())
+    );
+    assert!(matches!(
+        fresh.get_signing_key_async("a", Box::new(|_| panic!("no callback on a hit"))),
+        Ok(jwks::Async::Ready(_))
+    ));
+    assert_eq!(server.hits("/jwks"), 2);
+}

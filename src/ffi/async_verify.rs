@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::client::jwks_client;
+use super::key::jwks_key;
 use super::token::jwks_token;
 use super::verify_options::jwks_verify_options;
 use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, out_arg};
@@ -190,4 +191,100 @@ pub unsafe extern "C" fn jwks_request_free(request: *mut jwks_request) {
             }
         }
     })
+}
+
+/// Receives the result of jwks_client_get_signing_key_async when it returned JWKS_PENDING, as
+/// jwks_verify_callback does: on success a new jwks_key (free with jwks_key_free), otherwise a
+/// new jwks_error (free with jwks_error_free).
+pub type jwks_key_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut libc::c_void,
+        status: jwks_status,
+        key: *mut jwks_key,
+        error: *mut jwks_error,
+    ),
+>;
+
+/// jwks_client_get_signing_key without waiting: JWKS_OK with a new key in `*out` (free with
+/// jwks_key_free) when the cache has it, JWKS_PENDING after starting the fetch in the background
+/// (ask again later), or an error decided at once. Fixed-URL mode only. Never blocks.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key_nonblocking(
+    client: *const jwks_client,
+    kid: *const libc::c_char,
+    kid_len: usize,
+    out: *mut *mut jwks_key,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+        let out = out_arg(out, "out")?;
+        let key = client.inner.get_signing_key_nonblocking(kid)?;
+        unsafe { *out = jwks_key::into_raw(&key) };
+        Ok(())
+    })
+}
+
+/// jwks_client_get_signing_key without blocking the caller, with the contract of
+/// jwks_client_verify_async: JWKS_OK with `*out` set and no callback; JWKS_PENDING with
+/// `*request` set and exactly one callback later unless jwks_request_free returns first; any
+/// other status, no callback. Fixed-URL mode only. Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key_async(
+    client: *const jwks_client,
+    kid: *const libc::c_char,
+    kid_len: usize,
+    callback: jwks_key_callback,
+    user_data: *mut libc::c_void,
+    out: *mut *mut jwks_key,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let mut pending = false;
+    let status = boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+        let out = out_arg(out, "out")?;
+        let request = out_arg(request, "request")?;
+        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+        let user_data = UserData(user_data);
+        let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
+            let user_data = user_data;
+            let (status, key, error) = match result {
+                Ok(k) => (
+                    jwks_status::JWKS_OK,
+                    jwks_key::into_raw(&k),
+                    std::ptr::null_mut(),
+                ),
+                Err(e) => (
+                    jwks_status::from_kind(e.kind()),
+                    std::ptr::null_mut(),
+                    jwks_error::into_raw(e),
+                ),
+            };
+            // SAFETY: the callback's contract is in the header; it must not unwind.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                callback(user_data.0, status, key, error)
+            }));
+        });
+        match client.inner.get_signing_key_async(kid, deliver)? {
+            crate::Async::Ready(k) => unsafe { *out = jwks_key::into_raw(&k) },
+            crate::Async::Pending(r) => {
+                let handle = jwks_request {
+                    inner: r,
+                    queued: None,
+                };
+                unsafe { *request = Box::into_raw(Box::new(handle)) };
+                pending = true;
+            }
+        }
+        Ok(())
+    });
+    if pending {
+        jwks_status::JWKS_PENDING
+    } else {
+        status
+    }
 }

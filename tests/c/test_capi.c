@@ -683,6 +683,40 @@ static void wait_calls(struct async_result *r, int n) {
     }
 }
 
+static void on_key(void *user_data, jwks_status status, jwks_key *key, jwks_error *error) {
+    struct async_result *r = user_data;
+    r->status = status;
+    if (key != NULL && strcmp(jwks_key_kid(key, NULL), "ec") != 0) r->status = JWKS_ERR_INTERNAL;
+    jwks_key_free(key);
+    jwks_error_free(error);
+    __atomic_fetch_add(&r->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_async_key(void) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/jwks", env("BASE"));
+    jwks_client *c = make_client(url);
+    struct async_result r = {0, JWKS_ERR_INTERNAL};
+    jwks_key *k = SENTINEL;
+    jwks_request *req = SENTINEL;
+    jwks_status s = jwks_client_get_signing_key_async(c, "ec", 2, on_key, &r, &k, &req, NULL);
+    CHECK(s == JWKS_PENDING && k == SENTINEL);
+    if (s == JWKS_PENDING) {
+        wait_calls(&r, 1);
+        CHECK(calls_of(&r) == 1 && r.status == JWKS_OK);
+        jwks_request_free(req);
+    }
+    k = NULL;
+    CHECK(jwks_client_get_signing_key_nonblocking(c, "ec", 2, &k, NULL) == JWKS_OK);
+    CHECK(k != NULL && strcmp(jwks_key_kid(k, NULL), "ec") == 0);
+    jwks_key_free(k);
+    k = NULL;
+    CHECK(jwks_client_get_signing_key_async(c, "ec", 2, on_key, &r, &k, &req, NULL) == JWKS_OK);
+    jwks_key_free(k);
+    CHECK(calls_of(&r) == 1);
+    jwks_client_free(c);
+}
+
 static void test_async(void) {
     const char *tok = env("TOK_CB");
     struct memory_idp slow = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 4};
@@ -860,6 +894,7 @@ int main(void) {
     test_nonblocking();
     test_async();
     test_poll_loop();
+    test_async_key();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
