@@ -596,12 +596,19 @@ impl Client {
             return Err(self.schedule(iss.as_deref(), Some(kid)));
         };
         key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
-        jwt::check_claims(
-            &parsed.claims,
-            &parsed.payload,
-            &validation,
-            f.clock.unix_time(),
-        )?;
+        self.finish_verify(parsed, &validation, key, stale)
+    }
+
+    /// The claim checks after the signature verified, and the result.
+    fn finish_verify(
+        &self,
+        parsed: jwt::Parsed<'_>,
+        validation: &Validation,
+        key: Arc<Key>,
+        stale: bool,
+    ) -> Result<Verified> {
+        let now = self.inner.fetching.clock.unix_time();
+        jwt::check_claims(&parsed.claims, &parsed.payload, validation, now)?;
         Ok(Verified {
             payload: parsed.payload,
             claims: OnceLock::new(),
@@ -719,17 +726,7 @@ impl Client {
                 ))
             }
         };
-        let now = self.inner.fetching.clock.unix_time();
-        jwt::check_claims(&parsed.claims, &parsed.payload, &validation, now)?;
-        Ok(Verified {
-            payload: parsed.payload,
-            claims: OnceLock::new(),
-            kid: parsed.kid,
-            alg: parsed.alg,
-            typ: parsed.typ,
-            key,
-            stale,
-        })
+        self.finish_verify(parsed, &validation, key, stale)
     }
 
     fn verify_without_kid(

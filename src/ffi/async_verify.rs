@@ -75,18 +75,7 @@ pub unsafe extern "C" fn jwks_client_verify_async(
     let user_data = UserData(user_data);
     let deliver: Callback = Box::new(move |result: crate::Result<crate::Verified>| {
         let user_data = user_data;
-        let (status, token, error) = match result {
-            Ok(v) => (
-                jwks_status::JWKS_OK,
-                jwks_token::into_raw(v),
-                std::ptr::null_mut(),
-            ),
-            Err(e) => (
-                jwks_status::from_kind(e.kind()),
-                std::ptr::null_mut(),
-                jwks_error::into_raw(e),
-            ),
-        };
+        let (status, token, error) = super::split_result(result, jwks_token::into_raw);
         // SAFETY: the callback's contract is in the header; it must not unwind.
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
             callback(user_data.0, status, token, error)
@@ -252,18 +241,7 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_async(
         let user_data = UserData(user_data);
         let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
             let user_data = user_data;
-            let (status, key, error) = match result {
-                Ok(k) => (
-                    jwks_status::JWKS_OK,
-                    jwks_key::into_raw(&k),
-                    std::ptr::null_mut(),
-                ),
-                Err(e) => (
-                    jwks_status::from_kind(e.kind()),
-                    std::ptr::null_mut(),
-                    jwks_error::into_raw(e),
-                ),
-            };
+            let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
             // SAFETY: the callback's contract is in the header; it must not unwind.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
                 callback(user_data.0, status, key, error)

@@ -70,18 +70,7 @@ impl Completions {
 
     /// Queues a result and wakes the loop.
     pub fn push(&self, id: u64, tag: u64, result: crate::Result<crate::Verified>) {
-        let (status, token, error) = match result {
-            Ok(v) => (
-                jwks_status::JWKS_OK,
-                jwks_token::into_raw(v),
-                std::ptr::null_mut(),
-            ),
-            Err(e) => (
-                jwks_status::from_kind(e.kind()),
-                std::ptr::null_mut(),
-                jwks_error::into_raw(e),
-            ),
-        };
+        let (status, token, error) = super::split_result(result, jwks_token::into_raw);
         let mut queue = self.queue.lock();
         queue.push_back(Completion {
             id,

@@ -125,6 +125,22 @@ pub(crate) fn out_arg<T>(out: *mut *mut T, name: &str) -> Result<*mut *mut T, Er
     }
 }
 
+/// Splits a result into what C callbacks and queues receive: a status, the value as a new
+/// handle (NULL on failure) and a new error object (NULL on success).
+pub(crate) fn split_result<T, H>(
+    result: Result<T, Error>,
+    into_raw: impl FnOnce(T) -> *mut H,
+) -> (jwks_status, *mut H, *mut jwks_error) {
+    match result {
+        Ok(value) => (jwks_status::JWKS_OK, into_raw(value), std::ptr::null_mut()),
+        Err(e) => (
+            jwks_status::from_kind(e.kind()),
+            std::ptr::null_mut(),
+            jwks_error::into_raw(e),
+        ),
+    }
+}
+
 /// A NUL-terminated copy of a string, lent to C as pointer + length. The length excludes the
 /// terminator; interior NULs are possible only where the source had them, and the length is
 /// authoritative.
