@@ -673,8 +673,10 @@ pub unsafe extern "C" fn jwks_options_set_issuer_min_refetch_interval_ms(
 /// Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
 /// built-in client, which then opens no socket; timeout, TLS, proxy and redirect options no
 /// longer apply (the callback owns them), the size limit still does. `user_data` is passed to
-/// every call; the caller owns it and it must stay valid, and safe to use from any thread,
-/// until every client made from these options is freed. A NULL callback restores the built-in
+/// every call; the caller owns it and it must stay valid, and safe to use from any thread, as
+/// long as a call may come: jwks_client_free does not wait for background fetches, so a fetch
+/// a library thread started before it may still call back until it returns (keep user data for
+/// the life of the process, or reference-count it). A NULL callback restores the built-in
 /// client. See jwks_fetch_callback for the callback's contract.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_fetch_callback(
@@ -825,9 +827,10 @@ impl LogTarget {
 }
 
 /// Reports fetch failures (level 1 with no usable set left, else 2), recoveries (3) and every
-/// fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; it must
-/// stay valid, and both must be safe to use from any thread, until every client made from
-/// these options is freed. A NULL callback turns logging off (the default).
+/// fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; both
+/// must be safe to use from any thread, and user data must stay valid as long as a call may
+/// come, which includes a background fetch finishing after jwks_client_free (see
+/// jwks_options_set_fetch_callback). A NULL callback turns logging off (the default).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_log_callback(
     options: *mut jwks_options,
