@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: rustfmt, clippy, the Rust unit/integration/doc tests, the C tests
 # under AddressSanitizer+UBSan (driven by tests/c_api.rs), the interoperability test against
-# oauth2-mock-server (installed from npm here), the demo, and rustdoc with warnings as errors.
+# oauth2-mock-server (installed from npm here), the Go binding's tests under the race detector,
+# the demo, and rustdoc with warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,15 @@ npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
 step "tests (Rust, C, interop)"
 JWKS_INTEROP=1 cargo test --locked
+
+step "Go binding (go vet, go test -race, against the debug static library)"
+(
+    cd bindings/go
+    unformatted=$(gofmt -l .)
+    if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+    go vet -tags jwks_debug ./...
+    go test -tags jwks_debug -race -count=1 ./...
+)
 
 step "demo"
 cargo run --locked --quiet --example demo

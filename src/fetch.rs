@@ -126,14 +126,18 @@ pub(crate) fn check_scheme(url: &str, allow_http: bool) -> Result<Origin> {
     Ok(o)
 }
 
-fn system_roots() -> &'static [Certificate<'static>] {
-    static ROOTS: OnceLock<Vec<Certificate<'static>>> = OnceLock::new();
+/// The system trust store, read once per process and shared by every client that adds no CA
+/// of its own (it is large: some 140 certificates).
+fn system_roots() -> &'static Arc<Vec<Certificate<'static>>> {
+    static ROOTS: OnceLock<Arc<Vec<Certificate<'static>>>> = OnceLock::new();
     ROOTS.get_or_init(|| {
-        rustls_native_certs::load_native_certs()
-            .certs
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-            .collect()
+        Arc::new(
+            rustls_native_certs::load_native_certs()
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .collect(),
+        )
     })
 }
 
@@ -160,11 +164,17 @@ fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>> {
 
 impl HttpFetcher {
     pub fn new(cfg: FetchConfig) -> Result<Self> {
-        let mut roots = system_roots().to_vec();
-        roots.extend(parse_ca_bundle(&cfg.extra_ca_pem)?);
+        let extra = parse_ca_bundle(&cfg.extra_ca_pem)?;
+        let roots = if extra.is_empty() {
+            system_roots().clone()
+        } else {
+            let mut roots = system_roots().to_vec();
+            roots.extend(extra);
+            Arc::new(roots)
+        };
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
-            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .root_certs(RootCerts::Specific(roots))
             .disable_verification(cfg.insecure)
             .unversioned_rustls_crypto_provider(Arc::new(
                 rustls::crypto::aws_lc_rs::default_provider(),

@@ -1,0 +1,8 @@
+package jwks_test
+
+import "runtime"
+
+func runtime_GC() {
+	runtime.GC()
+	runtime.GC()
+}

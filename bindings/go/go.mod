@@ -1,0 +1,3 @@
+module libjwks.dev/jwks
+
+go 1.24

@@ -1,0 +1,291 @@
+// Package jwks verifies JWTs with the signing keys an identity provider publishes as a JWK
+// Set, through libjwks's C library (linked statically with cgo).
+//
+//	client, err := jwks.New("https://idp.example.com/.well-known/jwks.json",
+//		jwks.WithAudience("my-api"), jwks.WithIssuer("https://idp.example.com/"))
+//	defer client.Close()
+//	tok, err := client.Verify(ctx, rawToken)
+//	if errors.Is(err, jwks.ErrExpired) { ... }
+//	json.Unmarshal(tok.Claims, &myClaims)
+//
+// A Client is safe for many goroutines. Calls never leave a goroutine blocked in C: they use
+// the library's non-blocking calls and wait in Go, honouring the context.
+package jwks
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#include <stdlib.h>
+#include <jwks.h>
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Client verifies tokens against one JWKS URL, or by issuer (discovery). Close it when done;
+// a forgotten client is freed by the garbage collector.
+type Client struct {
+	mu      sync.RWMutex // calls hold it shared; Close exclusively, so it waits for them
+	c       *C.jwks_client
+	cleanup runtime.Cleanup
+}
+
+// Token is a verified token.
+type Token struct {
+	// Claims is the token's decoded JSON payload, to unmarshal into your own struct.
+	Claims []byte
+	// Kid, Alg and Typ are the header's (Kid and Typ may be empty).
+	Kid, Alg, Typ string
+	// Stale says the key came from a set kept past its lifespan because refreshing failed.
+	Stale bool
+}
+
+// ClaimsMap decodes the claims into a map.
+func (t *Token) ClaimsMap() (map[string]any, error) {
+	var m map[string]any
+	err := json.Unmarshal(t.Claims, &m)
+	return m, err
+}
+
+// cstr passes a Go string to C as pointer + length without copying (C does not keep it).
+func cstr(s string) (*C.char, C.size_t) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+func newClient(build func(*C.jwks_options) error, opts []Option) (*Client, error) {
+	o := C.jwks_options_new()
+	defer C.jwks_options_free(o)
+	if err := build(o); err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	var c *C.jwks_client
+	var e *C.jwks_error
+	if st := C.jwks_client_new(o, &c, &e); st != C.JWKS_OK {
+		return nil, takeError(st, e)
+	}
+	client := &Client{c: c}
+	client.cleanup = runtime.AddCleanup(client, func(c *C.jwks_client) { C.jwks_client_free(c) }, c)
+	return client, nil
+}
+
+// New makes a client for the JWKS at url (https, or http to a loopback host).
+func New(url string, opts ...Option) (*Client, error) {
+	return newClient(func(o *C.jwks_options) error {
+		p, n := cstr(url)
+		return check(C.jwks_options_set_uri(o, p, n, nil))
+	}, opts)
+}
+
+// NewDiscovery makes a client that finds each token's keys through its issuer's OpenID
+// Connect discovery document; only the listed issuers are accepted.
+func NewDiscovery(issuers []string, opts ...Option) (*Client, error) {
+	return newClient(func(o *C.jwks_options) error {
+		for _, iss := range issuers {
+			p, n := cstr(iss)
+			if err := check(C.jwks_options_add_allowed_issuer(o, p, n, nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opts)
+}
+
+// Close frees the client after the calls in flight return. Idempotent; later calls fail with
+// ErrClosed.
+func (cl *Client) Close() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.c != nil {
+		cl.cleanup.Stop()
+		C.jwks_client_free(cl.c)
+		cl.c = nil
+	}
+	return nil
+}
+
+// acquire returns the C client for one call, or ErrClosed; release with cl.mu.RUnlock.
+func (cl *Client) acquire() (*C.jwks_client, error) {
+	cl.mu.RLock()
+	if cl.c == nil {
+		cl.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return cl.c, nil
+}
+
+// wait polls a non-blocking call until it stops answering "pending" or ctx is done. The
+// library fetches in the background meanwhile; no goroutine waits inside C.
+func wait(ctx context.Context, try func() C.jwks_status) error {
+	delay := time.Millisecond
+	for {
+		if try() != C.JWKS_PENDING {
+			return nil
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+func goString(p *C.char, n C.size_t) string {
+	if p == nil {
+		return ""
+	}
+	return C.GoStringN(p, C.int(n))
+}
+
+// Verify checks a compact JWT: its key (fetched if needed, within ctx), algorithm, signature
+// and claims.
+func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
+	c, err := cl.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.mu.RUnlock()
+	var t *C.jwks_token
+	var st C.jwks_status
+	var e *C.jwks_error
+	p, n := cstr(token)
+	if werr := wait(ctx, func() C.jwks_status {
+		C.jwks_error_free(e)
+		e = nil
+		st = C.jwks_client_verify_nonblocking(c, p, n, nil, &t, &e)
+		return st
+	}); werr != nil {
+		C.jwks_error_free(e)
+		return nil, werr
+	}
+	runtime.KeepAlive(token)
+	if st != C.JWKS_OK {
+		return nil, takeError(st, e)
+	}
+	defer C.jwks_token_free(t)
+	var cn C.size_t
+	claims := C.jwks_token_claims(t, &cn)
+	out := &Token{
+		Claims: C.GoBytes(unsafe.Pointer(claims), C.int(cn)),
+		Stale:  bool(C.jwks_token_stale(t)),
+	}
+	var ln C.size_t
+	out.Kid = goString(C.jwks_token_kid(t, &ln), ln)
+	out.Alg = goString(C.jwks_token_alg(t, &ln), ln)
+	out.Typ = goString(C.jwks_token_typ(t, &ln), ln)
+	return out, nil
+}
+
+// Key is a signing key from the JWK Set.
+type Key struct {
+	Kid, Alg, Kty, Use string
+	// JWK is the key as JSON; PEM and DER (SubjectPublicKeyInfo) the public key.
+	JWK []byte
+	PEM string
+	DER []byte
+	// Algorithms the key may verify.
+	Algorithms []string
+}
+
+func keyFromC(k *C.jwks_key) *Key {
+	var n C.size_t
+	key := &Key{}
+	key.Kid = goString(C.jwks_key_kid(k, &n), n)
+	key.Alg = goString(C.jwks_key_alg(k, &n), n)
+	key.Kty = goString(C.jwks_key_kty(k, &n), n)
+	key.Use = goString(C.jwks_key_use(k, &n), n)
+	key.JWK = []byte(goString(C.jwks_key_jwk_json(k, &n), n))
+	key.PEM = goString(C.jwks_key_pem(k, &n), n)
+	der := C.jwks_key_der(k, &n)
+	if der != nil {
+		key.DER = C.GoBytes(unsafe.Pointer(der), C.int(n))
+	}
+	if algs := goString(C.jwks_key_algorithms(k, &n), n); algs != "" {
+		key.Algorithms = strings.Split(algs, ",")
+	}
+	return key
+}
+
+// GetSigningKey returns the signing key with this kid (fixed-URL clients), fetching the set
+// if needed within ctx.
+func (cl *Client) GetSigningKey(ctx context.Context, kid string) (*Key, error) {
+	c, err := cl.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.mu.RUnlock()
+	var k *C.jwks_key
+	var st C.jwks_status
+	var e *C.jwks_error
+	p, n := cstr(kid)
+	if werr := wait(ctx, func() C.jwks_status {
+		C.jwks_error_free(e)
+		e = nil
+		st = C.jwks_client_get_signing_key_nonblocking(c, p, n, &k, &e)
+		return st
+	}); werr != nil {
+		C.jwks_error_free(e)
+		return nil, werr
+	}
+	runtime.KeepAlive(kid)
+	if st != C.JWKS_OK {
+		return nil, takeError(st, e)
+	}
+	defer C.jwks_key_free(k)
+	return keyFromC(k), nil
+}
+
+// Stats are a client's counters since it was made.
+type Stats struct {
+	Fetches, FetchFailures, NotModified, CacheHits, CacheMisses, StaleServes uint64
+	UnknownKidRefetches, UnknownKidRateLimited, KeysHeld, PendingRequests    uint64
+	LastSuccess, LastFailure                                                 time.Time // zero when none yet
+}
+
+// Stats reads the client's counters. Never blocks on the network.
+func (cl *Client) Stats() (Stats, error) {
+	c, err := cl.acquire()
+	if err != nil {
+		return Stats{}, err
+	}
+	defer cl.mu.RUnlock()
+	var s C.jwks_stats
+	s.size = C.size_t(unsafe.Sizeof(s))
+	if st := C.jwks_client_stats(c, &s, nil); st != C.JWKS_OK {
+		return Stats{}, &Error{Status: Status(st)}
+	}
+	at := func(ms C.uint64_t) time.Time {
+		if ms == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(int64(ms))
+	}
+	return Stats{
+		Fetches: uint64(s.fetches), FetchFailures: uint64(s.fetch_failures),
+		NotModified: uint64(s.not_modified), CacheHits: uint64(s.cache_hits),
+		CacheMisses: uint64(s.cache_misses), StaleServes: uint64(s.stale_serves),
+		UnknownKidRefetches:   uint64(s.unknown_kid_refetches),
+		UnknownKidRateLimited: uint64(s.unknown_kid_rate_limited),
+		KeysHeld:              uint64(s.keys_held), PendingRequests: uint64(s.pending_requests),
+		LastSuccess: at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
+	}, nil
+}

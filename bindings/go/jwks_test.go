@@ -1,0 +1,357 @@
+package jwks_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"libjwks.dev/jwks"
+)
+
+var b64 = base64.RawURLEncoding
+
+type testKey struct {
+	kid, alg string
+	jwk      map[string]any
+	sign     func(msg []byte) []byte
+}
+
+func rsaKey(t testing.TB, kid string) testKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{kid, "RS256", map[string]any{
+		"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+		"n": b64.EncodeToString(k.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
+	}, func(msg []byte) []byte {
+		h := sha256.Sum256(msg)
+		sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}}
+}
+
+func ecKey(t testing.TB, kid string) testKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(b []byte) []byte { return append(make([]byte, 32-len(b)), b...) }
+	return testKey{kid, "ES256", map[string]any{
+		"kty": "EC", "kid": kid, "alg": "ES256", "crv": "P-256",
+		"x": b64.EncodeToString(pad(k.X.Bytes())), "y": b64.EncodeToString(pad(k.Y.Bytes())),
+	}, func(msg []byte) []byte {
+		h := sha256.Sum256(msg)
+		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(pad(r.Bytes()), pad(s.Bytes())...)
+	}}
+}
+
+func edKey(t testing.TB, kid string) testKey {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{kid, "EdDSA", map[string]any{
+		"kty": "OKP", "kid": kid, "alg": "EdDSA", "crv": "Ed25519", "x": b64.EncodeToString(pub),
+	}, func(msg []byte) []byte { return ed25519.Sign(priv, msg) }}
+}
+
+func (k testKey) token(claims map[string]any) string {
+	h, _ := json.Marshal(map[string]any{"alg": k.alg, "kid": k.kid, "typ": "JWT"})
+	c, _ := json.Marshal(claims)
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
+	return input + "." + b64.EncodeToString(k.sign([]byte(input)))
+}
+
+func claims(extra map[string]any) map[string]any {
+	c := map[string]any{"sub": "user-1", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return c
+}
+
+type jwksServer struct {
+	*httptest.Server
+	hits  atomic.Int64
+	delay atomic.Int64 // nanoseconds
+	mu    sync.Mutex
+	keys  []testKey
+}
+
+func serve(t testing.TB, keys ...testKey) *jwksServer {
+	s := &jwksServer{keys: keys}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		time.Sleep(time.Duration(s.delay.Load()))
+		s.mu.Lock()
+		var set []map[string]any
+		for _, k := range s.keys {
+			set = append(set, k.jwk)
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": set})
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newClient(t testing.TB, url string, opts ...jwks.Option) *jwks.Client {
+	c, err := jwks.New(url, append([]jwks.Option{jwks.WithAudience("api")}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestVerifiesEveryKeyType(t *testing.T) {
+	keys := []testKey{rsaKey(t, "r"), ecKey(t, "e"), edKey(t, "d")}
+	srv := serve(t, keys...)
+	c := newClient(t, srv.URL)
+	for _, k := range keys {
+		tok, err := c.Verify(context.Background(), k.token(claims(nil)))
+		if err != nil {
+			t.Fatalf("%s: %v", k.alg, err)
+		}
+		if tok.Kid != k.kid || tok.Alg != k.alg || tok.Typ != "JWT" || tok.Stale {
+			t.Fatalf("%s: %+v", k.alg, tok)
+		}
+		var got struct{ Sub string }
+		if err := json.Unmarshal(tok.Claims, &got); err != nil || got.Sub != "user-1" {
+			t.Fatalf("claims %s: %v", tok.Claims, err)
+		}
+		m, err := tok.ClaimsMap()
+		if err != nil || m["aud"] != "api" {
+			t.Fatalf("claims map %v: %v", m, err)
+		}
+	}
+	if srv.hits.Load() != 1 {
+		t.Fatalf("%d fetches, want 1", srv.hits.Load())
+	}
+}
+
+func TestErrorsAreComparable(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	c := newClient(t, srv.URL, jwks.WithMinRefetchInterval(time.Hour))
+	ctx := context.Background()
+	cases := []struct {
+		token string
+		want  error
+	}{
+		{k.token(claims(map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})), jwks.ErrExpired},
+		{k.token(claims(map[string]any{"aud": "other"})), jwks.ErrWrongAudience},
+		{ecKey(t, "e").token(claims(nil)), jwks.ErrBadSignature},
+		{ecKey(t, "unknown").token(claims(nil)), jwks.ErrKeyNotFound},
+		{"not.a.token", jwks.ErrMalformedToken},
+	}
+	for _, tc := range cases {
+		_, err := c.Verify(ctx, tc.token)
+		if !errors.Is(err, tc.want) {
+			t.Fatalf("got %v, want %v", err, tc.want)
+		}
+		var je *jwks.Error
+		if !errors.As(err, &je) || je.Message == "" {
+			t.Fatalf("errors.As: %v", err)
+		}
+	}
+	if _, err := jwks.New("http://idp.example.com/jwks"); !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Fatalf("plain http to a remote host: %v", err)
+	}
+	if _, err := jwks.New(srv.URL, jwks.WithAlgorithms("NOPE")); !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Fatalf("bad algorithm: %v", err)
+	}
+}
+
+func TestRotationAndKeys(t *testing.T) {
+	a, b := ecKey(t, "a"), rsaKey(t, "b")
+	srv := serve(t, a)
+	c := newClient(t, srv.URL)
+	ctx := context.Background()
+	if _, err := c.Verify(ctx, a.token(claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	srv.keys = append(srv.keys, b)
+	srv.mu.Unlock()
+	if _, err := c.Verify(ctx, b.token(claims(nil))); err != nil {
+		t.Fatalf("rotated key: %v", err)
+	}
+	key, err := c.GetSigningKey(ctx, "b")
+	if err != nil || key.Kty != "RSA" || key.Alg != "RS256" || len(key.DER) == 0 || key.Algorithms[0] != "RS256" {
+		t.Fatalf("%+v %v", key, err)
+	}
+	if srv.hits.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", srv.hits.Load())
+	}
+	st, err := c.Stats()
+	if err != nil || st.Fetches != 2 || st.KeysHeld != 2 || st.LastSuccess.IsZero() {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+func TestManyGoroutines(t *testing.T) {
+	k := edKey(t, "d")
+	srv := serve(t, k)
+	srv.delay.Store(int64(50 * time.Millisecond))
+	c := newClient(t, srv.URL)
+	tok := k.token(claims(nil))
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Verify(context.Background(), tok); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if srv.hits.Load() != 1 {
+		t.Fatalf("%d fetches, want 1 (single-flight)", srv.hits.Load())
+	}
+}
+
+func TestContextCancelDuringASlowFetch(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	srv.delay.Store(int64(2 * time.Second))
+	c := newClient(t, srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Verify(ctx, k.token(claims(nil)))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("took %v", time.Since(start))
+	}
+}
+
+func TestCloseIsIdempotentWaitsForCallsAndThenRefuses(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	c, err := jwks.New(srv.URL, jwks.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := k.token(claims(nil))
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				_, err := c.Verify(context.Background(), tok)
+				if err != nil && !errors.Is(err, jwks.ErrClosed) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(context.Background(), tok); !errors.Is(err, jwks.ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+	if _, err := c.Stats(); !errors.Is(err, jwks.ErrClosed) {
+		t.Fatalf("stats after close: %v", err)
+	}
+}
+
+// rssBytes reads the process's resident set size (Linux).
+func rssBytes(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm")
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(data), &size, &resident); err != nil {
+		t.Fatal(err)
+	}
+	return resident * int64(os.Getpagesize())
+}
+
+func TestForgottenClientsAreFreed(t *testing.T) {
+	srv := serve(t, ecKey(t, "e"))
+	settle := func() {
+		for i := 0; i < 3; i++ {
+			runtime_GC()
+			time.Sleep(30 * time.Millisecond) // cleanups run on their own goroutine
+		}
+	}
+	forget := func(n int) {
+		for i := 0; i < n; i++ {
+			if _, err := jwks.New(srv.URL); err != nil {
+				t.Fatal(err)
+			}
+			if i%250 == 0 {
+				runtime_GC()
+			}
+		}
+		settle()
+	}
+	forget(5000) // warm up the allocator
+	// What 2,500 clients cost when they stay alive: the yardstick for a leak.
+	before := rssBytes(t)
+	kept := make([]*jwks.Client, 0, 2500)
+	for i := 0; i < 2500; i++ {
+		c, err := jwks.New(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, c)
+	}
+	alive := rssBytes(t) - before
+	for _, c := range kept {
+		_ = c.Close()
+	}
+	settle()
+	// 10,000 forgotten clients: leaked, they would cost four times the yardstick.
+	before = rssBytes(t)
+	forget(10000)
+	grown := rssBytes(t) - before
+	t.Logf("2,500 live clients: %d KiB; RSS change over 10,000 forgotten ones: %d KiB", alive/1024, grown/1024)
+	if grown > alive {
+		t.Fatalf("RSS grew %d KiB over 10,000 forgotten clients (2,500 live ones take %d KiB)", grown/1024, alive/1024)
+	}
+}

@@ -1,0 +1,154 @@
+package jwks
+
+/*
+#include <stdlib.h>
+#include <jwks.h>
+*/
+import "C"
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Option configures a Client (the C options builder, one setter each).
+type Option func(*C.jwks_options) error
+
+func ms(d time.Duration) C.uint64_t { return C.uint64_t(d / time.Millisecond) }
+
+func withError(set func(*C.jwks_options, **C.jwks_error) C.jwks_status) Option {
+	return func(o *C.jwks_options) error {
+		var e *C.jwks_error
+		if st := set(o, &e); st != C.JWKS_OK {
+			return takeError(st, e)
+		}
+		return nil
+	}
+}
+
+func strOption(s string, set func(*C.jwks_options, *C.char, C.size_t, **C.jwks_error) C.jwks_status) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		p, n := cstr(s)
+		return set(o, p, n, e)
+	})
+}
+
+// WithAudience accepts tokens whose aud holds any of these (call once or several times).
+func WithAudience(audiences ...string) Option {
+	return func(o *C.jwks_options) error {
+		for _, a := range audiences {
+			if err := strOption(a, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+				return C.jwks_options_add_audience(o, p, n, e)
+			})(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithIssuer requires this iss.
+func WithIssuer(iss string) Option {
+	return strOption(iss, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_issuer(o, p, n, e)
+	})
+}
+
+// WithAlgorithms restricts the allowed algorithms, e.g. "RS256", "ES256".
+func WithAlgorithms(algs ...string) Option {
+	return strOption(strings.Join(algs, ","), func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_algorithms(o, p, n, e)
+	})
+}
+
+// WithHeader adds a request header for the JWKS server (only to configured origins).
+func WithHeader(name, value string) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		np, nn := cstr(name)
+		vp, vn := cstr(value)
+		return C.jwks_options_add_header(o, np, nn, vp, vn, e)
+	})
+}
+
+// WithCA trusts these PEM CA certificates in addition to the system store.
+func WithCA(pem []byte) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		if len(pem) == 0 {
+			return C.JWKS_OK
+		}
+		return C.jwks_options_add_ca_pem(o, (*C.uint8_t)(unsafe.Pointer(&pem[0])), C.size_t(len(pem)), e)
+	})
+}
+
+// WithLeeway sets the allowed clock skew for exp and nbf (default 60 s).
+func WithLeeway(d time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_leeway_ms(o, ms(d), e)
+	})
+}
+
+// WithTimeout bounds each HTTP request (default 30 s).
+func WithTimeout(d time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_timeout_ms(o, ms(d), e)
+	})
+}
+
+// WithLifespan sets how long a fetched set is used when the server's caching headers say
+// nothing (default 5 min).
+func WithLifespan(d time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_lifespan_ms(o, ms(d), e)
+	})
+}
+
+// WithMinRefetchInterval limits refetches for unknown kids (default 1 min).
+func WithMinRefetchInterval(d time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_min_refetch_interval_ms(o, ms(d), e)
+	})
+}
+
+// WithMaxStale sets how long past its lifespan the last good set serves while refreshing
+// fails (default 24 h; 0 turns it off).
+func WithMaxStale(d time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_max_stale_ms(o, ms(d), e)
+	})
+}
+
+// WithVerifyExp switches the exp check (and its requirement) on or off (default on).
+func WithVerifyExp(on bool) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_verify_exp(o, C.bool(on), e)
+	})
+}
+
+// WithRequiredClaims requires these claims.
+func WithRequiredClaims(claims ...string) Option {
+	return func(o *C.jwks_options) error {
+		for _, c := range claims {
+			if err := strOption(c, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+				return C.jwks_options_add_required_claim(o, p, n, e)
+			})(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithBackgroundRefresh renews cached sets ahead of expiry on a library thread.
+func WithBackgroundRefresh() Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_background_refresh(o, true, e)
+	})
+}
+
+// WithInsecureSkipVerify turns TLS certificate checks off. Tests only.
+func WithInsecureSkipVerify() Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_danger_accept_invalid_certs(o, true, e)
+	})
+}
