@@ -12,7 +12,9 @@ pub struct jwks_token {
     kid: Option<CText>,
     alg: CText,
     typ: Option<CText>,
-    key: jwks_key,
+    /// The key, turned into its C form only if asked for (it copies JWK, PEM and DER).
+    key: std::sync::Arc<crate::Key>,
+    key_c: std::sync::OnceLock<jwks_key>,
     stale: bool,
 }
 
@@ -23,7 +25,8 @@ impl jwks_token {
             kid: v.kid().map(CText::new),
             alg: CText::new(v.alg().name()),
             typ: v.typ().map(CText::new),
-            key: jwks_key::new(v.key()),
+            key: v.key().clone(),
+            key_c: std::sync::OnceLock::new(),
             stale: v.stale(),
         }))
     }
@@ -83,7 +86,9 @@ pub unsafe extern "C" fn jwks_token_typ(
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks_key {
     boundary_or(std::ptr::null(), || {
-        unsafe { token.as_ref() }.map_or(std::ptr::null(), |t| &t.key as *const jwks_key)
+        unsafe { token.as_ref() }.map_or(std::ptr::null(), |t| {
+            t.key_c.get_or_init(|| jwks_key::new(&t.key)) as *const jwks_key
+        })
     })
 }
 
