@@ -151,6 +151,10 @@ fn invalid_if(cond: bool, message: &str) -> Result<()> {
 impl Client {
     /// Checks `options` and makes a client. Does not fetch anything (the first lookup does).
     pub fn new(options: ClientOptions) -> Result<Client> {
+        // Sets up AWS-LC (CPU feature detection) before the first verification, whatever the
+        // host process is (a Go or C program links the static library without Rust's runtime
+        // having touched AWS-LC).
+        aws_lc_rs::init();
         let o = options;
         invalid_if(
             o.cache_jwk_set && o.lifespan.is_zero(),
