@@ -279,6 +279,16 @@ typedef void (*jwks_key_callback)(void *user_data,
                                   jwks_error *error);
 
 /**
+ * Receives the result of jwks_client_get_jwk_set_async when it returned JWKS_PENDING, as
+ * jwks_verify_callback does: on success a new jwks_key_set (free with jwks_key_set_free),
+ * otherwise a new jwks_error.
+ */
+typedef void (*jwks_key_set_callback)(void *user_data,
+                                      jwks_status status,
+                                      jwks_key_set *set,
+                                      jwks_error *error);
+
+/**
  * One request header handed to a jwks_fetch_callback: name and value as pointer + length
  * (also NUL-terminated), lent for the duration of the call.
  */
@@ -472,6 +482,35 @@ jwks_status jwks_client_get_signing_key_async(const jwks_client *client,
                                               jwks_key **out,
                                               jwks_request **request,
                                               jwks_error **err);
+
+/**
+ * jwks_client_get_jwk_set (refresh or not) without blocking the caller, with the contract of
+ * jwks_client_verify_async: JWKS_OK with a new set in `*out` (a fresh cached set, when
+ * `refresh` is false) and no callback; JWKS_PENDING with `*request` set and exactly one
+ * callback later unless jwks_request_free returns first; any other status, no callback.
+ * Fixed-URL mode only. Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_get_jwk_set_async(const jwks_client *client,
+                                          bool refresh,
+                                          jwks_key_set_callback callback,
+                                          void *user_data,
+                                          jwks_key_set **out,
+                                          jwks_request **request,
+                                          jwks_error **err);
+
+/**
+ * jwks_client_get_signing_key_from_jwt without blocking the caller (the token is not
+ * verified), with the contract of jwks_client_get_signing_key_async; works in both modes.
+ * Never blocks. Thread-safe.
+ */
+jwks_status jwks_client_get_signing_key_from_jwt_async(const jwks_client *client,
+                                                       const char *token,
+                                                       size_t token_len,
+                                                       jwks_key_callback callback,
+                                                       void *user_data,
+                                                       jwks_key **out,
+                                                       jwks_request **request,
+                                                       jwks_error **err);
 
 /**
  * Makes a client from `options` (copied: the options object may be freed or reused at once).

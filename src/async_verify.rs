@@ -9,7 +9,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::client::{Client, Inner, Verified};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keys::Key;
+use crate::keys::{Key, KeySet};
 use crate::validation::VerifyOptions;
 use crate::worker::Job;
 
@@ -220,6 +220,38 @@ impl Client {
         self.start_async(now, callback, move |client| match &options {
             None => client.verify(&token),
             Some(o) => client.verify_with(&token, o),
+        })
+    }
+
+    /// [`Client::get_jwk_set`] without blocking the caller, as [`Client::verify_async`]: a
+    /// fresh cached set is `Ready` unless `refresh` asks for a fetch. Fixed-URL mode only.
+    pub fn get_jwk_set_async(
+        &self,
+        refresh: bool,
+        callback: Callback<Arc<KeySet>>,
+    ) -> Result<Async<Arc<KeySet>>> {
+        let now = if refresh {
+            self.uri()
+                .map(|_| ())
+                .ok_or_else(|| Error::invalid_argument("get_jwk_set needs a fixed JWKS URL"))
+                .and(Err(Error::new(ErrorKind::Pending, "a fetch was asked for")))
+        } else {
+            self.get_jwk_set_nonblocking()
+        };
+        self.start_async(now, callback, move |client| client.get_jwk_set(refresh))
+    }
+
+    /// [`Client::get_signing_key_from_jwt`] without blocking the caller, as
+    /// [`Client::verify_async`] (the token is not verified).
+    pub fn get_signing_key_from_jwt_async(
+        &self,
+        token: &str,
+        callback: Callback<Arc<Key>>,
+    ) -> Result<Async<Arc<Key>>> {
+        let now = self.get_signing_key_from_jwt_nonblocking(token);
+        let token = token.to_owned();
+        self.start_async(now, callback, move |client| {
+            client.get_signing_key_from_jwt(&token)
         })
     }
 

@@ -685,6 +685,68 @@ impl Client {
             .ok_or_else(|| self.schedule(None, Some(kid)))
     }
 
+    /// [`Client::get_jwk_set`] (without refresh) without waiting: the cached set if fresh (or
+    /// stale within max-stale while it is refreshed), else `Pending` after starting the fetch.
+    /// Fixed-URL mode only.
+    pub fn get_jwk_set_nonblocking(&self) -> Result<Arc<KeySet>> {
+        let source = self.fixed("get_jwk_set_nonblocking")?;
+        let f = &self.inner.fetching;
+        match source.set_now(f) {
+            Some((set, fetch_needed)) => {
+                if fetch_needed {
+                    self.schedule(None, None);
+                }
+                Ok(set)
+            }
+            None => {
+                if let Some(error) = source.backing_off(f) {
+                    return Err(error);
+                }
+                Err(self.schedule(None, None))
+            }
+        }
+    }
+
+    /// [`Client::get_signing_key_from_jwt`] without waiting (the token is not verified).
+    pub fn get_signing_key_from_jwt_nonblocking(&self, token: &str) -> Result<Arc<Key>> {
+        self.same_process()?;
+        let (kid, iss) = jwt::peek(token, self.inner.max_token_bytes)?;
+        let kid =
+            kid.ok_or_else(|| Error::new(ErrorKind::MissingKid, "token header has no kid"))?;
+        let f = &self.inner.fetching;
+        let source = match &self.inner.mode {
+            Mode::Fixed(source) => source.clone(),
+            Mode::Discovery(d) => {
+                let iss = iss.as_deref().ok_or_else(|| {
+                    Error::new(ErrorKind::MissingClaim, "required claim \"iss\" is missing")
+                })?;
+                match d.source_if_ready(f, iss)? {
+                    Some(source) => source,
+                    None => return Err(self.schedule(Some(iss), Some(&kid))),
+                }
+            }
+        };
+        let found = match source.lookup_now(f, &kid, None) {
+            Err(e)
+                if e.kind() == ErrorKind::KeyNotFound
+                    && self.is_scheduled(iss.as_deref(), &kid) =>
+            {
+                return Err(self.schedule(iss.as_deref(), Some(&kid)))
+            }
+            other => other?,
+        };
+        if found.fetch_needed {
+            let pending = self.schedule(iss.as_deref(), Some(&kid));
+            if found.key.is_none() {
+                return Err(pending);
+            }
+        }
+        found
+            .key
+            .map(|(key, _)| key)
+            .ok_or_else(|| self.schedule(iss.as_deref(), Some(&kid)))
+    }
+
     /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and
     /// static issuer's configuration and keys. For start-up (nginx init_process, Envoy init),
     /// so that requests never wait. Returns the first failure, after trying all.

@@ -251,6 +251,31 @@ impl Source {
         })
     }
 
+    /// The cached set without waiting, and whether a refresh is due: None when there is no set,
+    /// or it is past max-stale.
+    pub fn set_now(&self, f: &Fetching) -> Option<(Arc<KeySet>, bool)> {
+        let c = self.cache.current()?;
+        let lifespan = if self.rules.cache_jwk_set {
+            c.lifespan
+        } else {
+            Duration::ZERO
+        };
+        let age = f.now().saturating_sub(c.fetched_at);
+        if age >= lifespan.saturating_add(self.rules.max_stale) {
+            return None;
+        }
+        let expired = age >= lifespan;
+        Some((
+            c.set.clone(),
+            expired && self.cache.backing_off(f.now()).is_none(),
+        ))
+    }
+
+    /// The last fetch error while failed fetches back off.
+    pub fn backing_off(&self, f: &Fetching) -> Option<Error> {
+        self.cache.backing_off(f.now())
+    }
+
     /// Usable keys in the cached set.
     pub fn keys_held(&self) -> u64 {
         self.cache

@@ -177,10 +177,10 @@ fn c_tests_pass_under_sanitizers() {
     );
     assert!(!reports, "sanitizer reports:\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    // Six clients fetch once each, plus two forced refreshes (get_jwk_set(refresh) and
-    // fetch_data) and one refetch for the unknown kid; nothing refetches per verify, not even
+    // Eight clients fetch once each, plus three forced refreshes (get_jwk_set(refresh),
+    // fetch_data, the async forced refresh) and one refetch for the unknown kid; nothing refetches per verify, not even
     // 1,600 verifies from 8 threads, nor the forked child (refused before any lookup).
-    assert_eq!(server.hits("/jwks"), 9);
+    assert_eq!(server.hits("/jwks"), 12);
     assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/a/jwks"), 1);
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);

@@ -3,7 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::client::jwks_client;
-use super::key::jwks_key;
+use super::key::{jwks_key, jwks_key_set};
 use super::token::jwks_token;
 use super::verify_options::jwks_verify_options;
 use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, out_arg};
@@ -265,4 +265,124 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_async(
     } else {
         status
     }
+}
+
+/// Receives the result of jwks_client_get_jwk_set_async when it returned JWKS_PENDING, as
+/// jwks_verify_callback does: on success a new jwks_key_set (free with jwks_key_set_free),
+/// otherwise a new jwks_error.
+pub type jwks_key_set_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut libc::c_void,
+        status: jwks_status,
+        set: *mut jwks_key_set,
+        error: *mut jwks_error,
+    ),
+>;
+
+/// Runs `call` behind the boundary and turns its outcome into the async contract: the value in
+/// `*out` (JWKS_OK), a request in `*request` (JWKS_PENDING), or an error status.
+fn finish_async<T, H>(
+    err: *mut *mut jwks_error,
+    out: *mut *mut H,
+    request: *mut *mut jwks_request,
+    into_raw: impl FnOnce(T) -> *mut H,
+    call: impl FnOnce() -> crate::Result<crate::Async<T>>,
+) -> jwks_status {
+    let mut pending = false;
+    let status = boundary(err, || {
+        let out = out_arg(out, "out")?;
+        let request = out_arg(request, "request")?;
+        match call()? {
+            crate::Async::Ready(value) => unsafe { *out = into_raw(value) },
+            crate::Async::Pending(r) => {
+                let handle = jwks_request {
+                    inner: r,
+                    queued: None,
+                };
+                unsafe { *request = Box::into_raw(Box::new(handle)) };
+                pending = true;
+            }
+        }
+        Ok(())
+    });
+    if pending {
+        jwks_status::JWKS_PENDING
+    } else {
+        status
+    }
+}
+
+/// jwks_client_get_jwk_set (refresh or not) without blocking the caller, with the contract of
+/// jwks_client_verify_async: JWKS_OK with a new set in `*out` (a fresh cached set, when
+/// `refresh` is false) and no callback; JWKS_PENDING with `*request` set and exactly one
+/// callback later unless jwks_request_free returns first; any other status, no callback.
+/// Fixed-URL mode only. Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_jwk_set_async(
+    client: *const jwks_client,
+    refresh: bool,
+    callback: jwks_key_set_callback,
+    user_data: *mut libc::c_void,
+    out: *mut *mut jwks_key_set,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let user_data = UserData(user_data);
+    finish_async(
+        err,
+        out,
+        request,
+        |s: Arc<crate::KeySet>| jwks_key_set::into_raw(&s),
+        || {
+            let client = unsafe { arg_ref(client, "client")? };
+            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+            let deliver = Box::new(move |result: crate::Result<Arc<crate::KeySet>>| {
+                let user_data = user_data;
+                let (status, set, error) =
+                    super::split_result(result, |s| jwks_key_set::into_raw(&s));
+                // SAFETY: the callback's contract is in the header; it must not unwind.
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                    callback(user_data.0, status, set, error)
+                }));
+            });
+            client.inner.get_jwk_set_async(refresh, deliver)
+        },
+    )
+}
+
+/// jwks_client_get_signing_key_from_jwt without blocking the caller (the token is not
+/// verified), with the contract of jwks_client_get_signing_key_async; works in both modes.
+/// Never blocks. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt_async(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    callback: jwks_key_callback,
+    user_data: *mut libc::c_void,
+    out: *mut *mut jwks_key,
+    request: *mut *mut jwks_request,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let user_data = UserData(user_data);
+    finish_async(
+        err,
+        out,
+        request,
+        |k: Arc<crate::Key>| jwks_key::into_raw(&k),
+        || {
+            let client = unsafe { arg_ref(client, "client")? };
+            let token = unsafe { arg_str(token, token_len, "token")? };
+            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+            let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
+                let user_data = user_data;
+                let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
+                // SAFETY: the callback's contract is in the header; it must not unwind.
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                    callback(user_data.0, status, key, error)
+                }));
+            });
+            client.inner.get_signing_key_from_jwt_async(token, deliver)
+        },
+    )
 }

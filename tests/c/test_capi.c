@@ -692,6 +692,51 @@ static void on_key(void *user_data, jwks_status status, jwks_key *key, jwks_erro
     __atomic_fetch_add(&r->calls, 1, __ATOMIC_SEQ_CST);
 }
 
+static void on_set(void *user_data, jwks_status status, jwks_key_set *set, jwks_error *error) {
+    struct async_result *r = user_data;
+    r->status = status;
+    if (set != NULL && jwks_key_set_len(set) != 2) r->status = JWKS_ERR_INTERNAL;
+    jwks_key_set_free(set);
+    jwks_error_free(error);
+    __atomic_fetch_add(&r->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_async_set_and_jwt(void) {
+    jwks_client *c = make_client(env("JWKS_URL"));
+    struct async_result r = {0, JWKS_ERR_INTERNAL};
+    jwks_key_set *set = SENTINEL;
+    jwks_request *req = SENTINEL;
+    CHECK(jwks_client_get_jwk_set_async(c, false, on_set, &r, &set, &req, NULL) == JWKS_PENDING);
+    wait_calls(&r, 1);
+    CHECK(calls_of(&r) == 1 && r.status == JWKS_OK);
+    jwks_request_free(req);
+    set = NULL;
+    CHECK(jwks_client_get_jwk_set_async(c, false, on_set, &r, &set, &req, NULL) == JWKS_OK);
+    CHECK(jwks_key_set_len(set) == 2);
+    jwks_key_set_free(set);
+    CHECK(jwks_client_get_jwk_set_async(c, true, on_set, &r, &set, &req, NULL) == JWKS_PENDING);
+    wait_calls(&r, 2); /* a forced refresh always goes to the network */
+    CHECK(calls_of(&r) == 2 && r.status == JWKS_OK);
+    jwks_request_free(req);
+    jwks_client_free(c);
+
+    c = make_client(env("JWKS_URL"));
+    const char *tok = env("TOK_RSA");
+    struct async_result k = {0, JWKS_ERR_INTERNAL};
+    jwks_key *key = SENTINEL;
+    CHECK(jwks_client_get_signing_key_from_jwt_async(c, tok, strlen(tok), on_key, &k, &key, &req, NULL) == JWKS_PENDING);
+    wait_calls(&k, 1);
+    CHECK(calls_of(&k) == 1 && k.status == JWKS_ERR_INTERNAL); /* on_key expects kid "ec": got "rsa" */
+    jwks_request_free(req);
+    key = NULL;
+    CHECK(jwks_client_get_signing_key_from_jwt_async(c, tok, strlen(tok), on_key, &k, &key, &req, NULL) == JWKS_OK);
+    CHECK(key != NULL && strcmp(jwks_key_kid(key, NULL), "rsa") == 0);
+    jwks_key_free(key);
+    CHECK(jwks_client_get_signing_key_from_jwt_async(c, "x", 1, on_key, &k, &key, &req, NULL) == JWKS_ERR_MALFORMED_TOKEN);
+    CHECK(jwks_client_get_jwk_set_async(c, false, NULL, &r, &set, &req, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_client_free(c);
+}
+
 static void test_async_key(void) {
     char url[512];
     snprintf(url, sizeof url, "%s/jwks", env("BASE"));
@@ -895,6 +940,7 @@ int main(void) {
     test_async();
     test_poll_loop();
     test_async_key();
+    test_async_set_and_jwt();
     test_log_callback();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
