@@ -355,3 +355,40 @@ func TestForgottenClientsAreFreed(t *testing.T) {
 		t.Fatalf("RSS grew %d KiB over 10,000 forgotten clients (2,500 live ones take %d KiB)", grown/1024, alive/1024)
 	}
 }
+
+func TestSetsAndKeysFromTokens(t *testing.T) {
+	a, b := ecKey(t, "a"), rsaKey(t, "b")
+	srv := serve(t, a, b)
+	srv.delay.Store(int64(30 * time.Millisecond))
+	c := newClient(t, srv.URL)
+	ctx := context.Background()
+	key, err := c.GetSigningKeyFromJWT(ctx, b.token(claims(nil)))
+	if err != nil || key.Kid != "b" {
+		t.Fatalf("%+v %v", key, err)
+	}
+	set, err := c.GetJWKSet(ctx, false)
+	if err != nil || len(set.Keys) != 2 || set.Skipped != 0 || !json.Valid(set.JSON) {
+		t.Fatalf("%+v %v", set, err)
+	}
+	keys, err := c.GetSigningKeys(ctx, false)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("%v %v", keys, err)
+	}
+	if srv.hits.Load() != 1 {
+		t.Fatalf("%d fetches, want 1", srv.hits.Load())
+	}
+	data, err := c.FetchData(ctx)
+	if err != nil || !json.Valid(data) || srv.hits.Load() != 2 {
+		t.Fatalf("fetch data: %s %v (%d fetches)", data, err, srv.hits.Load())
+	}
+	if _, err := c.GetSigningKeyFromJWT(ctx, "garbage"); !errors.Is(err, jwks.ErrMalformedToken) {
+		t.Fatalf("garbage: %v", err)
+	}
+	// A context that ends while the fetch runs.
+	srv.delay.Store(int64(2 * time.Second))
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.FetchData(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled fetch: %v", err)
+	}
+}
