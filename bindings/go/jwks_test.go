@@ -392,3 +392,99 @@ func TestSetsAndKeysFromTokens(t *testing.T) {
 		t.Fatalf("cancelled fetch: %v", err)
 	}
 }
+
+func TestEveryClaimErrorClass(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	c := newClient(t, srv.URL, jwks.WithIssuer("https://issuer.test"), jwks.WithTyp("at+jwt"),
+		jwks.WithRequiredClaims("scope"), jwks.WithLeeway(0))
+	ctx := context.Background()
+	good := map[string]any{"iss": "https://issuer.test", "scope": "read"}
+	withTyp := func(typ string, extra map[string]any) string {
+		h, _ := json.Marshal(map[string]any{"alg": "ES256", "kid": "e", "typ": typ})
+		body, _ := json.Marshal(claims(extra))
+		input := b64.EncodeToString(h) + "." + b64.EncodeToString(body)
+		return input + "." + b64.EncodeToString(k.sign([]byte(input)))
+	}
+	merge := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for key, v := range good {
+			m[key] = v
+		}
+		for key, v := range extra {
+			m[key] = v
+		}
+		return m
+	}
+	if _, err := c.Verify(ctx, withTyp("at+jwt", good)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		token string
+		want  error
+	}{
+		{withTyp("JWT", good), jwks.ErrWrongTyp},
+		{withTyp("at+jwt", merge(map[string]any{"iss": "https://evil.test"})), jwks.ErrWrongIssuer},
+		{withTyp("at+jwt", merge(map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})), jwks.ErrNotYetValid},
+		{withTyp("at+jwt", merge(map[string]any{"scope": nil})), jwks.ErrMissingClaim},
+	}
+	for _, tc := range cases {
+		if _, err := c.Verify(ctx, tc.token); !errors.Is(err, tc.want) {
+			t.Fatalf("got %v, want %v", err, tc.want)
+		}
+	}
+	hdr := func(h map[string]any) string {
+		h["typ"] = "at+jwt"
+		hb, _ := json.Marshal(h)
+		body, _ := json.Marshal(claims(good))
+		return b64.EncodeToString(hb) + "." + b64.EncodeToString(body) + ".AAAA"
+	}
+	more := []struct {
+		token string
+		want  error
+	}{
+		{hdr(map[string]any{"alg": "none", "kid": "e"}), jwks.ErrAlgorithmNotAllowed},
+		{hdr(map[string]any{"alg": "XS999", "kid": "e"}), jwks.ErrUnsupportedAlgorithm},
+		{hdr(map[string]any{"alg": "ES256"}), jwks.ErrMissingKid},
+		{hdr(map[string]any{"alg": "ES256", "kid": "e", "crit": []string{"x"}}), jwks.ErrUnsupportedCritical},
+	}
+	for _, tc := range more {
+		if _, err := c.Verify(ctx, tc.token); !errors.Is(err, tc.want) {
+			t.Fatalf("got %v, want %v", err, tc.want)
+		}
+	}
+}
+
+func TestFetchErrorClasses(t *testing.T) {
+	k := ecKey(t, "e")
+	tok := k.token(claims(nil))
+	ctx := context.Background()
+	status := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer status.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("<html>"))
+	}))
+	defer garbage.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	cases := []struct {
+		url  string
+		want error
+	}{
+		{status.URL, jwks.ErrHTTPStatus},
+		{garbage.URL, jwks.ErrInvalidJWKS},
+		{closedURL, jwks.ErrConnection},
+		{tlsSrv.URL, jwks.ErrTLS},
+	}
+	for _, tc := range cases {
+		c := newClient(t, tc.url)
+		if _, err := c.Verify(ctx, tok); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: got %v, want %v", tc.url, err, tc.want)
+		}
+	}
+}

@@ -152,3 +152,101 @@ func WithInsecureSkipVerify() Option {
 		return C.jwks_options_set_danger_accept_invalid_certs(o, true, e)
 	})
 }
+
+func boolOption(on bool, set func(*C.jwks_options, C.bool, **C.jwks_error) C.jwks_status) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return set(o, C.bool(on), e)
+	})
+}
+
+// WithTyp accepts tokens whose typ header is one of these (e.g. "at+jwt").
+func WithTyp(typs ...string) Option {
+	return func(o *C.jwks_options) error {
+		for _, t := range typs {
+			if err := strOption(t, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+				return C.jwks_options_add_typ(o, p, n, e)
+			})(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithVerifyNbf, WithVerifyAud and WithVerifyIss switch those checks (default on).
+func WithVerifyNbf(on bool) Option {
+	return boolOption(on, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_verify_nbf(o, v, e)
+	})
+}
+
+// WithVerifyAud: see WithVerifyNbf.
+func WithVerifyAud(on bool) Option {
+	return boolOption(on, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_verify_aud(o, v, e)
+	})
+}
+
+// WithVerifyIss: see WithVerifyNbf.
+func WithVerifyIss(on bool) Option {
+	return boolOption(on, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_verify_iss(o, v, e)
+	})
+}
+
+// WithAllowHTTP allows plain http to non-loopback hosts.
+func WithAllowHTTP() Option {
+	return boolOption(true, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_allow_http(o, v, e)
+	})
+}
+
+// WithAllowMissingKid tries a kid-less token against the keys fitting its alg.
+func WithAllowMissingKid() Option {
+	return boolOption(true, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_allow_missing_kid(o, v, e)
+	})
+}
+
+// WithCacheKeys keeps an LRU of kid -> key of this size.
+func WithCacheKeys(max int) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		if st := C.jwks_options_set_cache_keys(o, true, e); st != C.JWKS_OK {
+			return st
+		}
+		return C.jwks_options_set_max_cached_keys(o, C.size_t(max), e)
+	})
+}
+
+// WithPersistDir keeps last-known-good key sets in this directory.
+func WithPersistDir(dir string) Option {
+	return strOption(dir, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_persist_dir(o, p, n, e)
+	})
+}
+
+// WithStaticIssuer (discovery clients) names an issuer's JWKS URL: no discovery request.
+func WithStaticIssuer(issuer, jwksURL string) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		ip, in := cstr(issuer)
+		up, un := cstr(jwksURL)
+		return C.jwks_options_add_static_issuer(o, ip, in, up, un, e)
+	})
+}
+
+// WithDiscoveryConfigPath (discovery clients) sets the configuration document's path.
+func WithDiscoveryConfigPath(path string) Option {
+	return strOption(path, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_discovery_config_path(o, p, n, e)
+	})
+}
+
+// WithIssuerCache (discovery clients) sets how many issuers are cached and for how long.
+func WithIssuerCache(max int, ttl time.Duration) Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		if st := C.jwks_options_set_max_issuers(o, C.size_t(max), e); st != C.JWKS_OK {
+			return st
+		}
+		return C.jwks_options_set_issuer_ttl_ms(o, ms(ttl), e)
+	})
+}
