@@ -10,7 +10,7 @@ use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, ou
 use std::sync::Arc;
 
 use super::completion::Completions;
-use crate::async_verify::{AsyncVerify, Callback, Request};
+use crate::async_verify::{Callback, Request};
 
 /// Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one
 /// call, on a library thread, unless jwks_request_free returned first. On success `status` is
@@ -101,28 +101,12 @@ unsafe fn start(
     request: *mut *mut jwks_request,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let mut pending = false;
-    let status = boundary(err, || {
+    finish_async(err, out, request, queued, jwks_token::into_raw, || {
         let client = unsafe { arg_ref(client, "client")? };
         let token = unsafe { arg_str(token, token_len, "token")? };
-        let out = out_arg(out, "out")?;
-        let request = out_arg(request, "request")?;
         let options = unsafe { options.as_ref() }.map(|o| &o.inner);
-        match client.inner.verify_async(token, options, deliver)? {
-            AsyncVerify::Ready(v) => unsafe { *out = jwks_token::into_raw(v) },
-            AsyncVerify::Pending(r) => {
-                let handle = jwks_request { inner: r, queued };
-                unsafe { *request = Box::into_raw(Box::new(handle)) };
-                pending = true;
-            }
-        }
-        Ok(())
-    });
-    if pending {
-        jwks_status::JWKS_PENDING
-    } else {
-        status
-    }
+        client.inner.verify_async(token, options, deliver)
+    })
 }
 
 /// As jwks_client_verify_async, but for event loops that want results on their own thread:
@@ -231,40 +215,28 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_async(
     request: *mut *mut jwks_request,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let mut pending = false;
-    let status = boundary(err, || {
-        let client = unsafe { arg_ref(client, "client")? };
-        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
-        let out = out_arg(out, "out")?;
-        let request = out_arg(request, "request")?;
-        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-        let user_data = UserData(user_data);
-        let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
-            let user_data = user_data;
-            let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
-            // SAFETY: the callback's contract is in the header; it must not unwind.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                callback(user_data.0, status, key, error)
-            }));
-        });
-        match client.inner.get_signing_key_async(kid, deliver)? {
-            crate::Async::Ready(k) => unsafe { *out = jwks_key::into_raw(&k) },
-            crate::Async::Pending(r) => {
-                let handle = jwks_request {
-                    inner: r,
-                    queued: None,
-                };
-                unsafe { *request = Box::into_raw(Box::new(handle)) };
-                pending = true;
-            }
-        }
-        Ok(())
-    });
-    if pending {
-        jwks_status::JWKS_PENDING
-    } else {
-        status
-    }
+    let user_data = UserData(user_data);
+    finish_async(
+        err,
+        out,
+        request,
+        None,
+        |k: Arc<crate::Key>| jwks_key::into_raw(&k),
+        || {
+            let client = unsafe { arg_ref(client, "client")? };
+            let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+            let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
+                let user_data = user_data;
+                let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
+                // SAFETY: the callback's contract is in the header; it must not unwind.
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                    callback(user_data.0, status, key, error)
+                }));
+            });
+            client.inner.get_signing_key_async(kid, deliver)
+        },
+    )
 }
 
 /// Receives the result of jwks_client_get_jwk_set_async when it returned JWKS_PENDING, as
@@ -285,6 +257,7 @@ fn finish_async<T, H>(
     err: *mut *mut jwks_error,
     out: *mut *mut H,
     request: *mut *mut jwks_request,
+    queued: Option<(Arc<Completions>, u64)>,
     into_raw: impl FnOnce(T) -> *mut H,
     call: impl FnOnce() -> crate::Result<crate::Async<T>>,
 ) -> jwks_status {
@@ -295,10 +268,7 @@ fn finish_async<T, H>(
         match call()? {
             crate::Async::Ready(value) => unsafe { *out = into_raw(value) },
             crate::Async::Pending(r) => {
-                let handle = jwks_request {
-                    inner: r,
-                    queued: None,
-                };
+                let handle = jwks_request { inner: r, queued };
                 unsafe { *request = Box::into_raw(Box::new(handle)) };
                 pending = true;
             }
@@ -332,6 +302,7 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set_async(
         err,
         out,
         request,
+        None,
         |s: Arc<crate::KeySet>| jwks_key_set::into_raw(&s),
         || {
             let client = unsafe { arg_ref(client, "client")? };
@@ -369,6 +340,7 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt_async(
         err,
         out,
         request,
+        None,
         |k: Arc<crate::Key>| jwks_key::into_raw(&k),
         || {
             let client = unsafe { arg_ref(client, "client")? };
