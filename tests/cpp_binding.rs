@@ -1,0 +1,87 @@
+//! Builds the C++ binding's GoogleTest suite with CMake (under ASan/UBSan) and runs it with
+//! ctest against a JWKS server on 127.0.0.1.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::json;
+use support::cbuild;
+use support::keys::{claims, jwks, now, TestKey};
+use support::server::TestServer;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn cpp_binding_passes_its_googletest_suite() {
+    let lib = cbuild::static_lib();
+    let ec = TestKey::ec("ec", "ES256");
+    let rsa = TestKey::rsa("rsa", "RS256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&ec, &rsa]));
+    let base = || {
+        let mut c = claims();
+        c["aud"] = json!("api");
+        c
+    };
+    let with = |key: &str, value: serde_json::Value| {
+        let mut c = base();
+        c[key] = value;
+        ec.token(&c)
+    };
+    let good = ec.token(&base());
+    let mut bad_sig = good.clone().into_bytes();
+    let i = bad_sig.len() - 10;
+    bad_sig[i] = if bad_sig[i] == b'A' { b'B' } else { b'A' };
+    let b64 = support::keys::b64;
+    let unsigned = |header: serde_json::Value| {
+        format!(
+            "{}.{}.",
+            b64(header.to_string().as_bytes()),
+            b64(base().to_string().as_bytes())
+        )
+    };
+    let tokens = [
+        ("TOK_GOOD", good.clone()),
+        ("TOK_EXPIRED", with("exp", json!(now() - 3600))),
+        ("TOK_WRONG_AUD", with("aud", json!("other"))),
+        ("TOK_BAD_SIG", String::from_utf8(bad_sig).unwrap()),
+        ("TOK_NONE", unsigned(json!({"alg": "none", "kid": "ec"}))),
+        (
+            "TOK_NO_KID",
+            ec.sign_with("ES256", &json!({"alg": "ES256"}), &base()),
+        ),
+        ("TOK_UNKNOWN_KID", TestKey::ec("zz", "ES256").token(&base())),
+    ];
+
+    let build = cbuild::lib_dir().join("cpp-build");
+    let src = cbuild::root().join("bindings/cpp");
+    let sanitize = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer";
+    run(Command::new("cmake")
+        .arg("-S")
+        .arg(&src)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DJWKS_LIB={}", lib.display()))
+        .arg(format!("-DCMAKE_CXX_FLAGS={sanitize}"))
+        .arg(format!("-DCMAKE_EXE_LINKER_FLAGS={sanitize}")));
+    run(Command::new("cmake").arg("--build").arg(&build).arg("-j2"));
+    let output = run(Command::new("ctest")
+        .arg("--test-dir")
+        .arg(&build)
+        .arg("--output-on-failure")
+        .env("JWKS_URL", server.url("/jwks"))
+        .env("ASAN_OPTIONS", "detect_leaks=1")
+        .envs(tokens.iter().map(|(k, v)| (k.to_string(), v.clone()))));
+    println!("{output}");
+    assert!(output.contains("100% tests passed"), "{output}");
+}
