@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace jwks {
@@ -82,6 +83,76 @@ struct Key {
     std::vector<uint8_t> der;  ///< SubjectPublicKeyInfo
 };
 
+/// Receives the result of an asynchronous verification, on a library thread. It must not
+/// block for long; exceptions it throws are swallowed (they cannot cross into C).
+using VerifyCallback = std::function<void(Result<Verified>)>;
+
+namespace detail {
+inline Verified convert(jwks_token *raw) {
+    std::unique_ptr<jwks_token, TokenDeleter> tok(raw);
+    Verified v;
+    size_t n = 0;
+    const char *p = jwks_token_claims(tok.get(), &n);
+    v.claims = str(p, n);
+    p = jwks_token_kid(tok.get(), &n);
+    v.kid = str(p, n);
+    p = jwks_token_alg(tok.get(), &n);
+    v.alg = str(p, n);
+    p = jwks_token_typ(tok.get(), &n);
+    v.typ = str(p, n);
+    v.stale = jwks_token_stale(tok.get());
+    return v;
+}
+
+/// What travels through C as the callback's user data.
+struct AsyncBox {
+    VerifyCallback callback;
+};
+
+inline void on_verified(void *user_data, jwks_status status, jwks_token *token, jwks_error *error) {
+    auto *box = static_cast<AsyncBox *>(user_data);
+    try {
+        if (status == JWKS_OK) {
+            box->callback(Result<Verified>(convert(token)));
+        } else {
+            box->callback(Result<Verified>(take(status, error)));
+        }
+    } catch (...) {
+    }
+}
+}  // namespace detail
+
+/// A pending asynchronous verification. Move-only; destroying it cancels: after the destructor
+/// returns the callback will not run (if it is running on another thread, the destructor waits
+/// for it). Do not destroy a Request from inside its own callback (the callback's state lives
+/// in the Request).
+class Request {
+public:
+    Request(jwks_request *r, detail::AsyncBox *box) noexcept : r_(r), box_(box) {}
+    Request(Request &&o) noexcept : r_(std::exchange(o.r_, nullptr)), box_(std::exchange(o.box_, nullptr)) {}
+    Request &operator=(Request &&o) noexcept {
+        if (this != &o) {
+            reset();
+            r_ = std::exchange(o.r_, nullptr);
+            box_ = std::exchange(o.box_, nullptr);
+        }
+        return *this;
+    }
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+    ~Request() { reset(); }
+
+private:
+    void reset() noexcept {
+        if (r_) jwks_request_free(r_);  // no callback runs after this returns
+        delete box_;
+        r_ = nullptr;
+        box_ = nullptr;
+    }
+    jwks_request *r_ = nullptr;
+    detail::AsyncBox *box_ = nullptr;
+};
+
 /// Options for Client, mirroring the C builder. Setters throw Error on a malformed value.
 class Options {
 public:
@@ -138,19 +209,24 @@ public:
         jwks_error *e = nullptr;
         jwks_status s = jwks_client_verify(c_.get(), token.data(), token.size(), nullptr, &t, &e);
         if (s != JWKS_OK) return detail::take(s, e);
-        std::unique_ptr<jwks_token, detail::TokenDeleter> tok(t);
-        Verified v;
-        size_t n = 0;
-        const char *p = jwks_token_claims(tok.get(), &n);
-        v.claims = detail::str(p, n);
-        p = jwks_token_kid(tok.get(), &n);
-        v.kid = detail::str(p, n);
-        p = jwks_token_alg(tok.get(), &n);
-        v.alg = detail::str(p, n);
-        p = jwks_token_typ(tok.get(), &n);
-        v.typ = detail::str(p, n);
-        v.stale = jwks_token_stale(tok.get());
-        return v;
+        return detail::convert(t);
+    }
+
+    /// Verifies without blocking: the Verified value when the cache answers (the callback is
+    /// not called), or a Request when keys must be fetched (the callback then runs exactly once
+    /// on a library thread, unless the Request is destroyed first). Throws Error for failures
+    /// decided at once. The token is copied.
+    std::variant<Verified, Request> verify_async(std::string_view token, VerifyCallback callback) const {
+        auto box = std::make_unique<detail::AsyncBox>();
+        box->callback = std::move(callback);
+        jwks_token *t = nullptr;
+        jwks_request *r = nullptr;
+        jwks_error *e = nullptr;
+        jwks_status s = jwks_client_verify_async(c_.get(), token.data(), token.size(), nullptr,
+                                                 detail::on_verified, box.get(), &t, &r, &e);
+        if (s == JWKS_OK) return detail::convert(t);
+        if (s == JWKS_PENDING) return Request(r, box.release());
+        throw detail::take(s, e);
     }
 
     /// The signing key with this kid (fixed-URL clients). Throws Error.

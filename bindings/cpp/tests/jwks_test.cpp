@@ -93,3 +93,38 @@ TEST(Client, ManyThreadsShareOneClient) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Client, AsyncVerifyCallsBackOnceOrAnswersAtOnce) {
+    auto c = client();
+    std::atomic<int> calls{0};
+    std::atomic<bool> ok{false};
+    auto first = c.verify_async(env("TOK_GOOD"), [&](jwks::Result<jwks::Verified> r) {
+        ok = r.ok() && r.value().kid == "ec";
+        calls++;
+    });
+    ASSERT_TRUE(std::holds_alternative<jwks::Request>(first));  // a fresh client must fetch
+    for (int i = 0; i < 500 && calls.load() == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_TRUE(ok.load());
+    auto second = c.verify_async(env("TOK_GOOD"), [&](jwks::Result<jwks::Verified>) { calls++; });
+    ASSERT_TRUE(std::holds_alternative<jwks::Verified>(second));  // a cache hit: no callback
+    EXPECT_EQ(std::get<jwks::Verified>(second).kid, "ec");
+    EXPECT_THROW((void)c.verify_async("a.b", [&](jwks::Result<jwks::Verified>) { calls++; }), jwks::Error);
+    EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(Client, DestroyingTheRequestCancels) {
+    std::atomic<int> calls{0};
+    {
+        auto c = client();
+        auto pending = c.verify_async(env("TOK_GOOD"), [&](jwks::Result<jwks::Verified>) { calls++; });
+        ASSERT_TRUE(std::holds_alternative<jwks::Request>(pending));
+        jwks::Request moved = std::move(std::get<jwks::Request>(pending));
+    }  // the request is destroyed first (cancel), then the client
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_LE(calls.load(), 1);  // at most a callback that had already started
+}
+
+}  // namespace
