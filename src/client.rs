@@ -549,21 +549,7 @@ impl Client {
         )?;
         let f = &self.inner.fetching;
         let iss = parsed.claims.iss.clone();
-        let source = match &self.inner.mode {
-            Mode::Fixed(source) => source.clone(),
-            Mode::Discovery(d) => {
-                let iss = iss.as_deref().ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::MissingClaim,
-                        "required claim \"iss\" is missing (discovery mode finds keys by issuer)",
-                    )
-                })?;
-                match d.source_if_ready(f, iss)? {
-                    Some(source) => source,
-                    None => return Err(self.schedule(Some(iss), parsed.kid.as_deref())),
-                }
-            }
-        };
+        let source = self.source_now(iss.as_deref(), parsed.kid.as_deref())?;
         let Some(kid) = parsed.kid.as_deref() else {
             // Kid-less tokens try every fitting key of a set; only a set present now will do.
             if self.inner.allow_missing_kid && source.refresh_due(1.0).is_some_and(|d| d > f.now())
@@ -578,27 +564,7 @@ impl Client {
                 "token header has no kid (enable allow_missing_kid to try every fitting key)",
             ));
         };
-        let found = match source.lookup_now(f, kid, Some(parsed.alg)) {
-            // A refetch scheduled for this kid is still running: its answer is not in yet.
-            Err(e)
-                if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(iss.as_deref(), kid) =>
-            {
-                return Err(Error::new(
-                    ErrorKind::Pending,
-                    "the keys are being fetched in the background; try again later",
-                ))
-            }
-            other => other?,
-        };
-        if found.fetch_needed {
-            let pending = self.schedule(iss.as_deref(), Some(kid));
-            if found.key.is_none() {
-                return Err(pending);
-            }
-        }
-        let Some((key, stale)) = found.key else {
-            return Err(self.schedule(iss.as_deref(), Some(kid)));
-        };
+        let (key, stale) = self.key_now(&source, iss.as_deref(), kid, Some(parsed.alg))?;
         key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
         self.finish_verify(parsed, &validation, key, stale)
     }
@@ -667,22 +633,7 @@ impl Client {
     /// starting the fetch in the background. Fixed-URL mode only.
     pub fn get_signing_key_nonblocking(&self, kid: &str) -> Result<Arc<Key>> {
         let source = self.fixed("get_signing_key_nonblocking")?;
-        let found = match source.lookup_now(&self.inner.fetching, kid, None) {
-            Err(e) if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(None, kid) => {
-                return Err(self.schedule(None, Some(kid)))
-            }
-            other => other?,
-        };
-        if found.fetch_needed {
-            let pending = self.schedule(None, Some(kid));
-            if found.key.is_none() {
-                return Err(pending);
-            }
-        }
-        found
-            .key
-            .map(|(key, _)| key)
-            .ok_or_else(|| self.schedule(None, Some(kid)))
+        self.key_now(source, None, kid, None).map(|(key, _)| key)
     }
 
     /// [`Client::get_jwk_set`] (without refresh) without waiting: the cached set if fresh (or
@@ -713,38 +664,54 @@ impl Client {
         let (kid, iss) = jwt::peek(token, self.inner.max_token_bytes)?;
         let kid =
             kid.ok_or_else(|| Error::new(ErrorKind::MissingKid, "token header has no kid"))?;
-        let f = &self.inner.fetching;
-        let source = match &self.inner.mode {
-            Mode::Fixed(source) => source.clone(),
+        let source = self.source_now(iss.as_deref(), Some(&kid))?;
+        self.key_now(&source, iss.as_deref(), &kid, None)
+            .map(|(key, _)| key)
+    }
+
+    /// The source of a token's issuer without waiting: the fixed one, or a discovered issuer's
+    /// if known and fresh; otherwise `Pending` after scheduling the discovery.
+    fn source_now(&self, iss: Option<&str>, kid: Option<&str>) -> Result<Arc<Source>> {
+        match &self.inner.mode {
+            Mode::Fixed(source) => Ok(source.clone()),
             Mode::Discovery(d) => {
-                let iss = iss.as_deref().ok_or_else(|| {
-                    Error::new(ErrorKind::MissingClaim, "required claim \"iss\" is missing")
+                let iss = iss.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::MissingClaim,
+                        "required claim \"iss\" is missing (discovery mode finds keys by issuer)",
+                    )
                 })?;
-                match d.source_if_ready(f, iss)? {
-                    Some(source) => source,
-                    None => return Err(self.schedule(Some(iss), Some(&kid))),
+                match d.source_if_ready(&self.inner.fetching, iss)? {
+                    Some(source) => Ok(source),
+                    None => Err(self.schedule(Some(iss), kid)),
                 }
             }
-        };
-        let found = match source.lookup_now(f, &kid, None) {
-            Err(e)
-                if e.kind() == ErrorKind::KeyNotFound
-                    && self.is_scheduled(iss.as_deref(), &kid) =>
-            {
-                return Err(self.schedule(iss.as_deref(), Some(&kid)))
+        }
+    }
+
+    /// A key from the cache without waiting (and whether it is stale), scheduling the fetch
+    /// the cache says is needed; `Pending` while the key is not there yet.
+    fn key_now(
+        &self,
+        source: &Source,
+        iss: Option<&str>,
+        kid: &str,
+        alg: Option<Algorithm>,
+    ) -> Result<(Arc<Key>, bool)> {
+        let found = match source.lookup_now(&self.inner.fetching, kid, alg) {
+            // A refetch scheduled for this kid is still running: its answer is not in yet.
+            Err(e) if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(iss, kid) => {
+                return Err(self.schedule(iss, Some(kid)))
             }
             other => other?,
         };
         if found.fetch_needed {
-            let pending = self.schedule(iss.as_deref(), Some(&kid));
+            let pending = self.schedule(iss, Some(kid));
             if found.key.is_none() {
                 return Err(pending);
             }
         }
-        found
-            .key
-            .map(|(key, _)| key)
-            .ok_or_else(|| self.schedule(iss.as_deref(), Some(&kid)))
+        found.key.ok_or_else(|| self.schedule(iss, Some(kid)))
     }
 
     /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and

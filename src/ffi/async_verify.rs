@@ -43,6 +43,31 @@ struct UserData(*mut libc::c_void);
 // SAFETY: see above.
 unsafe impl Send for UserData {}
 
+/// Wraps a C callback and its user data as the core's completion callback: the result becomes
+/// a status and a new handle or error object, and the callback cannot unwind into Rust.
+fn c_callback<T: 'static, H: 'static>(
+    callback: unsafe extern "C" fn(*mut libc::c_void, jwks_status, *mut H, *mut jwks_error),
+    user_data: UserData,
+    into_raw: fn(T) -> *mut H,
+) -> Callback<T> {
+    Box::new(move |result: crate::Result<T>| {
+        let user_data = user_data;
+        let (status, value, error) = super::split_result(result, into_raw);
+        // SAFETY: the callback's contract is in the header; it must not unwind.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            callback(user_data.0, status, value, error)
+        }));
+    })
+}
+
+fn key_into_raw(key: Arc<crate::Key>) -> *mut jwks_key {
+    jwks_key::into_raw(&key)
+}
+
+fn set_into_raw(set: Arc<crate::KeySet>) -> *mut jwks_key_set {
+    jwks_key_set::into_raw(&set)
+}
+
 /// Verifies a token without blocking the caller. Three outcomes:
 ///
 /// - JWKS_OK: the cache answered; `*out` is a new jwks_token (free with jwks_token_free); the
@@ -73,14 +98,7 @@ pub unsafe extern "C" fn jwks_client_verify_async(
         return boundary(err, || Err(super::null_arg("callback")));
     };
     let user_data = UserData(user_data);
-    let deliver: Callback = Box::new(move |result: crate::Result<crate::Verified>| {
-        let user_data = user_data;
-        let (status, token, error) = super::split_result(result, jwks_token::into_raw);
-        // SAFETY: the callback's contract is in the header; it must not unwind.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-            callback(user_data.0, status, token, error)
-        }));
-    });
+    let deliver = c_callback(callback, user_data, jwks_token::into_raw);
     unsafe {
         start(
             client, token, token_len, options, deliver, None, out, request, err,
@@ -216,27 +234,13 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(
-        err,
-        out,
-        request,
-        None,
-        |k: Arc<crate::Key>| jwks_key::into_raw(&k),
-        || {
-            let client = unsafe { arg_ref(client, "client")? };
-            let kid = unsafe { arg_str(kid, kid_len, "kid")? };
-            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-            let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
-                let user_data = user_data;
-                let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
-                // SAFETY: the callback's contract is in the header; it must not unwind.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                    callback(user_data.0, status, key, error)
-                }));
-            });
-            client.inner.get_signing_key_async(kid, deliver)
-        },
-    )
+    finish_async(err, out, request, None, key_into_raw, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let kid = unsafe { arg_str(kid, kid_len, "kid")? };
+        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+        let deliver = c_callback(callback, user_data, key_into_raw);
+        client.inner.get_signing_key_async(kid, deliver)
+    })
 }
 
 /// Receives the result of jwks_client_get_jwk_set_async when it returned JWKS_PENDING, as
@@ -298,27 +302,12 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(
-        err,
-        out,
-        request,
-        None,
-        |s: Arc<crate::KeySet>| jwks_key_set::into_raw(&s),
-        || {
-            let client = unsafe { arg_ref(client, "client")? };
-            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-            let deliver = Box::new(move |result: crate::Result<Arc<crate::KeySet>>| {
-                let user_data = user_data;
-                let (status, set, error) =
-                    super::split_result(result, |s| jwks_key_set::into_raw(&s));
-                // SAFETY: the callback's contract is in the header; it must not unwind.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                    callback(user_data.0, status, set, error)
-                }));
-            });
-            client.inner.get_jwk_set_async(refresh, deliver)
-        },
-    )
+    finish_async(err, out, request, None, set_into_raw, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+        let deliver = c_callback(callback, user_data, set_into_raw);
+        client.inner.get_jwk_set_async(refresh, deliver)
+    })
 }
 
 /// jwks_client_get_signing_key_from_jwt without blocking the caller (the token is not
@@ -336,25 +325,11 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(
-        err,
-        out,
-        request,
-        None,
-        |k: Arc<crate::Key>| jwks_key::into_raw(&k),
-        || {
-            let client = unsafe { arg_ref(client, "client")? };
-            let token = unsafe { arg_str(token, token_len, "token")? };
-            let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-            let deliver = Box::new(move |result: crate::Result<Arc<crate::Key>>| {
-                let user_data = user_data;
-                let (status, key, error) = super::split_result(result, |k| jwks_key::into_raw(&k));
-                // SAFETY: the callback's contract is in the header; it must not unwind.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                    callback(user_data.0, status, key, error)
-                }));
-            });
-            client.inner.get_signing_key_from_jwt_async(token, deliver)
-        },
-    )
+    finish_async(err, out, request, None, key_into_raw, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        let token = unsafe { arg_str(token, token_len, "token")? };
+        let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
+        let deliver = c_callback(callback, user_data, key_into_raw);
+        client.inner.get_signing_key_from_jwt_async(token, deliver)
+    })
 }
