@@ -330,6 +330,13 @@ typedef int (*jwks_fetch_callback)(void *user_data,
                                    jwks_http_response *response);
 
 /**
+ * Called once with the user data of a callback the library no longer needs (see
+ * jwks_options_set_fetch_callback_with_release). It must not call into libjwks and must not
+ * unwind.
+ */
+typedef void (*jwks_release_callback)(void *user_data);
+
+/**
  * Receives log events: `level` 1 error, 2 warning, 3 info, 4 debug, and a message (pointer +
  * length, also NUL-terminated, valid during the call; never token or key bytes). Each event
  * is reported once, from whichever thread ran the fetch, with no library lock held. It must
@@ -1141,13 +1148,28 @@ jwks_status jwks_options_set_issuer_min_refetch_interval_ms(jwks_options *option
  * every call; the caller owns it and it must stay valid, and safe to use from any thread, as
  * long as a call may come: jwks_client_free does not wait for background fetches, so a fetch
  * a library thread started before it may still call back until it returns (keep user data for
- * the life of the process, or reference-count it). A NULL callback restores the built-in
+ * the life of the process, reference-count it, or use
+ * jwks_options_set_fetch_callback_with_release). A NULL callback restores the built-in
  * client. See jwks_fetch_callback for the callback's contract.
  */
 jwks_status jwks_options_set_fetch_callback(jwks_options *options,
                                             jwks_fetch_callback callback,
                                             void *user_data,
                                             jwks_error **err);
+
+/**
+ * As jwks_options_set_fetch_callback, and the library tells the caller when it is done with
+ * `user_data`: `release(user_data)` is called exactly once, on whichever thread lets go last,
+ * once no fetch can call back any more, that is after this options object no longer holds the
+ * callback (another callback was set, or jwks_options_free) and every client made from it has
+ * been freed and has ended its background work. A NULL `release` is allowed. On failure, or
+ * with a NULL callback, the library takes nothing and `release` is not called.
+ */
+jwks_status jwks_options_set_fetch_callback_with_release(jwks_options *options,
+                                                         jwks_fetch_callback callback,
+                                                         void *user_data,
+                                                         jwks_release_callback release,
+                                                         jwks_error **err);
 
 /**
  * Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
@@ -1209,13 +1231,26 @@ jwks_status jwks_options_set_background_refresh(jwks_options *options,
  * fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; both
  * must be safe to use from any thread, and user data must stay valid as long as a call may
  * come, which includes a background fetch finishing after jwks_client_free (see
- * jwks_options_set_fetch_callback). A NULL callback turns logging off (the default).
+ * jwks_options_set_fetch_callback, or use jwks_options_set_log_callback_with_release). A NULL
+ * callback turns logging off (the default).
  */
 jwks_status jwks_options_set_log_callback(jwks_options *options,
                                           jwks_log_callback callback,
                                           void *user_data,
                                           int max_level,
                                           jwks_error **err);
+
+/**
+ * As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
+ * log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure,
+ * or with a NULL callback, the library takes nothing and `release` is not called.
+ */
+jwks_status jwks_options_set_log_callback_with_release(jwks_options *options,
+                                                       jwks_log_callback callback,
+                                                       void *user_data,
+                                                       jwks_release_callback release,
+                                                       int max_level,
+                                                       jwks_error **err);
 
 /**
  * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::options::UserData;
 use super::{arg_bytes, arg_mut, arg_str, boundary, jwks_error, jwks_status, CText};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{HttpFetch, HttpRequest, HttpResponse};
@@ -51,7 +52,6 @@ pub type jwks_fetch_callback = Option<
 >;
 
 /// The callback and its user data. The header says both must be safe to use from any thread.
-#[derive(Clone, Copy)]
 pub(crate) struct CallbackFetch {
     callback: unsafe extern "C" fn(
         *mut libc::c_void,
@@ -61,26 +61,25 @@ pub(crate) struct CallbackFetch {
         usize,
         *mut jwks_http_response,
     ) -> libc::c_int,
-    user_data: *mut libc::c_void,
+    user_data: UserData,
 }
-
-// SAFETY: jwks_options_set_fetch_callback requires a callback and user data that may be used
-// concurrently from any thread.
-unsafe impl Send for CallbackFetch {}
-unsafe impl Sync for CallbackFetch {}
 
 impl CallbackFetch {
     /// The transport for `callback`, or None (the built-in client) when it is NULL.
     pub(crate) fn transport(
         callback: jwks_fetch_callback,
-        user_data: *mut libc::c_void,
+        user_data: UserData,
     ) -> Option<Arc<dyn HttpFetch>> {
-        callback.map(|callback| {
-            Arc::new(CallbackFetch {
+        match callback {
+            Some(callback) => Some(Arc::new(CallbackFetch {
                 callback,
                 user_data,
-            }) as Arc<dyn HttpFetch>
-        })
+            }) as Arc<dyn HttpFetch>),
+            None => {
+                user_data.forget();
+                None
+            }
+        }
     }
 }
 
@@ -109,7 +108,7 @@ impl HttpFetch for CallbackFetch {
         // SAFETY: every pointer is valid for the call; the callback's contract is in the header.
         let rc = unsafe {
             (self.callback)(
-                self.user_data,
+                self.user_data.ptr(),
                 url.as_ptr(),
                 request.url.len(),
                 headers.as_ptr(),

@@ -676,7 +676,8 @@ pub unsafe extern "C" fn jwks_options_set_issuer_min_refetch_interval_ms(
 /// every call; the caller owns it and it must stay valid, and safe to use from any thread, as
 /// long as a call may come: jwks_client_free does not wait for background fetches, so a fetch
 /// a library thread started before it may still call back until it returns (keep user data for
-/// the life of the process, or reference-count it). A NULL callback restores the built-in
+/// the life of the process, reference-count it, or use
+/// jwks_options_set_fetch_callback_with_release). A NULL callback restores the built-in
 /// client. See jwks_fetch_callback for the callback's contract.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_fetch_callback(
@@ -685,10 +686,71 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback(
     user_data: *mut libc::c_void,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    // SAFETY: forwarded; no release function.
+    unsafe { jwks_options_set_fetch_callback_with_release(options, callback, user_data, None, err) }
+}
+
+/// As jwks_options_set_fetch_callback, and the library tells the caller when it is done with
+/// `user_data`: `release(user_data)` is called exactly once, on whichever thread lets go last,
+/// once no fetch can call back any more, that is after this options object no longer holds the
+/// callback (another callback was set, or jwks_options_free) and every client made from it has
+/// been freed and has ended its background work. A NULL `release` is allowed. On failure, or
+/// with a NULL callback, the library takes nothing and `release` is not called.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_fetch_callback_with_release(
+    options: *mut jwks_options,
+    callback: super::fetch::jwks_fetch_callback,
+    user_data: *mut libc::c_void,
+    release: jwks_release_callback,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
     set(options, err, |o| {
-        o.fetcher = super::fetch::CallbackFetch::transport(callback, user_data);
+        o.fetcher =
+            super::fetch::CallbackFetch::transport(callback, UserData::new(user_data, release));
         Ok(())
     })
+}
+
+/// Called once with the user data of a callback the library no longer needs (see
+/// jwks_options_set_fetch_callback_with_release). It must not call into libjwks and must not
+/// unwind.
+pub type jwks_release_callback = Option<unsafe extern "C" fn(user_data: *mut libc::c_void)>;
+
+/// Caller-owned user data, released (when a release function was given) when the last holder
+/// drops it.
+pub(crate) struct UserData {
+    ptr: *mut libc::c_void,
+    release: jwks_release_callback,
+}
+
+// SAFETY: the setters require user data (and its release function) usable from any thread.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    pub(crate) fn new(ptr: *mut libc::c_void, release: jwks_release_callback) -> UserData {
+        UserData { ptr, release }
+    }
+
+    pub(crate) fn ptr(&self) -> *mut libc::c_void {
+        self.ptr
+    }
+
+    /// Hands the pointer back without releasing it (a setter that fails takes nothing).
+    pub(crate) fn forget(mut self) {
+        self.release = None;
+    }
+}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            let ptr = self.ptr;
+            // SAFETY: the release function's contract is in the header; it must not unwind.
+            let call = || unsafe { release(ptr) };
+            let _ = std::panic::catch_unwind(call);
+        }
+    }
 }
 
 /// Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
@@ -810,18 +872,21 @@ pub type jwks_log_callback = Option<
 
 struct LogTarget(
     unsafe extern "C" fn(*mut libc::c_void, libc::c_int, *const libc::c_char, usize),
-    *mut libc::c_void,
+    UserData,
 );
-// SAFETY: jwks_options_set_log_callback requires callback and user data usable from any thread.
-unsafe impl Send for LogTarget {}
-unsafe impl Sync for LogTarget {}
 
 impl LogTarget {
     fn emit(&self, level: crate::log::LogLevel, message: &str) {
         let text = super::CText::new(message);
         // SAFETY: the callback's contract is in the header; it must not unwind.
-        let call =
-            || unsafe { (self.0)(self.1, level as libc::c_int, text.as_ptr(), message.len()) };
+        let call = || unsafe {
+            (self.0)(
+                self.1.ptr(),
+                level as libc::c_int,
+                text.as_ptr(),
+                message.len(),
+            )
+        };
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
     }
 }
@@ -830,7 +895,8 @@ impl LogTarget {
 /// fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; both
 /// must be safe to use from any thread, and user data must stay valid as long as a call may
 /// come, which includes a background fetch finishing after jwks_client_free (see
-/// jwks_options_set_fetch_callback). A NULL callback turns logging off (the default).
+/// jwks_options_set_fetch_callback, or use jwks_options_set_log_callback_with_release). A NULL
+/// callback turns logging off (the default).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_log_callback(
     options: *mut jwks_options,
@@ -839,24 +905,54 @@ pub unsafe extern "C" fn jwks_options_set_log_callback(
     max_level: libc::c_int,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    // SAFETY: forwarded; no release function.
+    unsafe {
+        jwks_options_set_log_callback_with_release(
+            options, callback, user_data, None, max_level, err,
+        )
+    }
+}
+
+/// As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
+/// log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure,
+/// or with a NULL callback, the library takes nothing and `release` is not called.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_log_callback_with_release(
+    options: *mut jwks_options,
+    callback: jwks_log_callback,
+    user_data: *mut libc::c_void,
+    release: jwks_release_callback,
+    max_level: libc::c_int,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
     set(options, err, |o| {
         use crate::log::{LogLevel, Logger};
+        let data = UserData::new(user_data, release);
         let max_level = match max_level {
             1 => LogLevel::Error,
             2 => LogLevel::Warn,
             3 => LogLevel::Info,
             4 => LogLevel::Debug,
-            _ => return Err(Error::invalid_argument("log level must be 1 to 4")),
-        };
-        o.logger = callback.map(|cb| {
-            let target = LogTarget(cb, user_data);
-            Logger {
-                hook: std::sync::Arc::new(move |level: LogLevel, message: &str| {
-                    target.emit(level, message)
-                }),
-                max_level,
+            _ => {
+                data.forget();
+                return Err(Error::invalid_argument("log level must be 1 to 4"));
             }
-        });
+        };
+        o.logger = match callback {
+            Some(cb) => {
+                let target = LogTarget(cb, data);
+                Some(Logger {
+                    hook: std::sync::Arc::new(move |level: LogLevel, message: &str| {
+                        target.emit(level, message)
+                    }),
+                    max_level,
+                })
+            }
+            None => {
+                data.forget();
+                None
+            }
+        };
         Ok(())
     })
 }

@@ -905,6 +905,66 @@ static void test_log_callback(void) {
     jwks_client_free(c);
 }
 
+static int releases;
+
+static void on_release(void *user_data) {
+    CHECK(user_data != NULL);
+    __atomic_fetch_add(&releases, 1, __ATOMIC_SEQ_CST);
+}
+
+static int wait_releases(int n) {
+    for (int i = 0; i < 500 && __atomic_load_n(&releases, __ATOMIC_SEQ_CST) < n; i++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return __atomic_load_n(&releases, __ATOMIC_SEQ_CST);
+}
+
+static void test_release_callbacks(void) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/500", env("BASE"));
+    struct log_sink first = {0, 0, ""}, second = {0, 0, ""};
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    /* Refused calls take nothing: no release. */
+    CHECK(jwks_options_set_log_callback_with_release(o, on_log, &first, on_release, 9, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_log_callback_with_release(o, NULL, &first, on_release, 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_log_callback_with_release(NULL, on_log, &first, on_release, 3, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(wait_releases(0) == 0);
+    /* Replacing a callback no client holds releases it at once. */
+    CHECK(jwks_options_set_log_callback_with_release(o, on_log, &first, on_release, 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_log_callback_with_release(o, on_log, &second, on_release, 3, NULL) == JWKS_OK);
+    CHECK(releases == 1);
+    /* A client keeps it after the options are freed, until the client is gone. */
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    CHECK(releases == 1);
+    const char *tok = env("TOK_GOOD");
+    jwks_token *t = NULL;
+    CHECK(jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_ERR_HTTP_STATUS);
+    CHECK(second.count == 1 && first.count == 0);
+    CHECK(releases == 1);
+    jwks_client_free(c);
+    CHECK(wait_releases(2) == 2);
+
+    /* The fetch callback's user data, the same way; a NULL callback takes nothing. */
+    struct memory_idp idp = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 0};
+    const char *issuer = env("CB_ISSUER");
+    o = jwks_options_new();
+    CHECK(jwks_options_add_allowed_issuer(o, issuer, strlen(issuer), NULL) == JWKS_OK);
+    CHECK(jwks_options_set_fetch_callback_with_release(o, NULL, &idp, on_release, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_fetch_callback_with_release(o, serve_from_memory, &idp, on_release, NULL) == JWKS_OK);
+    c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_OK, "fetch callback with release");
+    CHECK(idp.calls == 2);
+    CHECK(releases == 2);
+    jwks_client_free(c);
+    CHECK(wait_releases(3) == 3);
+}
+
 static void test_fork(const char *url) {
     jwks_client *c = make_client(url);
     expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "before fork");
@@ -942,6 +1002,7 @@ int main(void) {
     test_async_key();
     test_async_set_and_jwt();
     test_log_callback();
+    test_release_callbacks();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
