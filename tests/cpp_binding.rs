@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::json;
 use support::cbuild;
 use support::keys::{claims, jwks, now, TestKey};
-use support::server::TestServer;
+use support::server::{Reply, TestServer};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -27,7 +27,14 @@ fn cpp_binding_passes_its_googletest_suite() {
     let ec = TestKey::ec("ec", "ES256");
     let rsa = TestKey::rsa("rsa", "RS256");
     let server = TestServer::start();
-    server.set_jwks(&jwks(&[&ec, &rsa]));
+    // The two signing keys, and an encryption key the set must skip.
+    let mut set: serde_json::Value = serde_json::from_str(&jwks(&[&ec, &rsa])).unwrap();
+    let mut enc = set["keys"][1].clone();
+    enc["kid"] = json!("enc");
+    enc["use"] = json!("enc");
+    set["keys"].as_array_mut().unwrap().push(enc);
+    server.set_jwks(&set.to_string());
+    server.set("/500", Reply::status(500, "down"));
     let base = || {
         let mut c = claims();
         c["aud"] = json!("api");
@@ -63,6 +70,31 @@ fn cpp_binding_passes_its_googletest_suite() {
         ("TOK_UNKNOWN_KID", TestKey::ec("zz", "ES256").token(&base())),
     ];
 
+    // Discovery: issuer "a" on the same server; an Ed25519 issuer served only by the C++
+    // fetch function (its hosts are .invalid, so no socket can reach them).
+    let a_key = TestKey::ec("a-key", "ES256");
+    let issuer_a = server.url("/a");
+    server.set(
+        "/a/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": issuer_a, "jwks_uri": server.url("/a/jwks")}).to_string()),
+    );
+    server.set("/a/jwks", Reply::json(jwks(&[&a_key])));
+    let iss_claims = |iss: &str| json!({"iss": iss, "sub": "d", "exp": now() + 3600});
+    let cb_key = TestKey::ed25519("cb-key");
+    let cb_issuer = "https://idp.invalid";
+    let discovery = [
+        ("ISSUER_A", issuer_a.clone()),
+        ("TOK_ISS_A", a_key.token(&iss_claims(&issuer_a))),
+        ("TOK_ISS_B", a_key.token(&iss_claims(&server.url("/b")))),
+        ("CB_ISSUER", cb_issuer.to_owned()),
+        (
+            "CB_CONFIG",
+            json!({"issuer": cb_issuer, "jwks_uri": "https://keys.invalid/jwks"}).to_string(),
+        ),
+        ("CB_JWKS", jwks(&[&cb_key])),
+        ("TOK_CB", cb_key.token(&iss_claims(cb_issuer))),
+    ];
+
     let build = cbuild::lib_dir().join("cpp-build");
     let src = cbuild::root().join("bindings/cpp");
     let sanitize = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer";
@@ -80,8 +112,14 @@ fn cpp_binding_passes_its_googletest_suite() {
         .arg(&build)
         .arg("--output-on-failure")
         .env("JWKS_URL", server.url("/jwks"))
+        .env("BASE", server.url(""))
         .env("ASAN_OPTIONS", "detect_leaks=1")
-        .envs(tokens.iter().map(|(k, v)| (k.to_string(), v.clone()))));
+        .envs(
+            tokens
+                .iter()
+                .chain(discovery.iter())
+                .map(|(k, v)| (k.to_string(), v.clone())),
+        ));
     println!("{output}");
     assert!(output.contains("100% tests passed"), "{output}");
 }
