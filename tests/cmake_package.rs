@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::json;
 use support::cbuild;
 use support::keys::{claims, jwks, now, TestKey};
-use support::server::TestServer;
+use support::server::{Reply, TestServer};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -106,6 +106,15 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
     c["exp"] = json!(now() - 3600);
     let expired = key.token(&c);
     let url = server.url("/jwks");
+    // The same key found by issuer, through discovery.
+    let issuer = server.url("/iss");
+    server.set(
+        "/iss/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": issuer, "jwks_uri": url}).to_string()),
+    );
+    let mut ic = claims();
+    ic["iss"] = json!(issuer);
+    let by_issuer = key.token(&ic);
 
     let prefix = cbuild::lib_dir().join("jwks-prefix");
     install(&prefix);
@@ -150,6 +159,25 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
         assert!(String::from_utf8_lossy(&setup.stderr).contains("JWKS_ERR_INVALID_ARGUMENT"));
     }
     assert_eq!(server.hits("/jwks"), 4, "one fetch per run that verified");
+
+    // By issuer: the example discovers the keys from the issuer named in the token.
+    let exe = cbuild::lib_dir().join("example-cpp-static/jwks_verify_cpp");
+    let out = run_with_stdin(&exe, &["--issuer", &issuer], &by_issuer);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("\"iss\":\"{issuer}\"")),
+        "{stdout}"
+    );
+    let out = run_with_stdin(&exe, &["--issuer", "https://other.invalid"], &by_issuer);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("JWKS_ERR_ISSUER_NOT_ALLOWED"));
+    assert_eq!(server.hits("/iss/.well-known/openid-configuration"), 1);
 
     // pkg-config: the installed .pc (relocatable) builds the C example against libjwks.so.
     let pc = run(Command::new("pkg-config")
