@@ -39,6 +39,13 @@
 #endif
 
 namespace jwks {
+// Code built with and without exceptions differs (raise, check, the throwing forms): an inline
+// namespace per mode keeps the two from being merged by the linker (ODR).
+#if JWKS_HPP_EXCEPTIONS
+inline namespace with_exceptions {
+#else
+inline namespace without_exceptions {
+#endif
 
 /// A libjwks failure: its status and the library's message. Thrown by the throwing forms,
 /// carried by Result otherwise.
@@ -72,6 +79,12 @@ inline Error take(jwks_status status, jwks_error *raw) {
     return Error(status, e ? jwks_error_message(e.get()) : "");
 }
 
+/// What error() of a success returns: status JWKS_OK.
+inline const Error &no_error() {
+    static const Error none(JWKS_OK, "");
+    return none;
+}
+
 [[noreturn]] inline void raise(const Error &e) {
 #if JWKS_HPP_EXCEPTIONS
     throw e;
@@ -98,7 +111,8 @@ public:
     T &value() & { return check(), *value_; }
     const T &value() const & { return check(), *value_; }
     T value() && { return check(), std::move(*value_); }
-    const Error &error() const { return *error_; }
+    /// The failure; of a success, an Error with status JWKS_OK.
+    const Error &error() const { return error_ ? *error_ : detail::no_error(); }
 
 private:
     void check() const {
@@ -119,7 +133,8 @@ public:
     void value() const {
         if (error_) detail::raise(*error_);
     }
-    const Error &error() const { return *error_; }
+    /// The failure; of a success, an Error with status JWKS_OK.
+    const Error &error() const { return error_ ? *error_ : detail::no_error(); }
 
 private:
     std::optional<Error> error_;
@@ -203,7 +218,7 @@ public:
 
     class iterator {
     public:
-        using iterator_category = std::forward_iterator_tag;
+        using iterator_category = std::input_iterator_tag;  // yields KeyView values
         using value_type = KeyView;
         using difference_type = std::ptrdiff_t;
         using pointer = void;
@@ -326,7 +341,8 @@ public:
     T &value() { return std::get<0>(v_); }
     /// Moves the pending Request out (keep it alive until the callback has run).
     Request take_request() { return std::move(std::get<1>(v_)); }
-    const Error &error() const { return std::get<2>(v_); }
+    /// The failure decided at once; otherwise an Error with status JWKS_OK.
+    const Error &error() const { return failed() ? std::get<2>(v_) : detail::no_error(); }
 
 private:
     std::variant<T, Request, Error> v_;
@@ -341,7 +357,7 @@ struct HttpHeader {
 class HttpResponse {
 public:
     explicit HttpResponse(jwks_http_response *r) noexcept : r_(r) {}
-    /// JWKS_ERR_INVALID_ARGUMENT for a status outside 100..=599.
+    /// JWKS_ERR_INVALID_ARGUMENT for a status outside 100..=999.
     jwks_status status(uint16_t code) noexcept { return jwks_http_response_set_status(r_, code, nullptr); }
     /// JWKS_ERR_RESPONSE_TOO_LARGE past max_response_bytes.
     jwks_status body(std::string_view b) noexcept {
@@ -431,133 +447,138 @@ public:
 
     // Source
     Options &uri(std::string_view v) & { return check(jwks_options_set_uri(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&uri(std::string_view v) && { return std::move(uri(v)); }
+    Options uri(std::string_view v) && { uri(v); return std::move(*this); }
     Options &header(std::string_view name, std::string_view value) & {
         return check(jwks_options_add_header(o_.get(), name.data(), name.size(), value.data(), value.size(), &e_)), *this;
     }
-    Options &&header(std::string_view name, std::string_view value) && { return std::move(header(name, value)); }
+    Options header(std::string_view name, std::string_view value) && { header(name, value); return std::move(*this); }
     Options &timeout_ms(uint64_t v) & { return check(jwks_options_set_timeout_ms(o_.get(), v, &e_)), *this; }
-    Options &&timeout_ms(uint64_t v) && { return std::move(timeout_ms(v)); }
+    Options timeout_ms(uint64_t v) && { timeout_ms(v); return std::move(*this); }
     Options &ca_pem(std::string_view pem) & {
         return check(jwks_options_add_ca_pem(o_.get(), reinterpret_cast<const uint8_t *>(pem.data()), pem.size(), &e_)), *this;
     }
-    Options &&ca_pem(std::string_view pem) && { return std::move(ca_pem(pem)); }
+    Options ca_pem(std::string_view pem) && { ca_pem(pem); return std::move(*this); }
     Options &ca_file(std::string_view path) & { return check(jwks_options_add_ca_file(o_.get(), path.data(), path.size(), &e_)), *this; }
-    Options &&ca_file(std::string_view path) && { return std::move(ca_file(path)); }
+    Options ca_file(std::string_view path) && { ca_file(path); return std::move(*this); }
     /// DANGER, tests only: no TLS certificate verification.
     Options &danger_accept_invalid_certs(bool v) & { return check(jwks_options_set_danger_accept_invalid_certs(o_.get(), v, &e_)), *this; }
-    Options &&danger_accept_invalid_certs(bool v) && { return std::move(danger_accept_invalid_certs(v)); }
+    Options danger_accept_invalid_certs(bool v) && { danger_accept_invalid_certs(v); return std::move(*this); }
     Options &allow_http(bool v) & { return check(jwks_options_set_allow_http(o_.get(), v, &e_)), *this; }
-    Options &&allow_http(bool v) && { return std::move(allow_http(v)); }
+    Options allow_http(bool v) && { allow_http(v); return std::move(*this); }
     Options &proxy(std::string_view v) & { return check(jwks_options_set_proxy(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&proxy(std::string_view v) && { return std::move(proxy(v)); }
+    Options proxy(std::string_view v) && { proxy(v); return std::move(*this); }
     Options &max_response_bytes(size_t v) & { return check(jwks_options_set_max_response_bytes(o_.get(), v, &e_)), *this; }
-    Options &&max_response_bytes(size_t v) && { return std::move(max_response_bytes(v)); }
+    Options max_response_bytes(size_t v) && { max_response_bytes(v); return std::move(*this); }
     Options &max_keys(size_t v) & { return check(jwks_options_set_max_keys(o_.get(), v, &e_)), *this; }
-    Options &&max_keys(size_t v) && { return std::move(max_keys(v)); }
+    Options max_keys(size_t v) && { max_keys(v); return std::move(*this); }
     Options &max_redirects(uint32_t v) & { return check(jwks_options_set_max_redirects(o_.get(), v, &e_)), *this; }
-    Options &&max_redirects(uint32_t v) && { return std::move(max_redirects(v)); }
+    Options max_redirects(uint32_t v) && { max_redirects(v); return std::move(*this); }
     Options &allow_symmetric_keys(bool v) & { return check(jwks_options_set_allow_symmetric_keys(o_.get(), v, &e_)), *this; }
-    Options &&allow_symmetric_keys(bool v) && { return std::move(allow_symmetric_keys(v)); }
-    /// Uses `fetch` for every HTTP request instead of the built-in client (which then opens no
-    /// socket). The function is kept until the library can no longer call it.
+    Options allow_symmetric_keys(bool v) && { allow_symmetric_keys(v); return std::move(*this); }
+    /// Uses `function` for every HTTP request instead of the built-in client (which then opens
+    /// no socket); an empty function restores the built-in client. The library keeps the
+    /// function until no call can come any more, then destroys it (on whichever thread lets go
+    /// last; its captures must not own jwks handles).
     Options &fetch(FetchFunction function) & {
+        if (!function) return check(jwks_options_set_fetch_callback(o_.get(), nullptr, nullptr, &e_)), *this;
         auto *f = new FetchFunction(std::move(function));
         jwks_status s = jwks_options_set_fetch_callback_with_release(o_.get(), detail::fetch_trampoline, f,
                                                                      detail::release<FetchFunction>, &e_);
         if (s != JWKS_OK) delete f;  // not taken
         return check(s), *this;
     }
-    Options &&fetch(FetchFunction function) && { return std::move(fetch(std::move(function))); }
-    /// Reports fetch failures, recoveries and fetches up to `max_level` (1..=4).
+    Options fetch(FetchFunction function) && { fetch(std::move(function)); return std::move(*this); }
+    /// Reports fetch failures, recoveries and fetches up to `max_level` (1..=4); an empty
+    /// function turns logging off. Kept and destroyed as for fetch().
     Options &log(LogFunction function, int max_level = 3) & {
+        if (!function) return check(jwks_options_set_log_callback(o_.get(), nullptr, nullptr, max_level, &e_)), *this;
         auto *f = new LogFunction(std::move(function));
         jwks_status s = jwks_options_set_log_callback_with_release(o_.get(), detail::log_trampoline, f,
                                                                    detail::release<LogFunction>, max_level, &e_);
         if (s != JWKS_OK) delete f;
         return check(s), *this;
     }
-    Options &&log(LogFunction function, int max_level = 3) && { return std::move(log(std::move(function), max_level)); }
+    Options log(LogFunction function, int max_level = 3) && { log(std::move(function), max_level); return std::move(*this); }
 
     // Caching and outages
     Options &cache_jwk_set(bool v) & { return check(jwks_options_set_cache_jwk_set(o_.get(), v, &e_)), *this; }
-    Options &&cache_jwk_set(bool v) && { return std::move(cache_jwk_set(v)); }
+    Options cache_jwk_set(bool v) && { cache_jwk_set(v); return std::move(*this); }
     Options &lifespan_ms(uint64_t v) & { return check(jwks_options_set_lifespan_ms(o_.get(), v, &e_)), *this; }
-    Options &&lifespan_ms(uint64_t v) && { return std::move(lifespan_ms(v)); }
+    Options lifespan_ms(uint64_t v) && { lifespan_ms(v); return std::move(*this); }
     Options &cache_keys(bool v) & { return check(jwks_options_set_cache_keys(o_.get(), v, &e_)), *this; }
-    Options &&cache_keys(bool v) && { return std::move(cache_keys(v)); }
+    Options cache_keys(bool v) && { cache_keys(v); return std::move(*this); }
     Options &max_cached_keys(size_t v) & { return check(jwks_options_set_max_cached_keys(o_.get(), v, &e_)), *this; }
-    Options &&max_cached_keys(size_t v) && { return std::move(max_cached_keys(v)); }
+    Options max_cached_keys(size_t v) && { max_cached_keys(v); return std::move(*this); }
     Options &min_refetch_interval_ms(uint64_t v) & { return check(jwks_options_set_min_refetch_interval_ms(o_.get(), v, &e_)), *this; }
-    Options &&min_refetch_interval_ms(uint64_t v) && { return std::move(min_refetch_interval_ms(v)); }
+    Options min_refetch_interval_ms(uint64_t v) && { min_refetch_interval_ms(v); return std::move(*this); }
     Options &max_stale_ms(uint64_t v) & { return check(jwks_options_set_max_stale_ms(o_.get(), v, &e_)), *this; }
-    Options &&max_stale_ms(uint64_t v) && { return std::move(max_stale_ms(v)); }
+    Options max_stale_ms(uint64_t v) && { max_stale_ms(v); return std::move(*this); }
     Options &failure_backoff_ms(uint64_t initial, uint64_t max) & {
         return check(jwks_options_set_failure_backoff_ms(o_.get(), initial, max, &e_)), *this;
     }
-    Options &&failure_backoff_ms(uint64_t initial, uint64_t max) && { return std::move(failure_backoff_ms(initial, max)); }
+    Options failure_backoff_ms(uint64_t initial, uint64_t max) && { failure_backoff_ms(initial, max); return std::move(*this); }
     Options &honor_cache_headers(bool v) & { return check(jwks_options_set_honor_cache_headers(o_.get(), v, &e_)), *this; }
-    Options &&honor_cache_headers(bool v) && { return std::move(honor_cache_headers(v)); }
+    Options honor_cache_headers(bool v) && { honor_cache_headers(v); return std::move(*this); }
     Options &lifespan_bounds_ms(uint64_t min, uint64_t max) & { return check(jwks_options_set_lifespan_bounds_ms(o_.get(), min, max, &e_)), *this; }
-    Options &&lifespan_bounds_ms(uint64_t min, uint64_t max) && { return std::move(lifespan_bounds_ms(min, max)); }
+    Options lifespan_bounds_ms(uint64_t min, uint64_t max) && { lifespan_bounds_ms(min, max); return std::move(*this); }
     Options &refresh_jitter(double fraction) & { return check(jwks_options_set_refresh_jitter(o_.get(), fraction, &e_)), *this; }
-    Options &&refresh_jitter(double fraction) && { return std::move(refresh_jitter(fraction)); }
+    Options refresh_jitter(double fraction) && { refresh_jitter(fraction); return std::move(*this); }
     Options &persist_dir(std::string_view v) & { return check(jwks_options_set_persist_dir(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&persist_dir(std::string_view v) && { return std::move(persist_dir(v)); }
+    Options persist_dir(std::string_view v) && { persist_dir(v); return std::move(*this); }
     Options &absent_kid_ttl_ms(uint64_t v) & { return check(jwks_options_set_absent_kid_ttl_ms(o_.get(), v, &e_)), *this; }
-    Options &&absent_kid_ttl_ms(uint64_t v) && { return std::move(absent_kid_ttl_ms(v)); }
+    Options absent_kid_ttl_ms(uint64_t v) && { absent_kid_ttl_ms(v); return std::move(*this); }
     Options &background_refresh(bool v) & { return check(jwks_options_set_background_refresh(o_.get(), v, &e_)), *this; }
-    Options &&background_refresh(bool v) && { return std::move(background_refresh(v)); }
+    Options background_refresh(bool v) && { background_refresh(v); return std::move(*this); }
 
     // Tokens
     Options &max_token_bytes(size_t v) & { return check(jwks_options_set_max_token_bytes(o_.get(), v, &e_)), *this; }
-    Options &&max_token_bytes(size_t v) && { return std::move(max_token_bytes(v)); }
+    Options max_token_bytes(size_t v) && { max_token_bytes(v); return std::move(*this); }
     Options &allow_missing_kid(bool v) & { return check(jwks_options_set_allow_missing_kid(o_.get(), v, &e_)), *this; }
-    Options &&allow_missing_kid(bool v) && { return std::move(allow_missing_kid(v)); }
+    Options allow_missing_kid(bool v) && { allow_missing_kid(v); return std::move(*this); }
     Options &leeway_ms(uint64_t v) & { return check(jwks_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
-    Options &&leeway_ms(uint64_t v) && { return std::move(leeway_ms(v)); }
+    Options leeway_ms(uint64_t v) && { leeway_ms(v); return std::move(*this); }
     Options &verify_exp(bool v) & { return check(jwks_options_set_verify_exp(o_.get(), v, &e_)), *this; }
-    Options &&verify_exp(bool v) && { return std::move(verify_exp(v)); }
+    Options verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     Options &verify_nbf(bool v) & { return check(jwks_options_set_verify_nbf(o_.get(), v, &e_)), *this; }
-    Options &&verify_nbf(bool v) && { return std::move(verify_nbf(v)); }
+    Options verify_nbf(bool v) && { verify_nbf(v); return std::move(*this); }
     Options &verify_aud(bool v) & { return check(jwks_options_set_verify_aud(o_.get(), v, &e_)), *this; }
-    Options &&verify_aud(bool v) && { return std::move(verify_aud(v)); }
+    Options verify_aud(bool v) && { verify_aud(v); return std::move(*this); }
     Options &verify_iss(bool v) & { return check(jwks_options_set_verify_iss(o_.get(), v, &e_)), *this; }
-    Options &&verify_iss(bool v) && { return std::move(verify_iss(v)); }
+    Options verify_iss(bool v) && { verify_iss(v); return std::move(*this); }
     Options &audience(std::string_view v) & { return check(jwks_options_add_audience(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&audience(std::string_view v) && { return std::move(audience(v)); }
+    Options audience(std::string_view v) && { audience(v); return std::move(*this); }
     Options &issuer(std::string_view v) & { return check(jwks_options_set_issuer(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&issuer(std::string_view v) && { return std::move(issuer(v)); }
+    Options issuer(std::string_view v) && { issuer(v); return std::move(*this); }
     /// Comma- or space-separated, e.g. "RS256,ES256".
     Options &algorithms(std::string_view v) & { return check(jwks_options_set_algorithms(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&algorithms(std::string_view v) && { return std::move(algorithms(v)); }
+    Options algorithms(std::string_view v) && { algorithms(v); return std::move(*this); }
     Options &typ(std::string_view v) & { return check(jwks_options_add_typ(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&typ(std::string_view v) && { return std::move(typ(v)); }
+    Options typ(std::string_view v) && { typ(v); return std::move(*this); }
     Options &required_claim(std::string_view v) & { return check(jwks_options_add_required_claim(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&required_claim(std::string_view v) && { return std::move(required_claim(v)); }
+    Options required_claim(std::string_view v) && { required_claim(v); return std::move(*this); }
 
     // Discovery (a client without uri())
     Options &allowed_issuer(std::string_view v) & { return check(jwks_options_add_allowed_issuer(o_.get(), v.data(), v.size(), &e_)), *this; }
-    Options &&allowed_issuer(std::string_view v) && { return std::move(allowed_issuer(v)); }
+    Options allowed_issuer(std::string_view v) && { allowed_issuer(v); return std::move(*this); }
     /// DANGER: any issuer named by a token is fetched from (SSRF); see jwks.h.
     Options &allow_any_issuer(bool v) & { return check(jwks_options_set_allow_any_issuer(o_.get(), v, &e_)), *this; }
-    Options &&allow_any_issuer(bool v) && { return std::move(allow_any_issuer(v)); }
+    Options allow_any_issuer(bool v) && { allow_any_issuer(v); return std::move(*this); }
     Options &discovery_config_path(std::string_view v) & {
         return check(jwks_options_set_discovery_config_path(o_.get(), v.data(), v.size(), &e_)), *this;
     }
-    Options &&discovery_config_path(std::string_view v) && { return std::move(discovery_config_path(v)); }
+    Options discovery_config_path(std::string_view v) && { discovery_config_path(v); return std::move(*this); }
     Options &static_issuer(std::string_view issuer, std::string_view jwks_uri) & {
         return check(jwks_options_add_static_issuer(o_.get(), issuer.data(), issuer.size(), jwks_uri.data(), jwks_uri.size(), &e_)), *this;
     }
-    Options &&static_issuer(std::string_view issuer, std::string_view jwks_uri) && { return std::move(static_issuer(issuer, jwks_uri)); }
+    Options static_issuer(std::string_view issuer, std::string_view jwks_uri) && { static_issuer(issuer, jwks_uri); return std::move(*this); }
     Options &max_issuers(size_t v) & { return check(jwks_options_set_max_issuers(o_.get(), v, &e_)), *this; }
-    Options &&max_issuers(size_t v) && { return std::move(max_issuers(v)); }
+    Options max_issuers(size_t v) && { max_issuers(v); return std::move(*this); }
     Options &issuer_ttl_ms(uint64_t v) & { return check(jwks_options_set_issuer_ttl_ms(o_.get(), v, &e_)), *this; }
-    Options &&issuer_ttl_ms(uint64_t v) && { return std::move(issuer_ttl_ms(v)); }
+    Options issuer_ttl_ms(uint64_t v) && { issuer_ttl_ms(v); return std::move(*this); }
     Options &issuer_min_refetch_interval_ms(uint64_t v) & {
         return check(jwks_options_set_issuer_min_refetch_interval_ms(o_.get(), v, &e_)), *this;
     }
-    Options &&issuer_min_refetch_interval_ms(uint64_t v) && { return std::move(issuer_min_refetch_interval_ms(v)); }
+    Options issuer_min_refetch_interval_ms(uint64_t v) && { issuer_min_refetch_interval_ms(v); return std::move(*this); }
 
     const jwks_options *get() const noexcept { return o_.get(); }
 
@@ -571,27 +592,27 @@ class VerifyOptions : public detail::Builder {
 public:
     VerifyOptions() : o_(jwks_verify_options_new()) {}
     VerifyOptions &leeway_ms(uint64_t v) & { return check(jwks_verify_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
-    VerifyOptions &&leeway_ms(uint64_t v) && { return std::move(leeway_ms(v)); }
+    VerifyOptions leeway_ms(uint64_t v) && { leeway_ms(v); return std::move(*this); }
     VerifyOptions &verify_exp(bool v) & { return check(jwks_verify_options_set_verify_exp(o_.get(), v, &e_)), *this; }
-    VerifyOptions &&verify_exp(bool v) && { return std::move(verify_exp(v)); }
+    VerifyOptions verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     VerifyOptions &verify_nbf(bool v) & { return check(jwks_verify_options_set_verify_nbf(o_.get(), v, &e_)), *this; }
-    VerifyOptions &&verify_nbf(bool v) && { return std::move(verify_nbf(v)); }
+    VerifyOptions verify_nbf(bool v) && { verify_nbf(v); return std::move(*this); }
     VerifyOptions &verify_aud(bool v) & { return check(jwks_verify_options_set_verify_aud(o_.get(), v, &e_)), *this; }
-    VerifyOptions &&verify_aud(bool v) && { return std::move(verify_aud(v)); }
+    VerifyOptions verify_aud(bool v) && { verify_aud(v); return std::move(*this); }
     VerifyOptions &verify_iss(bool v) & { return check(jwks_verify_options_set_verify_iss(o_.get(), v, &e_)), *this; }
-    VerifyOptions &&verify_iss(bool v) && { return std::move(verify_iss(v)); }
+    VerifyOptions verify_iss(bool v) && { verify_iss(v); return std::move(*this); }
     VerifyOptions &audience(std::string_view v) & { return check(jwks_verify_options_add_audience(o_.get(), v.data(), v.size(), &e_)), *this; }
-    VerifyOptions &&audience(std::string_view v) && { return std::move(audience(v)); }
+    VerifyOptions audience(std::string_view v) && { audience(v); return std::move(*this); }
     VerifyOptions &issuer(std::string_view v) & { return check(jwks_verify_options_set_issuer(o_.get(), v.data(), v.size(), &e_)), *this; }
-    VerifyOptions &&issuer(std::string_view v) && { return std::move(issuer(v)); }
+    VerifyOptions issuer(std::string_view v) && { issuer(v); return std::move(*this); }
     VerifyOptions &algorithms(std::string_view v) & { return check(jwks_verify_options_set_algorithms(o_.get(), v.data(), v.size(), &e_)), *this; }
-    VerifyOptions &&algorithms(std::string_view v) && { return std::move(algorithms(v)); }
+    VerifyOptions algorithms(std::string_view v) && { algorithms(v); return std::move(*this); }
     VerifyOptions &typ(std::string_view v) & { return check(jwks_verify_options_add_typ(o_.get(), v.data(), v.size(), &e_)), *this; }
-    VerifyOptions &&typ(std::string_view v) && { return std::move(typ(v)); }
+    VerifyOptions typ(std::string_view v) && { typ(v); return std::move(*this); }
     VerifyOptions &required_claim(std::string_view v) & {
         return check(jwks_verify_options_add_required_claim(o_.get(), v.data(), v.size(), &e_)), *this;
     }
-    VerifyOptions &&required_claim(std::string_view v) && { return std::move(required_claim(v)); }
+    VerifyOptions required_claim(std::string_view v) && { required_claim(v); return std::move(*this); }
     const jwks_verify_options *get() const noexcept { return o_.get(); }
 
 private:
@@ -622,6 +643,7 @@ public:
 
     /// Verifies a token (blocking). `options` overrides the client's settings for this call.
     Result<Verified> try_verify(std::string_view token, const VerifyOptions *options = nullptr) const {
+        if (options && options->error()) return *options->error();
         jwks_token *t = nullptr;
         jwks_error *e = nullptr;
         jwks_status s = jwks_client_verify(c_.get(), token.data(), token.size(), raw(options), &t, &e);
@@ -631,6 +653,7 @@ public:
     /// Verifies from the cache only: the Verified value, or an Error whose pending() is true
     /// after a fetch was started in the background (ask again later). Never blocks.
     Result<Verified> verify_nonblocking(std::string_view token, const VerifyOptions *options = nullptr) const {
+        if (options && options->error()) return *options->error();
         jwks_token *t = nullptr;
         jwks_error *e = nullptr;
         jwks_status s = jwks_client_verify_nonblocking(c_.get(), token.data(), token.size(), raw(options), &t, &e);
@@ -714,6 +737,7 @@ public:
 
     template <typename F>
     Async<Verified> verify_async(std::string_view token, F &&callback, const VerifyOptions *options = nullptr) const {
+        if (options && options->error()) return *options->error();
         return start<Verified, jwks_token>(std::forward<F>(callback), [&](auto cb, void *ud, jwks_token **out, jwks_request **r, jwks_error **e) {
             return jwks_client_verify_async(c_.get(), token.data(), token.size(), raw(options), cb, ud, out, r, e);
         });
@@ -740,6 +764,7 @@ public:
     /// For event loops that want results on their own thread: a pending verification's result
     /// is queued with `tag` and completion_fd() becomes readable; collect it with poll().
     Async<Verified> verify_async_queued(std::string_view token, uint64_t tag, const VerifyOptions *options = nullptr) const {
+        if (options && options->error()) return *options->error();
         jwks_token *t = nullptr;
         jwks_request *r = nullptr;
         jwks_error *e = nullptr;
@@ -808,6 +833,9 @@ private:
     static Async<T> start(F &&callback, Start start_call) {
         using Fn = std::decay_t<F>;
         static_assert(std::is_invocable_v<Fn &, Result<T>>, "the callback must be callable with jwks::Result<T>");
+        if constexpr (std::is_constructible_v<bool, const Fn &>) {  // function pointers, std::function
+            if (!static_cast<bool>(callback)) return Error(JWKS_ERR_INVALID_ARGUMENT, "the callback is empty");
+        }
         auto box = std::make_unique<detail::Box<Fn>>(std::forward<F>(callback));
         Raw *out = nullptr;
         jwks_request *r = nullptr;
@@ -821,6 +849,7 @@ private:
     std::unique_ptr<jwks_client, detail::ClientDeleter> c_;
 };
 
+}  // inline namespace
 }  // namespace jwks
 
 #endif  // JWKS_HPP

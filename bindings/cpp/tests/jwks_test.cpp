@@ -254,6 +254,28 @@ TEST(Client, FetchAndLogFunctions) {
     EXPECT_TRUE(eventually([&] { return watch.expired(); }));
 }
 
+TEST(Client, EmptyFunctionsAreRefusedOrRestoreDefaults) {
+    // An empty fetch function restores the built-in HTTP client; an empty log turns logging off.
+    jwks::Client c(jwks::Options()
+                       .uri(env("JWKS_URL"))
+                       .audience("api")
+                       .fetch([](std::string_view, const std::vector<jwks::HttpHeader> &, jwks::HttpResponse &) { return false; })
+                       .fetch(nullptr)
+                       .log(nullptr));
+    EXPECT_EQ(c.verify(env("TOK_GOOD")).kid, "ec");
+    // An empty callable cannot be called back: refused at once.
+    std::function<void(jwks::Result<jwks::Verified>)> empty;
+    auto a = c.verify_async(env("TOK_GOOD"), empty);
+    ASSERT_TRUE(a.failed());
+    EXPECT_EQ(a.error().status(), JWKS_ERR_INVALID_ARGUMENT);
+    void (*none)(jwks::Result<jwks::Key>) = nullptr;
+    EXPECT_TRUE(c.signing_key_async("ec", none).failed());
+    // error() of a success is an Error with status JWKS_OK, not undefined behaviour.
+    auto ok = c.try_verify(env("TOK_GOOD"));
+    EXPECT_EQ(ok.error().status(), JWKS_OK);
+    EXPECT_EQ(c.try_warm_up().error().status(), JWKS_OK);
+}
+
 TEST(Client, NonBlockingWarmUpAndStats) {
     auto c = client();
     auto first = c.verify_nonblocking(env("TOK_GOOD"));

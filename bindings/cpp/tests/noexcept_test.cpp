@@ -59,6 +59,20 @@ int main() {
     CHECK(stats.ok() && stats.value().fetches == 1);
     auto async = client.verify_async(env("TOK_GOOD"), [](jwks::Result<jwks::Verified>) {});
     CHECK(async.ok());
+    CHECK(async.error().status() == JWKS_OK);  // error() of a success
+
+    // A per-call option that failed to set must not be silently dropped (that would verify
+    // with the client's wider settings): the call reports the recorded error instead.
+    jwks::VerifyOptions narrow;
+    narrow.algorithms("RS256,NOPE");
+    CHECK(narrow.error().has_value());
+    auto refused_call = client.try_verify(env("TOK_GOOD"), &narrow);
+    CHECK(!refused_call.ok() && refused_call.error().status() == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(refused_call.error().message().find("NOPE") != std::string::npos);
+    CHECK(client.verify_nonblocking(env("TOK_GOOD"), &narrow).error().status() == JWKS_ERR_INVALID_ARGUMENT);
+    auto refused_async = client.verify_async(env("TOK_GOOD"), [](jwks::Result<jwks::Verified>) {}, &narrow);
+    CHECK(refused_async.failed() && refused_async.error().status() == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(client.verify_async_queued(env("TOK_GOOD"), 1, &narrow).failed());
     std::printf("noexcept: %s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }
