@@ -10,20 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
-use support::cbuild;
+use support::cbuild::{self, run};
 use support::keys::{claims, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
 
 /// Runs `exe args` with `input` on standard input, in an environment with no library path.
 fn run_with_stdin(exe: &Path, args: &[&str], input: &str) -> Output {
@@ -55,17 +44,11 @@ fn needed_libraries(exe: &Path) -> String {
 fn install(prefix: &Path) {
     let build = prefix.with_extension("build");
     let _ = std::fs::remove_dir_all(prefix);
-    let _ = std::fs::remove_dir_all(&build);
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(cbuild::root())
-        .arg("-B")
-        .arg(&build)
-        .arg(format!(
-            "-DJWKS_PREBUILT_DIR={}",
-            cbuild::lib_dir().display()
-        )));
-    run(Command::new("cmake").arg("--build").arg(&build));
+    cbuild::cmake_build(
+        &cbuild::root(),
+        &build,
+        &[format!("JWKS_PREBUILT_DIR={}", cbuild::lib_dir().display())],
+    );
     run(Command::new("cmake")
         .arg("--install")
         .arg(&build)
@@ -79,18 +62,15 @@ fn build_example(prefix: &Path, static_libs: bool) -> PathBuf {
     } else {
         "example-cpp-shared"
     });
-    let _ = std::fs::remove_dir_all(&dir);
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(cbuild::root().join("examples/cpp"))
-        .arg("-B")
-        .arg(&dir)
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
-        .arg(format!(
-            "-DJWKS_USE_STATIC_LIBS={}",
-            if static_libs { "ON" } else { "OFF" }
-        )));
-    run(Command::new("cmake").arg("--build").arg(&dir));
+    let linkage = if static_libs { "ON" } else { "OFF" };
+    cbuild::cmake_build(
+        &cbuild::root().join("examples/cpp"),
+        &dir,
+        &[
+            format!("CMAKE_PREFIX_PATH={}", prefix.display()),
+            format!("JWKS_USE_STATIC_LIBS={linkage}"),
+        ],
+    );
     dir.join("jwks_verify_cpp")
 }
 

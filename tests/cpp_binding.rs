@@ -6,20 +6,9 @@ mod support;
 use std::process::Command;
 
 use serde_json::json;
-use support::cbuild;
+use support::cbuild::{self, run};
 use support::keys::{claims, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
 
 #[test]
 fn cpp_binding_passes_its_googletest_suite() {
@@ -98,15 +87,15 @@ fn cpp_binding_passes_its_googletest_suite() {
     let build = cbuild::lib_dir().join("cpp-build");
     let src = cbuild::root().join("bindings/cpp");
     let sanitize = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer";
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(&src)
-        .arg("-B")
-        .arg(&build)
-        .arg(format!("-DJWKS_LIB={}", lib.display()))
-        .arg(format!("-DCMAKE_CXX_FLAGS={sanitize}"))
-        .arg(format!("-DCMAKE_EXE_LINKER_FLAGS={sanitize}")));
-    run(Command::new("cmake").arg("--build").arg(&build).arg("-j2"));
+    cbuild::cmake_build(
+        &src,
+        &build,
+        &[
+            format!("JWKS_LIB={}", lib.display()),
+            format!("CMAKE_CXX_FLAGS={sanitize}"),
+            format!("CMAKE_EXE_LINKER_FLAGS={sanitize}"),
+        ],
+    );
     let output = run(Command::new("ctest")
         .arg("--test-dir")
         .arg(&build)

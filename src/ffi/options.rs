@@ -694,8 +694,11 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback(
 /// `user_data`: `release(user_data)` is called exactly once, on whichever thread lets go last,
 /// once no fetch can call back any more, that is after this options object no longer holds the
 /// callback (another callback was set, or jwks_options_free) and every client made from it has
-/// been freed and has ended its background work. A NULL `release` is allowed. On failure, or
-/// with a NULL callback, the library takes nothing and `release` is not called.
+/// been freed and has ended its background work. A NULL `release` is allowed (then this is
+/// jwks_options_set_fetch_callback). On failure (JWKS_ERR_INVALID_ARGUMENT for NULL options),
+/// or with a NULL callback, the library takes nothing and `release` is not called: the caller
+/// still owns `user_data`. Never blocks; like every setter, not thread-safe for one options
+/// object (the release call itself may come from any thread).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_fetch_callback_with_release(
     options: *mut jwks_options,
@@ -914,8 +917,10 @@ pub unsafe extern "C" fn jwks_options_set_log_callback(
 }
 
 /// As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
-/// log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure,
-/// or with a NULL callback, the library takes nothing and `release` is not called.
+/// log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure
+/// (NULL options, `max_level` outside 1..=4), or with a NULL callback, the library takes
+/// nothing and `release` is not called: the caller still owns `user_data`. Never blocks; not
+/// thread-safe for one options object (the release call may come from any thread).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_log_callback_with_release(
     options: *mut jwks_options,

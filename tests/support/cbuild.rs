@@ -101,3 +101,28 @@ pub fn syntax_check(source: &Path, cpp: bool, std: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Runs `cmd` and returns its stdout and stderr; panics with both when it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+/// Configures the CMake project in `source` into a fresh `build` directory with `defines`
+/// (`NAME=VALUE`), then builds it.
+pub fn cmake_build(source: &Path, build: &Path, defines: &[String]) {
+    let _ = std::fs::remove_dir_all(build);
+    run(Command::new("cmake")
+        .arg("-S")
+        .arg(source)
+        .arg("-B")
+        .arg(build)
+        .args(defines.iter().map(|d| format!("-D{d}"))));
+    run(Command::new("cmake").arg("--build").arg(build).arg("-j2"));
+}

@@ -643,22 +643,16 @@ public:
 
     /// Verifies a token (blocking). `options` overrides the client's settings for this call.
     Result<Verified> try_verify(std::string_view token, const VerifyOptions *options = nullptr) const {
-        if (options && options->error()) return *options->error();
-        jwks_token *t = nullptr;
-        jwks_error *e = nullptr;
-        jwks_status s = jwks_client_verify(c_.get(), token.data(), token.size(), raw(options), &t, &e);
-        if (s != JWKS_OK) return detail::take(s, e);
-        return detail::wrap(t);
+        return token_call(options, [&](jwks_token **t, jwks_error **e) {
+            return jwks_client_verify(c_.get(), token.data(), token.size(), raw(options), t, e);
+        });
     }
     /// Verifies from the cache only: the Verified value, or an Error whose pending() is true
     /// after a fetch was started in the background (ask again later). Never blocks.
     Result<Verified> verify_nonblocking(std::string_view token, const VerifyOptions *options = nullptr) const {
-        if (options && options->error()) return *options->error();
-        jwks_token *t = nullptr;
-        jwks_error *e = nullptr;
-        jwks_status s = jwks_client_verify_nonblocking(c_.get(), token.data(), token.size(), raw(options), &t, &e);
-        if (s != JWKS_OK) return detail::take(s, e);
-        return detail::wrap(t);
+        return token_call(options, [&](jwks_token **t, jwks_error **e) {
+            return jwks_client_verify_nonblocking(c_.get(), token.data(), token.size(), raw(options), t, e);
+        });
     }
     /// The signing key with this kid (fixed-URL clients; blocking).
     Result<Key> try_signing_key(std::string_view kid) const {
@@ -812,6 +806,16 @@ private:
 
     static const jwks_verify_options *raw(const VerifyOptions *o) noexcept { return o ? o->get() : nullptr; }
 
+    /// A verification: the options' recorded error (never silently dropped), or the call's result.
+    template <typename Call>
+    static Result<Verified> token_call(const VerifyOptions *options, Call call) {
+        if (options && options->error()) return *options->error();
+        jwks_token *t = nullptr;
+        jwks_error *e = nullptr;
+        jwks_status s = call(&t, &e);
+        if (s != JWKS_OK) return detail::take(s, e);
+        return detail::wrap(t);
+    }
     template <typename Call>
     static Result<Key> key_call(Call call) {
         jwks_key *k = nullptr;
