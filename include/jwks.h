@@ -379,7 +379,8 @@ typedef struct {
    */
   uint64_t cache_misses;
   /**
-   * Lookups answered from a stale set because refreshing failed.
+   * Lookups answered from a set past its lifespan (within max-stale) while it was being
+   * refreshed in the background, or because refreshing it failed.
    */
   uint64_t stale_serves;
   /**
@@ -387,7 +388,7 @@ typedef struct {
    */
   uint64_t unknown_kid_refetches;
   /**
-   * Unknown kids refused without a refetch (interval not over, or known absent).
+   * Unknown kids refused without a refetch (the interval since the last one is not over).
    */
   uint64_t unknown_kid_rate_limited;
   /**
@@ -406,6 +407,20 @@ typedef struct {
    * Asynchronous verifications started and not yet answered or cancelled.
    */
   uint64_t pending_requests;
+  /**
+   * Requests made by background refreshes (ahead of expiry, past it, or by the background
+   * refresher), key sets and discovery documents alike; unknown-kid refetches are apart.
+   */
+  uint64_t background_refreshes;
+  /**
+   * Lookups answered from the cache while a background refresh of that set was queued or
+   * running (the answer did not wait for it).
+   */
+  uint64_t served_while_refreshing;
+  /**
+   * Background refreshes queued or running now (key sets and issuer configurations).
+   */
+  uint64_t refreshing;
 } jwks_stats;
 
 #ifdef __cplusplus
@@ -1212,18 +1227,19 @@ jwks_status jwks_options_set_persist_dir(jwks_options *options,
                                          jwks_error **err);
 
 /**
- * A kid that a fetch proved absent is refused without another refetch for this long, unless
- * a new set arrives first (default 300000 ms; 0 turns it off), so replayed fake kids cannot
- * take the refetch a real new kid needs.
+ * Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
+ * background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
+ * it never expires (default on). Off: the background refresh starts when a lookup finds the
+ * set past its lifespan; lookups still answer at once from the cached set (flagged stale)
+ * within max-stale. Either way no call waits for a refresh of a cached set.
  */
-jwks_status jwks_options_set_absent_kid_ttl_ms(jwks_options *options,
-                                               uint64_t ttl_ms,
-                                               jwks_error **err);
+jwks_status jwks_options_set_refresh_ahead(jwks_options *options, bool enabled, jwks_error **err);
 
 /**
- * Runs one background thread per client that refreshes every cached key set at 80% of its
- * lifespan, so lookups never wait once warm (default off). The thread holds no reference that
- * keeps the client alive; jwks_client_free stops it without waiting.
+ * Keeps key sets fresh without traffic too (default off): a thread per client, started when
+ * its first set is cached, wakes at 80% of each set's lifespan and starts its refresh on the
+ * client's worker. The thread holds no reference that keeps the client alive;
+ * jwks_client_free stops it without waiting.
  */
 jwks_status jwks_options_set_background_refresh(jwks_options *options,
                                                 bool enabled,

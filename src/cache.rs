@@ -10,7 +10,7 @@ use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
-use crate::flight::SingleFlight;
+use crate::flight::{Decision, Purpose, Ran, SingleFlight};
 use crate::keys::{Key, KeySet};
 
 /// A set as installed, with when it was fetched and a generation that grows with every install.
@@ -43,14 +43,7 @@ pub(crate) struct SetCache {
     last_unknown_kid_refetch: Mutex<Option<Duration>>,
     keys_lru: Option<Mutex<KeyLru>>,
     failures: FailureTracker,
-    /// Kids a fetch confirmed absent: the generation of the set that lacked them and when.
-    /// Bounded, void once another set is installed or the entry is older than the absent-kid
-    /// TTL. Consulted only after the set itself, so it can never hide a key a refresh brought.
-    absent: Mutex<LruCache<String, (u64, Duration)>>,
 }
-
-/// How many absent kids are remembered per source.
-const ABSENT_KIDS: usize = 1024;
 
 /// Consecutive failed fetches, and when the next attempt is allowed.
 #[derive(Default)]
@@ -73,6 +66,12 @@ impl FailureTracker {
             .flatten()
     }
 
+    /// While failed fetches back off: how long until the next attempt is allowed.
+    pub fn retry_in(&self, now: Duration) -> Option<Duration> {
+        let failures = self.0.lock();
+        (failures.count > 0 && now < failures.retry_at).then(|| failures.retry_at - now)
+    }
+
     /// Records an outcome: success resets the backoff, failure extends it.
     pub fn record(&self, error: Option<&Error>, now: Duration, backoff: Backoff) {
         let mut failures = self.0.lock();
@@ -85,7 +84,7 @@ impl FailureTracker {
                     .initial
                     .saturating_mul(1u32 << doublings)
                     .min(backoff.max);
-                failures.retry_at = now + delay;
+                failures.retry_at = now.saturating_add(delay);
                 failures.last = Some(e.clone());
             }
         }
@@ -100,13 +99,6 @@ pub(crate) struct Backoff {
     pub max: Duration,
 }
 
-/// What [`SetCache::claim_unknown_kid_refetch`] decided.
-#[derive(Debug, PartialEq, Eq)]
-enum RefetchSlot {
-    Claimed,
-    RateLimited,
-}
-
 impl SetCache {
     pub fn new(cache_keys: bool, max_cached_keys: usize) -> Self {
         let keys_lru = cache_keys
@@ -118,9 +110,6 @@ impl SetCache {
             last_unknown_kid_refetch: Mutex::new(None),
             keys_lru,
             failures: FailureTracker::default(),
-            absent: Mutex::new(LruCache::new(
-                NonZeroUsize::new(ABSENT_KIDS).unwrap_or(NonZeroUsize::MIN),
-            )),
         }
     }
 
@@ -140,22 +129,14 @@ impl SetCache {
             .run(|| self.current().filter(|c| c.generation > seen), fetch)
     }
 
-    /// Whether a fetch confirmed `kid` absent from the set of `generation` (still the current
-    /// one) less than `ttl` ago.
-    pub fn known_absent(&self, kid: &str, generation: u64, now: Duration, ttl: Duration) -> bool {
-        self.absent
-            .lock()
-            .get(kid)
-            .is_some_and(|&(g, at)| g == generation && now.saturating_sub(at) < ttl)
-    }
-
-    pub fn remember_absent(&self, kid: &str, generation: u64, now: Duration) {
-        self.absent.lock().put(kid.to_owned(), (generation, now));
-    }
-
     /// The last fetch error while failed fetches back off.
     pub fn backing_off(&self, now: Duration) -> Option<Error> {
         self.failures.backing_off(now)
+    }
+
+    /// While failed fetches back off: how long until the next attempt is allowed.
+    pub fn retry_in(&self, now: Duration) -> Option<Duration> {
+        self.failures.retry_in(now)
     }
 
     /// Whether the last fetch failed.
@@ -168,34 +149,70 @@ impl SetCache {
         self.failures.record(result.as_ref().err(), now, backoff);
     }
 
-    /// The refetch an unknown kid may cause: joins a fetch already in flight; else uses a set
-    /// installed since generation `seen`; else, if the rate limit allows, fetches (the claim and
-    /// the start of the flight happen under one lock, so no caller sees a claimed refetch that
-    /// has not started yet); else returns the current set and `true` (rate-limited).
+    /// Whether a refetch claimed for `kid` is in flight.
+    pub fn refetching(&self, kid: &str) -> bool {
+        matches!(self.flight.running(), Some(Purpose::Kid(k)) if k == kid)
+    }
+
+    /// The refetch an unknown kid may cause, given the set `inst` that lacks it. Returns the
+    /// set to look in again and whether the refetch was refused (rate-limited).
+    ///
+    /// - A set installed since `inst` that has the kid answers at once.
+    /// - A refetch in flight for this same kid is joined: its result is this caller's too.
+    /// - Otherwise, if the rate limit allows, the caller claims the refetch (claim and start
+    ///   happen under the flight lock, so no caller sees a claimed refetch that has not
+    ///   started). A fetch of another purpose already in flight is waited for first, and its
+    ///   set used if it has the kid; else the claimed refetch follows it.
+    /// - Otherwise the answer is immediate: the current set, rate-limited. A caller never
+    ///   waits on a fetch that is not for its kid unless it holds the refetch slot.
     pub fn refetch_for_unknown_kid(
         &self,
-        seen: u64,
+        kid: &str,
+        inst: &Arc<Installed>,
         now: Duration,
         interval: Duration,
-        fetch: impl FnOnce() -> Result<Arc<Installed>>,
+        has_kid: impl Fn(&Installed) -> bool,
+        fetch: impl Fn() -> Result<Arc<Installed>>,
     ) -> Result<(Arc<Installed>, bool)> {
-        let limited = std::cell::Cell::new(false);
-        let installed = self.flight.run(
-            || {
-                if let Some(newer) = self.current().filter(|c| c.generation > seen) {
-                    return Some(newer);
-                }
-                match self.claim_unknown_kid_refetch(now, interval) {
-                    RefetchSlot::Claimed => None,
-                    RefetchSlot::RateLimited => {
-                        limited.set(true);
-                        self.current()
+        let mut seen = inst.generation;
+        let mut claimed = false;
+        loop {
+            let (mut limited, mut own) = (false, false);
+            let ran = self.flight.run_with(
+                |running| {
+                    let current = self.current().unwrap_or_else(|| inst.clone());
+                    if current.generation > seen && (!claimed || has_kid(&current)) {
+                        return Decision::Answer(current);
                     }
-                }
-            },
-            fetch,
-        )?;
-        Ok((installed, limited.get()))
+                    match running {
+                        Some(Purpose::Kid(k)) if k == kid => {
+                            own = true;
+                            return Decision::Join;
+                        }
+                        _ if claimed => {}
+                        _ if self.claim_unknown_kid_refetch(now, interval) => claimed = true,
+                        _ => {
+                            limited = true;
+                            return Decision::Answer(current);
+                        }
+                    }
+                    match running {
+                        Some(_) => Decision::Join,
+                        None => Decision::Lead(Purpose::Kid(kid.to_owned())),
+                    }
+                },
+                || fetch(),
+            );
+            match ran {
+                Ran::Answered(set) => return Ok((set, limited)),
+                Ran::Led(result) => return result.map(|set| (set, false)),
+                Ran::Joined(result) if own => return result.map(|set| (set, false)),
+                // Another purpose's fetch, waited for while holding the claim.
+                Ran::Joined(Ok(set)) if has_kid(&set) => return Ok((set, false)),
+                Ran::Joined(Ok(set)) => seen = seen.max(set.generation),
+                Ran::Joined(Err(error)) => return Err(error),
+            }
+        }
     }
 
     /// Installs a freshly fetched set and drops LRU entries whose key it no longer has. The
@@ -245,16 +262,14 @@ impl SetCache {
             .is_none_or(|t| now.saturating_sub(t) >= interval)
     }
 
-    /// Decides whether an unknown kid may trigger a refetch now.
-    fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> RefetchSlot {
+    /// Claims the unknown-kid refetch if the interval since the last claim is over.
+    fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> bool {
         let mut last = self.last_unknown_kid_refetch.lock();
-        match *last {
-            Some(t) if now.saturating_sub(t) < interval => RefetchSlot::RateLimited,
-            _ => {
-                *last = Some(now);
-                RefetchSlot::Claimed
-            }
+        if last.is_some_and(|t| now.saturating_sub(t) < interval) {
+            return false;
         }
+        *last = Some(now);
+        true
     }
 
     /// A cached key younger than `lifespan` (and fitting `alg`, when given), from the LRU.

@@ -25,17 +25,18 @@ use crate::stats::{Counters, Stats};
 use crate::validation::{Validation, VerifyOptions};
 use crate::worker::{Task, Worker};
 
-/// The background refresher renews a set when this fraction of its lifespan has passed.
-const REFRESH_AHEAD: f64 = 0.8;
-
 /// A JWKS client. Cheap to clone (clones share one cache) and safe to use from many threads:
 /// a lookup in a warm cache takes a short shared lock and never waits on the network.
 ///
 /// Two modes, chosen by the options: a fixed JWKS URL (`uri`), or issuer discovery (no `uri`;
 /// `discovery` names the allowed issuers), where each token's `iss` leads to its issuer's keys.
 ///
-/// Every method may block on an HTTP fetch when the cache cannot answer (at most `timeout`,
-/// per request).
+/// Once a set is cached, expiry never makes a call wait: the cached set answers (flagged
+/// stale past its lifespan) while it is refreshed in the background, ahead of expiry by
+/// default. The blocking methods wait on the network (at most `timeout` per request) only on
+/// a cold start, for an unknown kid within the refetch rules, for an explicit forced refresh,
+/// for a set past `max_stale`, or with `cache_jwk_set` off. The `_nonblocking` and `_async`
+/// methods never fetch on the caller's thread.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -53,28 +54,27 @@ impl Drop for UserGuard {
             inner
                 .closed
                 .store(true, std::sync::atomic::Ordering::SeqCst);
-            inner.worker.shutdown();
+            inner.fetching.worker.shutdown();
         }
     }
 }
 
 enum Mode {
     Fixed(Arc<Source>),
-    Discovery(Box<Discovery>),
+    Discovery(Arc<Discovery>),
 }
 
 pub(crate) struct Inner {
     mode: Mode,
     closed: std::sync::atomic::AtomicBool,
     pid: u32,
-    worker: Worker,
     /// Lookups the non-blocking calls have scheduled and not yet run: (issuer, kid).
     scheduled: Mutex<HashSet<(Option<String>, Option<String>)>>,
     max_token_bytes: usize,
     allow_symmetric_keys: bool,
     allow_missing_kid: bool,
     validation: Validation,
-    fetching: Fetching,
+    fetching: Arc<Fetching>,
 }
 
 impl fmt::Debug for Client {
@@ -255,7 +255,7 @@ impl Client {
             cache_keys: o.cache_keys,
             max_cached_keys: o.max_cached_keys,
             max_stale: o.max_stale,
-            absent_kid_ttl: o.absent_kid_ttl,
+            refresh_ahead: o.refresh_ahead,
             backoff: Backoff {
                 initial: o.failure_backoff,
                 max: o.failure_backoff_max,
@@ -267,7 +267,7 @@ impl Client {
                     "no JWKS URL and no issuers: set uri, or allowed/static issuers for discovery",
                 ));
             }
-            Mode::Discovery(Box::new(Discovery::new(
+            Mode::Discovery(Arc::new(Discovery::new(
                 &o.discovery,
                 o.allow_http,
                 rules,
@@ -292,13 +292,12 @@ impl Client {
                 mode,
                 closed: std::sync::atomic::AtomicBool::new(false),
                 pid: std::process::id(),
-                worker: Worker::default(),
                 scheduled: Mutex::new(HashSet::new()),
                 max_token_bytes: o.max_token_bytes,
                 allow_symmetric_keys: o.allow_symmetric_keys,
                 allow_missing_kid: o.allow_missing_kid,
                 validation: o.validation,
-                fetching: Fetching {
+                fetching: Arc::new(Fetching {
                     fetcher,
                     headers: o.headers.clone(),
                     header_origins,
@@ -307,58 +306,37 @@ impl Client {
                     clock: o.clock,
                     counters: Counters::default(),
                     logger: o.logger.clone(),
-                },
+                    worker: Worker::default(),
+                }),
             }),
         };
         client.user = Some(Arc::new(UserGuard(Arc::downgrade(&client.inner))));
         if o.background_refresh {
-            // Until a set exists there is nothing due; look again soon enough to catch the
-            // first set well before it expires.
+            // Started by the first cached set; until then nothing is due. Without one, look
+            // again soon enough to catch a set well before it expires.
             let lifespan = if o.uri.is_empty() {
                 o.discovery.issuer_ttl
             } else {
                 o.lifespan
             };
-            client.start_refresher(lifespan.mul_f64(0.1).min(Duration::from_secs(1)));
+            let idle = lifespan.mul_f64(0.1).min(Duration::from_secs(1));
+            let weak = Arc::downgrade(&client.inner);
+            let f = &client.inner.fetching;
+            f.worker.arm_refresher(idle, f.clock.poll_interval(), move || {
+                Client::from_inner(weak.upgrade()?).refresh_due_sources()
+            });
         }
         Ok(client)
     }
 
-    /// Starts the thread that refreshes every cached set at 80% of its lifespan.
-    fn start_refresher(&self, idle: Duration) {
-        let weak = Arc::downgrade(&self.inner);
-        self.inner.worker.start_refresher(idle, move || {
-            let client = Client::from_inner(weak.upgrade()?);
-            client.refresh_due_sources()
-        });
-    }
-
-    /// Refreshes the sources that are due; returns how long until the next one is.
+    /// For the background refresher: starts the refreshes that are due (on the worker, so a
+    /// slow IdP delays no other source) and returns how long until the next one is.
     fn refresh_due_sources(&self) -> Option<Duration> {
         let f = &self.inner.fetching;
-        let sources = match &self.inner.mode {
-            Mode::Fixed(source) => vec![source.clone()],
-            Mode::Discovery(d) => d.sources(),
-        };
-        let mut next: Option<Duration> = None;
-        for source in sources {
-            let Some(due) = source.refresh_due(REFRESH_AHEAD) else {
-                continue;
-            };
-            let now = f.now();
-            let wait = if due <= now {
-                // Failures back off inside; a failed refresh is retried after a pause.
-                let _ = source.refresh(f);
-                source
-                    .refresh_due(REFRESH_AHEAD)
-                    .map_or(Duration::from_secs(1), |d| d.saturating_sub(f.now()))
-                    .max(Duration::from_millis(100))
-            } else {
-                due - now
-            };
-            next = Some(next.map_or(wait, |n| n.min(wait)));
+        match &self.inner.mode {
+            Mode::Fixed(source) => source.refresh_if_due(f),
+            Mode::Discovery(d) => d.refresh_if_due(f),
         }
-        next
     }
 
     /// The JWKS URL, or None in discovery mode.
@@ -401,7 +379,7 @@ impl Client {
         &self,
         job: Box<dyn crate::worker::Job>,
     ) -> std::result::Result<(), Box<dyn crate::worker::Job>> {
-        self.inner.worker.submit(job)
+        self.inner.fetching.worker.submit(job)
     }
 
     /// The client's claim checks.
@@ -411,11 +389,14 @@ impl Client {
 
     /// A snapshot of the client's counters. Never blocks on the network.
     pub fn stats(&self) -> Stats {
-        let keys_held = match &self.inner.mode {
-            Mode::Fixed(source) => source.keys_held(),
-            Mode::Discovery(d) => d.keys_held(),
+        let (keys_held, refreshing) = match &self.inner.mode {
+            Mode::Fixed(source) => (source.keys_held(), u64::from(source.refreshing())),
+            Mode::Discovery(d) => (d.keys_held(), d.refreshing()),
         };
-        self.inner.fetching.counters.snapshot(keys_held)
+        self.inner
+            .fetching
+            .counters
+            .snapshot(keys_held, refreshing)
     }
 
     /// Refuses use in a forked child: the parent's locks and fetches in flight do not exist
@@ -550,22 +531,24 @@ impl Client {
         let f = &self.inner.fetching;
         let iss = parsed.claims.iss.clone();
         let source = self.source_now(iss.as_deref(), parsed.kid.as_deref())?;
-        let Some(kid) = parsed.kid.as_deref() else {
-            // Kid-less tokens try every fitting key of a set; only a set present now will do.
-            if self.inner.allow_missing_kid && source.refresh_due(1.0).is_some_and(|d| d > f.now())
-            {
-                return self.verify_impl(token, validation);
+        let (key, stale) = match parsed.kid.as_deref() {
+            Some(kid) => {
+                let (key, stale) = self.key_now(&source, iss.as_deref(), kid, Some(parsed.alg))?;
+                key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+                (key, stale)
             }
-            if self.inner.allow_missing_kid {
-                return Err(self.schedule(iss.as_deref(), None));
-            }
-            return Err(Error::new(
-                ErrorKind::MissingKid,
-                "token header has no kid (enable allow_missing_kid to try every fitting key)",
-            ));
+            // Kid-less tokens try every fitting key of the set the cache holds now.
+            None if self.inner.allow_missing_kid => match source.cached(f) {
+                Some((inst, stale)) => (try_every_key(&inst.set, &parsed)?, stale),
+                None => {
+                    if let Some(error) = source.backing_off(f) {
+                        return Err(error);
+                    }
+                    return Err(self.schedule(iss.as_deref(), None));
+                }
+            },
+            None => return Err(missing_kid()),
         };
-        let (key, stale) = self.key_now(&source, iss.as_deref(), kid, Some(parsed.alg))?;
-        key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
         self.finish_verify(parsed, &validation, key, stale)
     }
 
@@ -611,7 +594,7 @@ impl Client {
         }
         let weak = Arc::downgrade(&self.inner);
         let job_key_for_job = job_key.clone();
-        let submitted = self.inner.worker.submit(Box::new(Task(move || {
+        let submitted = self.inner.fetching.worker.submit(Box::new(Task(move || {
             let Some(inner) = weak.upgrade() else { return };
             let client = Client::from_inner(inner);
             let (iss, kid) = &job_key_for_job;
@@ -642,13 +625,8 @@ impl Client {
     pub fn get_jwk_set_nonblocking(&self) -> Result<Arc<KeySet>> {
         let source = self.fixed("get_jwk_set_nonblocking")?;
         let f = &self.inner.fetching;
-        match source.set_now(f) {
-            Some((set, fetch_needed)) => {
-                if fetch_needed {
-                    self.schedule(None, None);
-                }
-                Ok(set)
-            }
+        match source.cached(f) {
+            Some((inst, _)) => Ok(inst.set.clone()),
             None => {
                 if let Some(error) = source.backing_off(f) {
                     return Err(error);
@@ -693,25 +671,20 @@ impl Client {
     /// the cache says is needed; `Pending` while the key is not there yet.
     fn key_now(
         &self,
-        source: &Source,
+        source: &Arc<Source>,
         iss: Option<&str>,
         kid: &str,
         alg: Option<Algorithm>,
     ) -> Result<(Arc<Key>, bool)> {
-        let found = match source.lookup_now(&self.inner.fetching, kid, alg) {
-            // A refetch scheduled for this kid is still running: its answer is not in yet.
+        match source.lookup_now(&self.inner.fetching, kid, alg) {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(self.schedule(iss, Some(kid))),
+            // A lookup scheduled for this kid is still running: its answer is not in yet.
             Err(e) if e.kind() == ErrorKind::KeyNotFound && self.is_scheduled(iss, kid) => {
-                return Err(self.schedule(iss, Some(kid)))
+                Err(self.schedule(iss, Some(kid)))
             }
-            other => other?,
-        };
-        if found.fetch_needed {
-            let pending = self.schedule(iss, Some(kid));
-            if found.key.is_none() {
-                return Err(pending);
-            }
+            Err(e) => Err(e),
         }
-        found.key.ok_or_else(|| self.schedule(iss, Some(kid)))
     }
 
     /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and
@@ -751,51 +724,52 @@ impl Client {
                 key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
                 (key, stale)
             }
-            None if self.inner.allow_missing_kid => self.verify_without_kid(&source, &parsed)?,
-            None => {
-                return Err(Error::new(
-                    ErrorKind::MissingKid,
-                    "token header has no kid (enable allow_missing_kid to try every fitting key)",
-                ))
+            None if self.inner.allow_missing_kid => {
+                let found = source.set_for_lookup(&self.inner.fetching)?;
+                (try_every_key(&found.installed.set, &parsed)?, found.stale)
             }
+            None => return Err(missing_kid()),
         };
         self.finish_verify(parsed, &validation, key, stale)
     }
 
-    fn verify_without_kid(
-        &self,
-        source: &Source,
-        parsed: &jwt::Parsed<'_>,
-    ) -> Result<(Arc<Key>, bool)> {
-        let found = source.set_for_lookup(&self.inner.fetching)?;
-        let (inst, stale) = (found.installed, found.stale);
-        let mut tried = 0;
-        for key in inst
-            .set
-            .keys()
-            .iter()
-            .filter(|k| k.supports(parsed.alg))
-            .take(MAX_KIDLESS_CANDIDATES)
+}
+
+fn missing_kid() -> Error {
+    Error::new(
+        ErrorKind::MissingKid,
+        "token header has no kid (enable allow_missing_kid to try every fitting key)",
+    )
+}
+
+/// A kid-less token against the keys of `set` that fit its alg (at most
+/// `MAX_KIDLESS_CANDIDATES`): the first whose signature verifies.
+fn try_every_key(set: &KeySet, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
+    let mut tried = 0;
+    for key in set
+        .keys()
+        .iter()
+        .filter(|k| k.supports(parsed.alg))
+        .take(MAX_KIDLESS_CANDIDATES)
+    {
+        tried += 1;
+        if key
+            .verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)
+            .is_ok()
         {
-            tried += 1;
-            if key
-                .verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)
-                .is_ok()
-            {
-                return Ok((key.clone(), stale));
-            }
+            return Ok(key.clone());
         }
-        if tried == 0 {
-            return Err(Error::new(
-                ErrorKind::KeyNotFound,
-                format!("no key in the JWKS fits the token's alg {}", parsed.alg),
-            ));
-        }
-        Err(Error::new(
-            ErrorKind::BadSignature,
-            format!("signature does not verify with any of the {tried} keys that fit (token has no kid)"),
-        ))
     }
+    if tried == 0 {
+        return Err(Error::new(
+            ErrorKind::KeyNotFound,
+            format!("no key in the JWKS fits the token's alg {}", parsed.alg),
+        ));
+    }
+    Err(Error::new(
+        ErrorKind::BadSignature,
+        format!("signature does not verify with any of the {tried} keys that fit (token has no kid)"),
+    ))
 }
 
 /// Header names must be RFC 9110 tokens and values free of control characters.

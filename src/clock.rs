@@ -16,6 +16,14 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn unix_time(&self) -> Duration;
     /// Time since an arbitrary fixed point; never decreases.
     fn monotonic(&self) -> Duration;
+
+    /// The longest a library thread waiting for a time on this clock may sleep before it
+    /// reads the clock again. None (the default): the clock moves with real time, so a thread
+    /// sleeps exactly until it is due. A clock moved by hand returns a short interval, so a
+    /// move is noticed promptly.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The real clock: `SystemTime` for claims and `Instant` for everything else.
@@ -71,5 +79,9 @@ impl Clock for ManualClock {
 
     fn monotonic(&self) -> Duration {
         Duration::from_millis(self.mono_ms.load(Ordering::SeqCst))
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(5))
     }
 }

@@ -1,11 +1,13 @@
 //! Issuer discovery (OpenID Connect Discovery 1.0): a token's `iss` names its issuer; the
 //! issuer's configuration document names its `jwks_uri`; that source holds the keys.
 //! Issuers are kept in a bounded LRU, each resolved at most once at a time (single-flight) and
-//! again after the issuer TTL.
+//! again, in the background while the known configuration keeps serving, ahead of the issuer
+//! TTL (or past it, within max-stale).
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use lru::LruCache;
@@ -16,7 +18,8 @@ use crate::cache::FailureTracker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch;
 use crate::flight::SingleFlight;
-use crate::source::{Fetching, Rules, Source};
+use crate::freshness::REFRESH_AHEAD;
+use crate::source::{Age, Fetching, Rules, Source};
 
 /// The default path of the configuration document below the issuer.
 pub const DEFAULT_CONFIG_PATH: &str = "/.well-known/openid-configuration";
@@ -88,6 +91,8 @@ struct IssuerEntry {
     resolved: RwLock<Option<Arc<Resolved>>>,
     flight: SingleFlight<Arc<Resolved>>,
     failures: FailureTracker,
+    /// Up while a background rediscovery is queued or running.
+    refreshing: Arc<AtomicBool>,
 }
 
 pub(crate) struct Discovery {
@@ -144,37 +149,111 @@ impl Discovery {
         })
     }
 
-    /// The source of `iss` if it is known and fresh (or usable stale while rediscovery backs
-    /// off), without any request; None when discovery is needed. Refuses issuers that are not
-    /// allowed.
-    pub fn source_if_ready(&self, f: &Fetching, iss: &str) -> Result<Option<Arc<Source>>> {
+    /// The source of `iss` without any request: the known one (fresh, or within max-stale
+    /// past the TTL, while it is rediscovered in the background); None when discovery is
+    /// needed. Refuses issuers that are not allowed, and answers the last error while a
+    /// needed discovery backs off.
+    pub fn source_if_ready(
+        self: &Arc<Self>,
+        f: &Arc<Fetching>,
+        iss: &str,
+    ) -> Result<Option<Arc<Source>>> {
         self.check_allowed(iss)?;
         let entry = self.issuers.lock().get(iss).cloned();
         let Some(entry) = entry else { return Ok(None) };
-        let Some(r) = entry.resolved.read().clone() else {
-            return match entry.failures.backing_off(f.now()) {
-                Some(error) => Err(error),
-                None => Ok(None),
-            };
-        };
-        let ttl = self.rules.freshness.lifespan;
-        let age = f.now().saturating_sub(r.at);
-        if age < ttl
-            || (entry.failures.backing_off(f.now()).is_some() && age < ttl + self.rules.max_stale)
-        {
-            return Ok(Some(r.source.clone()));
+        if let Some(source) = self.known_source(f, iss, &entry) {
+            return Ok(Some(source));
         }
-        Ok(None)
+        match entry.failures.backing_off(f.now()) {
+            Some(error) => Err(error),
+            None => Ok(None),
+        }
     }
 
-    /// Every resolved source, for the background refresher.
-    pub fn sources(&self) -> Vec<Arc<Source>> {
-        self.issuers
+    /// The issuer's known source if it may serve now; starts the background rediscovery
+    /// that is due (ahead of the TTL, or past it) unless rediscovery backs off.
+    fn known_source(
+        self: &Arc<Self>,
+        f: &Arc<Fetching>,
+        iss: &str,
+        entry: &Arc<IssuerEntry>,
+    ) -> Option<Arc<Source>> {
+        let r = entry.resolved.read().clone()?;
+        let now = f.now();
+        let age = self
+            .rules
+            .age(now.saturating_sub(r.at), self.rules.freshness.lifespan);
+        if age == Age::TooOld {
+            return None;
+        }
+        if age.refresh_due() && entry.failures.backing_off(now).is_none() {
+            self.rediscover_in_background(f, iss, entry, &r);
+        }
+        Some(r.source.clone())
+    }
+
+    /// Rediscovers `iss` on the client's worker unless that is already queued or running.
+    fn rediscover_in_background(
+        self: &Arc<Self>,
+        f: &Arc<Fetching>,
+        iss: &str,
+        entry: &Arc<IssuerEntry>,
+        seen: &Arc<Resolved>,
+    ) {
+        let (discovery, fetching) = (Arc::downgrade(self), Arc::downgrade(f));
+        let (iss, job_entry, seen) = (iss.to_owned(), entry.clone(), seen.clone());
+        f.in_background(&entry.refreshing, move || {
+            if let (Some(d), Some(f)) = (discovery.upgrade(), Weak::upgrade(&fetching)) {
+                if job_entry.failures.backing_off(f.now()).is_none() {
+                    let _ = d.resolve_shared(&f, &iss, &job_entry, Some(seen), true);
+                }
+            }
+        });
+    }
+
+    /// For the background refresher: starts every due rediscovery and key-set refresh;
+    /// returns how long until the next one is due (None: nothing known yet).
+    pub fn refresh_if_due(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<Duration> {
+        let entries: Vec<(String, Arc<IssuerEntry>)> = self
+            .issuers
             .lock()
             .iter()
-            .filter_map(|(_, e)| e.resolved.read().clone())
-            .map(|r| r.source.clone())
-            .collect()
+            .map(|(iss, e)| (iss.clone(), e.clone()))
+            .collect();
+        let ttl = self.rules.freshness.lifespan;
+        let mut next: Option<Duration> = None;
+        let mut soonest = |wait: Duration| next = Some(next.map_or(wait, |n| n.min(wait)));
+        for (iss, entry) in entries {
+            let Some(r) = entry.resolved.read().clone() else {
+                continue;
+            };
+            let now = f.now();
+            let due = r.at.saturating_add(ttl.mul_f64(REFRESH_AHEAD));
+            if let Some(retry_in) = entry.failures.retry_in(now) {
+                soonest(retry_in);
+            } else if due > now {
+                soonest(due - now);
+            } else {
+                self.rediscover_in_background(f, &iss, &entry, &r);
+                soonest(Duration::from_secs(1));
+            }
+            if let Some(wait) = r.source.refresh_if_due(f) {
+                soonest(wait);
+            }
+        }
+        next
+    }
+
+    /// Background refreshes queued or running: rediscoveries and key-set refreshes.
+    pub fn refreshing(&self) -> u64 {
+        let issuers = self.issuers.lock();
+        issuers
+            .iter()
+            .map(|(_, e)| {
+                let source = e.resolved.read().as_ref().map(|r| r.source.refreshing());
+                u64::from(e.refreshing.load(Ordering::Relaxed)) + u64::from(source == Some(true))
+            })
+            .sum()
     }
 
     /// The issuers to resolve at warm-up: allowed and static ones.
@@ -220,9 +299,10 @@ impl Discovery {
         }
     }
 
-    /// The key source of issuer `iss`: refused before any request unless allowed; discovered
-    /// (once, shared by concurrent callers) when unknown or older than the issuer TTL.
-    pub fn source_for(&self, f: &Fetching, iss: &str) -> Result<Arc<Source>> {
+    /// The key source of issuer `iss`: refused before any request unless allowed; the known
+    /// one while it may serve (see [`Discovery::source_if_ready`]); otherwise discovered
+    /// (once, shared by concurrent callers), unless rediscovery backs off.
+    pub fn source_for(self: &Arc<Self>, f: &Arc<Fetching>, iss: &str) -> Result<Arc<Source>> {
         self.check_allowed(iss)?;
         let entry = {
             let mut issuers = self.issuers.lock();
@@ -235,24 +315,30 @@ impl Discovery {
                 }
             }
         };
-        let now = f.now();
-        let ttl = self.rules.freshness.lifespan;
+        if let Some(source) = self.known_source(f, iss, &entry) {
+            return Ok(source);
+        }
+        if let Some(error) = entry.failures.backing_off(f.now()) {
+            return Err(error);
+        }
         let seen = entry.resolved.read().clone();
-        if let Some(r) = &seen {
-            if now.saturating_sub(r.at) < ttl {
-                return Ok(r.source.clone());
-            }
-        }
-        // Stale-if-error for the issuer too: while rediscovery fails (or backs off), the
-        // issuer's known source keeps serving within max-stale; its keys have their own.
-        let stale = seen
-            .as_ref()
-            .filter(|r| now.saturating_sub(r.at) < ttl.saturating_add(self.rules.max_stale))
-            .map(|r| r.source.clone());
-        if let Some(error) = entry.failures.backing_off(now) {
-            return stale.ok_or(error);
-        }
-        let resolved = entry.flight.run(
+        Ok(self
+            .resolve_shared(f, iss, &entry, seen, false)?
+            .source
+            .clone())
+    }
+
+    /// Resolves `iss` once for all concurrent callers (a resolution newer than `seen` that
+    /// lands meanwhile is used instead) and records the outcome for backoff.
+    fn resolve_shared(
+        &self,
+        f: &Fetching,
+        iss: &str,
+        entry: &IssuerEntry,
+        seen: Option<Arc<Resolved>>,
+        background: bool,
+    ) -> Result<Arc<Resolved>> {
+        entry.flight.run(
             || {
                 let current = entry.resolved.read().clone()?;
                 let newer = seen.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &current));
@@ -260,7 +346,7 @@ impl Discovery {
             },
             || {
                 let previous = seen.as_ref().map(|r| &r.source);
-                let result = self.resolve(f, iss, previous).map(|source| {
+                let result = self.resolve(f, iss, previous, background).map(|source| {
                     let resolved = Arc::new(Resolved {
                         source,
                         at: f.now(),
@@ -271,13 +357,12 @@ impl Discovery {
                 entry
                     .failures
                     .record(result.as_ref().err(), f.now(), self.rules.backoff);
+                if result.is_ok() {
+                    f.worker.start_refresher();
+                }
                 result
             },
-        );
-        match resolved {
-            Ok(r) => Ok(r.source.clone()),
-            Err(error) => stale.ok_or(error),
-        }
+        )
     }
 
     /// Finds the JWKS URL of `iss` and returns its source, reusing `previous` (and so its
@@ -287,10 +372,14 @@ impl Discovery {
         f: &Fetching,
         iss: &str,
         previous: Option<&Arc<Source>>,
+        background: bool,
     ) -> Result<Arc<Source>> {
         let jwks_uri = match self.statics.get(iss) {
             Some(uri) => uri.clone(),
             None => {
+                if background {
+                    crate::stats::bump(&f.counters.background_refreshes);
+                }
                 let result = self.discover(f, iss);
                 f.counters.fetched(result.is_ok(), f.clock.unix_time());
                 if let Err(e) = &result {

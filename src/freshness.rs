@@ -4,6 +4,13 @@
 
 use std::time::{Duration, SystemTime};
 
+/// A cached set (or issuer configuration) is refreshed in the background once this fraction
+/// of its lifespan has passed, so with traffic it never expires: with the default 300 s
+/// lifespan that leaves 60 s — two default timeouts, or five backoff retries — before it
+/// would be served stale. The per-set jitter (`refresh_jitter`, up to 10% of the lifespan
+/// taken off) also moves this point, spreading a fleet's refreshes over 8% of the lifespan.
+pub(crate) const REFRESH_AHEAD: f64 = 0.8;
+
 /// The caching policy of a source.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Freshness {

@@ -69,15 +69,16 @@ pub struct ClientOptions {
     /// safe to share between worker processes): at start with the IdP unreachable, the saved
     /// set is used within `max_stale`. None: nothing is written.
     pub persist_dir: Option<PathBuf>,
-    /// A kid that a fetch proved absent is refused without another refetch for this long
-    /// (unless a new set arrives first), so replayed fake kids cannot take the refetch slot a
-    /// real new kid needs. 300 s; zero turns it off.
-    pub absent_kid_ttl: Duration,
     /// A log hook for fetch failures, recoveries and stale serving (each event reported once,
     /// never under a lock). None by default.
     pub logger: Option<crate::log::Logger>,
-    /// Run a background thread that refreshes every cached set at 80% of its lifespan, so
-    /// lookups never wait once warm. Off.
+    /// Refresh a cached set (and, in discovery mode, an issuer's configuration) in the
+    /// background once 80% of its lifespan has passed, when a lookup sees it, so with traffic
+    /// it never expires. On. Off: the refresh starts when a lookup finds the set past its
+    /// lifespan (that lookup and those after it still answer at once, flagged stale).
+    pub refresh_ahead: bool,
+    /// Also keep sets fresh without traffic: a thread (started with the first cached set)
+    /// wakes at 80% of each lifespan and starts the refresh. Off.
     pub background_refresh: bool,
     /// Minimum time between two refetches triggered by an unknown kid. 60 s. (Discovery mode
     /// has its own, per issuer: [`DiscoveryOptions::min_refetch_interval`].)
@@ -142,9 +143,9 @@ impl Default for ClientOptions {
             min_refetch_interval: Duration::from_secs(60),
             max_stale: Duration::from_secs(24 * 3600),
             persist_dir: None,
+            refresh_ahead: true,
             background_refresh: false,
             logger: None,
-            absent_kid_ttl: Duration::from_secs(300),
             failure_backoff: Duration::from_secs(2),
             failure_backoff_max: Duration::from_secs(120),
             max_response_bytes: 1 << 20,

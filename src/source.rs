@@ -1,9 +1,11 @@
-//! A key source: one JWKS URL with its cache, and the lookup rules on top (lifespan, one
-//! refetch per unknown kid at most once per interval). A fixed-URL client has one source; a
-//! discovery client has one per issuer.
+//! A key source: one JWKS URL with its cache, and the lookup rules on top: a cached set
+//! answers at once while it is refreshed in the background (ahead of expiry, or past it
+//! within max-stale); an unknown kid refetches at most once per interval. A fixed-URL client
+//! has one source; a discovery client has one per issuer.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::alg::Algorithm;
@@ -11,11 +13,12 @@ use crate::cache::{Backoff, Installed, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
-use crate::freshness::Freshness;
+use crate::freshness::{Freshness, REFRESH_AHEAD};
 use crate::keys::{self, Key, KeyPolicy, KeySet};
 use crate::log::{LogLevel, Logger};
 use crate::persist::Persist;
 use crate::stats::{bump, Counters};
+use crate::worker::{Task, Worker};
 
 /// How long a source's set is used and how often an unknown kid may refetch it.
 #[derive(Debug, Clone, Copy)]
@@ -29,18 +32,70 @@ pub(crate) struct Rules {
     /// How long past its lifespan the last good set keeps serving while refreshes fail.
     pub max_stale: Duration,
     pub backoff: Backoff,
-    /// How long a kid a fetch proved absent is refused without a refetch (unless a new set
-    /// arrives first).
-    pub absent_kid_ttl: Duration,
+    /// Refresh in the background once `REFRESH_AHEAD` of a set's lifespan has passed.
+    pub refresh_ahead: bool,
 }
 
-/// What a non-blocking lookup found: the key (and whether it is stale) if the cache has it,
-/// and whether a fetch should be scheduled (the set is missing or expired, or the kid is
-/// unknown and a refetch is allowed).
-pub(crate) struct NowLookup {
-    pub key: Option<(Arc<Key>, bool)>,
-    pub fetch_needed: bool,
+impl Rules {
+    /// How long a set installed with `lifespan` answers fresh: zero when sets are not cached.
+    pub fn lifespan(&self, lifespan: Duration) -> Duration {
+        if self.cache_jwk_set {
+            lifespan
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// How a cached thing of this `age` and `lifespan` may be used now.
+    pub fn age(&self, age: Duration, lifespan: Duration) -> Age {
+        if age < lifespan {
+            let due = self.refresh_ahead && age >= lifespan.mul_f64(REFRESH_AHEAD);
+            Age::Fresh { refresh_due: due }
+        } else if age < lifespan.saturating_add(self.max_stale) {
+            Age::Stale
+        } else {
+            Age::TooOld
+        }
+    }
 }
+
+/// What [`Rules::age`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Age {
+    /// Within its lifespan; `refresh_due` once past the refresh-ahead point.
+    Fresh { refresh_due: bool },
+    /// Past its lifespan, within max-stale: serves (flagged stale) while being refreshed.
+    Stale,
+    /// Past max-stale: unusable.
+    TooOld,
+}
+
+impl Age {
+    /// Whether a background refresh should start.
+    pub fn refresh_due(self) -> bool {
+        matches!(self, Age::Fresh { refresh_due: true } | Age::Stale)
+    }
+}
+
+/// Clears a "refresh queued or running" flag when the job holding it ends, runs or not.
+pub(crate) struct RefreshFlag(Arc<AtomicBool>);
+
+impl RefreshFlag {
+    /// Raises `flag`, or None if it was already up (a refresh is queued or running).
+    pub fn raise(flag: &Arc<AtomicBool>) -> Option<RefreshFlag> {
+        (!flag.swap(true, Ordering::SeqCst)).then(|| RefreshFlag(flag.clone()))
+    }
+}
+
+impl Drop for RefreshFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// What a non-blocking lookup found: the key and whether it is stale, or None when a fetch
+/// must be scheduled (no usable set, or the kid is unknown and a refetch is allowed).
+pub(crate) type NowLookup = Option<(Arc<Key>, bool)>;
 
 /// The set a lookup uses: whether this call fetched it, and whether it is served stale (past
 /// its lifespan, because refreshing failed).
@@ -63,9 +118,33 @@ pub(crate) struct Fetching {
     pub clock: Arc<dyn Clock>,
     pub counters: Counters,
     pub logger: Option<Logger>,
+    /// The client's threads: background refreshes and scheduled lookups run there.
+    pub worker: Worker,
 }
 
 impl Fetching {
+    /// Runs `job` on the client's worker with `flag` raised until it ends, unless the flag
+    /// is already up (single-flight: one background refresh per thing at a time). Never
+    /// waits.
+    /// Returns whether such a job is now queued or running.
+    pub fn in_background(
+        &self,
+        flag: &Arc<AtomicBool>,
+        job: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        let Some(raised) = RefreshFlag::raise(flag) else {
+            return true;
+        };
+        // Refused (queue full, client closing): the job and its flag drop, so a later lookup
+        // tries again.
+        self.worker
+            .submit(Box::new(Task(move || {
+                let _raised = raised;
+                job()
+            })))
+            .is_ok()
+    }
+
     pub fn now(&self) -> Duration {
         self.clock.monotonic()
     }
@@ -120,6 +199,8 @@ pub(crate) struct Source {
     rules: Rules,
     cache: SetCache,
     persist: Option<Persist>,
+    /// Up while a background refresh of this set is queued or running.
+    refreshing: Arc<AtomicBool>,
 }
 
 impl Source {
@@ -131,6 +212,7 @@ impl Source {
             persist: persist_dir.map(|dir| Persist::new(dir, &uri)),
             uri,
             rules,
+            refreshing: Arc::default(),
         }
     }
 
@@ -155,120 +237,115 @@ impl Source {
         &self.uri
     }
 
-    /// When the cached set should be refreshed ahead of its expiry (at `ahead` of its
-    /// lifespan), or None if there is no set yet.
-    pub fn refresh_due(&self, ahead: f64) -> Option<Duration> {
+    /// Whether a background refresh of this set is queued or running.
+    pub fn refreshing(&self) -> bool {
+        self.refreshing.load(Ordering::Relaxed)
+    }
+
+    /// For the background refresher: starts the refresh that is due (ahead of expiry, or
+    /// past it) and returns how long until this set next needs one; None with no set yet.
+    pub fn refresh_if_due(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<Duration> {
         let c = self.cache.current()?;
-        Some(c.fetched_at + c.lifespan.mul_f64(ahead))
-    }
-
-    /// Refreshes the set now (a scheduled, not forced, fetch), for the background refresher;
-    /// nothing while failed fetches back off.
-    pub fn refresh(&self, f: &Fetching) -> Result<()> {
-        if let Some(error) = self.cache.backing_off(f.now()) {
-            return Err(error);
+        let now = f.now();
+        if let Some(retry_in) = self.cache.retry_in(now) {
+            return Some(retry_in);
         }
-        let seen = self.cache.current().map_or(0, |c| c.generation);
-        self.refresh_after(f, seen, false).map(|_| ())
+        let lifespan = self.rules.lifespan(c.lifespan);
+        let due = c.fetched_at + lifespan.mul_f64(REFRESH_AHEAD);
+        if due > now {
+            return Some(due - now);
+        }
+        self.refresh_in_background(f);
+        // Look again after the refresh has had a moment; a new set moves the due time.
+        Some(Duration::from_secs(1))
     }
 
-    /// The lookup without any waiting: answers from the cache (a fresh set, or a stale one
-    /// within max-stale while a refresh is due), or says a fetch is needed. Errors are those
-    /// the blocking lookup would return without a request.
-    pub fn lookup_now(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Result<NowLookup> {
+    /// Refreshes the set on the client's worker unless a refresh is already queued or
+    /// running; never waits. Returns whether one is now queued or running.
+    pub fn refresh_in_background(self: &Arc<Self>, f: &Arc<Fetching>) -> bool {
+        let seen = self.cache.current().map_or(0, |c| c.generation);
+        let (source, fetching) = (Arc::downgrade(self), Arc::downgrade(f));
+        f.in_background(&self.refreshing, move || {
+            if let (Some(source), Some(f)) = (source.upgrade(), Weak::upgrade(&fetching)) {
+                source.refresh(&f, seen);
+            }
+        })
+    }
+
+    /// The background refresh itself: nothing while failed fetches back off, or when a set
+    /// newer than generation `seen` arrived meanwhile.
+    fn refresh(&self, f: &Fetching, seen: u64) {
+        if self.cache.backing_off(f.now()).is_some() {
+            return;
+        }
+        let _ = self.cache.refresh(seen, || {
+            bump(&f.counters.background_refreshes);
+            self.fetch_and_install(f, false)
+        });
+    }
+
+    /// The cached set if it may answer now without a request: fresh, or past its lifespan
+    /// within max-stale (then flagged stale). Starts the background refresh that is due
+    /// (ahead of expiry or past it) unless fetches back off, and counts the answer. None:
+    /// no set, or past max-stale.
+    pub fn cached(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<(Arc<Installed>, bool)> {
+        let c = self.cache.current()?;
+        let now = f.now();
+        let age = self
+            .rules
+            .age(now.saturating_sub(c.fetched_at), self.rules.lifespan(c.lifespan));
+        if age == Age::TooOld {
+            return None;
+        }
+        let refreshing = if age.refresh_due() && self.cache.backing_off(now).is_none() {
+            self.refresh_in_background(f)
+        } else {
+            self.refreshing()
+        };
+        let stale = age == Age::Stale;
+        bump(if stale {
+            &f.counters.stale_serves
+        } else {
+            &f.counters.cache_hits
+        });
+        if refreshing {
+            bump(&f.counters.served_while_refreshing);
+        }
+        Some((c, stale))
+    }
+
+    /// The lookup without any waiting: answers from the cache (see [`Source::cached`]), or
+    /// None when a fetch is needed: no usable set, or an unknown kid that may refetch now (or
+    /// whose refetch is in flight). Errors are those the blocking lookup would return without
+    /// a request.
+    pub fn lookup_now(
+        self: &Arc<Self>,
+        f: &Arc<Fetching>,
+        kid: &str,
+        alg: Option<Algorithm>,
+    ) -> Result<NowLookup> {
         let cache = &self.cache;
         let now = f.now();
         if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
             bump(&f.counters.cache_hits);
-            return Ok(NowLookup {
-                key: Some((key, false)),
-                fetch_needed: false,
-            });
+            return Ok(Some((key, false)));
         }
         let backing_off = cache.backing_off(now);
-        let Some(inst) = cache.current() else {
-            return match backing_off {
-                Some(error) => Err(error),
-                None => Ok(NowLookup {
-                    key: None,
-                    fetch_needed: true,
-                }),
-            };
+        let Some((inst, stale)) = self.cached(f) else {
+            return backing_off.map_or(Ok(None), Err);
         };
-        let lifespan = if self.rules.cache_jwk_set {
-            inst.lifespan
-        } else {
-            Duration::ZERO
-        };
-        let age = now.saturating_sub(inst.fetched_at);
-        let expired = age >= lifespan;
-        if expired && age >= lifespan.saturating_add(self.rules.max_stale) {
-            // Too old to serve even stale.
-            return match backing_off {
-                Some(error) => Err(error),
-                None => Ok(NowLookup {
-                    key: None,
-                    fetch_needed: true,
-                }),
-            };
+        if let Some(key) = find(&inst, kid, alg) {
+            return Ok(Some((key, stale)));
         }
-        let found = match alg {
-            Some(alg) => inst.set.find_for(kid, alg).cloned(),
-            None => inst.set.find(kid).cloned(),
-        };
-        let refresh = expired && backing_off.is_none();
-        if expired {
-            bump(&f.counters.stale_serves);
-        } else {
-            bump(&f.counters.cache_hits);
-        }
-        if let Some(key) = found {
-            return Ok(NowLookup {
-                key: Some((key, expired)),
-                fetch_needed: refresh,
-            });
-        }
-        if refresh {
-            // The refresh that is due may bring the kid.
-            return Ok(NowLookup {
-                key: None,
-                fetch_needed: true,
-            });
-        }
-        let interval = self.rules.min_refetch_interval;
         if let Some(error) = backing_off {
             return Err(error);
         }
-        if cache.known_absent(kid, inst.generation, now, self.rules.absent_kid_ttl)
-            || !cache.unknown_kid_refetch_allowed(now, interval)
-        {
-            bump(&f.counters.unknown_kid_rate_limited);
-            return Err(key_not_found(&inst.set, kid, Some(interval)));
+        let interval = self.rules.min_refetch_interval;
+        if cache.refetching(kid) || cache.unknown_kid_refetch_allowed(now, interval) {
+            return Ok(None);
         }
-        Ok(NowLookup {
-            key: None,
-            fetch_needed: true,
-        })
-    }
-
-    /// The cached set without waiting, and whether a refresh is due: None when there is no set,
-    /// or it is past max-stale.
-    pub fn set_now(&self, f: &Fetching) -> Option<(Arc<KeySet>, bool)> {
-        let c = self.cache.current()?;
-        let lifespan = if self.rules.cache_jwk_set {
-            c.lifespan
-        } else {
-            Duration::ZERO
-        };
-        let age = f.now().saturating_sub(c.fetched_at);
-        if age >= lifespan.saturating_add(self.rules.max_stale) {
-            return None;
-        }
-        let expired = age >= lifespan;
-        Some((
-            c.set.clone(),
-            expired && self.cache.backing_off(f.now()).is_none(),
-        ))
+        bump(&f.counters.unknown_kid_rate_limited);
+        Err(key_not_found(&inst.set, kid, Some(interval)))
     }
 
     /// The last fetch error while failed fetches back off.
@@ -328,6 +405,10 @@ impl Source {
             }
             Ok(self.cache.install(set, f.now(), lifespan, validators))
         });
+        if result.is_ok() {
+            // A set to keep fresh now exists: the refresher (if configured) starts.
+            f.worker.start_refresher();
+        }
         self.cache
             .record_fetch(&result, f.now(), self.rules.backoff);
         f.counters.fetched(result.is_ok(), f.clock.unix_time());
@@ -359,43 +440,36 @@ impl Source {
             .refresh(seen, || self.fetch_and_install(f, forced))
     }
 
-    /// The set to look keys up in. A fresh cached set is used as is; otherwise the set is
-    /// fetched (shared with concurrent callers), unless failed fetches are backing off. When
-    /// the fetch fails or is backing off, the last good set keeps serving (flagged stale) up to
-    /// `max_stale` past its lifespan; past that, or with no set at all, the fetch's error is
-    /// returned.
-    pub fn set_for_lookup(&self, f: &Fetching) -> Result<ForLookup> {
-        let now = f.now();
-        let current = self.cache.current();
-        let lifespan = |c: &Installed| {
-            if self.rules.cache_jwk_set {
-                c.lifespan
-            } else {
-                Duration::ZERO
-            }
-        };
-        if let Some(c) = &current {
-            if now.saturating_sub(c.fetched_at) < lifespan(c) {
-                bump(&f.counters.cache_hits);
+    /// The set to look keys up in. A cached set answers at once (see [`Source::cached`]);
+    /// only with no set, a set past max-stale, or `cache_jwk_set` off is the set fetched
+    /// (shared with concurrent callers), unless failed fetches are backing off. When that
+    /// fails, the last good set (or the persisted one) serves within max-stale; past that,
+    /// or with no set at all, the fetch's error is returned.
+    pub fn set_for_lookup(self: &Arc<Self>, f: &Arc<Fetching>) -> Result<ForLookup> {
+        if self.rules.cache_jwk_set {
+            if let Some((installed, stale)) = self.cached(f) {
                 return Ok(ForLookup {
-                    installed: c.clone(),
+                    installed,
                     fetched: false,
-                    stale: false,
+                    stale,
                 });
             }
         }
-        let stale_ok = |c: &Arc<Installed>| {
-            now.saturating_sub(c.fetched_at) < lifespan(c).saturating_add(self.rules.max_stale)
-        };
+        let now = f.now();
+        let current = self.cache.current();
         bump(&f.counters.cache_misses);
         let fallback = |error: Error| {
             let last_good = match &current {
                 Some(c) => Some(c.clone()),
                 None => self.load_persisted(f),
             };
-            match last_good.filter(|c| stale_ok(c)) {
+            let age = |c: &Installed| {
+                self.rules
+                    .age(now.saturating_sub(c.fetched_at), self.rules.lifespan(c.lifespan))
+            };
+            match last_good.filter(|c| age(c) != Age::TooOld) {
                 Some(c) => {
-                    let stale = now.saturating_sub(c.fetched_at) >= lifespan(&c);
+                    let stale = age(&c) == Age::Stale;
                     if stale {
                         bump(&f.counters.stale_serves);
                     }
@@ -422,8 +496,9 @@ impl Source {
         }
     }
 
-    /// The set, from the cache unless it is stale or `refresh` forces a fetch.
-    pub fn get_jwk_set(&self, f: &Fetching, refresh: bool) -> Result<Arc<KeySet>> {
+    /// The set, from the cache (see [`Source::set_for_lookup`]) unless `refresh` forces a
+    /// fetch.
+    pub fn get_jwk_set(self: &Arc<Self>, f: &Arc<Fetching>, refresh: bool) -> Result<Arc<KeySet>> {
         if refresh {
             let seen = self.cache.current().map_or(0, |c| c.generation);
             return Ok(self.refresh_after(f, seen, true)?.set.clone());
@@ -433,9 +508,10 @@ impl Source {
 
     /// The key with this kid (fitting `alg` when given), and whether it comes from a stale set;
     /// refetches once on a miss, at most once per `min_refetch_interval` across all callers.
+    /// A caller refused a refetch answers at once; it waits only on a refetch for its own kid.
     pub fn lookup(
-        &self,
-        f: &Fetching,
+        self: &Arc<Self>,
+        f: &Arc<Fetching>,
         kid: &str,
         alg: Option<Algorithm>,
     ) -> Result<(Arc<Key>, bool)> {
@@ -445,62 +521,56 @@ impl Source {
             bump(&f.counters.cache_hits);
             return Ok((key, false));
         }
-        let find = |inst: &Installed| -> Option<Arc<Key>> {
-            match alg {
-                Some(alg) => inst.set.find_for(kid, alg).cloned(),
-                None => inst.set.find(kid).cloned(),
-            }
-        };
         let ForLookup {
             installed: inst,
             fetched,
             stale,
         } = self.set_for_lookup(f)?;
-        if let Some(key) = find(&inst) {
+        if let Some(key) = find(&inst, kid, alg) {
             if !stale {
                 cache.lru_put(&key, inst.generation, now);
             }
             return Ok((key, stale));
         }
-        let interval = self.rules.min_refetch_interval;
+        // This call fetched already: no second request for the same miss.
         if fetched {
-            cache.remember_absent(kid, inst.generation, now);
             return Err(key_not_found(&inst.set, kid, None));
         }
-        // A fetch already proved this kid absent: it does not take the refetch slot again (so
-        // a replayed fake kid cannot keep a real new kid from its refetch).
-        if cache.known_absent(kid, inst.generation, now, self.rules.absent_kid_ttl) {
-            bump(&f.counters.unknown_kid_rate_limited);
-            return Err(key_not_found(&inst.set, kid, Some(interval)));
-        }
-        // A fresh set lacks the kid. While fetches back off, the last failure answers.
+        // The set lacks the kid. While fetches back off, the last failure answers.
         if let Some(error) = cache.backing_off(now) {
             return Err(error);
         }
+        let interval = self.rules.min_refetch_interval;
         // A failed refetch returns its own error, which wins over "not found".
-        let (inst, limited) =
-            cache.refetch_for_unknown_kid(inst.generation, now, interval, || {
+        let (inst, limited) = cache.refetch_for_unknown_kid(
+            kid,
+            &inst,
+            now,
+            interval,
+            |i| find(i, kid, alg).is_some(),
+            || {
                 bump(&f.counters.unknown_kid_refetches);
                 self.fetch_and_install(f, true)
-            })?;
+            },
+        )?;
         if limited {
             bump(&f.counters.unknown_kid_rate_limited);
         }
-        let rate_limited = limited.then_some(interval);
-        match find(&inst) {
+        match find(&inst, kid, alg) {
             Some(key) => {
                 cache.lru_put(&key, inst.generation, now);
                 Ok((key, false))
             }
-            None => {
-                // Only a set fetched for this miss proves the kid absent; a refused refetch
-                // proves nothing.
-                if !limited {
-                    cache.remember_absent(kid, inst.generation, now);
-                }
-                Err(key_not_found(&inst.set, kid, rate_limited))
-            }
+            None => Err(key_not_found(&inst.set, kid, limited.then_some(interval))),
         }
+    }
+}
+
+/// The key with this kid in `inst`, fitting `alg` when given.
+fn find(inst: &Installed, kid: &str, alg: Option<Algorithm>) -> Option<Arc<Key>> {
+    match alg {
+        Some(alg) => inst.set.find_for(kid, alg).cloned(),
+        None => inst.set.find(kid).cloned(),
     }
 }
 

@@ -18,7 +18,8 @@ pub struct Stats {
     pub cache_hits: u64,
     /// Lookups that needed a fetch (first use, expiry, or no caching).
     pub cache_misses: u64,
-    /// Lookups answered from a stale set because refreshing failed.
+    /// Lookups answered from a set past its lifespan (within max-stale) while it was being
+    /// refreshed in the background, or because refreshing it failed.
     pub stale_serves: u64,
     /// Refetches caused by an unknown kid.
     pub unknown_kid_refetches: u64,
@@ -32,6 +33,15 @@ pub struct Stats {
     pub keys_held: u64,
     /// Asynchronous verifications started and not yet answered or cancelled.
     pub pending_requests: u64,
+    /// Requests made by background refreshes (ahead of expiry, past it, or by the
+    /// background refresher), key sets and discovery documents alike. Counted apart from
+    /// unknown-kid refetches.
+    pub background_refreshes: u64,
+    /// Lookups answered from the cache while a background refresh of that set was queued or
+    /// running (the answer did not wait for it).
+    pub served_while_refreshing: u64,
+    /// Background refreshes queued or running now (key sets and issuer configurations).
+    pub refreshing: u64,
 }
 
 #[derive(Default)]
@@ -49,6 +59,8 @@ pub(crate) struct Counters {
     pub last_failure_ms: AtomicU64,
     /// Asynchronous verifications not yet answered or cancelled.
     pub pending_requests: AtomicU64,
+    pub background_refreshes: AtomicU64,
+    pub served_while_refreshing: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -68,7 +80,9 @@ impl Counters {
         }
     }
 
-    pub fn snapshot(&self, keys_held: u64) -> Stats {
+    /// The counters, with the gauges the sources report: usable keys held and background
+    /// refreshes in progress.
+    pub fn snapshot(&self, keys_held: u64, refreshing: u64) -> Stats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let time = |c: &AtomicU64| Some(get(c)).filter(|&ms| ms > 0).map(Duration::from_millis);
         Stats {
@@ -84,6 +98,9 @@ impl Counters {
             last_failure: time(&self.last_failure_ms),
             keys_held,
             pending_requests: get(&self.pending_requests),
+            background_refreshes: get(&self.background_refreshes),
+            served_while_refreshing: get(&self.served_while_refreshing),
+            refreshing,
         }
     }
 }

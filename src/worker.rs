@@ -1,8 +1,10 @@
-//! A client's background threads: a small pool that runs fetches the non-blocking calls
-//! schedule, and an optional refresher that renews key sets shortly before they expire. No
-//! global threads: each client starts its own, lazily, at most `MAX_WORKERS` plus the
-//! refresher. Dropping the client never waits for them: it raises a stop flag; a thread
-//! finishes the fetch it is in (bounded by the timeout) and exits.
+//! A client's background threads: a small pool that runs the fetches the library schedules
+//! (background refreshes, and the lookups of the non-blocking and async calls), and an
+//! optional refresher that wakes when a cached set is due and hands its refresh to the pool.
+//! No global threads: each client starts its own, lazily — pool threads when there is work,
+//! exiting after `IDLE_EXIT` without any; the refresher when the first set is cached — so an
+//! idle client costs no thread. Dropping the client never waits for them: it raises a stop
+//! flag; a thread finishes the fetch it is in (bounded by the timeout) and exits.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,10 @@ use parking_lot::{Condvar, Mutex};
 
 /// Threads per client running scheduled fetches.
 pub(crate) const MAX_WORKERS: usize = 2;
+
+/// A pool thread with nothing to do for this long exits (real time: thread upkeep, not
+/// caching behaviour).
+const IDLE_EXIT: Duration = Duration::from_secs(5);
 
 /// Queued jobs per client; past this, scheduling is refused (the caller still gets "pending"
 /// and a fetch already queued or running will answer it).
@@ -54,10 +60,22 @@ struct Shared {
     refresher_lock: Mutex<()>,
 }
 
+/// What the refresher runs: `tick` refreshes what is due and says how long until the next
+/// thing is (None: nothing cached; look again after `idle`). `poll` caps each sleep, for
+/// clocks that do not move with real time.
+struct Refresher {
+    idle: Duration,
+    poll: Option<Duration>,
+    tick: Box<dyn FnMut() -> Option<Duration> + Send>,
+}
+
 /// The pool of one client.
 #[derive(Default)]
 pub(crate) struct Worker {
     shared: Arc<Shared>,
+    /// Armed at creation when background refresh is on; started by the first cached set.
+    refresher: Mutex<Option<Refresher>>,
+    refresher_armed: AtomicBool,
 }
 
 impl Worker {
@@ -86,14 +104,32 @@ impl Worker {
         Ok(())
     }
 
-    /// Starts the refresher: every time `next_due` says (None: nothing to refresh yet, look
-    /// again after `idle`), it runs `refresh_due`. Both hold only weak references to the
-    /// client, so it can go away at any time.
-    pub fn start_refresher(
+    /// Arms the refresher: once started, every time `tick` says (None: nothing to refresh
+    /// yet, look again after `idle`), it runs `tick` again. `tick` must hold only weak
+    /// references to the client, so it can go away at any time.
+    pub fn arm_refresher(
         &self,
         idle: Duration,
-        mut tick: impl FnMut() -> Option<Duration> + Send + 'static,
+        poll: Option<Duration>,
+        tick: impl FnMut() -> Option<Duration> + Send + 'static,
     ) {
+        *self.refresher.lock() = Some(Refresher {
+            idle,
+            poll,
+            tick: Box::new(tick),
+        });
+        self.refresher_armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Starts the armed refresher's thread, once; free when there is none (one atomic load).
+    pub fn start_refresher(&self) {
+        if !self.refresher_armed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(mut r) = self.refresher.lock().take() else {
+            return;
+        };
+        self.refresher_armed.store(false, Ordering::SeqCst);
         let shared = self.shared.clone();
         let _ = thread::Builder::new()
             .name("jwks-refresher".into())
@@ -101,7 +137,10 @@ impl Worker {
                 if shared.stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let wait = tick().unwrap_or(idle).max(Duration::from_millis(10));
+                let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut r.tick));
+                // A panic in one tick must not end background refresh: try again later.
+                let wait = ticked.unwrap_or(None).unwrap_or(r.idle);
+                let wait = r.poll.map_or(wait, |p| wait.min(p)).max(Duration::from_millis(1));
                 let mut guard = shared.refresher_lock.lock();
                 if shared.stop.load(Ordering::SeqCst) {
                     return;
@@ -142,8 +181,12 @@ fn run(shared: Arc<Shared>) {
                     return;
                 }
                 state.idle += 1;
-                shared.work.wait(&mut state);
+                let timed_out = shared.work.wait_for(&mut state, IDLE_EXIT).timed_out();
                 state.idle -= 1;
+                if timed_out && state.queue.is_empty() {
+                    state.threads -= 1;
+                    return;
+                }
             }
         };
         // A job must not take the pool down with it.

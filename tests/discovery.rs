@@ -322,18 +322,24 @@ fn issuer_cache_evicts_least_recently_used_and_expires_after_ttl() {
     assert_eq!(a.hits(), (2, 2));
     assert_eq!(b.hits(), (1, 1));
 
-    let c = client(&[&a], |o| o.clock = clock.clone());
+    let c = client(&[&a], |o| {
+        o.clock = clock.clone();
+        o.refresh_ahead = false;
+    });
     c.verify(&a.token()).unwrap();
     clock.advance(Duration::from_secs(3599));
     c.verify(&a.token()).unwrap();
+    support::settle(&c);
     assert_eq!(a.hits(), (3, 3));
     clock.advance(Duration::from_secs(1));
-    c.verify(&a.token()).unwrap();
+    assert!(c.verify(&a.token()).unwrap().stale(), "answered at once");
+    support::settle(&c);
     assert_eq!(
         a.hits(),
         (4, 4),
-        "after the TTL both documents are fetched again"
+        "after the TTL both documents are fetched again, in the background"
     );
+    assert!(!c.verify(&a.token()).unwrap().stale());
 }
 
 #[test]
@@ -432,10 +438,12 @@ fn a_failing_rediscovery_keeps_the_known_issuer_serving_and_backs_off() {
     for _ in 0..20 {
         // The configuration is down; the keys endpoint still answers.
         c.verify(&a.token()).unwrap();
+        support::settle(&c);
     }
     assert_eq!(a.hits(), (2, 2), "one failed rediscovery, then the backoff");
     clock.advance(Duration::from_secs(2));
     c.verify(&a.token()).unwrap();
+    support::settle(&c);
     assert_eq!(a.hits().0, 3);
     // With no known source, a failing discovery answers with its error while backing off.
     let b = Issuer::start("b");

@@ -30,18 +30,22 @@ fn counters_are_exact_for_a_scripted_scenario() {
     }
     client.verify(&stranger("x")).unwrap_err(); // hit, unknown-kid refetch
     client.verify(&stranger("y")).unwrap_err(); // hit, rate-limited
-    client.verify(&stranger("x")).unwrap_err(); // hit, known absent
+    client.verify(&stranger("x")).unwrap_err(); // hit, rate-limited
     server.set("/jwks", Reply::status(503, "down"));
     clock.advance(Duration::from_secs(301));
-    assert!(client.verify(&token).unwrap().stale()); // miss, failed fetch, stale
-    assert!(client.verify(&token).unwrap().stale()); // miss, backing off, stale
+    // Expired: stale at once, while a background refresh runs (and fails).
+    assert!(client.verify(&token).unwrap().stale());
+    support::settle(&client);
+    assert!(client.verify(&token).unwrap().stale()); // backing off: no refresh
     let mut reply = Reply::json(jwks(&[&a]));
     reply.etag = Some("\"v\"".into());
     server.set("/jwks", reply);
     clock.advance(Duration::from_secs(2));
-    client.verify(&token).unwrap(); // miss, fetch
+    assert!(client.verify(&token).unwrap().stale()); // background fetch
+    support::settle(&client);
     clock.advance(Duration::from_secs(300));
-    client.verify(&token).unwrap(); // miss, 304
+    client.verify(&token).unwrap(); // background 304
+    support::settle(&client);
 
     let stats = client.stats();
     let counts = [
@@ -54,8 +58,15 @@ fn counters_are_exact_for_a_scripted_scenario() {
         stats.unknown_kid_refetches,
         stats.unknown_kid_rate_limited,
         stats.keys_held,
+        stats.background_refreshes,
+        stats.served_while_refreshing,
+        stats.refreshing,
     ];
-    assert_eq!(counts, [5, 1, 1, 6, 5, 2, 1, 2, 1], "{stats:?}");
+    assert_eq!(
+        counts,
+        [5, 1, 1, 6, 1, 4, 1, 2, 1, 3, 3, 0],
+        "{stats:?}"
+    );
     assert_eq!(server.hits("/jwks"), 5);
     let (success, failure) = (stats.last_success.unwrap(), stats.last_failure.unwrap());
     assert_eq!(

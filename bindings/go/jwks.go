@@ -254,11 +254,15 @@ func (cl *Client) GetSigningKey(ctx context.Context, kid string) (*Key, error) {
 	return keyFromC(k), nil
 }
 
-// Stats are a client's counters since it was made.
+// Stats are a client's counters since it was made (see jwks_stats in jwks.h for each).
 type Stats struct {
 	Fetches, FetchFailures, NotModified, CacheHits, CacheMisses, StaleServes uint64
 	UnknownKidRefetches, UnknownKidRateLimited, KeysHeld, PendingRequests    uint64
-	LastSuccess, LastFailure                                                 time.Time // zero when none yet
+	// BackgroundRefreshes counts requests made by background refreshes (apart from
+	// unknown-kid refetches); ServedWhileRefreshing counts lookups answered from the cache
+	// while a refresh of that set was in flight; Refreshing is how many are in flight now.
+	BackgroundRefreshes, ServedWhileRefreshing, Refreshing uint64
+	LastSuccess, LastFailure                               time.Time // zero when none yet
 }
 
 // Stats reads the client's counters. Never blocks on the network.
@@ -286,6 +290,9 @@ func (cl *Client) Stats() (Stats, error) {
 		UnknownKidRefetches:   uint64(s.unknown_kid_refetches),
 		UnknownKidRateLimited: uint64(s.unknown_kid_rate_limited),
 		KeysHeld:              uint64(s.keys_held), PendingRequests: uint64(s.pending_requests),
+		BackgroundRefreshes:   uint64(s.background_refreshes),
+		ServedWhileRefreshing: uint64(s.served_while_refreshing),
+		Refreshing:            uint64(s.refreshing),
 		LastSuccess: at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
 	}, nil
 }

@@ -139,7 +139,17 @@ func WithRequiredClaims(claims ...string) Option {
 	}
 }
 
-// WithBackgroundRefresh renews cached sets ahead of expiry on a library thread.
+// WithoutRefreshAhead turns off refreshing a cached set once 80% of its lifespan has passed:
+// the background refresh then starts when a lookup finds the set expired (lookups still answer
+// at once, flagged stale, within max-stale).
+func WithoutRefreshAhead() Option {
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_refresh_ahead(o, false, e)
+	})
+}
+
+// WithBackgroundRefresh keeps cached sets fresh without traffic too: a library thread,
+// started with the first cached set, starts each refresh at 80% of the set's lifespan.
 func WithBackgroundRefresh() Option {
 	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
 		return C.jwks_options_set_background_refresh(o, true, e)

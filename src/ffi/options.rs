@@ -830,24 +830,27 @@ pub unsafe extern "C" fn jwks_options_set_persist_dir(
     })
 }
 
-/// A kid that a fetch proved absent is refused without another refetch for this long, unless
-/// a new set arrives first (default 300000 ms; 0 turns it off), so replayed fake kids cannot
-/// take the refetch a real new kid needs.
+/// Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
+/// background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
+/// it never expires (default on). Off: the background refresh starts when a lookup finds the
+/// set past its lifespan; lookups still answer at once from the cached set (flagged stale)
+/// within max-stale. Either way no call waits for a refresh of a cached set.
 #[no_mangle]
-pub unsafe extern "C" fn jwks_options_set_absent_kid_ttl_ms(
+pub unsafe extern "C" fn jwks_options_set_refresh_ahead(
     options: *mut jwks_options,
-    ttl_ms: u64,
+    enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     set(options, err, |o| {
-        o.absent_kid_ttl = millis(ttl_ms);
+        o.refresh_ahead = enabled;
         Ok(())
     })
 }
 
-/// Runs one background thread per client that refreshes every cached key set at 80% of its
-/// lifespan, so lookups never wait once warm (default off). The thread holds no reference that
-/// keeps the client alive; jwks_client_free stops it without waiting.
+/// Keeps key sets fresh without traffic too (default off): a thread per client, started when
+/// its first set is cached, wakes at 80% of each set's lifespan and starts its refresh on the
+/// client's worker. The thread holds no reference that keeps the client alive;
+/// jwks_client_free stops it without waiting.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_background_refresh(
     options: *mut jwks_options,

@@ -23,11 +23,12 @@ pub struct jwks_stats {
     pub cache_hits: u64,
     /// Lookups that needed a fetch.
     pub cache_misses: u64,
-    /// Lookups answered from a stale set because refreshing failed.
+    /// Lookups answered from a set past its lifespan (within max-stale) while it was being
+    /// refreshed in the background, or because refreshing it failed.
     pub stale_serves: u64,
     /// Refetches caused by an unknown kid.
     pub unknown_kid_refetches: u64,
-    /// Unknown kids refused without a refetch (interval not over, or known absent).
+    /// Unknown kids refused without a refetch (the interval since the last one is not over).
     pub unknown_kid_rate_limited: u64,
     /// Milliseconds since the Unix epoch of the last successful fetch; 0 if none yet.
     pub last_success_unix_ms: u64,
@@ -37,6 +38,14 @@ pub struct jwks_stats {
     pub keys_held: u64,
     /// Asynchronous verifications started and not yet answered or cancelled.
     pub pending_requests: u64,
+    /// Requests made by background refreshes (ahead of expiry, past it, or by the background
+    /// refresher), key sets and discovery documents alike; unknown-kid refetches are apart.
+    pub background_refreshes: u64,
+    /// Lookups answered from the cache while a background refresh of that set was queued or
+    /// running (the answer did not wait for it).
+    pub served_while_refreshing: u64,
+    /// Background refreshes queued or running now (key sets and issuer configurations).
+    pub refreshing: u64,
 }
 
 /// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
@@ -78,6 +87,9 @@ pub unsafe extern "C" fn jwks_client_stats(
             last_failure_unix_ms: ms(s.last_failure),
             keys_held: s.keys_held,
             pending_requests: s.pending_requests,
+            background_refreshes: s.background_refreshes,
+            served_while_refreshing: s.served_while_refreshing,
+            refreshing: s.refreshing,
         };
         let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
         // SAFETY: copies the fields after `size` that both layouts share; the regions do not

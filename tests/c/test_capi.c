@@ -159,7 +159,7 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_options_set_honor_cache_headers(o, false, NULL) == JWKS_OK);
     CHECK(jwks_options_set_persist_dir(o, "", 0, NULL) == JWKS_OK);
     CHECK(jwks_options_set_max_stale_ms(o, 0, NULL) == JWKS_OK);
-    CHECK(jwks_options_set_absent_kid_ttl_ms(o, 1000, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_refresh_ahead(o, false, NULL) == JWKS_OK);
     /* checks across options happen in jwks_client_new */
     CHECK(jwks_options_set_uri(o, "http://idp.example.com/jwks", 27, NULL) == JWKS_OK);
     CHECK(jwks_client_new(o, &client, NULL) == JWKS_ERR_INVALID_ARGUMENT);

@@ -3,3 +3,20 @@ pub mod cbuild;
 pub mod keys;
 pub mod server;
 pub mod tls;
+
+/// Waits (up to 20 s, then panics) until `done` holds: for work the library does on its own
+/// threads, such as a background refresh. Asserts nothing about how long it took.
+#[allow(dead_code)]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "still waiting: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Waits until no background refresh of `client` is queued or running.
+#[allow(dead_code)]
+pub fn settle(client: &jwks::Client) {
+    wait_until("background refreshes to finish", || client.stats().refreshing == 0);
+}

@@ -525,8 +525,8 @@ public:
     Options refresh_jitter(double fraction) && { refresh_jitter(fraction); return std::move(*this); }
     Options &persist_dir(std::string_view v) & { return check(jwks_options_set_persist_dir(o_.get(), v.data(), v.size(), &e_)), *this; }
     Options persist_dir(std::string_view v) && { persist_dir(v); return std::move(*this); }
-    Options &absent_kid_ttl_ms(uint64_t v) & { return check(jwks_options_set_absent_kid_ttl_ms(o_.get(), v, &e_)), *this; }
-    Options absent_kid_ttl_ms(uint64_t v) && { absent_kid_ttl_ms(v); return std::move(*this); }
+    Options &refresh_ahead(bool v) & { return check(jwks_options_set_refresh_ahead(o_.get(), v, &e_)), *this; }
+    Options refresh_ahead(bool v) && { refresh_ahead(v); return std::move(*this); }
     Options &background_refresh(bool v) & { return check(jwks_options_set_background_refresh(o_.get(), v, &e_)), *this; }
     Options background_refresh(bool v) && { background_refresh(v); return std::move(*this); }
 
