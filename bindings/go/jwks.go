@@ -293,6 +293,6 @@ func (cl *Client) Stats() (Stats, error) {
 		BackgroundRefreshes:   uint64(s.background_refreshes),
 		ServedWhileRefreshing: uint64(s.served_while_refreshing),
 		Refreshing:            uint64(s.refreshing),
-		LastSuccess: at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
+		LastSuccess:           at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
 	}, nil
 }
