@@ -322,9 +322,10 @@ impl Client {
             let idle = lifespan.mul_f64(0.1).min(Duration::from_secs(1));
             let weak = Arc::downgrade(&client.inner);
             let f = &client.inner.fetching;
-            f.worker.arm_refresher(idle, f.clock.poll_interval(), move || {
-                Client::from_inner(weak.upgrade()?).refresh_due_sources()
-            });
+            f.worker
+                .arm_refresher(idle, f.clock.poll_interval(), move || {
+                    Client::from_inner(weak.upgrade()?).refresh_due_sources()
+                });
         }
         Ok(client)
     }
@@ -393,10 +394,7 @@ impl Client {
             Mode::Fixed(source) => (source.keys_held(), u64::from(source.refreshing())),
             Mode::Discovery(d) => (d.keys_held(), d.refreshing()),
         };
-        self.inner
-            .fetching
-            .counters
-            .snapshot(keys_held, refreshing)
+        self.inner.fetching.counters.snapshot(keys_held, refreshing)
     }
 
     /// Refuses use in a forked child: the parent's locks and fetches in flight do not exist
@@ -732,7 +730,6 @@ impl Client {
         };
         self.finish_verify(parsed, &validation, key, stale)
     }
-
 }
 
 fn missing_kid() -> Error {
@@ -768,7 +765,9 @@ fn try_every_key(set: &KeySet, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
     }
     Err(Error::new(
         ErrorKind::BadSignature,
-        format!("signature does not verify with any of the {tried} keys that fit (token has no kid)"),
+        format!(
+            "signature does not verify with any of the {tried} keys that fit (token has no kid)"
+        ),
     ))
 }
 

@@ -106,7 +106,10 @@ impl<T: Clone> SingleFlight<T> {
 
     /// The purpose of the flight in flight, if any.
     pub fn running(&self) -> Option<Purpose> {
-        self.inflight.lock().as_ref().map(|(_, purpose)| purpose.clone())
+        self.inflight
+            .lock()
+            .as_ref()
+            .map(|(_, purpose)| purpose.clone())
     }
 
     /// The general form: `decide` sees the purpose of the flight in flight (None: there is
@@ -119,7 +122,9 @@ impl<T: Clone> SingleFlight<T> {
     ) -> Ran<T> {
         let flight = {
             let mut inflight = self.inflight.lock();
-            let running = inflight.as_ref().map(|(flight, purpose)| (flight.clone(), purpose));
+            let running = inflight
+                .as_ref()
+                .map(|(flight, purpose)| (flight.clone(), purpose));
             match (decide(running.as_ref().map(|r| r.1)), running) {
                 (Decision::Answer(answer), _) => return Ran::Answered(answer),
                 (Decision::Join, Some((flight, _))) => {

@@ -291,9 +291,10 @@ impl Source {
     pub fn cached(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<(Arc<Installed>, bool)> {
         let c = self.cache.current()?;
         let now = f.now();
-        let age = self
-            .rules
-            .age(now.saturating_sub(c.fetched_at), self.rules.lifespan(c.lifespan));
+        let age = self.rules.age(
+            now.saturating_sub(c.fetched_at),
+            self.rules.lifespan(c.lifespan),
+        );
         if age == Age::TooOld {
             return None;
         }
@@ -464,8 +465,10 @@ impl Source {
                 None => self.load_persisted(f),
             };
             let age = |c: &Installed| {
-                self.rules
-                    .age(now.saturating_sub(c.fetched_at), self.rules.lifespan(c.lifespan))
+                self.rules.age(
+                    now.saturating_sub(c.fetched_at),
+                    self.rules.lifespan(c.lifespan),
+                )
             };
             match last_good.filter(|c| age(c) != Age::TooOld) {
                 Some(c) => {

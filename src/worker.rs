@@ -140,7 +140,10 @@ impl Worker {
                 let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut r.tick));
                 // A panic in one tick must not end background refresh: try again later.
                 let wait = ticked.unwrap_or(None).unwrap_or(r.idle);
-                let wait = r.poll.map_or(wait, |p| wait.min(p)).max(Duration::from_millis(1));
+                let wait = r
+                    .poll
+                    .map_or(wait, |p| wait.min(p))
+                    .max(Duration::from_millis(1));
                 let mut guard = shared.refresher_lock.lock();
                 if shared.stop.load(Ordering::SeqCst) {
                     return;

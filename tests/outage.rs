@@ -207,9 +207,9 @@ fn a_flood_of_random_kids_is_bounded_and_does_not_hide_a_real_rotation() {
         requests <= 1 + elapsed_secs / 60,
         "{requests} requests in {elapsed_secs} s"
     );
-    // The real new key verifies no later than the next scheduled refresh (300 s = 3,000 steps).
+    // The real new key verifies within the refetch interval + 1 s (610 steps of 100 ms).
     let waited = verified_at.expect("the rotated key verified") - published_at.unwrap();
-    assert!(waited <= 3_000, "verified {waited} steps after publication");
+    assert!(waited <= 610, "verified {waited} steps after publication");
 }
 
 #[test]

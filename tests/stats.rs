@@ -62,11 +62,7 @@ fn counters_are_exact_for_a_scripted_scenario() {
         stats.served_while_refreshing,
         stats.refreshing,
     ];
-    assert_eq!(
-        counts,
-        [5, 1, 1, 6, 1, 4, 1, 2, 1, 3, 3, 0],
-        "{stats:?}"
-    );
+    assert_eq!(counts, [5, 1, 1, 6, 1, 4, 1, 2, 1, 3, 3, 0], "{stats:?}");
     assert_eq!(server.hits("/jwks"), 5);
     let (success, failure) = (stats.last_success.unwrap(), stats.last_failure.unwrap());
     assert_eq!(

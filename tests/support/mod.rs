@@ -10,7 +10,10 @@ pub mod tls;
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "still waiting: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting: {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
@@ -18,5 +21,7 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Waits until no background refresh of `client` is queued or running.
 #[allow(dead_code)]
 pub fn settle(client: &jwks::Client) {
-    wait_until("background refreshes to finish", || client.stats().refreshing == 0);
+    wait_until("background refreshes to finish", || {
+        client.stats().refreshing == 0
+    });
 }

@@ -1,6 +1,10 @@
 //! A small HTTP/1.1 server on 127.0.0.1 for tests and the demo: serves scripted replies per
-//! path, counts requests and records their headers. One thread per connection; every
-//! response closes its connection.
+//! path, counts requests and records their headers, and can hold the answers on a path until
+//! the test releases them. One thread per connection; every response closes its connection.
+//!
+//! Control paths, for tests in other languages (C): `GET /__hold/<path>` holds `/<path>`,
+//! `GET /__release/<path>` releases it, `GET /__held/<path>` answers how many requests to it
+//! are being held now. They are not counted as hits.
 
 #![allow(dead_code)]
 
@@ -8,7 +12,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -76,13 +80,24 @@ struct State {
     hits: HashMap<String, usize>,
     not_modified: HashMap<String, usize>,
     last_headers: HashMap<String, Vec<(String, String)>>,
+    /// Paths whose answers wait until released, and how many requests wait on each now.
+    holding: std::collections::HashSet<String>,
+    held: HashMap<String, usize>,
+    stopping: bool,
+}
+
+/// The state and the condition held requests wait on.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    released: Condvar,
 }
 
 /// The server; stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
     https: bool,
-    state: Arc<Mutex<State>>,
+    state: Arc<Shared>,
     stop: Arc<AtomicBool>,
     accept: Option<thread::JoinHandle<()>>,
 }
@@ -110,7 +125,7 @@ impl TestServer {
         let https = tls.is_some();
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Shared::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
         let accept = thread::spawn(move || {
@@ -149,6 +164,7 @@ impl TestServer {
 
     pub fn set(&self, path: &str, reply: Reply) {
         self.state
+            .state
             .lock()
             .unwrap()
             .replies
@@ -161,12 +177,20 @@ impl TestServer {
     }
 
     pub fn hits(&self, path: &str) -> usize {
-        *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+        *self
+            .state
+            .state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .unwrap_or(&0)
     }
 
     /// How many requests to `path` were answered 304.
     pub fn not_modified(&self, path: &str) -> usize {
         *self
+            .state
             .state
             .lock()
             .unwrap()
@@ -175,8 +199,31 @@ impl TestServer {
             .unwrap_or(&0)
     }
 
+    /// From now on, requests to `path` are received and counted but not answered until
+    /// [`TestServer::release`].
+    pub fn hold(&self, path: &str) {
+        self.state.hold(path);
+    }
+
+    /// Answers the requests held on `path`, and those after them.
+    pub fn release(&self, path: &str) {
+        self.state.release(path);
+    }
+
+    /// How many requests to `path` are being held now.
+    pub fn held(&self, path: &str) -> usize {
+        *self
+            .state
+            .state
+            .lock()
+            .unwrap()
+            .held
+            .get(path)
+            .unwrap_or(&0)
+    }
+
     pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
-        let st = self.state.lock().unwrap();
+        let st = self.state.state.lock().unwrap();
         st.last_headers
             .get(path)?
             .iter()
@@ -190,6 +237,8 @@ impl Drop for TestServer {
     /// on their own threads).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.state.state.lock().unwrap().stopping = true;
+        self.state.released.notify_all();
         let _ = TcpStream::connect(self.addr);
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
@@ -197,7 +246,34 @@ impl Drop for TestServer {
     }
 }
 
-fn handle(mut conn: impl Read + Write, state: &Mutex<State>) {
+impl Shared {
+    fn hold(&self, path: &str) {
+        self.state.lock().unwrap().holding.insert(path.into());
+    }
+
+    fn release(&self, path: &str) {
+        self.state.lock().unwrap().holding.remove(path);
+        self.released.notify_all();
+    }
+
+    /// Answers a control request, if `path` is one.
+    fn control(&self, path: &str) -> Option<Reply> {
+        let (verb, target) = path.strip_prefix("/__")?.split_once('/')?;
+        let target = format!("/{target}");
+        match verb {
+            "hold" => self.hold(&target),
+            "release" => self.release(&target),
+            "held" => {
+                let n = *self.state.lock().unwrap().held.get(&target).unwrap_or(&0);
+                return Some(Reply::status(200, &n.to_string()));
+            }
+            _ => return None,
+        }
+        Some(Reply::status(200, "ok"))
+    }
+}
+
+fn handle(mut conn: impl Read + Write, shared: &Shared) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -228,9 +304,19 @@ fn handle(mut conn: impl Read + Write, state: &Mutex<State>) {
         request_header("if-none-match"),
         request_header("if-modified-since"),
     );
+    if let Some(reply) = shared.control(&path) {
+        return write_reply(conn, reply);
+    }
     let mut reply = {
-        let mut st = state.lock().unwrap();
+        let mut st = shared.state.lock().unwrap();
         *st.hits.entry(path.clone()).or_default() += 1;
+        if st.holding.contains(&path) {
+            *st.held.entry(path.clone()).or_default() += 1;
+            while st.holding.contains(&path) && !st.stopping {
+                st = shared.released.wait(st).unwrap();
+            }
+            *st.held.entry(path.clone()).or_default() -= 1;
+        }
         st.last_headers.insert(path.clone(), headers);
         let reply = st
             .replies
@@ -259,6 +345,10 @@ fn handle(mut conn: impl Read + Write, state: &Mutex<State>) {
     } else {
         reply.0
     };
+    write_reply(conn, reply)
+}
+
+fn write_reply(mut conn: impl Write, reply: Reply) {
     if !reply.delay.is_zero() {
         thread::sleep(reply.delay);
     }

@@ -1,0 +1,332 @@
+//! No call waits for a refresh once a set is cached; rotated keys verify within the refetch
+//! interval, flood or not; refreshes run ahead of expiry. The server holds its answers where a
+//! test must prove that a call did not wait: a call that waited would never return.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use jwks::{Client, ClientOptions, ErrorKind, ManualClock};
+use serde_json::json;
+use support::keys::{b64, claims, jwks, TestKey};
+use support::server::{Reply, TestServer};
+use support::{settle, wait_until};
+
+struct Setup {
+    server: TestServer,
+    clock: Arc<ManualClock>,
+    client: Client,
+}
+
+fn setup(keys: &[&TestKey], tweak: impl FnOnce(&mut ClientOptions)) -> Setup {
+    let server = TestServer::start();
+    server.set_jwks(&jwks(keys));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    o.lifespan = Duration::from_secs(300);
+    o.min_refetch_interval = Duration::from_secs(60);
+    tweak(&mut o);
+    Setup {
+        server,
+        clock,
+        client: Client::new(o).unwrap(),
+    }
+}
+
+/// Runs `n` copies of `call` on their own threads and waits until all returned; a call that
+/// blocks makes this fail (after 20 s) instead of hanging the test.
+fn all_return<T: Send + 'static>(n: usize, call: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
+    let call = Arc::new(call);
+    let done = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (call, done) = (call.clone(), done.clone());
+            thread::spawn(move || {
+                let result = call();
+                done.fetch_add(1, Ordering::SeqCst);
+                result
+            })
+        })
+        .collect();
+    wait_until("every call to return", || done.load(Ordering::SeqCst) == n);
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// A token whose kid the set has never had; unsigned (the kid is refused before the
+/// signature is looked at).
+fn random_kid_token(i: u64) -> String {
+    let header = b64(format!(r#"{{"alg":"ES256","kid":"random-{i}"}}"#).as_bytes());
+    format!("{header}.{}.AAAA", b64(claims().to_string().as_bytes()))
+}
+
+#[test]
+fn after_expiry_every_caller_answers_while_one_held_request_refreshes() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |_| {});
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    s.server.hold("/jwks");
+    s.clock.advance(Duration::from_secs(300));
+
+    let (client, t) = (s.client.clone(), token.clone());
+    let answers = all_return(8, move || client.verify(&t).map(|v| v.stale()));
+    assert!(answers.iter().all(|a| matches!(a, Ok(true))), "{answers:?}");
+    // The other blocking calls answer from the cached set too.
+    s.client.get_signing_key("a").unwrap();
+    s.client.get_signing_key_from_jwt(&token).unwrap();
+    s.client.get_jwk_set(false).unwrap();
+    wait_until("the refresh to reach the server", || {
+        s.server.held("/jwks") == 1
+    });
+    assert_eq!(s.server.hits("/jwks"), 2, "exactly one refresh request");
+    let stats = s.client.stats();
+    assert_eq!(stats.refreshing, 1);
+    assert_eq!(stats.served_while_refreshing, 11, "{stats:?}");
+    assert_eq!(stats.cache_misses, 1, "only the cold start waited");
+
+    s.server.release("/jwks");
+    settle(&s.client);
+    let v = s.client.verify(&token).unwrap();
+    assert!(!v.stale(), "fresh once the refresh landed");
+    let stats = s.client.stats();
+    assert_eq!((stats.background_refreshes, stats.refreshing), (1, 0));
+    assert_eq!(s.server.hits("/jwks"), 2);
+}
+
+#[test]
+fn past_max_stale_callers_wait_for_the_fetch() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| o.max_stale = Duration::from_secs(60));
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    s.server.set("/jwks", Reply::status(503, "down"));
+    s.clock.advance(Duration::from_secs(360));
+    // Too old to serve: this caller fetches and gets the fetch's error.
+    assert_eq!(
+        s.client.verify(&token).unwrap_err().kind(),
+        ErrorKind::HttpStatus
+    );
+    assert_eq!(s.client.stats().cache_misses, 2);
+}
+
+#[test]
+fn a_hundred_tokens_of_a_new_kid_share_one_held_refetch_while_random_kids_answer_at_once() {
+    let old = TestKey::ec("old", "ES256");
+    let new = TestKey::ec("new", "ES256");
+    let s = setup(&[&old], |_| {});
+    let old_token = old.token(&claims());
+    s.client.verify(&old_token).unwrap();
+    s.server.set_jwks(&jwks(&[&old, &new]));
+    s.server.hold("/jwks");
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let new_token = new.token(&claims());
+    let waiting: Vec<_> = (0..100)
+        .map(|_| {
+            let (client, token, done) = (s.client.clone(), new_token.clone(), done.clone());
+            thread::spawn(move || {
+                let result = client.verify(&token).map(|v| v.kid().map(str::to_owned));
+                done.fetch_add(1, Ordering::SeqCst);
+                result
+            })
+        })
+        .collect();
+    wait_until("the new kid's refetch to reach the server", || {
+        s.server.held("/jwks") == 1
+    });
+    // While it is held: random kids are refused at once, known kids verify at once.
+    let client = s.client.clone();
+    let flood = all_return(1, move || {
+        (0..1000)
+            .map(|i| client.verify(&random_kid_token(i)).unwrap_err().kind())
+            .collect::<Vec<_>>()
+    });
+    assert!(flood[0].iter().all(|k| *k == ErrorKind::KeyNotFound));
+    let client = s.client.clone();
+    all_return(4, move || client.verify(&old_token).unwrap());
+    assert_eq!(done.load(Ordering::SeqCst), 0, "the new kid's callers wait");
+
+    s.server.release("/jwks");
+    for handle in waiting {
+        assert_eq!(handle.join().unwrap().unwrap().as_deref(), Some("new"));
+    }
+    assert_eq!(s.server.hits("/jwks"), 2, "one refetch for all 100");
+    let stats = s.client.stats();
+    assert_eq!(stats.unknown_kid_refetches, 1);
+    assert_eq!(stats.unknown_kid_rate_limited, 1000);
+}
+
+#[test]
+fn a_rotation_during_a_random_kid_flood_verifies_within_the_interval() {
+    let old = TestKey::ec("old", "ES256");
+    let rotated = TestKey::ec("rotated", "ES256");
+    let interval = Duration::from_secs(60);
+    // Lifespan 300 s: only the flood's refetches can bring the new key.
+    let s = setup(&[&old], |o| o.min_refetch_interval = interval);
+    s.client.verify(&old.token(&claims())).unwrap();
+    let rotated_token = rotated.token(&claims());
+    let step = Duration::from_millis(1); // 1,000 random kids a second
+    let total_ms: u64 = 200_000;
+    // Published just after a flood refetch (at 60 s), so the next is a whole interval away.
+    let publish_at: u64 = 60_001;
+    let mut verified_at = None;
+    for ms in 0..total_ms {
+        let err = s.client.verify(&random_kid_token(ms)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyNotFound);
+        if ms == publish_at {
+            s.server.set_jwks(&jwks(&[&old, &rotated]));
+        }
+        // Tokens with the new kid every 100 ms from its publication.
+        if ms >= publish_at && (ms - publish_at) % 100 == 0 && verified_at.is_none() {
+            if s.client.verify(&rotated_token).is_ok() {
+                verified_at = Some(ms);
+            }
+        }
+        s.clock.advance(step);
+    }
+    let waited = verified_at.expect("the rotated key verified") - publish_at;
+    assert!(
+        waited <= interval.as_millis() as u64 + 1000,
+        "verified {waited} ms after publication"
+    );
+    let stats = s.client.stats();
+    let elapsed = Duration::from_millis(total_ms);
+    assert!(
+        stats.unknown_kid_refetches <= 1 + (elapsed.as_secs() / interval.as_secs()),
+        "{stats:?}"
+    );
+    assert_eq!(
+        s.server.hits("/jwks") as u64,
+        1 + stats.unknown_kid_refetches,
+        "every request is the warm-up or an unknown-kid refetch"
+    );
+}
+
+#[test]
+fn refresh_ahead_keeps_ten_lifespans_of_steady_traffic_fresh() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| o.lifespan = Duration::from_secs(100));
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    for _ in 0..1000 {
+        s.clock.advance(Duration::from_secs(1));
+        assert!(!s.client.verify(&token).unwrap().stale());
+        settle(&s.client);
+    }
+    let stats = s.client.stats();
+    assert_eq!(stats.stale_serves, 0, "{stats:?}");
+    assert_eq!(
+        stats.cache_misses, 1,
+        "only the cold start fetched: {stats:?}"
+    );
+    // Renewed at 80 s each time: 1000 s / 80 s.
+    assert_eq!(stats.background_refreshes, 12, "{stats:?}");
+    assert_eq!(s.server.hits("/jwks"), 13);
+}
+
+#[test]
+fn without_refresh_ahead_the_refresh_starts_at_expiry_and_nobody_waits() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| {
+        o.lifespan = Duration::from_secs(100);
+        o.refresh_ahead = false;
+    });
+    let token = key.token(&claims());
+    s.client.verify(&token).unwrap();
+    let mut stale = 0;
+    for _ in 0..300 {
+        s.clock.advance(Duration::from_secs(1));
+        stale += usize::from(s.client.verify(&token).unwrap().stale());
+        settle(&s.client);
+    }
+    // At 100, 200 and 300 s the set had just expired: that one answer was stale.
+    assert_eq!(stale, 3);
+    assert_eq!(s.client.stats().cache_misses, 1);
+    assert_eq!(s.server.hits("/jwks"), 4);
+}
+
+#[test]
+fn with_the_set_cache_off_every_blocking_call_fetches() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| o.cache_jwk_set = false);
+    let token = key.token(&claims());
+    for i in 1..=3 {
+        assert!(!s.client.verify(&token).unwrap().stale());
+        assert_eq!(s.server.hits("/jwks"), i);
+    }
+    assert_eq!(s.client.stats().background_refreshes, 0);
+}
+
+#[test]
+fn non_blocking_verify_of_a_kidless_token_never_fetches_on_the_callers_thread() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| {
+        o.allow_missing_kid = true;
+        o.cache_jwk_set = false; // every blocking call fetches, the non-blocking one must not
+    });
+    let kidless = key.sign_with("ES256", &json!({"alg": "ES256"}), &claims());
+    s.client.verify(&kidless).unwrap();
+    s.server.hold("/jwks");
+    let client = s.client.clone();
+    let answers = all_return(1, move || {
+        client.verify_nonblocking(&kidless).map(|v| v.stale())
+    });
+    // Answered from the last set (with the cache off, always past its lifespan).
+    assert!(matches!(answers[0], Ok(true)), "{:?}", answers[0]);
+    s.server.release("/jwks");
+    settle(&s.client);
+}
+
+#[test]
+fn discovery_answers_while_a_held_rediscovery_and_key_refresh_run() {
+    let key = TestKey::ec("k", "ES256");
+    let server = TestServer::start();
+    let iss = server.url("/idp");
+    let config = "/idp/.well-known/openid-configuration";
+    server.set(
+        config,
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")}).to_string()),
+    );
+    server.set("/idp/jwks", Reply::json(jwks(&[&key])));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![iss.clone()];
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    let client = Client::new(o).unwrap();
+    let token = key.token(&json!({"iss": iss, "sub": "s", "exp": support::keys::now() + 7200}));
+    client.verify(&token).unwrap();
+
+    // Ahead of the TTL (80% of 3600 s): both documents refresh in the background.
+    server.hold(config);
+    server.hold("/idp/jwks");
+    clock.advance(Duration::from_secs(2880));
+    let (c, t) = (client.clone(), token.clone());
+    let answers = all_return(8, move || c.verify(&t).map(|v| v.stale()));
+    assert!(
+        answers.iter().all(|a| matches!(a, Ok(false))),
+        "{answers:?}"
+    );
+    wait_until("both refreshes to reach the server", || {
+        server.held(config) == 1 && server.held("/idp/jwks") == 1
+    });
+    // Past the TTL while they are still held: stale answers, still at once.
+    clock.advance(Duration::from_secs(720));
+    let (c, t) = (client.clone(), token.clone());
+    let answers = all_return(8, move || c.verify(&t).map(|v| v.stale()));
+    assert!(answers.iter().all(|a| matches!(a, Ok(true))), "{answers:?}");
+    assert_eq!((server.hits(config), server.hits("/idp/jwks")), (2, 2));
+    assert_eq!(client.stats().refreshing, 2);
+
+    server.release(config);
+    server.release("/idp/jwks");
+    settle(&client);
+    assert!(!client.verify(&token).unwrap().stale());
+    assert_eq!((server.hits(config), server.hits("/idp/jwks")), (2, 2));
+    assert_eq!(client.stats().background_refreshes, 2);
+}
