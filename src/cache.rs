@@ -201,7 +201,7 @@ impl SetCache {
                         None => Decision::Lead(Purpose::Kid(kid.to_owned())),
                     }
                 },
-                || fetch(),
+                &fetch,
             );
             match ran {
                 Ran::Answered(set) => return Ok((set, limited)),
