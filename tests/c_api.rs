@@ -37,6 +37,7 @@ fn c_tests_pass_under_sanitizers() {
         .push(json!({"kty": "XYZ", "kid": "odd"}));
     let server = TestServer::start();
     server.set_jwks(&set.to_string());
+    server.set("/held-jwks", Reply::json(set.to_string()));
     server.set("/500", Reply::status(500, "boom"));
     server.set("/garbage", Reply::json("<html>"));
     server.set("/empty", Reply::json("{\"keys\": []}"));
@@ -156,6 +157,7 @@ fn c_tests_pass_under_sanitizers() {
                 .map(|(k, v)| (k.to_string(), v.clone())),
         )
         .env("JWKS_URL", server.url("/jwks"))
+        .env("HELD_URL", server.url("/held-jwks"))
         .env("BASE", server.url(""))
         .env("CLOSED_URL", closed)
         .env("TLS_URL", tls.url("/jwks"))
@@ -184,6 +186,8 @@ fn c_tests_pass_under_sanitizers() {
     assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/a/jwks"), 1);
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);
+    // The warm-up and the one (held) background refresh.
+    assert_eq!(server.hits("/held-jwks"), 2);
 }
 
 #[test]

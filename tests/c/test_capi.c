@@ -7,8 +7,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include <jwks.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -456,6 +459,119 @@ static void test_threads(const char *url) {
         pthread_join(threads[i], NULL);
         CHECK(args[i].ok == 200);
     }
+    jwks_client_free(c);
+}
+
+/* GET `/__<verb><path>` on the test server at $BASE (its hold/release/held control paths);
+ * returns the number in the answer's body (0 for "ok"), or -1 on failure. */
+static int server_control(const char *verb, const char *path) {
+    char host[64];
+    int port = 0;
+    if (sscanf(env("BASE"), "http://%63[^:]:%d", host, &port) != 2) return -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    char request[256];
+    int n = snprintf(request, sizeof request, "GET /__%s%s HTTP/1.0\r\n\r\n", verb, path);
+    char reply[512] = {0};
+    size_t got = 0;
+    if (inet_pton(AF_INET, host, &addr.sin_addr) == 1 &&
+        connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        write(fd, request, (size_t)n) == n) {
+        ssize_t r;
+        while (got < sizeof reply - 1 && (r = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
+            got += (size_t)r;
+        }
+    }
+    close(fd);
+    const char *body = strstr(reply, "\r\n\r\n");
+    if (body == NULL || strncmp(reply, "HTTP/1.1 200", 12) != 0) return -1;
+    return atoi(body + 4);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct stale_arg {
+    const jwks_client *client;
+    const char *token;
+    jwks_status status;
+    int stale;
+    int *done;
+};
+
+static void *verify_once(void *p) {
+    struct stale_arg *a = p;
+    jwks_token *t = NULL;
+    a->status = jwks_client_verify(a->client, a->token, strlen(a->token), NULL, &t, NULL);
+    if (a->status == JWKS_OK) {
+        a->stale = jwks_token_stale(t);
+        jwks_token_free(t);
+    }
+    __atomic_add_fetch(a->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static jwks_stats stats_of(const jwks_client *c) {
+    jwks_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    CHECK(jwks_client_stats(c, &st, NULL) == JWKS_OK);
+    return st;
+}
+
+/* After the set expired, 8 threads calling the blocking verify all answer (stale) while the
+ * server holds the one refresh request; once released, the set is fresh again. */
+static void test_refresh_never_waits(void) {
+    const char *path = "/held-jwks";
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, env("HELD_URL")) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_lifespan_ms(o, 300, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_refresh_jitter(o, 0, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    const char *token = env("TOK_GOOD");
+    expect_verify(c, token, NULL, JWKS_OK, "warm-up");
+    CHECK(server_control("hold", path) == 0);
+    sleep_ms(400); /* only so that the 300 ms lifespan is over; nothing is timed */
+
+    int done = 0;
+    pthread_t threads[8];
+    struct stale_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct stale_arg){c, token, JWKS_ERR_INTERNAL, 0, &done};
+        CHECK(pthread_create(&threads[i], NULL, verify_once, &args[i]) == 0);
+    }
+    /* Every caller returns while the refresh is still held (20 s bound, then a failure). */
+    for (int i = 0; i < 2000 && __atomic_load_n(&done, __ATOMIC_SEQ_CST) < 8; i++) sleep_ms(10);
+    CHECK(__atomic_load_n(&done, __ATOMIC_SEQ_CST) == 8);
+    int held = 0;
+    for (int i = 0; i < 2000 && (held = server_control("held", path)) != 1; i++) sleep_ms(10);
+    CHECK(held == 1);
+    jwks_stats st = stats_of(c);
+    CHECK(st.refreshing == 1);
+    CHECK(st.background_refreshes == 1);
+    CHECK(st.served_while_refreshing == 8);
+    CHECK(st.cache_misses == 1);
+
+    CHECK(server_control("release", path) == 0);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(args[i].status == JWKS_OK);
+        CHECK(args[i].stale == 1);
+    }
+    for (int i = 0; i < 2000 && stats_of(c).refreshing != 0; i++) sleep_ms(10);
+    jwks_token *t = NULL;
+    CHECK(jwks_client_verify(c, token, strlen(token), NULL, &t, NULL) == JWKS_OK);
+    CHECK(t != NULL && !jwks_token_stale(t));
+    jwks_token_free(t);
     jwks_client_free(c);
 }
 
@@ -1003,6 +1119,7 @@ int main(void) {
     test_async_set_and_jwt();
     test_log_callback();
     test_release_callbacks();
+    test_refresh_never_waits();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
