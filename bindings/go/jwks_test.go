@@ -101,12 +101,33 @@ type jwksServer struct {
 	delay atomic.Int64 // nanoseconds
 	mu    sync.Mutex
 	keys  []testKey
+	gate  atomic.Pointer[chan struct{}] // while set, requests wait until it is closed
+	held  atomic.Int64                  // requests waiting on the gate now
+}
+
+// hold makes requests wait (counted, unanswered) until the returned release is called; call
+// release before the test ends (it is idempotent).
+func (s *jwksServer) hold() (release func()) {
+	gate := make(chan struct{})
+	s.gate.Store(&gate)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.gate.Store(nil)
+			close(gate)
+		})
+	}
 }
 
 func serve(t testing.TB, keys ...testKey) *jwksServer {
 	s := &jwksServer{keys: keys}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
+		if gate := s.gate.Load(); gate != nil {
+			s.held.Add(1)
+			<-*gate
+			s.held.Add(-1)
+		}
 		time.Sleep(time.Duration(s.delay.Load()))
 		s.mu.Lock()
 		var set []map[string]any
@@ -240,6 +261,68 @@ func TestManyGoroutines(t *testing.T) {
 	}
 	if srv.hits.Load() != 1 {
 		t.Fatalf("%d fetches, want 1 (single-flight)", srv.hits.Load())
+	}
+}
+
+// waitFor polls cond (up to 20 s) for work the library does on its own threads.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting: %s", what)
+		}
+	}
+}
+
+func TestExpiryNeverMakesACallerWait(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	c := newClient(t, srv.URL, jwks.WithLifespan(300*time.Millisecond))
+	tok := k.token(claims(nil))
+	if _, err := c.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	release := srv.hold()
+	defer release()
+	time.Sleep(400 * time.Millisecond) // only so that the lifespan is over; nothing is timed
+
+	type answer struct {
+		stale bool
+		err   error
+	}
+	answers := make(chan answer, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			v, err := c.Verify(context.Background(), tok)
+			answers <- answer{v != nil && v.Stale, err}
+		}()
+	}
+	timeout := time.After(20 * time.Second)
+	for i := 0; i < 8; i++ {
+		select {
+		case a := <-answers:
+			if a.err != nil || !a.stale {
+				t.Fatalf("answer %d: stale %v, error %v", i, a.stale, a.err)
+			}
+		case <-timeout:
+			t.Fatal("a caller waited for the held refresh")
+		}
+	}
+	waitFor(t, "the refresh to reach the server", func() bool { return srv.held.Load() == 1 })
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Refreshing != 1 || st.BackgroundRefreshes != 1 || st.ServedWhileRefreshing != 8 {
+		t.Fatalf("stats while held: %+v", st)
+	}
+	release()
+	waitFor(t, "the refresh to land", func() bool { st, _ := c.Stats(); return st.Refreshing == 0 })
+	if v, err := c.Verify(context.Background(), tok); err != nil || v.Stale {
+		t.Fatalf("after the refresh: %+v, %v", v, err)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d requests, want 2 (warm-up, one refresh)", n)
 	}
 }
 
