@@ -56,6 +56,24 @@ TEST(Client, VerifiesAndReturnsClaims) {
     EXPECT_EQ(c.stats().fetches, 1u);
 }
 
+TEST(Client, AnExpiredSetAnswersStaleAtOnceAndRefreshesInTheBackground) {
+    jwks::Client c(jwks::Options()
+                       .uri(env("JWKS_URL"))
+                       .audience("api")
+                       .lifespan_ms(300)
+                       .refresh_jitter(0)
+                       .refresh_ahead(false));
+    EXPECT_FALSE(c.verify(env("TOK_GOOD")).stale);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the lifespan; not timed
+    EXPECT_TRUE(c.verify(env("TOK_GOOD")).stale);
+    EXPECT_TRUE(eventually([&] { return c.stats().refreshing == 0; }));
+    jwks_stats st = c.stats();
+    EXPECT_EQ(st.background_refreshes, 1u);
+    EXPECT_EQ(st.served_while_refreshing, 1u);
+    EXPECT_EQ(st.cache_misses, 1u);
+    EXPECT_FALSE(c.verify(env("TOK_GOOD")).stale);
+}
+
 TEST(Client, EachErrorClassIsItsException) {
     auto c = client();
     struct Case { const char *token; jwks_status status; };
