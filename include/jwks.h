@@ -17,11 +17,15 @@
  *   until the handle that lends it is freed; never free it. Lent strings are NUL-terminated
  *   UTF-8 and their length (without the NUL) is written to the optional `size_t *len`.
  *   Results (keys, key sets, tokens) outlive the client that made them.
- * - Blocking: functions on jwks_client that look keys up may block on HTTP fetches when the
- *   cache cannot answer; each says so. Each request, redirects included, is bounded by the
- *   timeout option; a first lookup in discovery mode makes two in sequence (configuration,
- *   then keys), and a caller may wait for a fetch another thread started. Everything else
- *   never blocks and never touches the network (jwks_client_new reads CA files).
+ * - Blocking: the functions on jwks_client that look keys up, other than the _nonblocking and
+ *   _async ones, wait on the network only when the cache cannot answer: a cold start (no set
+ *   yet; in discovery mode an issuer not yet discovered: configuration, then keys), a set past
+ *   its lifespan + max-stale, an unknown kid whose refetch is allowed (or is in flight for
+ *   that same kid), an explicit forced refresh, or cache_jwk_set off. Each request, redirects
+ *   included, is bounded by the timeout option. Once a set is cached, expiry never makes a
+ *   call wait: the cached set answers (flagged stale past its lifespan) while it is refreshed
+ *   in the background. Each function says whether it can block. Everything else never blocks
+ *   and never touches the network on the caller's thread (jwks_client_new reads CA files).
  * - Panics and aborts: no Rust panic crosses into C; a bug caught at the boundary is returned
  *   as JWKS_ERR_INTERNAL. Allocation failure aborts the process, as in Rust generally.
  *
@@ -565,8 +569,10 @@ void jwks_client_free(jwks_client *client);
  * `*out` unchanged and returns the specific status (JWKS_ERR_EXPIRED, JWKS_ERR_BAD_SIGNATURE,
  * a fetch error, ...), with an error object in `*err` if err is not NULL.
  *
- * Blocking: may wait on an HTTP fetch (up to the timeout per request) when the key set is not
- * cached, has expired, or the kid is unknown; a cache hit never blocks. Thread-safe.
+ * Blocking: waits on an HTTP fetch (up to the timeout per request) only on a cold start, for a
+ * set past its lifespan + max-stale, or for an unknown kid whose refetch is allowed (see the
+ * top of this header). A cached set, fresh or expired within max-stale, answers at once while
+ * it is refreshed in the background. Thread-safe.
  */
 jwks_status jwks_client_verify(const jwks_client *client,
                                const char *token,
@@ -599,8 +605,8 @@ jwks_status jwks_client_get_signing_key_from_jwt(const jwks_client *client,
                                                  jwks_error **err);
 
 /**
- * The usable signing keys (use "sig" or absent), from the cache unless it is stale or
- * `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
+ * The usable signing keys (use "sig" or absent), from the cache (fresh, or expired within
+ * max-stale while refreshed in the background) unless `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
  * set to `*out` (free with jwks_key_set_free). Blocking: may wait on an HTTP fetch.
  * Thread-safe.
  */
@@ -610,8 +616,8 @@ jwks_status jwks_client_get_signing_keys(const jwks_client *client,
                                          jwks_error **err);
 
 /**
- * The JWK Set (its usable keys, skipped count and JSON text), from the cache unless it is
- * stale or `refresh` is true. As jwks_client_get_signing_keys otherwise.
+ * The JWK Set (its usable keys, skipped count and JSON text), from the cache (fresh, or
+ * expired within max-stale while refreshed in the background) unless `refresh` is true. As jwks_client_get_signing_keys otherwise.
  */
 jwks_status jwks_client_get_jwk_set(const jwks_client *client,
                                     bool refresh,
@@ -640,8 +646,8 @@ jwks_status jwks_client_get_signing_key_for_issuer(const jwks_client *client,
                                                    jwks_error **err);
 
 /**
- * Discovery mode: the JWK Set of an allowed issuer, from the cache unless it is stale or
- * `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
+ * Discovery mode: the JWK Set of an allowed issuer, from the cache (as
+ * jwks_client_get_jwk_set) unless `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
  * `*out` (free with jwks_key_set_free). Blocking: may wait on HTTP fetches. Thread-safe.
  */
 jwks_status jwks_client_get_jwk_set_for_issuer(const jwks_client *client,

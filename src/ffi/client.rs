@@ -68,8 +68,10 @@ pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
 /// `*out` unchanged and returns the specific status (JWKS_ERR_EXPIRED, JWKS_ERR_BAD_SIGNATURE,
 /// a fetch error, ...), with an error object in `*err` if err is not NULL.
 ///
-/// Blocking: may wait on an HTTP fetch (up to the timeout per request) when the key set is not
-/// cached, has expired, or the kid is unknown; a cache hit never blocks. Thread-safe.
+/// Blocking: waits on an HTTP fetch (up to the timeout per request) only on a cold start, for a
+/// set past its lifespan + max-stale, or for an unknown kid whose refetch is allowed (see the
+/// top of this header). A cached set, fresh or expired within max-stale, answers at once while
+/// it is refreshed in the background. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_verify(
     client: *const jwks_client,
@@ -136,8 +138,8 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt(
     })
 }
 
-/// The usable signing keys (use "sig" or absent), from the cache unless it is stale or
-/// `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
+/// The usable signing keys (use "sig" or absent), from the cache (fresh, or expired within
+/// max-stale while refreshed in the background) unless `refresh` is true. Fixed-URL mode only. JWKS_ERR_NO_SIGNING_KEYS when the set has none. On success writes a new
 /// set to `*out` (free with jwks_key_set_free). Blocking: may wait on an HTTP fetch.
 /// Thread-safe.
 #[no_mangle]
@@ -156,8 +158,8 @@ pub unsafe extern "C" fn jwks_client_get_signing_keys(
     })
 }
 
-/// The JWK Set (its usable keys, skipped count and JSON text), from the cache unless it is
-/// stale or `refresh` is true. As jwks_client_get_signing_keys otherwise.
+/// The JWK Set (its usable keys, skipped count and JSON text), from the cache (fresh, or
+/// expired within max-stale while refreshed in the background) unless `refresh` is true. As jwks_client_get_signing_keys otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_get_jwk_set(
     client: *const jwks_client,
@@ -206,8 +208,8 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_for_issuer(
     })
 }
 
-/// Discovery mode: the JWK Set of an allowed issuer, from the cache unless it is stale or
-/// `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
+/// Discovery mode: the JWK Set of an allowed issuer, from the cache (as
+/// jwks_client_get_jwk_set) unless `refresh` is true. In fixed-URL mode the issuer is ignored. On success writes a new set to
 /// `*out` (free with jwks_key_set_free). Blocking: may wait on HTTP fetches. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_get_jwk_set_for_issuer(
