@@ -83,7 +83,12 @@ pub(crate) struct RefreshFlag(Arc<AtomicBool>);
 impl RefreshFlag {
     /// Raises `flag`, or None if it was already up (a refresh is queued or running).
     pub fn raise(flag: &Arc<AtomicBool>) -> Option<RefreshFlag> {
-        (!flag.swap(true, Ordering::SeqCst)).then(|| RefreshFlag(flag.clone()))
+        // Read before writing: every lookup in the refresh window comes here, and a plain load
+        // keeps their cores from fighting over the flag's cache line.
+        if flag.load(Ordering::Relaxed) || flag.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(RefreshFlag(flag.clone()))
     }
 }
 
@@ -245,6 +250,9 @@ impl Source {
     /// For the background refresher: starts the refresh that is due (ahead of expiry, or
     /// past it) and returns how long until this set next needs one; None with no set yet.
     pub fn refresh_if_due(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<Duration> {
+        if !self.rules.cache_jwk_set {
+            return None; // nothing is kept, so nothing to keep fresh
+        }
         let c = self.cache.current()?;
         let now = f.now();
         if let Some(retry_in) = self.cache.retry_in(now) {

@@ -329,3 +329,55 @@ fn discovery_answers_while_a_held_rediscovery_and_key_refresh_run() {
     assert_eq!((server.hits(config), server.hits("/idp/jwks")), (2, 2));
     assert_eq!(client.stats().background_refreshes, 2);
 }
+
+#[test]
+fn the_background_refresher_renews_idle_sets_on_the_injected_clock() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |o| {
+        o.lifespan = Duration::from_secs(100);
+        o.background_refresh = true;
+    });
+    s.client.warm_up().unwrap();
+    s.clock.advance(Duration::from_secs(79));
+    // Not due: give the refresher time to look (it reads the clock every 5 ms).
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(s.server.hits("/jwks"), 1);
+    for round in 2..=4 {
+        s.clock.advance(Duration::from_secs(1));
+        wait_until("the refresher's refresh", || {
+            s.server.hits("/jwks") == round
+        });
+        settle(&s.client);
+        s.clock.advance(Duration::from_secs(79));
+    }
+    let stats = s.client.stats();
+    assert_eq!((stats.background_refreshes, stats.cache_misses), (3, 1));
+    assert_eq!(stats.cache_hits, 0, "no lookup was needed: {stats:?}");
+}
+
+#[test]
+fn the_background_refresher_renews_discovered_issuers_too() {
+    let key = TestKey::ec("k", "ES256");
+    let server = TestServer::start();
+    let iss = server.url("/idp");
+    let config = "/idp/.well-known/openid-configuration";
+    server.set(
+        config,
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")}).to_string()),
+    );
+    server.set("/idp/jwks", Reply::json(jwks(&[&key])));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![iss.clone()];
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    o.background_refresh = true;
+    let client = Client::new(o).unwrap();
+    client.warm_up().unwrap();
+    clock.advance(Duration::from_secs(2880)); // 80% of the 3600 s issuer TTL
+    wait_until("the configuration and the keys to be refreshed", || {
+        (server.hits(config), server.hits("/idp/jwks")) == (2, 2)
+    });
+    settle(&client);
+    assert_eq!(client.stats().background_refreshes, 2);
+}
