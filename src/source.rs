@@ -103,7 +103,7 @@ impl Drop for RefreshFlag {
 pub(crate) type NowLookup = Option<(Arc<Key>, bool)>;
 
 /// The set a lookup uses: whether this call fetched it, and whether it is served stale (past
-/// its lifespan, because refreshing failed).
+/// its lifespan, while it is refreshed or because refreshing failed).
 pub(crate) struct ForLookup {
     pub installed: Arc<Installed>,
     pub fetched: bool,
@@ -130,8 +130,7 @@ pub(crate) struct Fetching {
 impl Fetching {
     /// Runs `job` on the client's worker with `flag` raised until it ends, unless the flag
     /// is already up (single-flight: one background refresh per thing at a time). Never
-    /// waits.
-    /// Returns whether such a job is now queued or running.
+    /// waits. Returns whether such a job is now queued or running.
     pub fn in_background(
         &self,
         flag: &Arc<AtomicBool>,
@@ -259,7 +258,7 @@ impl Source {
             return Some(retry_in);
         }
         let lifespan = self.rules.lifespan(c.lifespan);
-        let due = c.fetched_at + lifespan.mul_f64(REFRESH_AHEAD);
+        let due = c.fetched_at.saturating_add(lifespan.mul_f64(REFRESH_AHEAD));
         if due > now {
             return Some(due - now);
         }
