@@ -40,7 +40,7 @@ type KeyLru = LruCache<String, (Arc<Key>, Duration)>;
 pub(crate) struct SetCache {
     current: RwLock<Option<Arc<Installed>>>,
     flight: SingleFlight<Arc<Installed>>,
-    last_unknown_kid_refetch: Mutex<Option<Duration>>,
+    slot: Mutex<KidSlot>,
     keys_lru: Option<Mutex<KeyLru>>,
     failures: FailureTracker,
 }
@@ -91,6 +91,29 @@ impl FailureTracker {
     }
 }
 
+/// The unknown-kid refetch slot: when it was last claimed, and for which kid while that
+/// claimant is still at work (callers with the same kid share its claim).
+#[derive(Default)]
+struct KidSlot {
+    last_claim: Option<Duration>,
+    claimant: Option<String>,
+}
+
+/// Ends an active claim when its claimant returns (or unwinds).
+struct Claimant<'a> {
+    slot: &'a Mutex<KidSlot>,
+    kid: &'a str,
+}
+
+impl Drop for Claimant<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock();
+        if slot.claimant.as_deref() == Some(self.kid) {
+            slot.claimant = None;
+        }
+    }
+}
+
 /// How failed fetches back off: the first retry waits `initial`, each further one twice as long,
 /// up to `max`.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +130,7 @@ impl SetCache {
         SetCache {
             current: RwLock::new(None),
             flight: SingleFlight::new(),
-            last_unknown_kid_refetch: Mutex::new(None),
+            slot: Mutex::new(KidSlot::default()),
             keys_lru,
             failures: FailureTracker::default(),
         }
@@ -149,16 +172,19 @@ impl SetCache {
         self.failures.record(result.as_ref().err(), now, backoff);
     }
 
-    /// Whether a refetch claimed for `kid` is in flight.
+    /// Whether a refetch claimed for `kid` is under way.
     pub fn refetching(&self, kid: &str) -> bool {
-        matches!(self.flight.running(), Some(Purpose::Kid(k)) if k == kid)
+        // One lock at a time: the flight lock is taken before the slot's elsewhere.
+        let claimed = self.slot.lock().claimant.as_deref() == Some(kid);
+        claimed || matches!(self.flight.running(), Some(Purpose::Kid(k)) if k == kid)
     }
 
     /// The refetch an unknown kid may cause, given the set `inst` that lacks it. Returns the
     /// set to look in again and whether the refetch was refused (rate-limited).
     ///
     /// - A set installed since `inst` that has the kid answers at once.
-    /// - A refetch in flight for this same kid is joined: its result is this caller's too.
+    /// - A refetch in flight for this same kid is joined: its result is this caller's too, and
+    ///   so is a claim for this kid still at work (its claimant may be waiting, below).
     /// - Otherwise, if the rate limit allows, the caller claims the refetch (claim and start
     ///   happen under the flight lock, so no caller sees a claimed refetch that has not
     ///   started). A fetch of another purpose already in flight is waited for first, and its
@@ -176,6 +202,7 @@ impl SetCache {
     ) -> Result<(Arc<Installed>, bool)> {
         let mut seen = inst.generation;
         let mut claimed = false;
+        let mut claimant = None;
         loop {
             let (mut limited, mut own) = (false, false);
             let ran = self.flight.run_with(
@@ -190,10 +217,27 @@ impl SetCache {
                             return Decision::Join;
                         }
                         _ if claimed => {}
-                        _ if self.claim_unknown_kid_refetch(now, interval) => claimed = true,
                         _ => {
-                            limited = true;
-                            return Decision::Answer(current);
+                            let mut slot = self.slot.lock();
+                            if slot.claimant.as_deref() == Some(kid) {
+                                claimed = true; // shares the claim at work for this kid
+                            } else if slot
+                                .last_claim
+                                .is_none_or(|t| now.saturating_sub(t) >= interval)
+                            {
+                                *slot = KidSlot {
+                                    last_claim: Some(now),
+                                    claimant: Some(kid.to_owned()),
+                                };
+                                claimed = true;
+                                claimant = Some(Claimant {
+                                    slot: &self.slot,
+                                    kid,
+                                });
+                            } else {
+                                limited = true;
+                                return Decision::Answer(current);
+                            }
                         }
                     }
                     match running {
@@ -257,19 +301,10 @@ impl SetCache {
 
     /// Whether an unknown kid could claim a refetch now (without claiming it).
     pub fn unknown_kid_refetch_allowed(&self, now: Duration, interval: Duration) -> bool {
-        self.last_unknown_kid_refetch
+        self.slot
             .lock()
+            .last_claim
             .is_none_or(|t| now.saturating_sub(t) >= interval)
-    }
-
-    /// Claims the unknown-kid refetch if the interval since the last claim is over.
-    fn claim_unknown_kid_refetch(&self, now: Duration, interval: Duration) -> bool {
-        let mut last = self.last_unknown_kid_refetch.lock();
-        if last.is_some_and(|t| now.saturating_sub(t) < interval) {
-            return false;
-        }
-        *last = Some(now);
-        true
     }
 
     /// A cached key younger than `lifespan` (and fitting `alg`, when given), from the LRU.

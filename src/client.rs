@@ -132,9 +132,9 @@ impl Verified {
         &self.key
     }
 
-    /// Whether the key came from a stale set: past its lifespan, kept serving because
-    /// refreshing it failed (within `max_stale`). The token is valid; a caller may still choose
-    /// to treat it differently.
+    /// Whether the key came from a stale set: past its lifespan (within `max_stale`), serving
+    /// while it is refreshed in the background or because refreshing it failed. The token is
+    /// valid; a caller may still choose to treat it differently.
     pub fn stale(&self) -> bool {
         self.stale
     }
@@ -311,7 +311,8 @@ impl Client {
             }),
         };
         client.user = Some(Arc::new(UserGuard(Arc::downgrade(&client.inner))));
-        if o.background_refresh {
+        // With the set cache off (fixed mode) nothing is kept, so there is nothing to refresh.
+        if o.background_refresh && (o.cache_jwk_set || o.uri.is_empty()) {
             // Started by the first cached set; until then nothing is due. Without one, look
             // again soon enough to catch a set well before it expires.
             let lifespan = if o.uri.is_empty() {
@@ -319,7 +320,9 @@ impl Client {
             } else {
                 o.lifespan
             };
-            let idle = lifespan.mul_f64(0.1).min(Duration::from_secs(1));
+            let idle = lifespan
+                .mul_f64(0.1)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1));
             let weak = Arc::downgrade(&client.inner);
             let f = &client.inner.fetching;
             f.worker

@@ -329,10 +329,12 @@ impl Discovery {
     }
 
     /// Resolves `iss` once for all concurrent callers (a resolution newer than `seen` that
-    /// lands meanwhile is used instead) and records the outcome for backoff.
+    /// lands meanwhile is used instead) and records the outcome for backoff. In the
+    /// background, a new JWKS URL's set is fetched before the issuer switches to it, so the
+    /// known set keeps answering until then.
     fn resolve_shared(
         &self,
-        f: &Fetching,
+        f: &Arc<Fetching>,
         iss: &str,
         entry: &IssuerEntry,
         seen: Option<Arc<Resolved>>,
@@ -346,7 +348,16 @@ impl Discovery {
             },
             || {
                 let previous = seen.as_ref().map(|r| &r.source);
-                let result = self.resolve(f, iss, previous, background).map(|source| {
+                let result = self.resolve(f, iss, previous, background);
+                let moved =
+                    |source: &Arc<Source>| previous.is_some_and(|p| !Arc::ptr_eq(p, source));
+                let result = match result {
+                    Ok(source) if background && moved(&source) => {
+                        source.set_for_lookup(f).map(|_| source)
+                    }
+                    other => other,
+                };
+                let result = result.map(|source| {
                     let resolved = Arc::new(Resolved {
                         source,
                         at: f.now(),

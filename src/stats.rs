@@ -23,7 +23,7 @@ pub struct Stats {
     pub stale_serves: u64,
     /// Refetches caused by an unknown kid.
     pub unknown_kid_refetches: u64,
-    /// Unknown kids refused without a refetch (interval not over, or kid known absent).
+    /// Unknown kids refused without a refetch (the interval since the last one is not over).
     pub unknown_kid_rate_limited: u64,
     /// Wall-clock time of the last successful fetch (since the Unix epoch), if any.
     pub last_success: Option<Duration>,

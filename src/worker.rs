@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-/// Threads per client running scheduled fetches.
-pub(crate) const MAX_WORKERS: usize = 2;
+/// Threads per client running scheduled fetches: started only when there is work, so a
+/// higher bound costs nothing idle; four leave room for other sources' refreshes while one
+/// slow IdP holds two (its configuration and its keys).
+pub(crate) const MAX_WORKERS: usize = 4;
 
 /// A pool thread with nothing to do for this long exits (real time: thread upkeep, not
 /// caching behaviour).
@@ -90,13 +92,19 @@ impl Worker {
             return Err(job);
         }
         state.queue.push_back(job);
-        if state.idle == 0 && state.threads < MAX_WORKERS {
+        // Each idle thread takes one queued job; more jobs than that need another thread.
+        if state.queue.len() > state.idle && state.threads < MAX_WORKERS {
             let shared = self.shared.clone();
             let spawned = thread::Builder::new()
                 .name("jwks-worker".into())
                 .spawn(move || run(shared));
-            if spawned.is_ok() {
-                state.threads += 1;
+            match spawned {
+                Ok(_) => state.threads += 1,
+                // No thread would ever run it: hand it back rather than strand it.
+                Err(_) if state.threads == 0 => {
+                    return state.queue.pop_back().map_or(Ok(()), Err);
+                }
+                Err(_) => {}
             }
         }
         drop(state);

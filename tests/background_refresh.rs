@@ -381,3 +381,130 @@ fn the_background_refresher_renews_discovered_issuers_too() {
     settle(&client);
     assert_eq!(client.stats().background_refreshes, 2);
 }
+
+#[test]
+fn callers_with_a_new_kid_share_a_claim_that_waits_on_a_background_refresh() {
+    let old = TestKey::ec("old", "ES256");
+    let new = TestKey::ec("new", "ES256");
+    let s = setup(&[&old], |_| {});
+    let old_token = old.token(&claims());
+    s.client.verify(&old_token).unwrap();
+    s.server.set_jwks(&jwks(&[&old, &new]));
+    s.server.hold("/jwks");
+    s.clock.advance(Duration::from_secs(300));
+    assert!(s.client.verify(&old_token).unwrap().stale());
+    wait_until("the background refresh to reach the server", || {
+        s.server.held("/jwks") == 1
+    });
+    // The first new-kid caller claims the refetch and waits for the refresh in flight; the
+    // others share its claim instead of being refused.
+    let done = Arc::new(AtomicUsize::new(0));
+    let new_token = new.token(&claims());
+    let waiting: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, token, done) = (s.client.clone(), new_token.clone(), done.clone());
+            thread::spawn(move || {
+                let result = client.verify(&token).map(|v| v.stale());
+                done.fetch_add(1, Ordering::SeqCst);
+                result
+            })
+        })
+        .collect();
+    let client = s.client.clone();
+    all_return(1, move || {
+        for i in 0..100 {
+            let err = client.verify(&random_kid_token(i)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::KeyNotFound);
+        }
+    });
+    assert_eq!(done.load(Ordering::SeqCst), 0);
+    s.server.release("/jwks");
+    for handle in waiting {
+        assert_eq!(handle.join().unwrap().unwrap(), false);
+    }
+    assert_eq!(s.server.hits("/jwks"), 2, "the refresh brought the new key");
+    assert_eq!(s.client.stats().unknown_kid_refetches, 0);
+}
+
+/// An issuer whose configuration and keys are served from `/<name>` on `server`.
+fn issuer(server: &TestServer, name: &str, key: &TestKey) -> String {
+    let iss = server.url(&format!("/{name}"));
+    server.set(
+        &format!("/{name}/.well-known/openid-configuration"),
+        Reply::json(
+            json!({"issuer": iss, "jwks_uri": server.url(&format!("/{name}/jwks"))}).to_string(),
+        ),
+    );
+    server.set(&format!("/{name}/jwks"), Reply::json(jwks(&[key])));
+    iss
+}
+
+fn iss_token(key: &TestKey, iss: &str) -> String {
+    key.token(&json!({"iss": iss, "sub": "s", "exp": support::keys::now() + 7200}))
+}
+
+#[test]
+fn an_issuer_whose_refreshes_hang_does_not_hold_up_another_issuers_fetch() {
+    let key = TestKey::ec("k", "ES256");
+    let server = TestServer::start();
+    let (a, b) = (issuer(&server, "a", &key), issuer(&server, "b", &key));
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![a.clone(), b.clone()];
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    let client = Client::new(o).unwrap();
+    client.verify(&iss_token(&key, &a)).unwrap();
+    server.hold("/a/.well-known/openid-configuration");
+    server.hold("/a/jwks");
+    clock.advance(Duration::from_secs(3600));
+    client.verify(&iss_token(&key, &a)).unwrap();
+    wait_until("a's refreshes to hang", || {
+        server.held("/a/.well-known/openid-configuration") == 1 && server.held("/a/jwks") == 1
+    });
+    // b's first token: its discovery and keys are fetched on other worker threads.
+    let b_token = iss_token(&key, &b);
+    wait_until("b's keys", || client.verify_nonblocking(&b_token).is_ok());
+    server.release("/a/.well-known/openid-configuration");
+    server.release("/a/jwks");
+    settle(&client);
+}
+
+#[test]
+fn a_rediscovered_jwks_uri_is_fetched_before_the_issuer_switches_to_it() {
+    let key = TestKey::ec("k", "ES256");
+    let server = TestServer::start();
+    let iss = issuer(&server, "idp", &key);
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![iss.clone()];
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    let client = Client::new(o).unwrap();
+    let token = iss_token(&key, &iss);
+    client.verify(&token).unwrap();
+
+    // The IdP moves its keys; the new URL answers only when released.
+    server.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/moved")}).to_string()),
+    );
+    server.set("/idp/moved", Reply::json(jwks(&[&key])));
+    server.hold("/idp/moved");
+    clock.advance(Duration::from_secs(2880));
+    client.verify_nonblocking(&token).unwrap();
+    wait_until("the moved set to be fetched", || {
+        server.held("/idp/moved") == 1
+    });
+    // Meanwhile the known set answers, blocking or not.
+    let (c, t) = (client.clone(), token.clone());
+    let answers = all_return(4, move || {
+        (c.verify(&t).is_ok(), c.verify_nonblocking(&t).is_ok())
+    });
+    assert!(answers.iter().all(|a| *a == (true, true)), "{answers:?}");
+    server.release("/idp/moved");
+    settle(&client);
+    clock.advance(Duration::from_secs(1000)); // past the old set's TTL: only the new one serves
+    assert!(!client.verify(&token).unwrap().stale());
+    assert_eq!(server.hits("/idp/moved"), 1);
+}
