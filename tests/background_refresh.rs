@@ -420,7 +420,10 @@ fn callers_with_a_new_kid_share_a_claim_that_waits_on_a_background_refresh() {
     assert_eq!(done.load(Ordering::SeqCst), 0);
     s.server.release("/jwks");
     for handle in waiting {
-        assert_eq!(handle.join().unwrap().unwrap(), false);
+        assert!(
+            !handle.join().unwrap().unwrap(),
+            "fresh: the refresh brought it"
+        );
     }
     assert_eq!(s.server.hits("/jwks"), 2, "the refresh brought the new key");
     assert_eq!(s.client.stats().unknown_kid_refetches, 0);
