@@ -677,11 +677,21 @@ jwks_status jwks_client_verify_nonblocking(const jwks_client *client,
 
 /**
  * Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
- * issuer's configuration and keys. Call it at start-up (nginx init_process, Envoy init) so
- * requests never wait. Returns the first failure after trying all. Blocking (up to the
- * timeout per request). Thread-safe.
+ * issuer's configuration and keys. Returns the first failure after trying all. Blocking (up to
+ * the timeout per request): for a program's start-up; an event loop thread (an nginx worker's
+ * init_process, Envoy) calls jwks_client_warm_up_nonblocking instead. Thread-safe.
  */
 jwks_status jwks_client_warm_up(const jwks_client *client, jwks_error **err);
+
+/**
+ * jwks_client_warm_up without waiting: returns JWKS_OK when every configured source already
+ * has a usable key set (one loaded from the persist directory counts), else JWKS_PENDING after
+ * starting the missing fetches on the client's threads, so that the first requests find the
+ * keys cached. Fetch failures are not reported here (they show in jwks_client_stats and the
+ * log callback; lookups answer with them). JWKS_ERR_FORKED in a forked child. Never blocks
+ * and never touches the network on the caller's thread. Thread-safe.
+ */
+jwks_status jwks_client_warm_up_nonblocking(const jwks_client *client, jwks_error **err);
 
 /**
  * The client's wake-up descriptor: an eventfd (non-blocking, close-on-exec) that is readable

@@ -311,6 +311,14 @@ impl Client {
             }),
         };
         client.user = Some(Arc::new(UserGuard(Arc::downgrade(&client.inner))));
+        // Start warm from the last-known-good files, if any (no request).
+        let f = &client.inner.fetching;
+        match &client.inner.mode {
+            Mode::Fixed(source) => {
+                source.load_persisted(f);
+            }
+            Mode::Discovery(d) => d.load_static_issuers(f),
+        }
         // With the set cache off (fixed mode) nothing is kept, so there is nothing to refresh.
         if o.background_refresh && (o.cache_jwk_set || o.uri.is_empty()) {
             // Started by the first cached set; until then nothing is due. Without one, look
@@ -709,6 +717,33 @@ impl Client {
                 first_error.map_or(Ok(()), Err)
             }
         }
+    }
+
+    /// [`Client::warm_up`] without waiting, for event loops (an nginx worker's init_process):
+    /// `Ok` when every configured source already has a usable set (loaded from `persist_dir`,
+    /// or fetched before), else `Pending` after starting the missing fetches on the client's
+    /// threads. Never touches the network on the caller's thread. Fetch errors are not
+    /// reported here; they show in stats and the log, and lookups answer with them.
+    pub fn warm_up_nonblocking(&self) -> Result<()> {
+        self.same_process()?;
+        let f = &self.inner.fetching;
+        let mut pending = None;
+        match &self.inner.mode {
+            Mode::Fixed(source) => {
+                if source.cached(f).is_none() {
+                    pending = Some(self.schedule(None, None));
+                }
+            }
+            Mode::Discovery(d) => {
+                for iss in d.configured_issuers() {
+                    let ready = d.source_if_ready(f, &iss).ok().flatten();
+                    if ready.is_none_or(|source| source.cached(f).is_none()) {
+                        pending = Some(self.schedule(Some(&iss), None));
+                    }
+                }
+            }
+        }
+        pending.map_or(Ok(()), Err)
     }
 
     fn verify_impl(&self, token: &str, validation: Cow<'_, Validation>) -> Result<Verified> {

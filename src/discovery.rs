@@ -256,6 +256,31 @@ impl Discovery {
             .sum()
     }
 
+    /// Resolves the static issuers (no request: their JWKS URLs are configured) and loads
+    /// their last-known-good sets, when a client is made with a persist directory. Discovered
+    /// issuers' saved sets are used once discovery has named their URL.
+    pub fn load_static_issuers(&self, f: &Fetching) {
+        if self.persist_dir.is_none() {
+            return;
+        }
+        for (iss, uri) in &self.statics {
+            let source = Arc::new(Source::new(
+                uri.clone(),
+                self.rules,
+                self.persist_dir.as_deref(),
+            ));
+            if source.load_persisted(f).is_none() {
+                continue;
+            }
+            let entry = IssuerEntry::default();
+            *entry.resolved.write() = Some(Arc::new(Resolved {
+                source,
+                at: f.now(),
+            }));
+            self.issuers.lock().put(iss.clone(), Arc::new(entry));
+        }
+    }
+
     /// The issuers to resolve at warm-up: allowed and static ones.
     pub fn configured_issuers(&self) -> Vec<String> {
         self.allowed

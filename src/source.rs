@@ -220,10 +220,11 @@ impl Source {
         }
     }
 
-    /// At start, with the IdP unreachable: the set last saved by any process sharing the
-    /// directory, installed with its real age (so freshness and max-stale count from its
-    /// original fetch).
-    fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
+    /// The set last saved by any process sharing the directory, installed with its real age
+    /// (so freshness and max-stale count from its original fetch): when the source is made, so
+    /// a new process (an nginx worker after a reload) starts warm, and again if a first fetch
+    /// fails.
+    pub fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
         let (json, fetched_at_unix) = self.persist.as_ref()?.load(&self.uri)?;
         let set = keys::parse_jwk_set(json.as_bytes(), &f.policy).ok()?;
         let age = f.clock.unix_time().saturating_sub(fetched_at_unix);

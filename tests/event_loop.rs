@@ -420,3 +420,48 @@ fn keys_too_can_be_looked_up_without_blocking() {
     ));
     assert_eq!(server.hits("/jwks"), 2);
 }
+
+#[test]
+fn warm_up_without_blocking_starts_the_fetches_and_reports_pending_until_they_land() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    server.hold("/jwks");
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
+    // Returns at once although the server holds its answer.
+    assert_eq!(
+        client.warm_up_nonblocking().unwrap_err().kind(),
+        ErrorKind::Pending
+    );
+    support::wait_until("the warm-up fetch to arrive", || server.held("/jwks") == 1);
+    assert_eq!(
+        client.warm_up_nonblocking().unwrap_err().kind(),
+        ErrorKind::Pending,
+        "still pending, and no second request"
+    );
+    server.release("/jwks");
+    support::wait_until("the warm-up to land", || {
+        client.warm_up_nonblocking().is_ok()
+    });
+    assert!(client.verify_nonblocking(&key.token(&claims())).is_ok());
+    assert_eq!(server.hits("/jwks"), 1);
+
+    // Discovery: every allowed issuer is warmed, each with one discovery and one key fetch.
+    let iss = server.url("/idp");
+    server.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/jwks")}).to_string()),
+    );
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![iss.clone()];
+    let discovery = Client::new(o).unwrap();
+    assert_eq!(
+        discovery.warm_up_nonblocking().unwrap_err().kind(),
+        ErrorKind::Pending
+    );
+    support::wait_until("the issuer to be warmed", || {
+        discovery.warm_up_nonblocking().is_ok()
+    });
+    assert_eq!(server.hits("/idp/.well-known/openid-configuration"), 1);
+    assert_eq!(server.hits("/jwks"), 2);
+}

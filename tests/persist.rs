@@ -161,3 +161,37 @@ fn two_writers_never_leave_a_torn_file() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_new_client_starts_warm_from_the_saved_set_without_a_request() {
+    // An nginx reload: new workers make new clients; with the saved set they answer at once.
+    let dir = temp_dir("persist-warm");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let url = server.url("/jwks");
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = key.token(&claims());
+    Client::new(options(&url, &dir, &clock))
+        .unwrap()
+        .verify(&token)
+        .unwrap();
+    assert_eq!(server.hits("/jwks"), 1);
+
+    let next = Client::new(options(&url, &dir, &clock)).unwrap();
+    assert_eq!(next.stats().keys_held, 1, "loaded when made");
+    next.warm_up_nonblocking().unwrap();
+    assert!(!next.verify_nonblocking(&token).unwrap().stale());
+    assert_eq!(server.hits("/jwks"), 1, "no request");
+
+    // Discovery: a static issuer's saved set is loaded too.
+    let iss = "https://static.example";
+    let mut o = options("", &dir, &clock);
+    o.discovery.static_issuers = vec![(iss.to_owned(), url.clone())];
+    let by_issuer = Client::new(o).unwrap();
+    let iss_token = key.token(&json!({"iss": iss, "sub": "u", "exp": now() + 3600}));
+    by_issuer.warm_up_nonblocking().unwrap();
+    assert!(!by_issuer.verify_nonblocking(&iss_token).unwrap().stale());
+    assert_eq!(server.hits("/jwks"), 1, "no request");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -262,9 +262,9 @@ pub unsafe extern "C" fn jwks_client_verify_nonblocking(
 }
 
 /// Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
-/// issuer's configuration and keys. Call it at start-up (nginx init_process, Envoy init) so
-/// requests never wait. Returns the first failure after trying all. Blocking (up to the
-/// timeout per request). Thread-safe.
+/// issuer's configuration and keys. Returns the first failure after trying all. Blocking (up to
+/// the timeout per request): for a program's start-up; an event loop thread (an nginx worker's
+/// init_process, Envoy) calls jwks_client_warm_up_nonblocking instead. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_warm_up(
     client: *const jwks_client,
@@ -273,5 +273,22 @@ pub unsafe extern "C" fn jwks_client_warm_up(
     boundary(err, || {
         let client = unsafe { arg_ref(client, "client")? };
         client.inner.warm_up()
+    })
+}
+
+/// jwks_client_warm_up without waiting: returns JWKS_OK when every configured source already
+/// has a usable key set (one loaded from the persist directory counts), else JWKS_PENDING after
+/// starting the missing fetches on the client's threads, so that the first requests find the
+/// keys cached. Fetch failures are not reported here (they show in jwks_client_stats and the
+/// log callback; lookups answer with them). JWKS_ERR_FORKED in a forked child. Never blocks
+/// and never touches the network on the caller's thread. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_warm_up_nonblocking(
+    client: *const jwks_client,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let client = unsafe { arg_ref(client, "client")? };
+        client.inner.warm_up_nonblocking()
     })
 }
