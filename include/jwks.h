@@ -707,7 +707,9 @@ jwks_status jwks_client_completion_fd(const jwks_client *client, int *fd, jwks_e
  * writes its `tag`, its `status`, and either `*token` (a new jwks_token, on JWKS_OK; free with
  * jwks_token_free) or `*error` (a new jwks_error; free with jwks_error_free), the other set to
  * NULL. Returns JWKS_PENDING, writing nothing, when none is waiting. Call it until it returns
- * JWKS_PENDING each time the completion descriptor is readable. Never blocks. Thread-safe.
+ * JWKS_PENDING each time the completion descriptor is readable. With
+ * jwks_options_set_log_on_poll, it first calls the log callback for each queued log event, on
+ * this thread. Never blocks (beyond the log callback). Thread-safe.
  */
 jwks_status jwks_client_poll(const jwks_client *client,
                              uint64_t *tag,
@@ -1274,6 +1276,17 @@ jwks_status jwks_options_set_log_callback(jwks_options *options,
                                           void *user_data,
                                           int max_level,
                                           jwks_error **err);
+
+/**
+ * Delivers log events on the thread that calls jwks_client_poll instead of the thread that
+ * ran the fetch (default off): each event is queued on the client, the completion descriptor
+ * (jwks_client_completion_fd) becomes readable, and jwks_client_poll calls the log callback
+ * for every queued event before it hands out a completion. For event loops whose logging must
+ * run on the loop thread (nginx's error log). At most 1024 events wait; past that, newer ones
+ * are dropped and the next delivered message says how many. Never blocks; not thread-safe for
+ * one options object.
+ */
+jwks_status jwks_options_set_log_on_poll(jwks_options *options, bool enabled, jwks_error **err);
 
 /**
  * As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no

@@ -13,6 +13,8 @@ use crate::client::Client;
 pub struct jwks_client {
     pub(crate) inner: Client,
     pub(crate) completions: std::sync::Arc<super::completion::Completions>,
+    /// The log hook jwks_client_poll calls for queued events (log-on-poll mode).
+    pub(crate) log_on_poll: Option<crate::log::LogFn>,
 }
 
 /// Makes a client from `options` (copied: the options object may be freed or reused at once).
@@ -35,12 +37,20 @@ pub unsafe extern "C" fn jwks_client_new(
     boundary(err, || {
         let options = unsafe { arg_ref(options, "options")? };
         let out = out_arg(out, "out")?;
-        let client = Client::new(options.inner.clone())?;
+        let completions = super::completion::new_completions();
+        let mut inner = options.inner.clone();
+        let mut log_on_poll = None;
+        if let Some(logger) = inner.logger.as_mut().filter(|_| options.log_on_poll) {
+            log_on_poll = Some(logger.hook.clone());
+            *logger = completions.queueing(logger);
+        }
+        let client = Client::new(inner)?;
         // SAFETY: checked non-NULL above; written only on success.
         unsafe {
             *out = Box::into_raw(Box::new(jwks_client {
                 inner: client,
-                completions: super::completion::new_completions(),
+                completions,
+                log_on_poll,
             }))
         };
         Ok(())

@@ -1,6 +1,7 @@
 //! The completion queue and wake-up file descriptor, for event loops that cannot take a call
-//! on a foreign thread: results of jwks_client_verify_async_queued are queued on the client
-//! and an eventfd becomes readable; the loop thread collects them with jwks_client_poll.
+//! on a foreign thread: results of jwks_client_verify_async_queued (and, with log-on-poll, log
+//! events) are queued on the client and an eventfd becomes readable; the loop thread collects
+//! them with jwks_client_poll.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -13,6 +14,7 @@ use super::client::jwks_client;
 use super::token::jwks_token;
 use super::{arg_ref, boundary, jwks_error, jwks_status};
 use crate::error::{Error, ErrorKind};
+use crate::log::{LogFn, LogLevel, Logger};
 
 struct Completion {
     id: u64,
@@ -31,10 +33,21 @@ impl Completion {
     }
 }
 
-/// One client's queue of finished asynchronous verifications.
+/// Log events waiting for jwks_client_poll, at most this many.
+const MAX_QUEUED_LOGS: usize = 1024;
+
+/// Log events waiting for the loop thread, and how many were dropped past the bound.
+#[derive(Default)]
+struct Logs {
+    events: VecDeque<(LogLevel, String)>,
+    dropped: usize,
+}
+
+/// One client's queue of finished asynchronous verifications (and queued log events).
 #[derive(Default)]
 pub(crate) struct Completions {
     queue: Mutex<VecDeque<Completion>>,
+    logs: Mutex<Logs>,
     fd: OnceLock<Option<OwnedFd>>,
     next_id: AtomicU64,
 }
@@ -79,10 +92,59 @@ impl Completions {
             token,
             error,
         });
+        self.wake();
+    }
+
+    fn wake(&self) {
         if let Some(fd) = self.fd() {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes to our eventfd; a full counter (never here) only fails.
             unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// A logger that queues each event here for jwks_client_poll, which hands it to `logger`'s
+    /// hook on the polling thread.
+    pub fn queueing(self: &Arc<Self>, logger: &Logger) -> Logger {
+        let queue = Arc::downgrade(self);
+        Logger {
+            hook: Arc::new(move |level, message: &str| {
+                if let Some(queue) = queue.upgrade() {
+                    queue.push_log(level, message);
+                }
+            }),
+            max_level: logger.max_level,
+        }
+    }
+
+    fn push_log(&self, level: LogLevel, message: &str) {
+        let mut logs = self.logs.lock();
+        if logs.events.len() >= MAX_QUEUED_LOGS {
+            logs.dropped += 1;
+            return;
+        }
+        logs.events.push_back((level, message.to_owned()));
+        // Under the lock, so a concurrent reset_if_empty sees the event or the wake-up.
+        self.wake();
+    }
+
+    /// Calls `hook` for every queued log event, on this thread, with no lock held.
+    fn deliver_logs(&self, hook: &LogFn) {
+        let (events, dropped) = {
+            let mut logs = self.logs.lock();
+            (
+                std::mem::take(&mut logs.events),
+                std::mem::take(&mut logs.dropped),
+            )
+        };
+        if dropped > 0 {
+            hook(
+                LogLevel::Warn,
+                &format!("{dropped} log events were dropped: jwks_client_poll was not called"),
+            );
+        }
+        for (level, message) in events {
+            hook(level, &message);
         }
     }
 
@@ -97,8 +159,11 @@ impl Completions {
         self.reset_if_empty(&queue);
     }
 
+    /// Clears the wake-up when nothing waits. Called with the queue locked; takes the log lock
+    /// too (always in that order), so no push can slip between the check and the read.
     fn reset_if_empty(&self, queue: &VecDeque<Completion>) {
-        if queue.is_empty() {
+        let logs = self.logs.lock();
+        if queue.is_empty() && logs.events.is_empty() {
             if let Some(fd) = self.fd.get().and_then(Option::as_ref) {
                 let mut counter: u64 = 0;
                 // SAFETY: a non-blocking read of our eventfd's counter; EAGAIN when already 0.
@@ -137,7 +202,9 @@ pub unsafe extern "C" fn jwks_client_completion_fd(
 /// writes its `tag`, its `status`, and either `*token` (a new jwks_token, on JWKS_OK; free with
 /// jwks_token_free) or `*error` (a new jwks_error; free with jwks_error_free), the other set to
 /// NULL. Returns JWKS_PENDING, writing nothing, when none is waiting. Call it until it returns
-/// JWKS_PENDING each time the completion descriptor is readable. Never blocks. Thread-safe.
+/// JWKS_PENDING each time the completion descriptor is readable. With
+/// jwks_options_set_log_on_poll, it first calls the log callback for each queued log event, on
+/// this thread. Never blocks (beyond the log callback). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_poll(
     client: *const jwks_client,
@@ -154,8 +221,12 @@ pub unsafe extern "C" fn jwks_client_poll(
             return jwks_status::JWKS_ERR_INVALID_ARGUMENT;
         }
         let completions = &client.completions;
+        if let Some(hook) = &client.log_on_poll {
+            completions.deliver_logs(hook);
+        }
         let mut queue = completions.queue.lock();
         let Some(c) = queue.pop_front() else {
+            completions.reset_if_empty(&queue);
             return jwks_status::JWKS_PENDING;
         };
         completions.reset_if_empty(&queue);

@@ -13,6 +13,8 @@ use crate::options::ClientOptions;
 /// or reused at once. Not thread-safe: do not change one options object from two threads.
 pub struct jwks_options {
     pub(crate) inner: ClientOptions,
+    /// Log events wait in the client's queue for jwks_client_poll.
+    pub(crate) log_on_poll: bool,
 }
 
 /// Makes an options object with the defaults (see each setter). Never returns NULL (allocation
@@ -22,6 +24,7 @@ pub extern "C" fn jwks_options_new() -> *mut jwks_options {
     boundary_or(std::ptr::null_mut(), || {
         Box::into_raw(Box::new(jwks_options {
             inner: ClientOptions::default(),
+            log_on_poll: false,
         }))
     })
 }
@@ -917,6 +920,26 @@ pub unsafe extern "C" fn jwks_options_set_log_callback(
             options, callback, user_data, None, max_level, err,
         )
     }
+}
+
+/// Delivers log events on the thread that calls jwks_client_poll instead of the thread that
+/// ran the fetch (default off): each event is queued on the client, the completion descriptor
+/// (jwks_client_completion_fd) becomes readable, and jwks_client_poll calls the log callback
+/// for every queued event before it hands out a completion. For event loops whose logging must
+/// run on the loop thread (nginx's error log). At most 1024 events wait; past that, newer ones
+/// are dropped and the next delivered message says how many. Never blocks; not thread-safe for
+/// one options object.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_log_on_poll(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    boundary(err, || {
+        let options = unsafe { arg_mut(options, "options")? };
+        options.log_on_poll = enabled;
+        Ok(())
+    })
 }
 
 /// As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no

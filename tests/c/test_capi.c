@@ -1021,6 +1021,53 @@ static void test_log_callback(void) {
     jwks_client_free(c);
 }
 
+struct thread_log {
+    pthread_t expected;
+    int count, on_expected_thread, last_level;
+};
+
+static void on_thread_log(void *user_data, int level, const char *message, size_t len) {
+    struct thread_log *l = user_data;
+    (void)message;
+    (void)len;
+    l->count++;
+    l->last_level = level;
+    if (pthread_equal(pthread_self(), l->expected)) l->on_expected_thread++;
+}
+
+/* Log-on-poll: a background fetch fails on a library thread, yet the log callback runs inside
+ * jwks_client_poll on this thread, after the completion descriptor became readable. */
+static void test_log_on_poll(void) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/500", env("BASE"));
+    struct thread_log log = {pthread_self(), 0, 0, 0};
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_set_log_on_poll(NULL, true, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_log_on_poll(o, true, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_log_callback(o, on_thread_log, &log, 3, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    int fd = -1;
+    CHECK(jwks_client_completion_fd(c, &fd, NULL) == JWKS_OK);
+    CHECK(jwks_client_warm_up_nonblocking(c, NULL) == JWKS_PENDING);
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK(poll(&p, 1, 20000) == 1); /* the failure's log event woke the loop */
+    CHECK(log.count == 0);          /* nothing was called on the library's thread */
+    uint64_t tag;
+    jwks_status st;
+    jwks_token *t = NULL;
+    jwks_error *e = NULL;
+    CHECK(jwks_client_poll(c, &tag, &st, &t, &e) == JWKS_PENDING); /* no completion, one log */
+    CHECK(log.count == 1 && log.on_expected_thread == 1 && log.last_level == 1);
+    p.revents = 0;
+    CHECK(poll(&p, 1, 0) == 0); /* drained */
+    CHECK(jwks_client_poll(c, &tag, &st, &t, &e) == JWKS_PENDING);
+    CHECK(log.count == 1);
+    jwks_client_free(c);
+}
+
 static int releases;
 
 static void on_release(void *user_data) {
@@ -1120,6 +1167,7 @@ int main(void) {
     test_log_callback();
     test_release_callbacks();
     test_refresh_never_waits();
+    test_log_on_poll();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
