@@ -1318,6 +1318,27 @@ jwks_status jwks_client_stats(const jwks_client *client, jwks_stats *stats, jwks
 const char *jwks_token_claims(const jwks_token *token, size_t *len);
 
 /**
+ * One claim as text, for headers and server variables: the value at `pointer`, an RFC 6901
+ * JSON Pointer `(pointer, pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
+ * "/https:~1~1example.com~1roles" for a claim named by a URI, "~1" standing for "/" and "~0"
+ * for "~"). A string is written as it is, a number or boolean as its JSON text, an array as
+ * its elements so written joined by commas, an object as JSON.
+ *
+ * On success writes the text's full length to `*len` and, if it fits (`buf_len >= *len`),
+ * the text to `buf` (not NUL-terminated); otherwise writes nothing to `buf`: call again with
+ * a buffer of `*len` bytes (`buf` may be NULL when `buf_len` is 0). JWKS_ERR_MISSING_CLAIM
+ * when the claim is absent or null; JWKS_ERR_INVALID_ARGUMENT for NULL token or len, or a
+ * pointer that is not UTF-8. Never blocks; thread-safe.
+ */
+jwks_status jwks_token_claim(const jwks_token *token,
+                             const char *pointer,
+                             size_t pointer_len,
+                             char *buf,
+                             size_t buf_len,
+                             size_t *len,
+                             jwks_error **err);
+
+/**
  * The header's kid, or NULL if it had none. Lent as jwks_token_claims.
  */
 const char *jwks_token_kid(const jwks_token *token, size_t *len);

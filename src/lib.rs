@@ -46,7 +46,7 @@ pub mod ffi;
 
 pub use alg::Algorithm;
 pub use async_verify::{Async, AsyncVerify, Callback, Request};
-pub use client::{Client, Verified};
+pub use client::{claim_text, Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};
 pub use error::{Error, ErrorKind, Result};

@@ -89,6 +89,17 @@ fn c_tests_pass_under_sanitizers() {
     let tokens = [
         ("TOK_GOOD", good),
         ("TOK_RSA", rsa.token(&claims())),
+        (
+            "TOK_RICH",
+            with(json!({
+                "roles": ["admin", "dev"],
+                "n": 42,
+                "ok": true,
+                "nothing": null,
+                "realm_access": {"roles": ["x", 1]},
+                "https://example.com/tenant": "t1"
+            })),
+        ),
         ("TOK_EXPIRED", with(json!({"exp": now() - 3600}))),
         ("TOK_NBF", with(json!({"nbf": now() + 3600}))),
         ("TOK_WRONG_AUD", with(json!({"aud": "other-api"}))),

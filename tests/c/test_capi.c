@@ -44,6 +44,9 @@ static const char *env(const char *name) {
     return v;
 }
 
+static void sleep_ms(long ms);
+static jwks_stats stats_of(const jwks_client *c);
+
 static jwks_status set_uri(jwks_options *o, const char *url) {
     return jwks_options_set_uri(o, url, strlen(url), NULL);
 }
@@ -247,6 +250,46 @@ static void test_happy_path_and_keys(const char *url) {
     CHECK(strcmp(jwks_token_alg(t, &len), "ES256") == 0 && len == 5);
     CHECK(strcmp(jwks_token_typ(t, NULL), "JWT") == 0);
     CHECK(strcmp(jwks_key_kid(jwks_token_key(t), NULL), "ec") == 0);
+    jwks_token_free(t);
+
+    /* one claim as text (JSON Pointer), into a caller buffer sized by a first call */
+    const char *rich = env("TOK_RICH");
+    CHECK(jwks_client_verify(c, rich, strlen(rich), NULL, &t, NULL) == JWKS_OK);
+    struct { const char *pointer, *text; } cases[] = {
+        {"/sub", "user-1"},
+        {"/roles", "admin,dev"},
+        {"/n", "42"},
+        {"/ok", "true"},
+        {"/realm_access/roles", "x,1"},
+        {"/realm_access", "{\"roles\":[\"x\",1]}"},
+        {"/https:~1~1example.com~1tenant", "t1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t need = 0;
+        CHECK(jwks_token_claim(t, cases[i].pointer, strlen(cases[i].pointer), NULL, 0, &need, NULL) == JWKS_OK);
+        CHECK(need == strlen(cases[i].text));
+        char buf[64];
+        memset(buf, '#', sizeof buf);
+        size_t got = 0;
+        CHECK(jwks_token_claim(t, cases[i].pointer, strlen(cases[i].pointer), buf, sizeof buf, &got, NULL) == JWKS_OK);
+        CHECK(got == need && memcmp(buf, cases[i].text, got) == 0 && buf[got] == '#');
+    }
+    {
+        char small[3] = {'#', '#', '#'};
+        size_t got = 0;
+        CHECK(jwks_token_claim(t, "/sub", 4, small, sizeof small, &got, NULL) == JWKS_OK);
+        CHECK(got == 6 && small[0] == '#'); /* too small: nothing written, length told */
+        jwks_error *e = NULL;
+        CHECK(jwks_token_claim(t, "/nothing", 8, small, sizeof small, &got, &e) == JWKS_ERR_MISSING_CLAIM);
+        CHECK(e != NULL && jwks_error_status(e) == JWKS_ERR_MISSING_CLAIM);
+        jwks_error_free(e);
+        CHECK(jwks_token_claim(t, "/absent", 7, small, sizeof small, &got, NULL) == JWKS_ERR_MISSING_CLAIM);
+        CHECK(jwks_token_claim(NULL, "/sub", 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, "/sub", 4, small, sizeof small, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, "/sub", 4, NULL, 8, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, NULL, 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, "\xff", 1, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    }
     jwks_token_free(t);
 
     /* the token need not be NUL-terminated: pass a prefix of a longer buffer */
@@ -724,8 +767,10 @@ static void test_fetch_callback(void) {
         CHECK(jwks_client_verify(c, tok, strlen(tok), NULL, &t, NULL) == JWKS_OK);
         CHECK(jwks_token_stale(t));
         jwks_token_free(t);
+        /* the refresh runs in the background: let it finish before the next call */
+        for (int w = 0; w < 2000 && stats_of(c).refreshing != 0; w++) sleep_ms(10);
     }
-    CHECK(flaky.calls == 2); /* one failed refresh, then the backoff */
+    CHECK(__atomic_load_n(&flaky.calls, __ATOMIC_SEQ_CST) == 2); /* one failed refresh, then the backoff */
     CHECK(!jwks_token_stale(NULL));
     jwks_client_free(c);
 }
