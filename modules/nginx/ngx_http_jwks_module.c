@@ -1,0 +1,1232 @@
+/*
+ * ngx_http_jwks_module: JWT authentication in nginx with libjwks, through include/jwks.h only.
+ *
+ * Verification runs in the access phase with jwks_client_verify_async_queued: a cache hit
+ * continues the request at once; a pending one parks it (NGX_AGAIN) until the client's
+ * completion descriptor, registered as an nginx read event, wakes the worker and
+ * jwks_client_poll hands the result back. No blocking libjwks call runs on a worker.
+ *
+ * Clients are made per worker in init_process (after the fork), one per distinct key source
+ * and transport setting, shared by every location that uses it; per-location audiences,
+ * leeway and algorithms are a jwks_verify_options.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jwks.h>
+
+
+#define NGX_HTTP_JWKS_CLAIM_PREFIX  "jwks_claim_"
+
+/* One key source and its transport settings; a client per worker. */
+typedef struct {
+    ngx_str_t                   uri;          /* fixed JWKS URL, or empty */
+    ngx_array_t                *issuers;      /* ngx_str_t: discovery, when no uri */
+    ngx_str_t                   ca_file;
+    ngx_str_t                   persist_dir;
+    ngx_msec_t                  timeout;
+    ngx_msec_t                  lifespan;
+    jwks_client                *client;       /* made in init_process */
+    ngx_connection_t           *wakeup;       /* the completion descriptor's connection */
+} ngx_http_jwks_source_t;
+
+typedef struct {
+    ngx_array_t                 sources;      /* ngx_http_jwks_source_t */
+} ngx_http_jwks_main_conf_t;
+
+typedef struct {
+    ngx_http_complex_value_t  **values;
+    ngx_uint_t                  nvalues;
+    ngx_uint_t                  status;       /* 401 or 403 */
+} ngx_http_jwks_require_t;
+
+typedef struct {
+    ngx_flag_t                  enabled;      /* NGX_CONF_UNSET until jwks_auth */
+    ngx_str_t                   realm;
+    ngx_str_t                   uri;
+    ngx_array_t                *issuers;
+    ngx_str_t                   ca_file;
+    ngx_str_t                   persist_dir;
+    ngx_msec_t                  timeout;
+    ngx_msec_t                  lifespan;
+    ngx_array_t                *audiences;    /* ngx_str_t */
+    ngx_msec_t                  leeway;
+    ngx_str_t                   algorithms;
+    ngx_http_complex_value_t   *token;
+    ngx_array_t                *requires;     /* ngx_http_jwks_require_t */
+    ngx_int_t                   source;       /* index in the main conf's sources */
+    jwks_verify_options        *verify;
+} ngx_http_jwks_loc_conf_t;
+
+typedef enum {
+    NGX_HTTP_JWKS_PENDING = 1,
+    NGX_HTTP_JWKS_DONE
+} ngx_http_jwks_state_e;
+
+/* Per request: the verification and its result (freed with the request's pool). */
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_http_jwks_state_e       state;
+    jwks_request               *pending;      /* while parked */
+    jwks_status                 status;
+    jwks_token                 *token;
+    jwks_error                 *error;
+} ngx_http_jwks_ctx_t;
+
+/* A variable set by jwks_claim_set: the claim's JSON Pointer. */
+typedef struct {
+    ngx_str_t                   pointer;
+} ngx_http_jwks_claim_var_t;
+
+
+static ngx_int_t ngx_http_jwks_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_jwks_init(ngx_conf_t *cf);
+static void *ngx_http_jwks_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_jwks_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+static char *ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_jwks_init_process(ngx_cycle_t *cycle);
+static void ngx_http_jwks_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_jwks_commands[] = {
+
+    { ngx_string("jwks_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_jwks_auth,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("jwks_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, uri),
+      NULL },
+
+    { ngx_string("jwks_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, issuers),
+      NULL },
+
+    { ngx_string("jwks_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("jwks_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("jwks_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, algorithms),
+      NULL },
+
+    { ngx_string("jwks_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("jwks_ca_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, ca_file),
+      NULL },
+
+    { ngx_string("jwks_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, timeout),
+      NULL },
+
+    { ngx_string("jwks_cache_time"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, lifespan),
+      NULL },
+
+    { ngx_string("jwks_persist_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, persist_dir),
+      NULL },
+
+    { ngx_string("jwks_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_jwks_require,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("jwks_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_jwks_claim_set,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_jwks_module_ctx = {
+    ngx_http_jwks_add_variables,           /* preconfiguration */
+    ngx_http_jwks_init,                    /* postconfiguration */
+
+    ngx_http_jwks_create_main_conf,        /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_jwks_create_loc_conf,         /* create location configuration */
+    ngx_http_jwks_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_jwks_module = {
+    NGX_MODULE_V1,
+    &ngx_http_jwks_module_ctx,             /* module context */
+    ngx_http_jwks_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_jwks_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_jwks_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* ------------------------------------------------------------------ configuration */
+
+static void *
+ngx_http_jwks_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_jwks_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&jmcf->sources, cf->pool, 4, sizeof(ngx_http_jwks_source_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return jmcf;
+}
+
+
+static void *
+ngx_http_jwks_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_jwks_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_jwks_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /* ngx_pcalloc: strings empty, pointers NULL */
+    conf->enabled = NGX_CONF_UNSET;
+    conf->issuers = NGX_CONF_UNSET_PTR;
+    conf->audiences = NGX_CONF_UNSET_PTR;
+    conf->requires = NGX_CONF_UNSET_PTR;
+    conf->token = NGX_CONF_UNSET_PTR;
+    conf->timeout = NGX_CONF_UNSET_MSEC;
+    conf->lifespan = NGX_CONF_UNSET_MSEC;
+    conf->leeway = NGX_CONF_UNSET_MSEC;
+    conf->source = -1;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_str_t                 *value;
+
+    if (jlcf->enabled != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        jlcf->enabled = 0;
+        return NGX_CONF_OK;
+    }
+
+    /* The realm goes into a quoted header parameter: no quotes, backslashes or controls. */
+    for (ngx_uint_t i = 0; i < value[1].len; i++) {
+        u_char ch = value[1].data[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20 || ch == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "jwks_auth: the realm must not contain quotes, "
+                               "backslashes or control characters");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    jlcf->enabled = 1;
+    jlcf->realm = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* jwks_require $value ... [error=401|403]: every value must be non-empty and not "0". */
+static char *
+ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t          *jlcf = conf;
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, n;
+    ngx_http_jwks_require_t           *req;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (jlcf->requires == NGX_CONF_UNSET_PTR) {
+        jlcf->requires = ngx_array_create(cf->pool, 2, sizeof(ngx_http_jwks_require_t));
+        if (jlcf->requires == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    req = ngx_array_push(jlcf->requires);
+    if (req == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+    req->status = NGX_HTTP_UNAUTHORIZED;
+
+    if (n > 1 && ngx_strncmp(value[n].data, "error=", 6) == 0) {
+        if (value[n].len == 9 && ngx_strncmp(value[n].data + 6, "401", 3) == 0) {
+            req->status = NGX_HTTP_UNAUTHORIZED;
+        } else if (value[n].len == 9 && ngx_strncmp(value[n].data + 6, "403", 3) == 0) {
+            req->status = NGX_HTTP_FORBIDDEN;
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "jwks_require: \"%V\" must be error=401 or error=403",
+                               &value[n]);
+            return NGX_CONF_ERROR;
+        }
+        n--;
+    }
+
+    req->values = ngx_pcalloc(cf->pool, n * sizeof(ngx_http_complex_value_t *));
+    if (req->values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    req->nvalues = n;
+
+    for (i = 0; i < n; i++) {
+        req->values[i] = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (req->values[i] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+        ccv.cf = cf;
+        ccv.value = &value[i + 1];
+        ccv.complex_value = req->values[i];
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* A JSON Pointer reference token: "~" as "~0", "/" as "~1" (RFC 6901). */
+static u_char *
+ngx_http_jwks_pointer_append(u_char *p, ngx_str_t *name)
+{
+    *p++ = '/';
+    for (ngx_uint_t i = 0; i < name->len; i++) {
+        if (name->data[i] == '~') {
+            *p++ = '~'; *p++ = '0';
+        } else if (name->data[i] == '/') {
+            *p++ = '~'; *p++ = '1';
+        } else {
+            *p++ = name->data[i];
+        }
+    }
+    return p;
+}
+
+
+static ngx_int_t ngx_http_jwks_claim_var(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* jwks_claim_set $variable name [name ...]: a nested claim, or one whose name is no valid
+ * variable name (a URI), into a variable. */
+static char *
+ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                  *value, name;
+    ngx_uint_t                  i, len;
+    ngx_http_variable_t        *var;
+    ngx_http_jwks_claim_var_t  *cv;
+    u_char                     *p;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+    name.data = value[1].data + 1;
+    name.len = value[1].len - 1;
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cv = ngx_palloc(cf->pool, sizeof(ngx_http_jwks_claim_var_t));
+    if (cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = 0;
+    for (i = 2; i < cf->args->nelts; i++) {
+        len += 1 + 2 * value[i].len;
+    }
+    cv->pointer.data = ngx_pnalloc(cf->pool, len);
+    if (cv->pointer.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    p = cv->pointer.data;
+    for (i = 2; i < cf->args->nelts; i++) {
+        p = ngx_http_jwks_pointer_append(p, &value[i]);
+    }
+    cv->pointer.len = p - cv->pointer.data;
+
+    var->get_handler = ngx_http_jwks_claim_var;
+    var->data = (uintptr_t) cv;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_jwks_free_verify_options(void *data)
+{
+    jwks_verify_options_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_jwks_same_str(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_strncmp(a->data, b->data, a->len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_jwks_same_issuers(ngx_array_t *a, ngx_array_t *b)
+{
+    ngx_str_t  *x, *y;
+
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+    x = a->elts;
+    y = b->elts;
+    for (ngx_uint_t i = 0; i < a->nelts; i++) {
+        if (!ngx_http_jwks_same_str(&x[i], &y[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* Options for a source's client; NULL (with the reason logged) when a setting is refused. */
+static jwks_options *
+ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log)
+{
+    jwks_options  *o;
+    jwks_error    *err = NULL;
+    ngx_str_t     *iss;
+    jwks_status    s = JWKS_OK;
+
+    o = jwks_options_new();
+
+    if (src->uri.len) {
+        s = jwks_options_set_uri(o, (const char *) src->uri.data, src->uri.len, &err);
+    } else if (src->issuers) {
+        iss = src->issuers->elts;
+        for (ngx_uint_t i = 0; s == JWKS_OK && i < src->issuers->nelts; i++) {
+            s = jwks_options_add_allowed_issuer(o, (const char *) iss[i].data, iss[i].len,
+                                                &err);
+        }
+    }
+    if (s == JWKS_OK && src->ca_file.len) {
+        s = jwks_options_add_ca_file(o, (const char *) src->ca_file.data, src->ca_file.len,
+                                     &err);
+    }
+    if (s == JWKS_OK && src->persist_dir.len) {
+        s = jwks_options_set_persist_dir(o, (const char *) src->persist_dir.data,
+                                         src->persist_dir.len, &err);
+    }
+    if (s == JWKS_OK) {
+        s = jwks_options_set_timeout_ms(o, src->timeout, &err);
+    }
+    if (s == JWKS_OK) {
+        s = src->uri.len ? jwks_options_set_lifespan_ms(o, src->lifespan, &err)
+                         : jwks_options_set_issuer_ttl_ms(o, src->lifespan, &err);
+    }
+
+    if (s != JWKS_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "jwks: %s", jwks_error_message(err));
+        jwks_error_free(err);
+        jwks_options_free(o);
+        return NULL;
+    }
+
+    return o;
+}
+
+
+static char *
+ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_jwks_loc_conf_t   *prev = parent;
+    ngx_http_jwks_loc_conf_t   *conf = child;
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    ngx_pool_cleanup_t         *cln;
+    ngx_str_t                  *aud;
+    jwks_options               *o;
+    jwks_client                *probe = NULL;
+    jwks_error                 *err = NULL;
+    jwks_status                 s = JWKS_OK;
+    ngx_uint_t                  i;
+
+    ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
+    ngx_conf_merge_str_value(conf->realm, prev->realm, "");
+
+    /* The key source is inherited as a whole: a URL or issuers set here replace both. */
+    if (conf->uri.data == NULL && conf->issuers == NGX_CONF_UNSET_PTR) {
+        conf->uri = prev->uri;
+        conf->issuers = prev->issuers;
+    }
+    if (conf->issuers == NGX_CONF_UNSET_PTR) {
+        conf->issuers = NULL;
+    }
+    ngx_conf_merge_str_value(conf->uri, prev->uri, "");
+    ngx_conf_merge_str_value(conf->ca_file, prev->ca_file, "");
+    ngx_conf_merge_str_value(conf->persist_dir, prev->persist_dir, "");
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
+    ngx_conf_merge_msec_value(conf->lifespan, prev->lifespan, 300000);
+    ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
+    ngx_conf_merge_msec_value(conf->leeway, prev->leeway, NGX_CONF_UNSET_MSEC);
+    ngx_conf_merge_str_value(conf->algorithms, prev->algorithms, "");
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_ptr_value(conf->requires, prev->requires, NULL);
+
+    if (!conf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->uri.len && conf->issuers) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "jwks_uri and jwks_issuer exclude each other in one location");
+        return NGX_CONF_ERROR;
+    }
+    if (conf->uri.len == 0 && conf->issuers == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "jwks_auth needs jwks_uri or jwks_issuer");
+        return NGX_CONF_ERROR;
+    }
+
+    /* One client per distinct source and transport setting. */
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_jwks_module);
+    src = jmcf->sources.elts;
+    for (i = 0; i < jmcf->sources.nelts; i++) {
+        if (ngx_http_jwks_same_str(&src[i].uri, &conf->uri)
+            && ngx_http_jwks_same_issuers(src[i].issuers, conf->issuers)
+            && ngx_http_jwks_same_str(&src[i].ca_file, &conf->ca_file)
+            && ngx_http_jwks_same_str(&src[i].persist_dir, &conf->persist_dir)
+            && src[i].timeout == conf->timeout
+            && src[i].lifespan == conf->lifespan)
+        {
+            break;
+        }
+    }
+    if (i == jmcf->sources.nelts) {
+        src = ngx_array_push(&jmcf->sources);
+        if (src == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        ngx_memzero(src, sizeof(ngx_http_jwks_source_t));
+        src->uri = conf->uri;
+        src->issuers = conf->issuers;
+        src->ca_file = conf->ca_file;
+        src->persist_dir = conf->persist_dir;
+        src->timeout = conf->timeout;
+        src->lifespan = conf->lifespan;
+
+        /* Checks the settings now (URL scheme, CA file): a client made and freed in the
+         * master, which starts no thread and fetches nothing. Workers make their own. */
+        o = ngx_http_jwks_source_options(src, cf->log);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        s = jwks_client_new(o, &probe, &err);
+        jwks_options_free(o);
+        if (s != JWKS_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks: %s", jwks_error_message(err));
+            jwks_error_free(err);
+            return NGX_CONF_ERROR;
+        }
+        jwks_client_free(probe);
+    }
+    conf->source = i;
+
+    /* Per-location checks: audiences, leeway, algorithms. */
+    conf->verify = jwks_verify_options_new();
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        jwks_verify_options_free(conf->verify);
+        return NGX_CONF_ERROR;
+    }
+    cln->handler = ngx_http_jwks_free_verify_options;
+    cln->data = conf->verify;
+
+    if (conf->audiences) {
+        aud = conf->audiences->elts;
+        for (i = 0; s == JWKS_OK && i < conf->audiences->nelts; i++) {
+            s = jwks_verify_options_add_audience(conf->verify, (const char *) aud[i].data,
+                                                 aud[i].len, &err);
+        }
+    }
+    if (s == JWKS_OK && conf->leeway != NGX_CONF_UNSET_MSEC) {
+        s = jwks_verify_options_set_leeway_ms(conf->verify, conf->leeway, &err);
+    }
+    if (s == JWKS_OK && conf->algorithms.len) {
+        s = jwks_verify_options_set_algorithms(conf->verify,
+                                               (const char *) conf->algorithms.data,
+                                               conf->algorithms.len, &err);
+    }
+    if (s != JWKS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks: %s", jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ------------------------------------------------------------------ worker: clients */
+
+static void
+ngx_http_jwks_log(void *user_data, int level, const char *message, size_t len)
+{
+    static const ngx_uint_t  levels[] = { NGX_LOG_ERR, NGX_LOG_ERR, NGX_LOG_WARN,
+                                          NGX_LOG_INFO, NGX_LOG_DEBUG };
+    ngx_log_t               *log = user_data;
+
+    /* Called from jwks_client_poll on the worker thread (log-on-poll). */
+    ngx_log_error(levels[level >= 1 && level <= 4 ? level : 0], log, 0,
+                  "jwks: %*s", len, message);
+}
+
+
+static void ngx_http_jwks_wakeup_handler(ngx_event_t *ev);
+
+
+static ngx_int_t
+ngx_http_jwks_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    jwks_options               *o;
+    jwks_error                 *err = NULL;
+    ngx_connection_t           *c;
+    int                         fd;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
+    jmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_jwks_module);
+    if (jmcf == NULL) {
+        return NGX_OK;
+    }
+
+    src = jmcf->sources.elts;
+    for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
+        o = ngx_http_jwks_source_options(&src[i], cycle->log);
+        if (o == NULL) {
+            return NGX_ERROR;
+        }
+        /* Log events come back through jwks_client_poll, on this thread. */
+        if (jwks_options_set_log_callback(o, ngx_http_jwks_log, cycle->log, 3, &err)
+                != JWKS_OK
+            || jwks_options_set_log_on_poll(o, true, &err) != JWKS_OK
+            || jwks_client_new(o, &src[i].client, &err) != JWKS_OK
+            || jwks_client_completion_fd(src[i].client, &fd, &err) != JWKS_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "jwks: %s", jwks_error_message(err));
+            jwks_error_free(err);
+            jwks_options_free(o);
+            return NGX_ERROR;
+        }
+        jwks_options_free(o);
+
+        c = ngx_get_connection(fd, cycle->log);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+        c->data = &src[i];
+        c->read->handler = ngx_http_jwks_wakeup_handler;
+        c->read->log = cycle->log;
+        if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+        src[i].wakeup = c;
+
+        /* Starts the fetches (or finds the persisted sets) without waiting. */
+        (void) jwks_client_warm_up_nonblocking(src[i].client, NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_jwks_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+
+    jmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_jwks_module);
+    if (jmcf == NULL) {
+        return;
+    }
+
+    src = jmcf->sources.elts;
+    for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
+        if (src[i].wakeup) {
+            /* The descriptor is the client's: forget it without closing. */
+            ngx_del_conn(src[i].wakeup, NGX_CLOSE_EVENT);
+            src[i].wakeup->fd = (ngx_socket_t) -1;
+            ngx_free_connection(src[i].wakeup);
+            src[i].wakeup = NULL;
+        }
+        jwks_client_free(src[i].client);
+        src[i].client = NULL;
+    }
+}
+
+
+/* The completion descriptor is readable: hand each finished verification back to its
+ * parked request and let that request's phases run again. */
+static void
+ngx_http_jwks_wakeup_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c = ev->data;
+    ngx_http_jwks_source_t  *src = c->data;
+    ngx_http_jwks_ctx_t     *ctx;
+    uint64_t                 tag;
+    jwks_status              status;
+    jwks_token              *token;
+    jwks_error              *error;
+
+    while (jwks_client_poll(src->client, &tag, &status, &token, &error) == JWKS_OK) {
+        ctx = (ngx_http_jwks_ctx_t *) (uintptr_t) tag;
+        jwks_request_free(ctx->pending);
+        ctx->pending = NULL;
+        ctx->status = status;
+        ctx->token = token;
+        ctx->error = error;
+        ctx->state = NGX_HTTP_JWKS_DONE;
+        ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+    }
+}
+
+
+/* ------------------------------------------------------------------ requests */
+
+static void
+ngx_http_jwks_cleanup(void *data)
+{
+    ngx_http_jwks_ctx_t  *ctx = data;
+
+    /* A request that ends while parked: its result is discarded, never handed out. */
+    jwks_request_free(ctx->pending);
+    jwks_token_free(ctx->token);
+    jwks_error_free(ctx->error);
+    ctx->pending = NULL;
+    ctx->token = NULL;
+    ctx->error = NULL;
+}
+
+
+/* The token: jwks_token's value, or the Bearer credentials of Authorization. */
+static ngx_int_t
+ngx_http_jwks_get_token(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
+    ngx_str_t *token)
+{
+    ngx_table_elt_t  *h;
+    u_char           *p, *end;
+
+    token->len = 0;
+    token->data = NULL;
+
+    if (jlcf->token) {
+        return ngx_http_complex_value(r, jlcf->token, token);
+    }
+
+    h = r->headers_in.authorization;
+    if (h == NULL || h->value.len < 7
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
+    {
+        return NGX_OK;
+    }
+    p = h->value.data + 7;
+    end = h->value.data + h->value.len;
+    while (p < end && *p == ' ') {
+        p++;
+    }
+    while (end > p && end[-1] == ' ') {
+        end--;
+    }
+    token->data = p;
+    token->len = end - p;
+    return NGX_OK;
+}
+
+
+/* A short description for error_description: never the token's bytes. */
+static const char *
+ngx_http_jwks_description(jwks_status s)
+{
+    switch (s) {
+    case JWKS_ERR_EXPIRED:               return "the token has expired";
+    case JWKS_ERR_NOT_YET_VALID:         return "the token is not valid yet";
+    case JWKS_ERR_BAD_SIGNATURE:         return "the signature does not verify";
+    case JWKS_ERR_KEY_NOT_FOUND:         return "no key with the token's kid";
+    case JWKS_ERR_MISSING_KID:           return "the token has no kid";
+    case JWKS_ERR_WRONG_AUDIENCE:        return "the audience is not accepted";
+    case JWKS_ERR_WRONG_ISSUER:          return "the issuer is not accepted";
+    case JWKS_ERR_ISSUER_NOT_ALLOWED:    return "the issuer is not accepted";
+    case JWKS_ERR_WRONG_TYP:             return "the token type is not accepted";
+    case JWKS_ERR_MISSING_CLAIM:         return "a required claim is missing";
+    case JWKS_ERR_UNSUPPORTED_ALGORITHM:
+    case JWKS_ERR_ALGORITHM_NOT_ALLOWED: return "the algorithm is not accepted";
+    case JWKS_ERR_UNSUPPORTED_CRITICAL:  return "the token has unsupported critical headers";
+    case JWKS_ERR_TOKEN_TOO_LARGE:       return "the token is too large";
+    default:                             return "the token is malformed";
+    }
+}
+
+
+/* 401 with an RFC 6750 challenge; `description` NULL when no token was sent. */
+static ngx_int_t
+ngx_http_jwks_reject(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
+    const char *error, const char *description)
+{
+    ngx_table_elt_t  *h;
+    size_t            len;
+    u_char           *p;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof("Bearer realm=\"\"") - 1 + jlcf->realm.len;
+    if (error) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+    if (description) {
+        len += sizeof(", error_description=\"\"") - 1 + ngx_strlen(description);
+    }
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &jlcf->realm);
+    if (error) {
+        p = ngx_sprintf(p, ", error=\"%s\"", error);
+    }
+    if (description) {
+        p = ngx_sprintf(p, ", error_description=\"%s\"", description);
+    }
+    h->value.len = p - h->value.data;
+    r->headers_out.www_authenticate = h;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/* jwks_require: every value non-empty and not "0". */
+static ngx_int_t
+ngx_http_jwks_check_requires(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf)
+{
+    ngx_http_jwks_require_t  *req;
+    ngx_str_t                 v;
+
+    if (jlcf->requires == NULL) {
+        return NGX_OK;
+    }
+
+    req = jlcf->requires->elts;
+    for (ngx_uint_t i = 0; i < jlcf->requires->nelts; i++) {
+        for (ngx_uint_t j = 0; j < req[i].nvalues; j++) {
+            if (ngx_http_complex_value(r, req[i].values[j], &v) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if (v.len == 0 || (v.len == 1 && v.data[0] == '0')) {
+                if (req[i].status == NGX_HTTP_FORBIDDEN) {
+                    return NGX_HTTP_FORBIDDEN;
+                }
+                return ngx_http_jwks_reject(r, jlcf, "insufficient_scope",
+                                            "a required claim value is missing");
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* The verification's outcome as the access phase's answer. */
+static ngx_int_t
+ngx_http_jwks_finish(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
+    ngx_http_jwks_ctx_t *ctx)
+{
+    switch (ctx->status) {
+
+    case JWKS_OK:
+        return ngx_http_jwks_check_requires(r, jlcf);
+
+    /* The IdP cannot be reached (and no keys are cached): a dependency is down, for now.
+     * 503 says "try again later", which clients and load balancers act on; it is not a
+     * problem with the token, nor a bug in this server. */
+    case JWKS_ERR_CONNECTION:
+    case JWKS_ERR_TIMEOUT:
+    case JWKS_ERR_TLS:
+    case JWKS_ERR_HTTP_STATUS:
+    case JWKS_ERR_INVALID_JWKS:
+    case JWKS_ERR_NO_SIGNING_KEYS:
+    case JWKS_ERR_RESPONSE_TOO_LARGE:
+    case JWKS_ERR_REDIRECT:
+    case JWKS_ERR_DISCOVERY:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "jwks: keys unavailable: %s", jwks_error_message(ctx->error));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    case JWKS_ERR_INTERNAL:
+    case JWKS_ERR_FORKED:
+    case JWKS_ERR_CANCELLED:
+    case JWKS_ERR_INVALID_ARGUMENT:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "jwks: %s: %s", jwks_status_str((int) ctx->status),
+                      jwks_error_message(ctx->error));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    default:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "jwks: token rejected: %s", jwks_error_message(ctx->error));
+        return ngx_http_jwks_reject(r, jlcf, "invalid_token",
+                                    ngx_http_jwks_description(ctx->status));
+    }
+}
+
+
+static ngx_int_t
+ngx_http_jwks_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_jwks_loc_conf_t   *jlcf;
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    ngx_http_jwks_ctx_t        *ctx;
+    ngx_pool_cleanup_t         *cln;
+    ngx_str_t                   token;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_jwks_module);
+    if (!jlcf->enabled) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_jwks_module);
+    if (ctx) {
+        if (ctx->state == NGX_HTTP_JWKS_PENDING) {
+            return NGX_AGAIN;
+        }
+        return ngx_http_jwks_finish(r, jlcf, ctx);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_jwks_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cln->handler = ngx_http_jwks_cleanup;
+    cln->data = ctx;
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_jwks_module);
+
+    if (ngx_http_jwks_get_token(r, jlcf, &token) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (token.len == 0) {
+        /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
+        ctx->state = NGX_HTTP_JWKS_DONE;
+        ctx->status = JWKS_ERR_MALFORMED_TOKEN;
+        return ngx_http_jwks_reject(r, jlcf, NULL, NULL);
+    }
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_jwks_module);
+    src = (ngx_http_jwks_source_t *) jmcf->sources.elts + jlcf->source;
+    if (src->client == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = jwks_client_verify_async_queued(src->client, (const char *) token.data,
+                                                  token.len, jlcf->verify,
+                                                  (uint64_t) (uintptr_t) ctx, &ctx->token,
+                                                  &ctx->pending, &ctx->error);
+    if (ctx->status == JWKS_PENDING) {
+        /* Parked: the wake-up handler posts this request again. A client that goes away
+         * meanwhile ends the request, whose pool cleanup frees the pending verification. */
+        ctx->state = NGX_HTTP_JWKS_PENDING;
+        r->read_event_handler = ngx_http_test_reading;
+        return NGX_AGAIN;
+    }
+
+    ctx->state = NGX_HTTP_JWKS_DONE;
+    return ngx_http_jwks_finish(r, jlcf, ctx);
+}
+
+
+/* ------------------------------------------------------------------ variables */
+
+static ngx_http_jwks_ctx_t *
+ngx_http_jwks_verified(ngx_http_request_t *r)
+{
+    ngx_http_jwks_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_jwks_module);
+    if (ctx == NULL || ctx->state != NGX_HTTP_JWKS_DONE || ctx->token == NULL) {
+        return NULL;
+    }
+    return ctx;
+}
+
+
+static void
+ngx_http_jwks_set_value(ngx_http_variable_value_t *v, u_char *data, size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+}
+
+
+/* The claim at `pointer` into `v`, copied into the request's pool. */
+static ngx_int_t
+ngx_http_jwks_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    ngx_str_t *pointer)
+{
+    ngx_http_jwks_ctx_t  *ctx;
+    size_t                len = 0;
+    u_char                small[128], *p;
+
+    ctx = ngx_http_jwks_verified(r);
+    if (ctx == NULL
+        || jwks_token_claim(ctx->token, (const char *) pointer->data, pointer->len,
+                            (char *) small, sizeof(small), &len, NULL) != JWKS_OK)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    if (len <= sizeof(small)) {
+        ngx_memcpy(p, small, len);
+    } else if (jwks_token_claim(ctx->token, (const char *) pointer->data, pointer->len,
+                                (char *) p, len, &len, NULL) != JWKS_OK)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_jwks_set_value(v, p, len);
+    return NGX_OK;
+}
+
+
+/* $jwks_claim_<name>: a top-level claim. */
+static ngx_int_t
+ngx_http_jwks_claim_prefix_var(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t  *name = (ngx_str_t *) data;
+    ngx_str_t   claim, pointer;
+
+    claim.data = name->data + sizeof(NGX_HTTP_JWKS_CLAIM_PREFIX) - 1;
+    claim.len = name->len - (sizeof(NGX_HTTP_JWKS_CLAIM_PREFIX) - 1);
+
+    pointer.data = ngx_pnalloc(r->pool, 1 + 2 * claim.len);
+    if (pointer.data == NULL) {
+        return NGX_ERROR;
+    }
+    pointer.len = ngx_http_jwks_pointer_append(pointer.data, &claim) - pointer.data;
+
+    return ngx_http_jwks_claim_value(r, v, &pointer);
+}
+
+
+/* A variable of jwks_claim_set. */
+static ngx_int_t
+ngx_http_jwks_claim_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_jwks_claim_var_t  *cv = (ngx_http_jwks_claim_var_t *) data;
+
+    return ngx_http_jwks_claim_value(r, v, &cv->pointer);
+}
+
+
+enum { NGX_HTTP_JWKS_VAR_CLAIMS, NGX_HTTP_JWKS_VAR_KID, NGX_HTTP_JWKS_VAR_ALG,
+       NGX_HTTP_JWKS_VAR_STALE };
+
+static ngx_int_t
+ngx_http_jwks_token_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_jwks_ctx_t  *ctx;
+    const char           *text = NULL;
+    size_t                len = 0;
+
+    ctx = ngx_http_jwks_verified(r);
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+    case NGX_HTTP_JWKS_VAR_CLAIMS: text = jwks_token_claims(ctx->token, &len); break;
+    case NGX_HTTP_JWKS_VAR_KID:    text = jwks_token_kid(ctx->token, &len); break;
+    case NGX_HTTP_JWKS_VAR_ALG:    text = jwks_token_alg(ctx->token, &len); break;
+    case NGX_HTTP_JWKS_VAR_STALE:
+        text = jwks_token_stale(ctx->token) ? "1" : "0";
+        len = 1;
+        break;
+    }
+    if (text == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* Lent by the token, which lives as long as the request's pool. */
+    ngx_http_jwks_set_value(v, (u_char *) text, len);
+    return NGX_OK;
+}
+
+
+static ngx_http_variable_t  ngx_http_jwks_vars[] = {
+
+    { ngx_string(NGX_HTTP_JWKS_CLAIM_PREFIX), NULL, ngx_http_jwks_claim_prefix_var,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("jwks_claims"), NULL, ngx_http_jwks_token_var,
+      NGX_HTTP_JWKS_VAR_CLAIMS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("jwks_kid"), NULL, ngx_http_jwks_token_var,
+      NGX_HTTP_JWKS_VAR_KID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("jwks_alg"), NULL, ngx_http_jwks_token_var,
+      NGX_HTTP_JWKS_VAR_ALG, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("jwks_stale"), NULL, ngx_http_jwks_token_var,
+      NGX_HTTP_JWKS_VAR_STALE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_jwks_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_jwks_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_jwks_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+    *h = ngx_http_jwks_access_handler;
+
+    return NGX_OK;
+}

@@ -1,0 +1,405 @@
+//! The nginx module (modules/nginx) in real nginx (Debian's 1.22, installed by .ci/run), against
+//! JWKS servers on 127.0.0.1: built once with modules/nginx/build.sh, then each test starts its
+//! own nginx with its own configuration and port.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::json;
+use support::cbuild;
+use support::keys::{b64, jwks, now, TestKey};
+use support::server::{Reply, TestServer};
+use support::wait_until;
+
+/// Builds the module against the static library cargo built (once per test binary).
+fn module() -> &'static Path {
+    static MODULE: OnceLock<PathBuf> = OnceLock::new();
+    MODULE.get_or_init(|| {
+        let lib = cbuild::static_lib();
+        let target = lib.parent().unwrap().parent().unwrap().to_path_buf();
+        let out = Command::new("bash")
+            .arg(cbuild::root().join("modules/nginx/build.sh"))
+            .arg("debug")
+            .env("JWKS_NGINX_NO_CARGO", "1")
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("run modules/nginx/build.sh");
+        assert!(
+            out.status.success(),
+            "building the nginx module failed (are nginx and nginx-dev installed?):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("nginx/debug/ngx_http_jwks_module.so")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running nginx (master and workers), stopped when dropped.
+struct Nginx {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx with `workers` workers and `http` as the body of its http block, where
+    /// `{port}` is the port to listen on.
+    fn start(name: &str, workers: usize, http: &str) -> Nginx {
+        let dir = std::env::temp_dir().join(format!("jwks-nginx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let user = if unsafe { libc::geteuid() } == 0 {
+            "user root;"
+        } else {
+            ""
+        };
+        let d = dir.display();
+        let conf = format!(
+            "load_module {module};\n{user}\nworker_processes {workers};\n\
+             error_log {d}/error.log info;\npid {d}/nginx.pid;\ndaemon off;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{http}\n}}\n",
+            module = module().display(),
+            http = http.replace("{port}", &port.to_string()),
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx (is it installed?)");
+        let nginx = Nginx { child, dir, port };
+        wait_until("nginx to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        nginx
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+
+    /// The pids of the master and its workers.
+    fn pids(&self) -> Vec<u32> {
+        let master = self.child.id();
+        let mut pids = vec![master];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(master) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        get(self.port, path, headers)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.signal(libc::SIGTERM);
+        let _ = self.child.wait();
+        let log = self.error_log();
+        assert!(
+            thread::panicking() || !log.contains("exited on signal"),
+            "a worker crashed:\n{log}"
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One GET over its own connection (Connection: close).
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read the response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn claims() -> serde_json::Value {
+    json!({
+        "sub": "user-1", "aud": "api", "exp": now() + 3600,
+        "roles": ["a", "b"], "https://example.com/tenant": "t1",
+        "org": {"id": 7}
+    })
+}
+
+/// The JWKS server (an EC and an RSA key) and an upstream that answers 200 and records headers.
+struct Backends {
+    jwks: TestServer,
+    upstream: TestServer,
+    ec: TestKey,
+    rsa: TestKey,
+}
+
+fn backends() -> Backends {
+    let (ec, rsa) = (TestKey::ec("ec", "ES256"), TestKey::rsa("rsa", "RS256"));
+    let jwks_server = TestServer::start();
+    jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
+    let upstream = TestServer::start();
+    for path in ["/api/x", "/admin/x", "/cookie/x", "/idp/x"] {
+        upstream.set(path, Reply::status(200, "upstream"));
+    }
+    Backends {
+        jwks: jwks_server,
+        upstream,
+        ec,
+        rsa,
+    }
+}
+
+fn api_server(b: &Backends) -> String {
+    format!(
+        r#"
+  jwks_claim_set $tenant "https://example.com/tenant";
+  jwks_claim_set $org_id org id;
+  server {{
+    listen 127.0.0.1:{{port}};
+    jwks_uri {jwks};
+    jwks_audience api;
+    location /api/ {{
+      jwks_auth "api";
+      proxy_set_header X-Sub $jwks_claim_sub;
+      proxy_set_header X-Roles $jwks_claim_roles;
+      proxy_set_header X-Tenant $tenant;
+      proxy_set_header X-Org $org_id;
+      proxy_set_header X-Kid $jwks_kid;
+      proxy_set_header X-Alg $jwks_alg;
+      add_header X-Stale $jwks_stale always;
+      proxy_pass {up};
+    }}
+    location /admin/ {{
+      jwks_auth "admin";
+      jwks_require $jwks_claim_admin error=403;
+      proxy_pass {up};
+    }}
+    location /cookie/ {{
+      jwks_auth "api";
+      jwks_token $cookie_access;
+      proxy_pass {up};
+    }}
+    location /open {{
+      return 200 "open";
+    }}
+  }}"#,
+        jwks = b.jwks.url("/jwks"),
+        up = b.upstream.url(""),
+    )
+}
+
+#[test]
+fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenges() {
+    let b = backends();
+    let nginx = Nginx::start("basic", 1, &api_server(&b));
+    let good = b.ec.token(&claims());
+
+    let r = nginx.get("/api/x", &[("Authorization", &bearer(&good))]);
+    assert_eq!(r.status, 200, "{r:?}\n{}", nginx.error_log());
+    assert_eq!(r.body, "upstream");
+    assert_eq!(r.header("X-Stale"), Some("0"));
+    let seen = |h: &str| b.upstream.last_header("/api/x", h);
+    assert_eq!(seen("x-sub").as_deref(), Some("user-1"));
+    assert_eq!(seen("x-roles").as_deref(), Some("a,b"));
+    assert_eq!(seen("x-tenant").as_deref(), Some("t1"));
+    assert_eq!(seen("x-org").as_deref(), Some("7"));
+    assert_eq!(seen("x-kid").as_deref(), Some("ec"));
+    assert_eq!(seen("x-alg").as_deref(), Some("ES256"));
+    let r = nginx.get(
+        "/api/x",
+        &[("Authorization", &bearer(&b.rsa.token(&claims())))],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(seen("x-alg").as_deref(), Some("RS256"));
+
+    // No token: a challenge without an error attribute (RFC 6750 §3.1).
+    let r = nginx.get("/api/x", &[]);
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("WWW-Authenticate"), Some(r#"Bearer realm="api""#));
+
+    let mut c = claims();
+    c["exp"] = json!(now() - 3600);
+    let expired = b.ec.token(&c);
+    let mut c = claims();
+    c["aud"] = json!("other");
+    let wrong_aud = b.ec.token(&c);
+    let mut bad_sig = good.clone().into_bytes();
+    let i = bad_sig.len() - 10;
+    bad_sig[i] = if bad_sig[i] == b'A' { b'B' } else { b'A' };
+    let bad_sig = String::from_utf8(bad_sig).unwrap();
+    let unknown_kid = TestKey::ec("zzz", "ES256").token(&claims());
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "kid": "ec"}).to_string().as_bytes()),
+        b64(claims().to_string().as_bytes())
+    );
+    let cases = [
+        (expired.as_str(), "the token has expired"),
+        (bad_sig.as_str(), "the signature does not verify"),
+        (unknown_kid.as_str(), "no key with the token's kid"),
+        (wrong_aud.as_str(), "the audience is not accepted"),
+        (none.as_str(), "the algorithm is not accepted"),
+        ("not-a-jwt", "the token is malformed"),
+    ];
+    for (token, description) in cases {
+        let r = nginx.get("/api/x", &[("Authorization", &bearer(token))]);
+        assert_eq!(r.status, 401, "{description}");
+        assert_eq!(
+            r.header("WWW-Authenticate").unwrap_or_default(),
+            format!(
+                r#"Bearer realm="api", error="invalid_token", error_description="{description}""#
+            )
+        );
+    }
+
+    // The token from a cookie; a required claim (403 when missing, as configured).
+    let r = nginx.get("/cookie/x", &[("Cookie", &format!("access={good}"))]);
+    assert_eq!(r.status, 200);
+    assert_eq!(nginx.get("/cookie/x", &[]).status, 401);
+    assert_eq!(
+        nginx
+            .get("/admin/x", &[("Authorization", &bearer(&good))])
+            .status,
+        403
+    );
+    let mut c = claims();
+    c["admin"] = json!(true);
+    let admin = b.ec.token(&c);
+    assert_eq!(
+        nginx
+            .get("/admin/x", &[("Authorization", &bearer(&admin))])
+            .status,
+        200
+    );
+    assert_eq!(
+        b.jwks.hits("/jwks"),
+        2,
+        "the worker's warm-up, and one refetch for the unknown kid"
+    );
+    let log = nginx.error_log();
+    assert!(!log.contains("another process"), "no forked client:\n{log}");
+}
+
+#[test]
+fn a_cold_start_parks_requests_without_blocking_the_worker() {
+    let b = backends();
+    b.jwks.hold("/jwks");
+    let nginx = Nginx::start("cold", 2, &api_server(&b));
+    // Each worker warms up at start, without waiting: one (held) request each.
+    wait_until("both workers' warm-up requests", || b.jwks.held("/jwks") == 2);
+
+    let good = b.ec.token(&claims());
+    let done = Arc::new(AtomicUsize::new(0));
+    let parked: Vec<_> = (0..100)
+        .map(|_| {
+            let (port, token, done) = (nginx.port, good.clone(), done.clone());
+            thread::spawn(move || {
+                let r = get(port, "/api/x", &[("Authorization", &bearer(&token))]);
+                done.fetch_add(1, Ordering::SeqCst);
+                r.status
+            })
+        })
+        .collect();
+    // Requests that end while parked: their clients go away.
+    for _ in 0..20 {
+        let mut conn = TcpStream::connect(("127.0.0.1", nginx.port)).unwrap();
+        let request =
+            format!("GET /api/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {good}\r\n\r\n");
+        conn.write_all(request.as_bytes()).unwrap();
+    }
+    // The workers are not blocked: other locations answer meanwhile.
+    for _ in 0..20 {
+        assert_eq!(nginx.get("/open", &[]).body, "open");
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 0, "the verifications are parked");
+
+    b.jwks.release("/jwks");
+    for handle in parked {
+        assert_eq!(handle.join().unwrap(), 200);
+    }
+    assert_eq!(b.jwks.hits("/jwks"), 2, "one JWKS request per worker");
+    assert_eq!(
+        nginx
+            .get("/api/x", &[("Authorization", &bearer(&good))])
+            .status,
+        200
+    );
+}
