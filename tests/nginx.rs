@@ -163,7 +163,8 @@ impl Response {
 /// One GET over its own connection (Connection: close).
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
-    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (n, v) in headers {
         request.push_str(&format!("{n}: {v}\r\n"));
@@ -364,7 +365,9 @@ fn a_cold_start_parks_requests_without_blocking_the_worker() {
     b.jwks.hold("/jwks");
     let nginx = Nginx::start("cold", 2, &api_server(&b));
     // Each worker warms up at start, without waiting: one (held) request each.
-    wait_until("both workers' warm-up requests", || b.jwks.held("/jwks") == 2);
+    wait_until("both workers' warm-up requests", || {
+        b.jwks.held("/jwks") == 2
+    });
 
     let good = b.ec.token(&claims());
     let done = Arc::new(AtomicUsize::new(0));
@@ -389,7 +392,11 @@ fn a_cold_start_parks_requests_without_blocking_the_worker() {
     for _ in 0..20 {
         assert_eq!(nginx.get("/open", &[]).body, "open");
     }
-    assert_eq!(done.load(Ordering::SeqCst), 0, "the verifications are parked");
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        0,
+        "the verifications are parked"
+    );
 
     b.jwks.release("/jwks");
     for handle in parked {
@@ -402,4 +409,212 @@ fn a_cold_start_parks_requests_without_blocking_the_worker() {
             .status,
         200
     );
+}
+
+#[test]
+fn with_the_idp_down_after_warm_up_tokens_still_pass_flagged_stale() {
+    let b = backends();
+    let idp = TestServer::start();
+    idp.set_jwks(&jwks(&[&b.ec]));
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_uri {jwks};
+      jwks_audience api;
+      jwks_cache_time 1s;
+      add_header X-Stale $jwks_stale always;
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = idp.url("/jwks"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("stale", 1, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    let r = nginx.get("/api/x", &[("Authorization", &good)]);
+    assert_eq!((r.status, r.header("X-Stale")), (200, Some("0")));
+    drop(idp); // the IdP goes down
+    thread::sleep(Duration::from_millis(1500)); // past the 1 s lifespan; nothing is timed
+    for _ in 0..5 {
+        let r = nginx.get("/api/x", &[("Authorization", &good)]);
+        assert_eq!((r.status, r.header("X-Stale")), (200, Some("1")));
+    }
+    // The failed refresh reached nginx's error log from the worker thread.
+    wait_until("the refresh failure in the error log", || {
+        nginx.error_log().contains("jwks: JWKS")
+    });
+}
+
+#[test]
+fn a_cold_cache_with_the_idp_down_answers_503_at_once() {
+    let b = backends();
+    let closed = format!("http://127.0.0.1:{}/jwks", free_port());
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{ jwks_auth "api"; jwks_uri {closed}; proxy_pass {up}; }}
+  }}"#,
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("down", 1, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    for _ in 0..3 {
+        assert_eq!(nginx.get("/api/x", &[("Authorization", &good)]).status, 503);
+    }
+}
+
+#[test]
+fn a_location_with_an_issuer_verifies_that_issuers_tokens_only() {
+    let b = backends();
+    let iss = b.jwks.url("/idp");
+    b.jwks.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": b.jwks.url("/jwks")}).to_string()),
+    );
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    jwks_uri {jwks};
+    location /idp/ {{
+      jwks_auth "idp";
+      jwks_issuer {iss};
+      jwks_audience api;
+      proxy_set_header X-Iss $jwks_claim_iss;
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = b.jwks.url("/jwks"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("discovery", 1, &http);
+    let mut c = claims();
+    c["iss"] = json!(iss);
+    let r = nginx.get("/idp/x", &[("Authorization", &bearer(&b.ec.token(&c)))]);
+    assert_eq!(r.status, 200, "{}", nginx.error_log());
+    assert_eq!(
+        b.upstream.last_header("/idp/x", "x-iss").as_deref(),
+        Some(iss.as_str())
+    );
+    c["iss"] = json!(b.jwks.url("/other"));
+    let r = nginx.get("/idp/x", &[("Authorization", &bearer(&b.ec.token(&c)))]);
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("WWW-Authenticate")
+        .unwrap_or_default()
+        .contains("the issuer is not accepted"));
+    assert_eq!(b.jwks.hits("/other/.well-known/openid-configuration"), 0);
+}
+
+#[test]
+fn ten_thousand_garbage_tokens_kill_no_worker() {
+    let b = backends();
+    let nginx = Nginx::start("garbage", 2, &api_server(&b));
+    let statuses: Vec<Vec<u16>> = (0..4u32)
+        .map(|t| {
+            let port = nginx.port;
+            thread::spawn(move || {
+                let mut seed = 0x9e37_79b9_u32.wrapping_mul(t + 1);
+                (0..2500)
+                    .map(|i| {
+                        // Printable garbage of varying length, with dots in some.
+                        let len = 1 + (i * 7 + t as usize) % 300;
+                        let token: String = (0..len)
+                            .map(|_| {
+                                seed ^= seed << 13;
+                                seed ^= seed >> 17;
+                                seed ^= seed << 5;
+                                b"ABCxyz0189-_.=+/~"[(seed % 17) as usize] as char
+                            })
+                            .collect();
+                        get(port, "/api/x", &[("Authorization", &bearer(&token))]).status
+                    })
+                    .collect()
+            })
+        })
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert!(statuses.iter().flatten().all(|&s| s == 401));
+    let log = nginx.error_log();
+    assert!(!log.contains("exited on signal"), "{log}");
+}
+
+/// Threads and open descriptors over nginx's processes.
+fn threads_and_fds(nginx: &Nginx) -> (usize, usize) {
+    let count = |pid: u32, what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}")).map_or(0, |d| d.count())
+    };
+    let pids = nginx.pids();
+    (
+        pids.iter().map(|&p| count(p, "task")).sum(),
+        pids.iter().map(|&p| count(p, "fd")).sum(),
+    )
+}
+
+#[test]
+fn reload_under_load_serves_every_request_and_new_workers_start_warm_from_the_saved_set() {
+    let b = backends();
+    let persist = std::env::temp_dir().join(format!("jwks-nginx-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&persist);
+    std::fs::create_dir_all(&persist).unwrap();
+    let http = api_server(&b).replace(
+        "jwks_audience api;",
+        &format!(
+            "jwks_audience api;\n    jwks_persist_dir {};",
+            persist.display()
+        ),
+    );
+    let nginx = Nginx::start("reload", 2, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("both workers warm", || {
+        b.jwks.hits("/jwks") == 2 && nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    });
+    let workers = nginx.pids().len();
+    // Idle: each process is down to its main thread (the library's threads have exited).
+    wait_until("the library's idle threads to exit", || {
+        threads_and_fds(&nginx).0 == workers
+    });
+    let (_, fds) = threads_and_fds(&nginx);
+
+    // From now on the IdP never answers: new workers can only be warm from the saved set.
+    b.jwks.hold("/jwks");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (port, good, stop) = (nginx.port, good.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    statuses.push(get(port, "/api/x", &[("Authorization", &good)]).status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        thread::sleep(Duration::from_millis(300));
+        nginx.signal(libc::SIGHUP);
+    }
+    thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let statuses: Vec<u16> = load.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert!(statuses.len() > 10, "load ran: {}", statuses.len());
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "every request passed through the reloads: {:?}",
+        statuses.iter().filter(|&&s| s != 200).collect::<Vec<_>>()
+    );
+    assert_eq!(b.jwks.held("/jwks"), 0, "no new worker fetched");
+
+    // The old workers are gone and nothing leaked: threads and descriptors back to their level.
+    wait_until("old workers to exit and threads to settle", || {
+        nginx.pids().len() == workers && threads_and_fds(&nginx).0 == workers
+    });
+    assert_eq!(threads_and_fds(&nginx).1, fds, "open descriptors");
+    b.jwks.release("/jwks");
+    let _ = std::fs::remove_dir_all(&persist);
 }

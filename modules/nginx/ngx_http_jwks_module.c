@@ -546,10 +546,12 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->uri = prev->uri;
         conf->issuers = prev->issuers;
     }
+    if (conf->uri.data == NULL) {
+        ngx_str_set(&conf->uri, "");
+    }
     if (conf->issuers == NGX_CONF_UNSET_PTR) {
         conf->issuers = NULL;
     }
-    ngx_conf_merge_str_value(conf->uri, prev->uri, "");
     ngx_conf_merge_str_value(conf->ca_file, prev->ca_file, "");
     ngx_conf_merge_str_value(conf->persist_dir, prev->persist_dir, "");
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
