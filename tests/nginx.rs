@@ -78,7 +78,9 @@ impl Nginx {
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{http}\n}}\n",
             module = module().display(),
-            http = http.replace("{port}", &port.to_string()),
+            http = http
+                .replace("{port}", &port.to_string())
+                .replace("{dir}", &dir.display().to_string()),
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let child = Command::new("nginx")
@@ -217,7 +219,7 @@ fn backends() -> Backends {
     let jwks_server = TestServer::start();
     jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
     let upstream = TestServer::start();
-    for path in ["/api/x", "/admin/x", "/cookie/x", "/idp/x"] {
+    for path in ["/api/x", "/admin/x", "/scoped/x", "/cookie/x", "/idp/x"] {
         upstream.set(path, Reply::status(200, "upstream"));
     }
     Backends {
@@ -233,8 +235,11 @@ fn api_server(b: &Backends) -> String {
         r#"
   jwks_claim_set $tenant "https://example.com/tenant";
   jwks_claim_set $org_id org id;
+  map $jwks_claim_sub $user_class {{ user-1 first; default other; }}
+  log_format jwks "$jwks_claim_sub $jwks_kid $jwks_stale $status";
   server {{
     listen 127.0.0.1:{{port}};
+    access_log {{dir}}/access.log jwks;
     jwks_uri {jwks};
     jwks_audience api;
     location /api/ {{
@@ -245,12 +250,18 @@ fn api_server(b: &Backends) -> String {
       proxy_set_header X-Org $org_id;
       proxy_set_header X-Kid $jwks_kid;
       proxy_set_header X-Alg $jwks_alg;
+      proxy_set_header X-Class $user_class;
       add_header X-Stale $jwks_stale always;
       proxy_pass {up};
     }}
     location /admin/ {{
       jwks_auth "admin";
       jwks_require $jwks_claim_admin error=403;
+      proxy_pass {up};
+    }}
+    location /scoped/ {{
+      jwks_auth "api";
+      jwks_require $jwks_claim_scope;
       proxy_pass {up};
     }}
     location /cookie/ {{
@@ -284,6 +295,7 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
     assert_eq!(seen("x-org").as_deref(), Some("7"));
     assert_eq!(seen("x-kid").as_deref(), Some("ec"));
     assert_eq!(seen("x-alg").as_deref(), Some("ES256"));
+    assert_eq!(seen("x-class").as_deref(), Some("first"), "through a map");
     let r = nginx.get(
         "/api/x",
         &[("Authorization", &bearer(&b.rsa.token(&claims())))],
@@ -341,6 +353,13 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
             .status,
         403
     );
+    // jwks_require's default answer: 401 with insufficient_scope.
+    let r = nginx.get("/scoped/x", &[("Authorization", &bearer(&good))]);
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("WWW-Authenticate")
+        .unwrap_or_default()
+        .contains(r#"error="insufficient_scope""#));
     let mut c = claims();
     c["admin"] = json!(true);
     let admin = b.ec.token(&c);
@@ -357,6 +376,9 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
     );
     let log = nginx.error_log();
     assert!(!log.contains("another process"), "no forked client:\n{log}");
+    // log_format sees the variables (the access log is written as each request ends).
+    let access = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap();
+    assert!(access.lines().any(|l| l == "user-1 ec 0 200"), "{access}");
 }
 
 #[test]

@@ -748,7 +748,7 @@ ngx_http_jwks_exit_process(ngx_cycle_t *cycle)
     for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
         if (src[i].wakeup) {
             /* The descriptor is the client's: forget it without closing. */
-            ngx_del_conn(src[i].wakeup, NGX_CLOSE_EVENT);
+            ngx_del_conn(src[i].wakeup, 0);
             src[i].wakeup->fd = (ngx_socket_t) -1;
             ngx_free_connection(src[i].wakeup);
             src[i].wakeup = NULL;
@@ -999,6 +999,8 @@ ngx_http_jwks_access_handler(ngx_http_request_t *r)
         if (ctx->state == NGX_HTTP_JWKS_PENDING) {
             return NGX_AGAIN;
         }
+        /* Resumed by the wake-up handler: the client's disconnect no longer matters here. */
+        r->read_event_handler = ngx_http_block_reading;
         return ngx_http_jwks_finish(r, jlcf, ctx);
     }
 
