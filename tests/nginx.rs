@@ -353,13 +353,20 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
             .status,
         403
     );
-    // jwks_require's default answer: 401 with insufficient_scope.
+    // jwks_require's default answer: 401 (as auth_jwt_require's).
     let r = nginx.get("/scoped/x", &[("Authorization", &bearer(&good))]);
     assert_eq!(r.status, 401);
     assert!(r
         .header("WWW-Authenticate")
         .unwrap_or_default()
-        .contains(r#"error="insufficient_scope""#));
+        .contains("a required claim value is missing"));
+    // Bytes no JWT has (here non-ASCII) are a malformed token, not a server error.
+    let r = nginx.get("/api/x", &[("Authorization", "Bearer a\u{ff}b.c.d")]);
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("WWW-Authenticate")
+        .unwrap_or_default()
+        .contains("the token is malformed"));
     let mut c = claims();
     c["admin"] = json!(true);
     let admin = b.ec.token(&c);
@@ -471,22 +478,33 @@ fn with_the_idp_down_after_warm_up_tokens_still_pass_flagged_stale() {
 }
 
 #[test]
-fn a_cold_cache_with_the_idp_down_answers_503_at_once() {
+fn a_cold_cache_with_the_idp_down_or_silent_answers_503_never_hangs() {
     let b = backends();
     let closed = format!("http://127.0.0.1:{}/jwks", free_port());
+    b.jwks.hold("/silent");
     let http = format!(
         r#"
   server {{
     listen 127.0.0.1:{{port}};
     location /api/ {{ jwks_auth "api"; jwks_uri {closed}; proxy_pass {up}; }}
+    location /cookie/ {{
+      jwks_auth "api"; jwks_uri {silent}; jwks_timeout 500ms; proxy_pass {up};
+    }}
   }}"#,
         up = b.upstream.url(""),
+        silent = b.jwks.url("/silent"),
     );
     let nginx = Nginx::start("down", 1, &http);
     let good = bearer(&b.ec.token(&claims()));
     for _ in 0..3 {
         assert_eq!(nginx.get("/api/x", &[("Authorization", &good)]).status, 503);
     }
+    // An IdP that accepts and never answers: the fetch times out, the parked request gets 503.
+    assert_eq!(
+        nginx.get("/cookie/x", &[("Authorization", &good)]).status,
+        503
+    );
+    b.jwks.release("/silent");
 }
 
 #[test]

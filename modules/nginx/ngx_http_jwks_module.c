@@ -70,6 +70,7 @@ typedef struct {
     ngx_http_request_t         *request;
     ngx_http_jwks_state_e       state;
     jwks_request               *pending;      /* while parked */
+    ngx_event_t                 deadline;     /* armed while parked */
     jwks_status                 status;
     jwks_token                 *token;
     jwks_error                 *error;
@@ -747,8 +748,13 @@ ngx_http_jwks_exit_process(ngx_cycle_t *cycle)
     src = jmcf->sources.elts;
     for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
         if (src[i].wakeup) {
-            /* The descriptor is the client's: forget it without closing. */
-            ngx_del_conn(src[i].wakeup, 0);
+            /* The descriptor is the client's: forget it without closing. Only some event
+             * methods (epoll) have del_conn. */
+            if (ngx_del_conn) {
+                ngx_del_conn(src[i].wakeup, 0);
+            } else if (src[i].wakeup->read->active) {
+                ngx_del_event(src[i].wakeup->read, NGX_READ_EVENT, 0);
+            }
             src[i].wakeup->fd = (ngx_socket_t) -1;
             ngx_free_connection(src[i].wakeup);
             src[i].wakeup = NULL;
@@ -772,16 +778,43 @@ ngx_http_jwks_wakeup_handler(ngx_event_t *ev)
     jwks_token              *token;
     jwks_error              *error;
 
-    while (jwks_client_poll(src->client, &tag, &status, &token, &error) == JWKS_OK) {
+    jwks_status              polled;
+
+    while ((polled = jwks_client_poll(src->client, &tag, &status, &token, &error))
+           == JWKS_OK)
+    {
         ctx = (ngx_http_jwks_ctx_t *) (uintptr_t) tag;
         jwks_request_free(ctx->pending);
         ctx->pending = NULL;
+        if (ctx->deadline.timer_set) {
+            ngx_del_timer(&ctx->deadline);
+        }
         ctx->status = status;
         ctx->token = token;
         ctx->error = error;
         ctx->state = NGX_HTTP_JWKS_DONE;
         ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
     }
+    if (polled != JWKS_PENDING) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, 0, "jwks: jwks_client_poll failed: %s",
+                      jwks_status_str((int) polled));
+    }
+}
+
+
+/* A parked request waited longer than its fetches can take: it is answered 503 (and its
+ * verification dropped). The timer also keeps a gracefully exiting worker alive until every
+ * parked request is answered. */
+static void
+ngx_http_jwks_deadline_handler(ngx_event_t *ev)
+{
+    ngx_http_jwks_ctx_t  *ctx = ev->data;
+
+    jwks_request_free(ctx->pending);
+    ctx->pending = NULL;
+    ctx->status = JWKS_ERR_TIMEOUT;
+    ctx->state = NGX_HTTP_JWKS_DONE;
+    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
 }
 
 
@@ -793,6 +826,9 @@ ngx_http_jwks_cleanup(void *data)
     ngx_http_jwks_ctx_t  *ctx = data;
 
     /* A request that ends while parked: its result is discarded, never handed out. */
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
     jwks_request_free(ctx->pending);
     jwks_token_free(ctx->token);
     jwks_error_free(ctx->error);
@@ -925,7 +961,7 @@ ngx_http_jwks_check_requires(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jl
                 if (req[i].status == NGX_HTTP_FORBIDDEN) {
                     return NGX_HTTP_FORBIDDEN;
                 }
-                return ngx_http_jwks_reject(r, jlcf, "insufficient_scope",
+                return ngx_http_jwks_reject(r, jlcf, "invalid_token",
                                             "a required claim value is missing");
             }
         }
@@ -957,13 +993,13 @@ ngx_http_jwks_finish(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
     case JWKS_ERR_RESPONSE_TOO_LARGE:
     case JWKS_ERR_REDIRECT:
     case JWKS_ERR_DISCOVERY:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "jwks: keys unavailable: %s", jwks_error_message(ctx->error));
+    case JWKS_ERR_CANCELLED:      /* the library's queue is full: overloaded, for now */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "jwks: keys unavailable: %s",
+                      ctx->error ? jwks_error_message(ctx->error) : "no answer in time");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
 
     case JWKS_ERR_INTERNAL:
     case JWKS_ERR_FORKED:
-    case JWKS_ERR_CANCELLED:
     case JWKS_ERR_INVALID_ARGUMENT:
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "jwks: %s: %s", jwks_status_str((int) ctx->status),
@@ -1026,6 +1062,19 @@ ngx_http_jwks_access_handler(ngx_http_request_t *r)
         ctx->status = JWKS_ERR_MALFORMED_TOKEN;
         return ngx_http_jwks_reject(r, jlcf, NULL, NULL);
     }
+    /* A compact JWS is base64url and dots: anything else (non-UTF-8 bytes included, which
+     * libjwks would refuse as an invalid argument) is a malformed token, a 401. */
+    for (ngx_uint_t i = 0; i < token.len; i++) {
+        u_char ch = token.data[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '-' || ch == '_' || ch == '.' || ch == '='))
+        {
+            ctx->state = NGX_HTTP_JWKS_DONE;
+            ctx->status = JWKS_ERR_MALFORMED_TOKEN;
+            return ngx_http_jwks_reject(r, jlcf, "invalid_token",
+                                        ngx_http_jwks_description(JWKS_ERR_MALFORMED_TOKEN));
+        }
+    }
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_jwks_module);
     src = (ngx_http_jwks_source_t *) jmcf->sources.elts + jlcf->source;
@@ -1042,6 +1091,12 @@ ngx_http_jwks_access_handler(ngx_http_request_t *r)
          * meanwhile ends the request, whose pool cleanup frees the pending verification. */
         ctx->state = NGX_HTTP_JWKS_PENDING;
         r->read_event_handler = ngx_http_test_reading;
+        /* At most the fetches it may wait for (discovery: configuration, then keys), plus
+         * slack; libjwks bounds each by the timeout. */
+        ctx->deadline.handler = ngx_http_jwks_deadline_handler;
+        ctx->deadline.data = ctx;
+        ctx->deadline.log = r->connection->log;
+        ngx_add_timer(&ctx->deadline, (src->issuers ? 3 : 2) * src->timeout + 1000);
         return NGX_AGAIN;
     }
 
