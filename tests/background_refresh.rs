@@ -281,24 +281,45 @@ fn non_blocking_verify_of_a_kidless_token_never_fetches_on_the_callers_thread() 
     settle(&s.client);
 }
 
+/// An issuer whose configuration and keys are served from `/<name>` on `server`.
+fn issuer(server: &TestServer, name: &str, key: &TestKey) -> String {
+    let iss = server.url(&format!("/{name}"));
+    server.set(
+        &format!("/{name}/.well-known/openid-configuration"),
+        Reply::json(
+            json!({"issuer": iss, "jwks_uri": server.url(&format!("/{name}/jwks"))}).to_string(),
+        ),
+    );
+    server.set(&format!("/{name}/jwks"), Reply::json(jwks(&[key])));
+    iss
+}
+
+fn iss_token(key: &TestKey, iss: &str) -> String {
+    key.token(&json!({"iss": iss, "sub": "s", "exp": support::keys::now() + 7200}))
+}
+
+/// A discovery-mode client for `issuers` on the injected clock (no jitter), tweaked.
+fn discovery_client(
+    issuers: &[&str],
+    tweak: impl FnOnce(&mut ClientOptions),
+) -> (Client, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = issuers.iter().map(|i| i.to_string()).collect();
+    o.clock = clock.clone();
+    o.refresh_jitter = 0.0;
+    tweak(&mut o);
+    (Client::new(o).unwrap(), clock)
+}
+
 #[test]
 fn discovery_answers_while_a_held_rediscovery_and_key_refresh_run() {
     let key = TestKey::ec("k", "ES256");
     let server = TestServer::start();
-    let iss = server.url("/idp");
+    let iss = issuer(&server, "idp", &key);
     let config = "/idp/.well-known/openid-configuration";
-    server.set(
-        config,
-        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")}).to_string()),
-    );
-    server.set("/idp/jwks", Reply::json(jwks(&[&key])));
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut o = ClientOptions::default();
-    o.discovery.allowed_issuers = vec![iss.clone()];
-    o.clock = clock.clone();
-    o.refresh_jitter = 0.0;
-    let client = Client::new(o).unwrap();
-    let token = key.token(&json!({"iss": iss, "sub": "s", "exp": support::keys::now() + 7200}));
+    let (client, clock) = discovery_client(&[&iss], |_| {});
+    let token = iss_token(&key, &iss);
     client.verify(&token).unwrap();
 
     // Ahead of the TTL (80% of 3600 s): both documents refresh in the background.
@@ -359,20 +380,9 @@ fn the_background_refresher_renews_idle_sets_on_the_injected_clock() {
 fn the_background_refresher_renews_discovered_issuers_too() {
     let key = TestKey::ec("k", "ES256");
     let server = TestServer::start();
-    let iss = server.url("/idp");
+    let iss = issuer(&server, "idp", &key);
     let config = "/idp/.well-known/openid-configuration";
-    server.set(
-        config,
-        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")}).to_string()),
-    );
-    server.set("/idp/jwks", Reply::json(jwks(&[&key])));
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut o = ClientOptions::default();
-    o.discovery.allowed_issuers = vec![iss.clone()];
-    o.clock = clock.clone();
-    o.refresh_jitter = 0.0;
-    o.background_refresh = true;
-    let client = Client::new(o).unwrap();
+    let (client, clock) = discovery_client(&[&iss], |o| o.background_refresh = true);
     client.warm_up().unwrap();
     clock.advance(Duration::from_secs(2880)); // 80% of the 3600 s issuer TTL
     wait_until("the configuration and the keys to be refreshed", || {
@@ -429,34 +439,12 @@ fn callers_with_a_new_kid_share_a_claim_that_waits_on_a_background_refresh() {
     assert_eq!(s.client.stats().unknown_kid_refetches, 0);
 }
 
-/// An issuer whose configuration and keys are served from `/<name>` on `server`.
-fn issuer(server: &TestServer, name: &str, key: &TestKey) -> String {
-    let iss = server.url(&format!("/{name}"));
-    server.set(
-        &format!("/{name}/.well-known/openid-configuration"),
-        Reply::json(
-            json!({"issuer": iss, "jwks_uri": server.url(&format!("/{name}/jwks"))}).to_string(),
-        ),
-    );
-    server.set(&format!("/{name}/jwks"), Reply::json(jwks(&[key])));
-    iss
-}
-
-fn iss_token(key: &TestKey, iss: &str) -> String {
-    key.token(&json!({"iss": iss, "sub": "s", "exp": support::keys::now() + 7200}))
-}
-
 #[test]
 fn an_issuer_whose_refreshes_hang_does_not_hold_up_another_issuers_fetch() {
     let key = TestKey::ec("k", "ES256");
     let server = TestServer::start();
     let (a, b) = (issuer(&server, "a", &key), issuer(&server, "b", &key));
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut o = ClientOptions::default();
-    o.discovery.allowed_issuers = vec![a.clone(), b.clone()];
-    o.clock = clock.clone();
-    o.refresh_jitter = 0.0;
-    let client = Client::new(o).unwrap();
+    let (client, clock) = discovery_client(&[&a, &b], |_| {});
     client.verify(&iss_token(&key, &a)).unwrap();
     server.hold("/a/.well-known/openid-configuration");
     server.hold("/a/jwks");
@@ -478,12 +466,7 @@ fn a_rediscovered_jwks_uri_is_fetched_before_the_issuer_switches_to_it() {
     let key = TestKey::ec("k", "ES256");
     let server = TestServer::start();
     let iss = issuer(&server, "idp", &key);
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut o = ClientOptions::default();
-    o.discovery.allowed_issuers = vec![iss.clone()];
-    o.clock = clock.clone();
-    o.refresh_jitter = 0.0;
-    let client = Client::new(o).unwrap();
+    let (client, clock) = discovery_client(&[&iss], |_| {});
     let token = iss_token(&key, &iss);
     client.verify(&token).unwrap();
 
