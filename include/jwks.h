@@ -1360,9 +1360,10 @@ const char *jwks_token_typ(const jwks_token *token, size_t *len);
 const jwks_key *jwks_token_key(const jwks_token *token);
 
 /**
- * Whether the token was verified with a key from a stale set: past its lifespan, kept
- * serving because refreshing it failed (within max_stale). The token is valid; the caller may
- * still decide to treat it differently. False for a NULL token.
+ * Whether the token was verified with a key from a stale set: past its lifespan (within
+ * max_stale), serving while it is refreshed in the background or because refreshing it
+ * failed. The token is valid; the caller may still decide to treat it differently. False for
+ * a NULL token. Never blocks; thread-safe.
  */
 bool jwks_token_stale(const jwks_token *token);
 

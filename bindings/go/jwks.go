@@ -43,7 +43,8 @@ type Token struct {
 	Claims []byte
 	// Kid, Alg and Typ are the header's (Kid and Typ may be empty).
 	Kid, Alg, Typ string
-	// Stale says the key came from a set kept past its lifespan because refreshing failed.
+	// Stale says the key came from a set past its lifespan, serving while it is refreshed
+	// in the background or because refreshing it failed.
 	Stale bool
 }
 

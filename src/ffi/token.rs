@@ -142,9 +142,10 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
     })
 }
 
-/// Whether the token was verified with a key from a stale set: past its lifespan, kept
-/// serving because refreshing it failed (within max_stale). The token is valid; the caller may
-/// still decide to treat it differently. False for a NULL token.
+/// Whether the token was verified with a key from a stale set: past its lifespan (within
+/// max_stale), serving while it is refreshed in the background or because refreshing it
+/// failed. The token is valid; the caller may still decide to treat it differently. False for
+/// a NULL token. Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
     boundary_or(false, || unsafe { token.as_ref() }.is_some_and(|t| t.stale))
