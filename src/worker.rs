@@ -151,7 +151,7 @@ impl Worker {
                 let wait = r
                     .poll
                     .map_or(wait, |p| wait.min(p))
-                    .max(Duration::from_millis(1));
+                    .max(Duration::from_millis(5));
                 let mut guard = shared.refresher_lock.lock();
                 if shared.stop.load(Ordering::SeqCst) {
                     return;
