@@ -61,6 +61,27 @@
 
 
 /**
+ * The largest `max_cached_keys` accepted: memory grows with the keys cached, not with the
+ * bound, but a bound past this is a mistake.
+ */
+#define MAX_CACHED_KEYS_LIMIT 1000000
+
+/**
+ * The largest `DiscoveryOptions::max_issuers` accepted.
+ */
+#define MAX_ISSUERS_LIMIT 100000
+
+/**
+ * The largest value jwks_options_set_max_cached_keys accepts.
+ */
+#define JWKS_MAX_CACHED_KEYS 1000000
+
+/**
+ * The largest value jwks_options_set_max_issuers accepts.
+ */
+#define JWKS_MAX_ISSUERS 100000
+
+/**
  * The result of every fallible call. Values are stable and never renumbered; new codes may be
  * added, so treat any unknown non-zero value as a failure.
  */
@@ -908,7 +929,8 @@ jwks_status jwks_options_set_lifespan_ms(jwks_options *options,
 jwks_status jwks_options_set_cache_keys(jwks_options *options, bool enabled, jwks_error **err);
 
 /**
- * Size of the kid -> key LRU (default 16). Must be positive.
+ * Size of the kid -> key LRU (default 16), from 1 to JWKS_MAX_CACHED_KEYS (else
+ * JWKS_ERR_INVALID_ARGUMENT). Memory grows with the keys cached, not with this bound.
  */
 jwks_status jwks_options_set_max_cached_keys(jwks_options *options,
                                              size_t max_cached_keys,
@@ -1152,7 +1174,9 @@ jwks_status jwks_options_add_static_issuer(jwks_options *options,
                                            jwks_error **err);
 
 /**
- * Discovery mode: how many issuers are cached, least recently used evicted (default 32).
+ * Discovery mode: how many issuers are cached, least recently used evicted (default 32), from
+ * 1 to JWKS_MAX_ISSUERS (else JWKS_ERR_INVALID_ARGUMENT). Memory grows with the issuers
+ * cached, not with this bound.
  */
 jwks_status jwks_options_set_max_issuers(jwks_options *options,
                                          size_t max_issuers,

@@ -2,7 +2,6 @@
 //! so readers see the old set or the new one, never a mix), single-flight fetching, the
 //! unknown-kid refetch limit, and the optional kid → key LRU.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,8 +33,53 @@ pub(crate) struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// An LRU map whose memory grows with its contents, never with its bound: a bound of a
+/// million costs nothing until a million entries exist (`LruCache::new` would allocate for all
+/// of them at once).
+pub(crate) struct BoundedLru<K: std::hash::Hash + Eq, V> {
+    lru: LruCache<K, V>,
+    bound: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V> BoundedLru<K, V> {
+    pub fn new(bound: usize) -> Self {
+        BoundedLru {
+            lru: LruCache::unbounded(),
+            bound: bound.max(1),
+        }
+    }
+
+    pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.lru.get(key)
+    }
+
+    pub fn pop<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.lru.pop(key)
+    }
+
+    /// Inserts, evicting the least recently used entry when full.
+    pub fn put(&mut self, key: K, value: V) {
+        if !self.lru.contains(&key) && self.lru.len() >= self.bound {
+            self.lru.pop_lru();
+        }
+        self.lru.put(key, value);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.lru.iter()
+    }
+}
+
 /// kid → (key, when it was cached).
-type KeyLru = LruCache<String, (Arc<Key>, Duration)>;
+type KeyLru = BoundedLru<String, (Arc<Key>, Duration)>;
 
 pub(crate) struct SetCache {
     current: RwLock<Option<Arc<Installed>>>,
@@ -124,9 +168,8 @@ pub(crate) struct Backoff {
 
 impl SetCache {
     pub fn new(cache_keys: bool, max_cached_keys: usize) -> Self {
-        let keys_lru = cache_keys
-            .then(|| NonZeroUsize::new(max_cached_keys).map(|n| Mutex::new(LruCache::new(n))))
-            .flatten();
+        let keys_lru = (cache_keys && max_cached_keys > 0)
+            .then(|| Mutex::new(BoundedLru::new(max_cached_keys)));
         SetCache {
             current: RwLock::new(None),
             flight: SingleFlight::new(),

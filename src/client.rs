@@ -168,8 +168,12 @@ impl Client {
             "lifespan must be positive",
         )?;
         invalid_if(
-            o.cache_keys && o.max_cached_keys == 0,
-            "max_cached_keys must be positive",
+            o.cache_keys
+                && !(1..=crate::options::MAX_CACHED_KEYS_LIMIT).contains(&o.max_cached_keys),
+            &format!(
+                "max_cached_keys must be between 1 and {}",
+                crate::options::MAX_CACHED_KEYS_LIMIT
+            ),
         )?;
         invalid_if(o.timeout.is_zero(), "timeout must be positive")?;
         invalid_if(

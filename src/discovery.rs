@@ -5,16 +5,14 @@
 //! TTL (or past it, within max-stale).
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
-use crate::cache::FailureTracker;
+use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch;
 use crate::flight::SingleFlight;
@@ -40,7 +38,8 @@ pub struct DiscoveryOptions {
     /// Issuers with a known JWKS URL: no discovery request is made for them. Such an issuer is
     /// allowed.
     pub static_issuers: Vec<(String, String)>,
-    /// How many issuers are cached (least recently used evicted). 32.
+    /// How many issuers are cached (least recently used evicted). 32; at most
+    /// [`crate::MAX_ISSUERS_LIMIT`].
     pub max_issuers: usize,
     /// How long an issuer's configuration and key set are used before being fetched again.
     /// 3600 s.
@@ -103,7 +102,7 @@ pub(crate) struct Discovery {
     statics: HashMap<String, String>,
     allow_http: bool,
     rules: Rules,
-    issuers: Mutex<LruCache<String, Arc<IssuerEntry>>>,
+    issuers: Mutex<BoundedLru<String, Arc<IssuerEntry>>>,
 }
 
 impl Discovery {
@@ -113,8 +112,12 @@ impl Discovery {
         rules: Rules,
         persist_dir: Option<std::path::PathBuf>,
     ) -> Result<Discovery> {
-        let max = NonZeroUsize::new(o.max_issuers)
-            .ok_or_else(|| Error::invalid_argument("max_issuers must be positive"))?;
+        if o.max_issuers == 0 || o.max_issuers > crate::options::MAX_ISSUERS_LIMIT {
+            return Err(Error::invalid_argument(format!(
+                "max_issuers must be between 1 and {}",
+                crate::options::MAX_ISSUERS_LIMIT
+            )));
+        }
         if o.issuer_ttl.is_zero() {
             return Err(Error::invalid_argument("issuer_ttl must be positive"));
         }
@@ -145,7 +148,7 @@ impl Discovery {
                 min_refetch_interval: o.min_refetch_interval,
                 ..rules
             },
-            issuers: Mutex::new(LruCache::new(max)),
+            issuers: Mutex::new(BoundedLru::new(o.max_issuers)),
         })
     }
 

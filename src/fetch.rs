@@ -334,6 +334,10 @@ fn map_ureq_error(e: ureq::Error, url: &str) -> Error {
             ErrorKind::ResponseTooLarge,
             format!("response from {url} is larger than the limit of {limit} bytes"),
         ),
+        U::LargeResponseHeader(_, limit) => Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("response headers from {url} are larger than the limit of {limit} bytes"),
+        ),
         U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {err}")),
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {msg}")),
         U::Io(err)

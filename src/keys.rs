@@ -220,6 +220,21 @@ pub(crate) fn parse_jwk_set(body: &[u8], policy: &KeyPolicy) -> Result<KeySet> {
             format!("JWKS response is not JSON: {e}"),
         )
     })?;
+    // serde_json keeps the last of duplicate members; a set that says "keys" twice is refused
+    // (as token headers with duplicate members are), since two parsers could pick different
+    // ones.
+    #[derive(serde::Deserialize)]
+    struct KeysOnce {
+        #[serde(default)]
+        #[allow(dead_code)]
+        keys: serde::de::IgnoredAny,
+    }
+    if doc.is_object() && serde_json::from_str::<KeysOnce>(json).is_err() {
+        return Err(Error::new(
+            ErrorKind::InvalidJwks,
+            "JWKS response has more than one \"keys\" member",
+        ));
+    }
     let entries = doc
         .as_object()
         .and_then(|o| o.get("keys"))

@@ -53,6 +53,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use fetch::{HttpFetch, HttpRequest, HttpResponse};
 pub use keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use log::{LogFn, LogLevel, Logger};
-pub use options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
+pub use options::{
+    ClientOptions, MAX_CACHED_KEYS_LIMIT, MAX_ISSUERS_LIMIT, MAX_KIDLESS_CANDIDATES,
+};
 pub use stats::Stats;
 pub use validation::{Validation, VerifyOptions};

@@ -39,7 +39,7 @@ pub struct ClientOptions {
     /// Keep an LRU of kid → key (default off), for `cache_jwk_set = false`. An entry lives at
     /// most `lifespan` and never outlives a refresh that removed its key.
     pub cache_keys: bool,
-    /// Size of that LRU. 16.
+    /// Size of that LRU. 16; at most [`MAX_CACHED_KEYS_LIMIT`].
     pub max_cached_keys: usize,
     /// Extra request headers, sent only to configured origins: the JWKS URL's, or in discovery
     /// mode those of the allowed and static issuers and static JWKS URLs — never to an origin
@@ -106,6 +106,13 @@ pub struct ClientOptions {
     /// applies to what it returns.
     pub fetcher: Option<Arc<dyn HttpFetch>>,
 }
+
+/// The largest `max_cached_keys` accepted: memory grows with the keys cached, not with the
+/// bound, but a bound past this is a mistake.
+pub const MAX_CACHED_KEYS_LIMIT: usize = 1_000_000;
+
+/// The largest `DiscoveryOptions::max_issuers` accepted.
+pub const MAX_ISSUERS_LIMIT: usize = 100_000;
 
 /// How many keys a kid-less token is tried against, at most.
 pub const MAX_KIDLESS_CANDIDATES: usize = 4;

@@ -385,22 +385,28 @@ impl Source {
                 extra.push(("If-Modified-Since".to_owned(), lm.clone()));
             }
         }
+        // Only the answer to a conditional request that was really sent may be a 304.
+        let conditional = !extra.is_empty();
         if forced {
             extra.push(("Cache-Control".to_owned(), "no-cache".to_owned()));
         }
         let result = f.get(&self.uri, extra).and_then(|response| {
             let freshness = &self.rules.freshness;
             let lifespan = freshness.jittered(freshness.lifespan_for(&response.headers));
-            let validators = Validators {
+            let mut validators = Validators {
                 etag: header(&response.headers, "etag"),
                 last_modified: header(&response.headers, "last-modified"),
             };
             let set = match (&current, response.status) {
-                (Some(c), 304) => {
+                (Some(c), 304) if conditional => {
                     bump(&f.counters.not_modified);
+                    // A 304 need not repeat the validators: keep those it answered.
+                    if validators == Validators::default() {
+                        validators = c.validators.clone();
+                    }
                     c.set.clone()
                 }
-                (None, 304) => {
+                (_, 304) => {
                     return Err(Error::new(
                         ErrorKind::HttpStatus,
                         format!("HTTP 304 from {} to an unconditional request", self.uri),

@@ -349,6 +349,14 @@ fn broken_responses_have_their_own_codes_and_keep_the_last_good_set() {
         ),
         (Reply::json(vec![b' '; 5000]), ErrorKind::ResponseTooLarge),
         (Reply::json(jwks(&[&a, &a, &a, &a])), ErrorKind::InvalidJwks),
+        // Two "keys" members: the second would bring b; refused whole.
+        (
+            Reply::json(format!(
+                "{{\"keys\": [], \"keys\": {}}}",
+                serde_json::from_str::<serde_json::Value>(&jwks(&[&b])).unwrap()["keys"]
+            )),
+            ErrorKind::InvalidJwks,
+        ),
     ];
     for (i, (reply, expected)) in cases.into_iter().enumerate() {
         s.server.set("/jwks", reply);
@@ -641,4 +649,45 @@ fn a_custom_transport_replaces_http() {
         ErrorKind::HttpStatus
     );
     client.verify(&a.token(&claims())).unwrap();
+}
+
+#[test]
+fn a_megabyte_of_response_headers_is_too_large_not_a_connection_failure() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |_| {});
+    s.server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).with_header("X-Padding", &"p".repeat(1 << 20)),
+    );
+    let err = s.client.get_signing_key("a").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "{err}");
+}
+
+#[test]
+fn absurd_cache_bounds_are_refused_and_the_largest_costs_nothing_until_used() {
+    let mut o = ClientOptions::new("http://127.0.0.1:9/jwks");
+    o.cache_keys = true;
+    o.max_cached_keys = jwks::MAX_CACHED_KEYS_LIMIT + 1;
+    let err = Client::new(o.clone()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("max_cached_keys"), "{err}");
+    o.max_cached_keys = usize::MAX;
+    assert_eq!(
+        Client::new(o.clone()).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // The largest bound allocates nothing up front: a thousand such clients are cheap.
+    o.max_cached_keys = jwks::MAX_CACHED_KEYS_LIMIT;
+    let clients: Vec<Client> = (0..1000).map(|_| Client::new(o.clone()).unwrap()).collect();
+    drop(clients);
+
+    let mut d = ClientOptions::default();
+    d.discovery.allowed_issuers = vec!["https://idp.example".into()];
+    d.discovery.max_issuers = jwks::MAX_ISSUERS_LIMIT + 1;
+    assert_eq!(
+        Client::new(d.clone()).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    d.discovery.max_issuers = jwks::MAX_ISSUERS_LIMIT;
+    Client::new(d).unwrap();
 }

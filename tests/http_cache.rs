@@ -183,3 +183,54 @@ fn jitter_spreads_refreshes_within_its_fraction() {
     times.dedup();
     assert!(times.len() >= 6, "refreshes spread out: {times:?}");
 }
+
+#[test]
+fn a_304_to_an_unconditional_request_renews_nothing() {
+    // The set came without validators, so every refresh is unconditional: a 304 answering it
+    // is a broken server, not a renewal.
+    let s = setup(Reply::json, |o| o.max_stale = Duration::from_secs(600));
+    let token = s.key.token(&claims());
+    s.client.verify(&token).unwrap();
+    s.server.set("/jwks", Reply::status(304, ""));
+    s.clock.advance(Duration::from_secs(300));
+    assert!(s.client.verify(&token).unwrap().stale());
+    support::settle(&s.client);
+    let stats = s.client.stats();
+    assert_eq!(
+        (stats.fetch_failures, stats.not_modified),
+        (1, 0),
+        "{stats:?}"
+    );
+    assert!(s.client.verify(&token).unwrap().stale(), "not renewed");
+    // Past lifespan + max-stale the set is gone, whatever the 304s say.
+    s.clock.advance(Duration::from_secs(600));
+    assert_eq!(
+        s.client.verify(&token).unwrap_err().kind(),
+        jwks::ErrorKind::HttpStatus
+    );
+}
+
+#[test]
+fn a_304_without_validators_keeps_the_ones_it_answered() {
+    let s = setup(
+        |body| {
+            let mut r = Reply::json(body);
+            r.etag = Some("\"v1\"".into());
+            r
+        },
+        |_| {},
+    );
+    s.client.get_signing_key("a").unwrap();
+    // From now on the server answers a bare 304 (no ETag header) to everything.
+    s.server.set("/jwks", Reply::status(304, ""));
+    for round in 1..=2 {
+        s.clock.advance(Duration::from_secs(300));
+        s.client.get_signing_key("a").unwrap();
+        support::settle(&s.client);
+        assert_eq!(s.client.stats().not_modified, round);
+        assert_eq!(
+            s.server.last_header("/jwks", "if-none-match").as_deref(),
+            Some("\"v1\"")
+        );
+    }
+}

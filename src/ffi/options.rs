@@ -140,7 +140,30 @@ pub unsafe extern "C" fn jwks_options_set_cache_keys(
     })
 }
 
-/// Size of the kid -> key LRU (default 16). Must be positive.
+/// The largest value jwks_options_set_max_cached_keys accepts.
+pub const JWKS_MAX_CACHED_KEYS: usize = 1000000;
+
+/// The largest value jwks_options_set_max_issuers accepts.
+pub const JWKS_MAX_ISSUERS: usize = 100000;
+
+// Spelled as literals for cbindgen; they are the core's limits.
+const _: () = assert!(
+    JWKS_MAX_CACHED_KEYS == crate::MAX_CACHED_KEYS_LIMIT
+        && JWKS_MAX_ISSUERS == crate::MAX_ISSUERS_LIMIT
+);
+
+/// Refuses 0 and values above `limit` (JWKS_ERR_INVALID_ARGUMENT).
+fn within(value: usize, limit: usize, what: &str) -> Result<(), Error> {
+    if value == 0 || value > limit {
+        return Err(Error::invalid_argument(format!(
+            "{what} must be between 1 and {limit}"
+        )));
+    }
+    Ok(())
+}
+
+/// Size of the kid -> key LRU (default 16), from 1 to JWKS_MAX_CACHED_KEYS (else
+/// JWKS_ERR_INVALID_ARGUMENT). Memory grows with the keys cached, not with this bound.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_max_cached_keys(
     options: *mut jwks_options,
@@ -148,7 +171,7 @@ pub unsafe extern "C" fn jwks_options_set_max_cached_keys(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     set(options, err, |o| {
-        positive(max_cached_keys as u64, "max_cached_keys")?;
+        within(max_cached_keys, JWKS_MAX_CACHED_KEYS, "max_cached_keys")?;
         o.max_cached_keys = max_cached_keys;
         Ok(())
     })
@@ -630,7 +653,9 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
     })
 }
 
-/// Discovery mode: how many issuers are cached, least recently used evicted (default 32).
+/// Discovery mode: how many issuers are cached, least recently used evicted (default 32), from
+/// 1 to JWKS_MAX_ISSUERS (else JWKS_ERR_INVALID_ARGUMENT). Memory grows with the issuers
+/// cached, not with this bound.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_max_issuers(
     options: *mut jwks_options,
@@ -638,7 +663,7 @@ pub unsafe extern "C" fn jwks_options_set_max_issuers(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     set(options, err, |o| {
-        positive(max_issuers as u64, "max_issuers")?;
+        within(max_issuers, JWKS_MAX_ISSUERS, "max_issuers")?;
         o.discovery.max_issuers = max_issuers;
         Ok(())
     })

@@ -149,6 +149,22 @@ static void test_null_and_garbage(const char *url) {
     CHECK(jwks_options_set_lifespan_ms(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_timeout_ms(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_max_cached_keys(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    /* Absurd bounds are refused; the largest accepted one costs no memory until used. */
+    CHECK(jwks_options_set_max_cached_keys(o, SIZE_MAX, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_cached_keys(o, (size_t)1 << 40, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_cached_keys(o, JWKS_MAX_CACHED_KEYS + 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_issuers(o, SIZE_MAX, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_max_issuers(o, JWKS_MAX_ISSUERS + 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    {
+        jwks_options *big = jwks_options_new();
+        CHECK(set_uri(big, url) == JWKS_OK);
+        CHECK(jwks_options_set_cache_keys(big, true, NULL) == JWKS_OK);
+        CHECK(jwks_options_set_max_cached_keys(big, JWKS_MAX_CACHED_KEYS, NULL) == JWKS_OK);
+        jwks_client *bc = NULL;
+        CHECK(jwks_client_new(big, &bc, NULL) == JWKS_OK);
+        jwks_client_free(bc);
+        jwks_options_free(big);
+    }
     CHECK(jwks_options_set_max_keys(o, 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_algorithms(o, "RS256,FOO", 9, NULL) == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(jwks_options_set_algorithms(o, "", 0, NULL) == JWKS_ERR_INVALID_ARGUMENT);
