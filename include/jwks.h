@@ -1082,6 +1082,13 @@ jwks_status jwks_options_set_verify_exp(jwks_options *options, bool enabled, jwk
 jwks_status jwks_options_set_verify_nbf(jwks_options *options, bool enabled, jwks_error **err);
 
 /**
+ * Rejects tokens whose iat is in the future beyond the leeway, with JWKS_ERR_NOT_YET_VALID
+ * (default off: RFC 7519 gives iat no validity meaning). A non-numeric iat is
+ * JWKS_ERR_MALFORMED_TOKEN either way.
+ */
+jwks_status jwks_options_set_verify_iat(jwks_options *options, bool enabled, jwks_error **err);
+
+/**
  * Checks aud against the configured audiences when there are any (default on).
  */
 jwks_status jwks_options_set_verify_aud(jwks_options *options, bool enabled, jwks_error **err);
@@ -1425,6 +1432,13 @@ jwks_status jwks_verify_options_set_verify_exp(jwks_verify_options *options,
  * Replaces the nbf check switch.
  */
 jwks_status jwks_verify_options_set_verify_nbf(jwks_verify_options *options,
+                                               bool enabled,
+                                               jwks_error **err);
+
+/**
+ * Replaces the iat check switch (jwks_options_set_verify_iat).
+ */
+jwks_status jwks_verify_options_set_verify_iat(jwks_verify_options *options,
                                                bool enabled,
                                                jwks_error **err);
 

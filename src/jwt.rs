@@ -29,6 +29,7 @@ pub(crate) struct Parsed<'a> {
 pub(crate) struct Claims {
     exp: Option<f64>,
     nbf: Option<f64>,
+    iat: Option<f64>,
     pub iss: Option<String>,
     aud: Option<Value>,
 }
@@ -63,6 +64,8 @@ struct Registered<'a> {
     exp: Option<Value>,
     #[serde(default)]
     nbf: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
     #[serde(borrow, default)]
     iss: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -167,6 +170,7 @@ pub(crate) fn parse<'a>(
     let claims = Claims {
         exp: numeric_date(&registered.exp, "exp")?,
         nbf: numeric_date(&registered.nbf, "nbf")?,
+        iat: numeric_date(&registered.iat, "iat")?,
         iss: registered.iss.map(Cow::into_owned),
         aud: registered.aud,
     };
@@ -281,6 +285,16 @@ pub(crate) fn check_claims(
                 return Err(Error::new(
                     ErrorKind::NotYetValid,
                     "token is not valid yet (nbf)",
+                ));
+            }
+        }
+    }
+    if v.verify_iat {
+        if let Some(iat) = claims.iat {
+            if now + leeway < iat {
+                return Err(Error::new(
+                    ErrorKind::NotYetValid,
+                    "token was issued in the future (iat)",
                 ));
             }
         }

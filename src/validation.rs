@@ -18,6 +18,10 @@ pub struct Validation {
     pub verify_exp: bool,
     /// Reject tokens whose `nbf` is in the future (PyJWT's `verify_nbf`).
     pub verify_nbf: bool,
+    /// Reject tokens whose `iat` is in the future beyond the leeway (PyJWT's `verify_iat`).
+    /// Off by default: RFC 7519 gives `iat` no validity meaning. A non-numeric `iat` is a
+    /// malformed token either way.
+    pub verify_iat: bool,
     /// Check `aud` against [`Validation::audience`] when that is not empty.
     pub verify_aud: bool,
     /// Check `iss` against [`Validation::issuer`] when that is set.
@@ -41,6 +45,7 @@ impl Default for Validation {
             leeway: Duration::from_secs(60),
             verify_exp: true,
             verify_nbf: true,
+            verify_iat: false,
             verify_aud: true,
             verify_iss: true,
             audience: Vec::new(),
@@ -65,6 +70,8 @@ pub struct VerifyOptions {
     pub verify_exp: Option<bool>,
     /// Replaces [`Validation::verify_nbf`].
     pub verify_nbf: Option<bool>,
+    /// Replaces [`Validation::verify_iat`].
+    pub verify_iat: Option<bool>,
     /// Replaces [`Validation::verify_aud`].
     pub verify_aud: Option<bool>,
     /// Replaces [`Validation::verify_iss`].
@@ -105,6 +112,7 @@ impl VerifyOptions {
             leeway: self.leeway.unwrap_or(base.leeway),
             verify_exp: self.verify_exp.unwrap_or(base.verify_exp),
             verify_nbf: self.verify_nbf.unwrap_or(base.verify_nbf),
+            verify_iat: self.verify_iat.unwrap_or(base.verify_iat),
             verify_aud: self.verify_aud.unwrap_or(base.verify_aud),
             verify_iss: self.verify_iss.unwrap_or(base.verify_iss),
             audience: self

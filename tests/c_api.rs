@@ -102,6 +102,7 @@ fn c_tests_pass_under_sanitizers() {
         ),
         ("TOK_EXPIRED", with(json!({"exp": now() - 3600}))),
         ("TOK_NBF", with(json!({"nbf": now() + 3600}))),
+        ("TOK_IAT_FUTURE", with(json!({"iat": now() + 864_000}))),
         ("TOK_WRONG_AUD", with(json!({"aud": "other-api"}))),
         ("TOK_WRONG_ISS", with(json!({"iss": "https://evil.test"}))),
         ("TOK_NO_EXP", with(json!({"exp": null}))),
@@ -190,10 +191,11 @@ fn c_tests_pass_under_sanitizers() {
     );
     assert!(!reports, "sanitizer reports:\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    // Eight clients fetch once each, plus three forced refreshes (get_jwk_set(refresh),
-    // fetch_data, the async forced refresh) and one refetch for the unknown kid; nothing refetches per verify, not even
-    // 1,600 verifies from 8 threads, nor the forked child (refused before any lookup).
-    assert_eq!(server.hits("/jwks"), 12);
+    // Nine clients fetch once each, plus three forced refreshes (get_jwk_set(refresh),
+    // fetch_data, the async forced refresh) and one refetch for the unknown kid; nothing
+    // refetches per verify, not even 1,600 verifies from 8 threads, nor the forked child
+    // (refused before any lookup).
+    assert_eq!(server.hits("/jwks"), 13);
     assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/a/jwks"), 1);
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);

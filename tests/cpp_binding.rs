@@ -50,6 +50,7 @@ fn cpp_binding_passes_its_googletest_suite() {
         ("TOK_GOOD", good.clone()),
         ("TOK_EXPIRED", with("exp", json!(now() - 3600))),
         ("TOK_WRONG_AUD", with("aud", json!("other"))),
+        ("TOK_IAT_FUTURE", with("iat", json!(now() + 864_000))),
         ("TOK_BAD_SIG", String::from_utf8(bad_sig).unwrap()),
         ("TOK_NONE", unsigned(json!({"alg": "none", "kid": "ec"}))),
         (

@@ -219,7 +219,14 @@ fn backends() -> Backends {
     let jwks_server = TestServer::start();
     jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
     let upstream = TestServer::start();
-    for path in ["/api/x", "/admin/x", "/scoped/x", "/cookie/x", "/idp/x"] {
+    for path in [
+        "/api/x",
+        "/admin/x",
+        "/scoped/x",
+        "/strict/x",
+        "/cookie/x",
+        "/idp/x",
+    ] {
         upstream.set(path, Reply::status(200, "upstream"));
     }
     Backends {
@@ -262,6 +269,11 @@ fn api_server(b: &Backends) -> String {
     location /scoped/ {{
       jwks_auth "api";
       jwks_require $jwks_claim_scope;
+      proxy_pass {up};
+    }}
+    location /strict/ {{
+      jwks_auth "api";
+      jwks_verify_iat on;
       proxy_pass {up};
     }}
     location /cookie/ {{
@@ -360,6 +372,28 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
         .header("WWW-Authenticate")
         .unwrap_or_default()
         .contains("a required claim value is missing"));
+    // An iat in the future: accepted by default, refused where jwks_verify_iat is on.
+    let mut c = claims();
+    c["iat"] = json!(now() + 864_000);
+    let issued_later = bearer(&b.ec.token(&c));
+    assert_eq!(
+        nginx
+            .get("/api/x", &[("Authorization", &issued_later)])
+            .status,
+        200
+    );
+    let r = nginx.get("/strict/x", &[("Authorization", &issued_later)]);
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("WWW-Authenticate")
+        .unwrap_or_default()
+        .contains("the token is not valid yet"));
+    assert_eq!(
+        nginx
+            .get("/strict/x", &[("Authorization", &bearer(&good))])
+            .status,
+        200
+    );
     // Bytes no JWT has (here non-ASCII) are a malformed token, not a server error.
     let r = nginx.get("/api/x", &[("Authorization", "Bearer a\u{ff}b.c.d")]);
     assert_eq!(r.status, 401);

@@ -515,3 +515,47 @@ fn per_call_settings_override_the_clients() {
         "one client, one cache for every route"
     );
 }
+
+#[test]
+fn iat_in_the_future_is_refused_only_when_asked_and_a_non_numeric_iat_never_passes() {
+    let key = TestKey::ec("a", "ES256");
+    let server = serve(&[&key]);
+    let with_iat = |iat: serde_json::Value| {
+        let mut c = claims();
+        c["iat"] = iat;
+        key.token(&c)
+    };
+    let future = with_iat(json!(now() + 10 * 86_400));
+    let within_leeway = with_iat(json!(now() + 30));
+    let past = with_iat(json!(now() - 60));
+
+    let lenient = client_for(&server);
+    lenient.verify(&future).unwrap(); // off by default: RFC 7519 gives iat no validity meaning
+    assert_eq!(
+        kind(lenient.verify(&with_iat(json!("abc")))),
+        ErrorKind::MalformedToken
+    );
+    let err = lenient.verify(&with_iat(json!({"n": 1}))).unwrap_err();
+    assert!(err.message().contains("iat"), "{err}");
+
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.validation.verify_iat = true;
+    let strict = Client::new(o).unwrap();
+    let err = strict.verify(&future).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotYetValid);
+    assert!(err.message().contains("iat"), "{err}");
+    strict.verify(&within_leeway).unwrap();
+    strict.verify(&past).unwrap();
+    strict.verify(&key.token(&claims())).unwrap(); // no iat at all
+
+    // Per call, both ways.
+    let mut on = VerifyOptions::default();
+    on.verify_iat = Some(true);
+    assert_eq!(
+        kind(lenient.verify_with(&future, &on)),
+        ErrorKind::NotYetValid
+    );
+    let mut off = VerifyOptions::default();
+    off.verify_iat = Some(false);
+    strict.verify_with(&future, &off).unwrap();
+}

@@ -264,6 +264,19 @@ func TestManyGoroutines(t *testing.T) {
 	}
 }
 
+func TestIatIsCheckedOnlyWhenAsked(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	tok := k.token(claims(map[string]any{"iat": time.Now().Add(240 * time.Hour).Unix()}))
+	if _, err := newClient(t, srv.URL).Verify(context.Background(), tok); err != nil {
+		t.Fatalf("iat is not checked by default: %v", err)
+	}
+	_, err := newClient(t, srv.URL, jwks.WithVerifyIat(true)).Verify(context.Background(), tok)
+	if !errors.Is(err, jwks.ErrNotYetValid) {
+		t.Fatalf("got %v, want ErrNotYetValid", err)
+	}
+}
+
 // waitFor polls cond (up to 20 s) for work the library does on its own threads.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

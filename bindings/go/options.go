@@ -190,6 +190,14 @@ func WithVerifyNbf(on bool) Option {
 	})
 }
 
+// WithVerifyIat rejects tokens issued in the future beyond the leeway (default off); a
+// non-numeric iat is malformed either way.
+func WithVerifyIat(on bool) Option {
+	return boolOption(on, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_verify_iat(o, v, e)
+	})
+}
+
 // WithVerifyAud: see WithVerifyNbf.
 func WithVerifyAud(on bool) Option {
 	return boolOption(on, func(o *C.jwks_options, v C.bool, e **C.jwks_error) C.jwks_status {

@@ -53,6 +53,7 @@ typedef struct {
     ngx_msec_t                  lifespan;
     ngx_array_t                *audiences;    /* ngx_str_t */
     ngx_msec_t                  leeway;
+    ngx_flag_t                  verify_iat;
     ngx_str_t                   algorithms;
     ngx_http_complex_value_t   *token;
     ngx_array_t                *requires;     /* ngx_http_jwks_require_t */
@@ -129,6 +130,13 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("jwks_verify_iat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, verify_iat),
       NULL },
 
     { ngx_string("jwks_algorithms"),
@@ -263,6 +271,7 @@ ngx_http_jwks_create_loc_conf(ngx_conf_t *cf)
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->lifespan = NGX_CONF_UNSET_MSEC;
     conf->leeway = NGX_CONF_UNSET_MSEC;
+    conf->verify_iat = NGX_CONF_UNSET;
     conf->source = -1;
 
     return conf;
@@ -559,6 +568,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->lifespan, prev->lifespan, 300000);
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
     ngx_conf_merge_msec_value(conf->leeway, prev->leeway, NGX_CONF_UNSET_MSEC);
+    ngx_conf_merge_value(conf->verify_iat, prev->verify_iat, 0);
     ngx_conf_merge_str_value(conf->algorithms, prev->algorithms, "");
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_ptr_value(conf->requires, prev->requires, NULL);
@@ -641,6 +651,9 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     if (s == JWKS_OK && conf->leeway != NGX_CONF_UNSET_MSEC) {
         s = jwks_verify_options_set_leeway_ms(conf->verify, conf->leeway, &err);
+    }
+    if (s == JWKS_OK && conf->verify_iat) {
+        s = jwks_verify_options_set_verify_iat(conf->verify, true, &err);
     }
     if (s == JWKS_OK && conf->algorithms.len) {
         s = jwks_verify_options_set_algorithms(conf->verify,

@@ -467,6 +467,21 @@ pub unsafe extern "C" fn jwks_options_set_verify_nbf(
     })
 }
 
+/// Rejects tokens whose iat is in the future beyond the leeway, with JWKS_ERR_NOT_YET_VALID
+/// (default off: RFC 7519 gives iat no validity meaning). A non-numeric iat is
+/// JWKS_ERR_MALFORMED_TOKEN either way.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_verify_iat(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.validation.verify_iat = enabled;
+        Ok(())
+    })
+}
+
 /// Checks aud against the configured audiences when there are any (default on).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_verify_aud(

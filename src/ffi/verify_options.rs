@@ -87,6 +87,19 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_nbf(
     })
 }
 
+/// Replaces the iat check switch (jwks_options_set_verify_iat).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_verify_options_set_verify_iat(
+    options: *mut jwks_verify_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    set(options, err, |o| {
+        o.verify_iat = Some(enabled);
+        Ok(())
+    })
+}
+
 /// Replaces the aud check switch.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_verify_options_set_verify_aud(

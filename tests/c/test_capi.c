@@ -394,6 +394,26 @@ static void test_token_errors(const char *url) {
 
     expect_verify(c, env("TOK_GOOD"), NULL, JWKS_OK, "good");
     expect_verify(c, env("TOK_EXPIRED"), NULL, JWKS_ERR_EXPIRED, "expired");
+    /* iat in the future: accepted unless asked for, per client or per call */
+    expect_verify(c, env("TOK_IAT_FUTURE"), NULL, JWKS_OK, "iat not checked by default");
+    {
+        jwks_verify_options *iat = jwks_verify_options_new();
+        CHECK(jwks_verify_options_set_verify_iat(NULL, true, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_verify_options_set_verify_iat(iat, true, NULL) == JWKS_OK);
+        expect_verify(c, env("TOK_IAT_FUTURE"), iat, JWKS_ERR_NOT_YET_VALID, "iat per call");
+        jwks_verify_options_free(iat);
+        jwks_options *io = jwks_options_new();
+        CHECK(set_uri(io, url) == JWKS_OK);
+        CHECK(jwks_options_add_audience(io, "api", 3, NULL) == JWKS_OK);
+        CHECK(jwks_options_set_verify_iat(NULL, true, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_options_set_verify_iat(io, true, NULL) == JWKS_OK);
+        jwks_client *ic = NULL;
+        CHECK(jwks_client_new(io, &ic, NULL) == JWKS_OK);
+        jwks_options_free(io);
+        expect_verify(ic, env("TOK_IAT_FUTURE"), NULL, JWKS_ERR_NOT_YET_VALID, "iat per client");
+        expect_verify(ic, env("TOK_GOOD"), NULL, JWKS_OK, "no iat");
+        jwks_client_free(ic);
+    }
     expect_verify(c, env("TOK_NBF"), NULL, JWKS_ERR_NOT_YET_VALID, "nbf");
     expect_verify(c, env("TOK_WRONG_AUD"), NULL, JWKS_ERR_WRONG_AUDIENCE, "aud");
     expect_verify(c, env("TOK_WRONG_ISS"), NULL, JWKS_ERR_WRONG_ISSUER, "iss");

@@ -541,6 +541,8 @@ public:
     Options verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     Options &verify_nbf(bool v) & { return check(jwks_options_set_verify_nbf(o_.get(), v, &e_)), *this; }
     Options verify_nbf(bool v) && { verify_nbf(v); return std::move(*this); }
+    Options &verify_iat(bool v) & { return check(jwks_options_set_verify_iat(o_.get(), v, &e_)), *this; }
+    Options verify_iat(bool v) && { verify_iat(v); return std::move(*this); }
     Options &verify_aud(bool v) & { return check(jwks_options_set_verify_aud(o_.get(), v, &e_)), *this; }
     Options verify_aud(bool v) && { verify_aud(v); return std::move(*this); }
     Options &verify_iss(bool v) & { return check(jwks_options_set_verify_iss(o_.get(), v, &e_)), *this; }
@@ -597,6 +599,8 @@ public:
     VerifyOptions verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     VerifyOptions &verify_nbf(bool v) & { return check(jwks_verify_options_set_verify_nbf(o_.get(), v, &e_)), *this; }
     VerifyOptions verify_nbf(bool v) && { verify_nbf(v); return std::move(*this); }
+    VerifyOptions &verify_iat(bool v) & { return check(jwks_verify_options_set_verify_iat(o_.get(), v, &e_)), *this; }
+    VerifyOptions verify_iat(bool v) && { verify_iat(v); return std::move(*this); }
     VerifyOptions &verify_aud(bool v) & { return check(jwks_verify_options_set_verify_aud(o_.get(), v, &e_)), *this; }
     VerifyOptions verify_aud(bool v) && { verify_aud(v); return std::move(*this); }
     VerifyOptions &verify_iss(bool v) & { return check(jwks_verify_options_set_verify_iss(o_.get(), v, &e_)), *this; }

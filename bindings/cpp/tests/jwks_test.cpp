@@ -74,6 +74,21 @@ TEST(Client, AnExpiredSetAnswersStaleAtOnceAndRefreshesInTheBackground) {
     EXPECT_FALSE(c.verify(env("TOK_GOOD")).stale);
 }
 
+TEST(Client, IatInTheFutureIsRefusedOnlyWhenAsked) {
+    auto lenient = client();
+    EXPECT_NO_THROW(lenient.verify(env("TOK_IAT_FUTURE")));
+    jwks::VerifyOptions iat;
+    iat.verify_iat(true);
+    auto per_call = lenient.try_verify(env("TOK_IAT_FUTURE"), &iat);
+    ASSERT_FALSE(per_call);
+    EXPECT_EQ(per_call.error().status(), JWKS_ERR_NOT_YET_VALID);
+    jwks::Client strict(jwks::Options().uri(env("JWKS_URL")).audience("api").verify_iat(true));
+    auto refused = strict.try_verify(env("TOK_IAT_FUTURE"));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().status(), JWKS_ERR_NOT_YET_VALID);
+    EXPECT_NE(refused.error().message().find("iat"), std::string::npos);
+}
+
 TEST(Client, EachErrorClassIsItsException) {
     auto c = client();
     struct Case { const char *token; jwks_status status; };
