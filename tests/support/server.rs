@@ -27,6 +27,20 @@ pub struct Reply {
     pub etag: Option<String>,
     /// Answer 304 when the request's If-Modified-Since is this date (also sent).
     pub last_modified: Option<String>,
+    /// Bytes written as they are instead of a response built from the fields above: for
+    /// hostile servers (broken framing, endless bodies, dribbling).
+    pub raw: Option<Raw>,
+}
+
+/// A response written byte for byte.
+#[derive(Clone, Debug, Default)]
+pub struct Raw {
+    /// Status line, headers and whatever body, exactly as sent.
+    pub bytes: Vec<u8>,
+    /// Wait this long before each byte of `bytes`.
+    pub dribble: Duration,
+    /// After `bytes`, this chunk again and again until the client hangs up (at most 64 MiB).
+    pub endless: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -38,6 +52,7 @@ impl Reply {
             delay: Duration::ZERO,
             etag: None,
             last_modified: None,
+            raw: None,
         }
     }
 
@@ -54,6 +69,7 @@ impl Reply {
             delay: Duration::ZERO,
             etag: None,
             last_modified: None,
+            raw: None,
         }
     }
 
@@ -65,6 +81,15 @@ impl Reply {
             delay: Duration::ZERO,
             etag: None,
             last_modified: None,
+            raw: None,
+        }
+    }
+
+    /// A response written byte for byte (see [`Raw`]).
+    pub fn raw(raw: Raw) -> Reply {
+        Reply {
+            raw: Some(raw),
+            ..Reply::status(200, "")
         }
     }
 
@@ -352,6 +377,9 @@ fn write_reply(mut conn: impl Write, reply: Reply) {
     if !reply.delay.is_zero() {
         thread::sleep(reply.delay);
     }
+    if let Some(raw) = reply.raw {
+        return write_raw(conn, raw);
+    }
     let mut out = format!(
         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,
@@ -363,5 +391,27 @@ fn write_reply(mut conn: impl Write, reply: Reply) {
     out.push_str("\r\n");
     let _ = conn.write_all(out.as_bytes());
     let _ = conn.write_all(&reply.body);
+    let _ = conn.flush();
+}
+
+fn write_raw(mut conn: impl Write, raw: Raw) {
+    if raw.dribble.is_zero() {
+        if conn.write_all(&raw.bytes).is_err() {
+            return;
+        }
+    } else {
+        for b in &raw.bytes {
+            thread::sleep(raw.dribble);
+            if conn.write_all(&[*b]).and_then(|_| conn.flush()).is_err() {
+                return;
+            }
+        }
+    }
+    if let Some(chunk) = raw.endless {
+        let mut sent = 0;
+        while sent < 64 << 20 && conn.write_all(&chunk).is_ok() {
+            sent += chunk.len().max(1);
+        }
+    }
     let _ = conn.flush();
 }
