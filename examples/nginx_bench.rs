@@ -13,23 +13,15 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::cbuild;
 use support::keys::{jwks, now, TestKey};
 use support::server::TestServer;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{cbuild, free_port};
 
 fn wait_listening(port: u16) {
     let start = Instant::now();

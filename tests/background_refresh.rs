@@ -134,8 +134,9 @@ fn past_max_stale_callers_wait_for_the_fetch() {
     assert_eq!(s.client.stats().cache_misses, 2);
 }
 
-#[test]
-fn a_hundred_tokens_of_a_new_kid_share_one_held_refetch_while_random_kids_answer_at_once() {
+/// A client warmed with key "old"; then the IdP publishes "new" but holds its answers.
+/// Returns the setup, the old key's token and the new key's token.
+fn rotation_held() -> (Setup, String, String) {
     let old = TestKey::ec("old", "ES256");
     let new = TestKey::ec("new", "ES256");
     let s = setup(&[&old], |_| {});
@@ -143,9 +144,14 @@ fn a_hundred_tokens_of_a_new_kid_share_one_held_refetch_while_random_kids_answer
     s.client.verify(&old_token).unwrap();
     s.server.set_jwks(&jwks(&[&old, &new]));
     s.server.hold("/jwks");
+    (s, old_token, new.token(&claims()))
+}
+
+#[test]
+fn a_hundred_tokens_of_a_new_kid_share_one_held_refetch_while_random_kids_answer_at_once() {
+    let (s, old_token, new_token) = rotation_held();
 
     let done = Arc::new(AtomicUsize::new(0));
-    let new_token = new.token(&claims());
     let waiting = verify_on_threads(&s.client, &new_token, 100, &done);
     wait_until("the new kid's refetch to reach the server", || {
         s.server.held("/jwks") == 1
@@ -405,13 +411,7 @@ fn the_background_refresher_renews_discovered_issuers_too() {
 
 #[test]
 fn callers_with_a_new_kid_share_a_claim_that_waits_on_a_background_refresh() {
-    let old = TestKey::ec("old", "ES256");
-    let new = TestKey::ec("new", "ES256");
-    let s = setup(&[&old], |_| {});
-    let old_token = old.token(&claims());
-    s.client.verify(&old_token).unwrap();
-    s.server.set_jwks(&jwks(&[&old, &new]));
-    s.server.hold("/jwks");
+    let (s, old_token, new_token) = rotation_held();
     s.clock.advance(Duration::from_secs(300));
     assert!(s.client.verify(&old_token).unwrap().stale());
     wait_until("the background refresh to reach the server", || {
@@ -420,7 +420,6 @@ fn callers_with_a_new_kid_share_a_claim_that_waits_on_a_background_refresh() {
     // The first new-kid caller claims the refetch and waits for the refresh in flight; the
     // others share its claim instead of being refused.
     let done = Arc::new(AtomicUsize::new(0));
-    let new_token = new.token(&claims());
     let waiting = verify_on_threads(&s.client, &new_token, 20, &done);
     let client = s.client.clone();
     all_return(1, move || {

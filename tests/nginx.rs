@@ -5,7 +5,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +17,7 @@ use serde_json::json;
 use support::cbuild;
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
-use support::wait_until;
+use support::{free_port, wait_until};
 
 /// Builds the module against the static library cargo built (once per test binary).
 fn module() -> &'static Path {
@@ -40,14 +40,6 @@ fn module() -> &'static Path {
         );
         target.join("nginx/debug/ngx_http_jwks_module.so")
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running nginx (master and workers), stopped when dropped.

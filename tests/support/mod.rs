@@ -25,3 +25,12 @@ pub fn settle(client: &jwks::Client) {
         client.stats().refreshing == 0
     });
 }
+
+/// A port on 127.0.0.1 that was free a moment ago (for servers the tests start as processes).
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
