@@ -3,6 +3,9 @@
 //!
 //! - nginx with the module (`jwks_auth`, then `empty_gif`),
 //! - nginx `return 200` (the ceiling) and `empty_gif` without authentication,
+//! - nginx with the control module (`bench/spin`): the access phase busy-waits as long as one
+//!   verification takes in a tight loop, then `empty_gif`; what any work of that cost does to
+//!   requests per second on this machine,
 //! - Envoy's jwt_authn (`--concurrency 1`, no `jwt_cache_config`) on the same token and JWKS,
 //!
 //! plus one verification through the C ABI (modules/nginx/bench/verify_bench.c), timed in the
@@ -54,7 +57,7 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn start_nginx(dir: &Path, module: &Path, port: u16, jwks_url: &str) -> Proc {
+fn start_nginx(dir: &Path, modules: &Path, port: u16, jwks_url: &str, spin_ns: u64) -> Proc {
     let d = dir.display();
     let user = if unsafe { libc::geteuid() } == 0 {
         "user root;"
@@ -62,14 +65,16 @@ fn start_nginx(dir: &Path, module: &Path, port: u16, jwks_url: &str) -> Proc {
         ""
     };
     let conf = format!(
-        "load_module {module};\n{user}\nworker_processes 1;\nerror_log {d}/error.log warn;\n\
+        "load_module {module};\nload_module {control};\n{user}\nworker_processes 1;\nerror_log {d}/error.log warn;\n\
          pid {d}/nginx.pid;\ndaemon off;\nevents {{ worker_connections 1024; }}\n\
          http {{\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path {d}/b;\n  \
          proxy_temp_path {d}/p;\n  fastcgi_temp_path {d}/f;\n  uwsgi_temp_path {d}/u;\n  scgi_temp_path {d}/s;\n  \
          server {{\n    listen 127.0.0.1:{port};\n    \
          location /auth {{ jwks_auth \"bench\"; jwks_uri {jwks_url}; jwks_audience bench; empty_gif; }}\n    \
-         location /gif {{ empty_gif; }}\n    location /plain {{ return 200 \"ok\"; }}\n  }}\n}}\n",
-        module = module.display(),
+         location /gif {{ empty_gif; }}\n    \
+         location /control {{ bench_spin_ns {spin_ns}; empty_gif; }}\n    location /plain {{ return 200 \"ok\"; }}\n  }}\n}}\n",
+        module = modules.join("ngx_http_jwks_module.so").display(),
+        control = modules.join("ngx_http_bench_spin_module.so").display(),
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
     let child = Command::new("nginx")
@@ -183,12 +188,16 @@ fn main() {
     let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4);
 
-    let module = PathBuf::from(
-        run(Command::new("bash")
+    let modules = {
+        let built = run(Command::new("bash")
+            .env("JWKS_NGINX_BENCH", "1")
             .arg(cbuild::root().join("modules/nginx/build.sh"))
-            .arg("release"))
-        .trim(),
-    );
+            .arg("release"));
+        PathBuf::from(built.trim())
+            .parent()
+            .expect("the module's directory")
+            .to_owned()
+    };
     let key = TestKey::rsa("bench", "RS256");
     let issuer = TestServer::start();
     issuer.set_jwks(&jwks(&[&key]));
@@ -208,25 +217,46 @@ fn main() {
         false,
         &["-O2"],
     );
+    // One verification's cost, in µs: tight loop, then with the CPU caches flushed.
+    let verify_once = || {
+        let out = run(Command::new(&bench_exe).args([&jwks_url, &token, "bench"]));
+        let figures: Vec<f64> = out
+            .split_whitespace()
+            .map(|f| f.parse().expect("a figure"))
+            .collect();
+        (figures[0], figures[1])
+    };
+    // The control busy-waits as long as a verification takes before the rounds begin.
+    let spin_us = median((0..3).map(|_| verify_once().0).collect());
 
     let (nginx_port, envoy_port) = (free_port(), free_port());
-    let _nginx = start_nginx(&dir, &module, nginx_port, &jwks_url);
+    let _nginx = start_nginx(
+        &dir,
+        &modules,
+        nginx_port,
+        &jwks_url,
+        (spin_us * 1000.0) as u64,
+    );
     let _envoy = start_envoy(&dir, envoy_port, issuer.port(), &jwks_url);
     let setups = [
         (
-            "nginx + ngx_http_jwks_module",
+            "nginx + ngx_http_jwks_module".to_owned(),
             format!("http://127.0.0.1:{nginx_port}/auth"),
         ),
         (
-            "nginx `return 200` (ceiling)",
+            "nginx `return 200` (ceiling)".to_owned(),
             format!("http://127.0.0.1:{nginx_port}/plain"),
         ),
         (
-            "nginx `empty_gif`, no auth",
+            "nginx `empty_gif`, no auth".to_owned(),
             format!("http://127.0.0.1:{nginx_port}/gif"),
         ),
         (
-            "Envoy 1.40 jwt_authn",
+            format!("nginx + control: busy-wait {spin_us:.2} µs, `empty_gif`"),
+            format!("http://127.0.0.1:{nginx_port}/control"),
+        ),
+        (
+            "Envoy 1.40 jwt_authn".to_owned(),
             format!("http://127.0.0.1:{envoy_port}/"),
         ),
     ];
@@ -234,23 +264,35 @@ fn main() {
     for (_, url) in &setups {
         wrk(url, &token, 1);
     }
+    if std::env::var_os("JWKS_BENCH_SERVE").is_some() {
+        // Keep the setups up for profiling by hand (perf, strace, other wrk settings).
+        println!("token: {token}");
+        for (name, url) in &setups {
+            println!("{name}: {url}");
+        }
+        println!(
+            "verify bench: {} {jwks_url} {token} bench",
+            bench_exe.display()
+        );
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     let mut rps: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
     let (mut verify_us, mut cold_us) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         for (i, (_, url)) in setups.iter().enumerate() {
             rps[i].push(wrk(url, &token, seconds));
         }
-        let out = run(Command::new(&bench_exe).args([&jwks_url, &token, "bench"]));
-        let mut figures = out.split_whitespace().map(|f| f.parse::<f64>().unwrap());
-        verify_us.push(figures.next().unwrap());
-        cold_us.push(figures.next().unwrap());
+        let (hot, cold) = verify_once();
+        verify_us.push(hot);
+        cold_us.push(cold);
         eprintln!("round {} of {rounds} done", round + 1);
     }
     let medians: Vec<f64> = rps.into_iter().map(median).collect();
+    let (module, ceiling, control, envoy) = (medians[0], medians[1], medians[3], medians[4]);
     let (verify, cold) = (median(verify_us), median(cold_us));
-    let ceiling = medians[1];
-    let expected = 1.0 / (1.0 / ceiling + verify / 1e6);
-    let expected_cold = 1.0 / (1.0 / ceiling + cold / 1e6);
+    let bound = |us: f64| 1.0 / (1.0 / ceiling + us / 1e6);
 
     println!("Machine: {}", machine());
     println!(
@@ -265,12 +307,18 @@ fn main() {
     println!(
         "\nOne verification through the C ABI (verify_bench.c): {verify:.2} µs in a tight loop, \
          {cold:.2} µs with the CPU caches flushed before it.\n\
-         1/(1/ceiling + {verify:.2} µs) = {expected:.0} requests/s: the module reaches {:.1}% of it.\n\
-         1/(1/ceiling + {cold:.2} µs) = {expected_cold:.0} requests/s: the module reaches {:.1}% of it.\n\
+         1/(1/ceiling + {verify:.2} µs) = {:.0} requests/s: the module reaches {:.1}% of it, \
+         the control {:.1}%.\n\
+         1/(1/ceiling + {cold:.2} µs) = {:.0} requests/s: the module reaches {:.1}% of it.\n\
+         The module reaches {:.1}% of the control ({spin_us:.2} µs busy-wait).\n\
          The module serves {:.2}x the requests of jwt_authn.",
-        100.0 * medians[0] / expected,
-        100.0 * medians[0] / expected_cold,
-        medians[0] / medians[3]
+        bound(verify),
+        100.0 * module / bound(verify),
+        100.0 * control / bound(verify),
+        bound(cold),
+        100.0 * module / bound(cold),
+        100.0 * module / control,
+        module / envoy
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,7 +67,7 @@ enum Mode {
 pub(crate) struct Inner {
     mode: Mode,
     closed: std::sync::atomic::AtomicBool,
-    pid: u32,
+    process: crate::process::Process,
     /// Lookups the non-blocking calls have scheduled and not yet run: (issuer, kid).
     scheduled: Mutex<HashSet<(Option<String>, Option<String>)>>,
     max_token_bytes: usize,
@@ -302,7 +302,7 @@ impl Client {
             inner: Arc::new(Inner {
                 mode,
                 closed: std::sync::atomic::AtomicBool::new(false),
-                pid: std::process::id(),
+                process: crate::process::Process::current(),
                 scheduled: Mutex::new(HashSet::new()),
                 max_token_bytes: o.max_token_bytes,
                 allow_symmetric_keys: o.allow_symmetric_keys,
@@ -422,7 +422,7 @@ impl Client {
     /// Refuses use in a forked child: the parent's locks and fetches in flight do not exist
     /// there, so waiting on them would hang.
     fn same_process(&self) -> Result<()> {
-        if std::process::id() == self.inner.pid {
+        if self.inner.process.is_current() {
             Ok(())
         } else {
             Err(Error::new(

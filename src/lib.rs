@@ -37,6 +37,7 @@ mod keys;
 mod log;
 mod options;
 mod persist;
+mod process;
 mod source;
 mod stats;
 mod validation;

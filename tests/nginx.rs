@@ -29,6 +29,8 @@ fn module() -> &'static Path {
             .arg(cbuild::root().join("modules/nginx/build.sh"))
             .arg("debug")
             .env("JWKS_NGINX_NO_CARGO", "1")
+            // The benchmark's control module (bench/spin) is built too, so it cannot rot.
+            .env("JWKS_NGINX_BENCH", "1")
             .env("CARGO_TARGET_DIR", &target)
             .output()
             .expect("run modules/nginx/build.sh");

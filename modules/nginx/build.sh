@@ -5,7 +5,8 @@
 #
 #   modules/nginx/build.sh [debug|release]     (default: release; cargo builds the library)
 #
-# Output: target/nginx/<profile>/ngx_http_jwks_module.so
+# Output: target/nginx/<profile>/ngx_http_jwks_module.so. With JWKS_NGINX_BENCH=1 it also builds
+# the benchmark's control, ngx_http_bench_spin_module.so (bench/spin), beside it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,8 +36,16 @@ cp -r "$src" "$out/build"
 # shellcheck disable=SC1091
 source "$src/conf_flags"
 cd "$out/build"
-JWKS_LIB="$lib" ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$here" > configure.log
+extra=()
+if [ -n "${JWKS_NGINX_BENCH:-}" ]; then
+    extra=(--add-dynamic-module="$here/bench/spin")
+fi
+JWKS_LIB="$lib" ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$here" "${extra[@]}" \
+    > configure.log
 # `make modules` alone fails in this tree; the generated Makefile is objs/Makefile.
 make -f objs/Makefile modules > make.log 2>&1 || { cat make.log >&2; exit 1; }
 cp objs/ngx_http_jwks_module.so "$out/"
+if [ -n "${JWKS_NGINX_BENCH:-}" ]; then
+    cp objs/ngx_http_bench_spin_module.so "$out/"
+fi
 echo "$out/ngx_http_jwks_module.so"
