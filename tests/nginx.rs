@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::cbuild;
+use support::http::{bearer, get, Response};
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::{free_port, wait_until};
@@ -138,58 +139,6 @@ impl Drop for Nginx {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One GET over its own connection (Connection: close).
-fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        request.push_str(&format!("{n}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    conn.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).expect("read the response");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 fn claims() -> serde_json::Value {
