@@ -63,9 +63,11 @@ fn envoy_binary() -> PathBuf {
     }
 }
 
-/// One listener of the test Envoy: its filter config (JSON) and routes.
-struct Listener {
-    filter: Value,
+/// One listener of the test Envoy: this module with a filter config (JSON), or Envoy's own
+/// jwt_authn with a provider (YAML flow mapping), for the differential test.
+enum Listener {
+    Module(Value),
+    JwtAuthn(String),
 }
 
 /// A running Envoy, stopped when dropped.
@@ -81,11 +83,54 @@ const DYNAMIC_FILTER: &str =
 const PER_ROUTE: &str =
     "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute";
 
-/// The YAML of one listener: the filter with `filter` as its config, and routes /open (the
-/// bypass list names it), /public (turned off per route) and everything else to `upstream`.
-fn listener_yaml(i: usize, port: u16, filter: &Value) -> String {
-    // The JSON goes in as a single-quoted YAML scalar.
-    let config = filter.to_string().replace('\'', "''");
+/// The YAML of one listener in front of the upstream cluster. With the module, routes /open
+/// (which the test configs' bypass list names) and /public (the filter turned off per route).
+fn listener_yaml(i: usize, port: u16, listener: &Listener) -> String {
+    let (filter, public_route) = match listener {
+        Listener::Module(config) => {
+            // The JSON goes in as a single-quoted YAML scalar.
+            let config = config.to_string().replace('\'', "''");
+            (
+                format!(
+                    r#"
+          - name: jwks
+            typed_config:
+              "@type": {DYNAMIC_FILTER}
+              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+              filter_name: jwks
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: '{config}'"#
+                ),
+                format!(
+                    r#"
+              - match: {{prefix: "/public"}}
+                route: {{cluster: upstream}}
+                typed_per_filter_config:
+                  jwks:
+                    "@type": {PER_ROUTE}
+                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+                    per_route_config_name: no_auth
+                    filter_config:
+                      "@type": type.googleapis.com/google.protobuf.StringValue
+                      value: '{{"disabled": true}}'"#
+                ),
+            )
+        }
+        Listener::JwtAuthn(provider) => (
+            format!(
+                r#"
+          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers: {{p: {provider}}}
+              rules:
+              - match: {{prefix: "/"}}
+                requires: {{provider_name: p}}"#
+            ),
+            String::new(),
+        ),
+    };
     format!(
         r#"
   - name: l{i}
@@ -100,28 +145,10 @@ fn listener_yaml(i: usize, port: u16, filter: &Value) -> String {
             virtual_hosts:
             - name: all
               domains: ["*"]
-              routes:
-              - match: {{prefix: "/public"}}
-                route: {{cluster: upstream}}
-                typed_per_filter_config:
-                  jwks:
-                    "@type": {PER_ROUTE}
-                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-                    per_route_config_name: no_auth
-                    filter_config:
-                      "@type": type.googleapis.com/google.protobuf.StringValue
-                      value: '{{"disabled": true}}'
+              routes:{public_route}
               - match: {{prefix: "/"}}
                 route: {{cluster: upstream}}
-          http_filters:
-          - name: jwks
-            typed_config:
-              "@type": {DYNAMIC_FILTER}
-              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-              filter_name: jwks
-              filter_config:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: '{config}'
+          http_filters:{filter}
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -129,7 +156,8 @@ fn listener_yaml(i: usize, port: u16, filter: &Value) -> String {
     )
 }
 
-fn envoy_yaml(listeners: &str, admin: u16, upstream: u16) -> String {
+/// The bootstrap: admin, the listeners, and the clusters upstream and jwks (for jwt_authn).
+fn envoy_yaml(listeners: &str, admin: u16, upstream: u16, jwks: u16) -> String {
     format!(
         r#"admin:
   address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
@@ -144,6 +172,14 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
+  - name: jwks
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: jwks
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {jwks}}}}}}}
 "#
     )
 }
@@ -151,6 +187,16 @@ static_resources:
 impl Envoy {
     /// Starts Envoy (2 workers) with these listeners in front of `upstream`.
     fn start(name: &str, listeners: &[Listener], upstream: &TestServer) -> Envoy {
+        Envoy::start_with_jwks(name, listeners, upstream, upstream.port())
+    }
+
+    /// As start, with jwt_authn's jwks cluster at `jwks_port`.
+    fn start_with_jwks(
+        name: &str,
+        listeners: &[Listener],
+        upstream: &TestServer,
+        jwks_port: u16,
+    ) -> Envoy {
         let dir = std::env::temp_dir().join(format!("jwks-envoy-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -160,11 +206,11 @@ impl Envoy {
             .iter()
             .zip(&ports)
             .enumerate()
-            .map(|(i, (l, p))| listener_yaml(i, *p, &l.filter))
+            .map(|(i, (l, p))| listener_yaml(i, *p, l))
             .collect();
         std::fs::write(
             dir.join("envoy.yaml"),
-            envoy_yaml(&yaml, admin, upstream.port()),
+            envoy_yaml(&yaml, admin, upstream.port(), jwks_port),
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("envoy.log")).unwrap();
@@ -297,13 +343,7 @@ fn challenge(r: &Response) -> &str {
 #[test]
 fn a_valid_token_passes_with_claim_headers_and_each_rejection_is_a_401_challenge() {
     let b = backends();
-    let envoy = Envoy::start(
-        "basic",
-        &[Listener {
-            filter: api_filter(&b),
-        }],
-        &b.upstream,
-    );
+    let envoy = Envoy::start("basic", &[Listener::Module(api_filter(&b))], &b.upstream);
     let good = b.ec.token(&claims());
 
     let r = envoy.get(0, "/api/x", &[("Authorization", &bearer(&good))]);
@@ -399,7 +439,7 @@ fn allow_missing_and_allow_missing_or_failed_let_requests_through_without_identi
     failed["requirement"] = json!("allow_missing_or_failed");
     let envoy = Envoy::start(
         "allow",
-        &[Listener { filter: missing }, Listener { filter: failed }],
+        &[Listener::Module(missing), Listener::Module(failed)],
         &b.upstream,
     );
     let good = bearer(&b.ec.token(&claims()));
@@ -438,7 +478,7 @@ fn stale_keys_keep_serving_when_the_jwks_server_dies() {
         "http_uri": {"uri": idp.url("/jwks"), "timeout": "1s"},
         "cache_duration": "1s"
     });
-    let envoy = Envoy::start("stale", &[Listener { filter }], &b.upstream);
+    let envoy = Envoy::start("stale", &[Listener::Module(filter)], &b.upstream);
     let good = bearer(&b.ec.token(&claims()));
     assert_eq!(
         envoy.get(0, "/api/x", &[("Authorization", &good)]).status,
@@ -466,7 +506,7 @@ fn a_cold_cache_with_the_idp_down_answers_503() {
     filter["remote_jwks"] = json!({"http_uri": {
         "uri": format!("http://127.0.0.1:{}/jwks", free_port()), "timeout": "1s"
     }});
-    let envoy = Envoy::start("down", &[Listener { filter }], &b.upstream);
+    let envoy = Envoy::start("down", &[Listener::Module(filter)], &b.upstream);
     let good = bearer(&b.ec.token(&claims()));
     for _ in 0..3 {
         let r = envoy.get(0, "/api/x", &[("Authorization", &good)]);
@@ -502,13 +542,7 @@ fn status_of(mut conn: TcpStream) -> u16 {
 fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
     let b = backends();
     b.jwks.hold("/jwks");
-    let envoy = Envoy::start(
-        "cold",
-        &[Listener {
-            filter: api_filter(&b),
-        }],
-        &b.upstream,
-    );
+    let envoy = Envoy::start("cold", &[Listener::Module(api_filter(&b))], &b.upstream);
     let good = bearer(&b.ec.token(&claims()));
     let conns: Vec<TcpStream> = (0..100)
         .map(|_| send(envoy.ports[0], "/api/x", &good))
@@ -529,13 +563,7 @@ fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
 fn a_thousand_streams_reset_while_pending_leave_envoy_serving() {
     let b = backends();
     b.jwks.hold("/jwks");
-    let envoy = Envoy::start(
-        "reset",
-        &[Listener {
-            filter: api_filter(&b),
-        }],
-        &b.upstream,
-    );
+    let envoy = Envoy::start("reset", &[Listener::Module(api_filter(&b))], &b.upstream);
     let good = bearer(&b.ec.token(&claims()));
     for _round in 0..4 {
         let conns: Vec<TcpStream> = (0..250)
@@ -564,7 +592,7 @@ fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
         Reply::json(json!({"issuer": iss, "jwks_uri": b.jwks.url("/jwks")}).to_string()),
     );
     let filter = json!({"discovery_issuers": [iss], "audiences": ["api"]});
-    let envoy = Envoy::start("discovery", &[Listener { filter }], &b.upstream);
+    let envoy = Envoy::start("discovery", &[Listener::Module(filter)], &b.upstream);
     let mut mine = claims();
     mine["iss"] = json!(iss);
     let mut other = claims();
@@ -589,10 +617,14 @@ fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
 fn validate(filter_config: &str) -> (bool, String) {
     let dir = std::env::temp_dir().join(format!("jwks-envoy-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let listener = listener_yaml(0, free_port(), &json!({}))
+    let listener = listener_yaml(0, free_port(), &Listener::Module(json!({})))
         .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
     let path = dir.join("envoy.yaml");
-    std::fs::write(&path, envoy_yaml(&listener, free_port(), free_port())).unwrap();
+    std::fs::write(
+        &path,
+        envoy_yaml(&listener, free_port(), free_port(), free_port()),
+    )
+    .unwrap();
     let out = Command::new(envoy_binary())
         .arg("-c")
         .arg(&path)
@@ -648,4 +680,472 @@ fn a_bad_config_is_refused_at_load_with_a_message_naming_the_mistake() {
             "{config}: no {message:?} in:\n{out}"
         );
     }
+}
+
+/// What RFC 7515, RFC 7519, RFC 8725 (and RFC 6750 for the header) call right for a case.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verdict {
+    Accept,
+    Reject,
+    /// The RFCs allow either answer; the flag is libjwks's choice (true: accept).
+    Either(bool),
+}
+
+struct Case {
+    name: &'static str,
+    path: String,
+    authorization: Option<String>,
+    verdict: Verdict,
+    why: &'static str,
+}
+
+/// An ECDSA signature r||s as DER (what RFC 7518 3.4 forbids in a JWS).
+fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
+    let int = |b: &[u8]| {
+        let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+        if v.first().is_none_or(|x| x & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let body = [int(r), int(s)].concat();
+    let mut der = vec![0x30, body.len() as u8];
+    der.extend(body);
+    der
+}
+
+/// The differential corpus: each case through this filter and through Envoy's jwt_authn, on
+/// the same JWKS, issuer and audience.
+fn corpus(k: &DiffKeys) -> Vec<Case> {
+    let iss = "https://issuer.test";
+    let base = json!({"sub": "u", "iss": iss, "aud": "api", "iat": now(), "exp": now() + 3600});
+    let with = |changes: Value| {
+        let mut c = base.clone();
+        for (key, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(key);
+            } else {
+                c[key] = v.clone();
+            }
+        }
+        c
+    };
+    let hdr = |key: &TestKey, extra: Value| {
+        let mut h = key.header();
+        for (n, v) in extra.as_object().unwrap() {
+            h[n] = v.clone();
+        }
+        h
+    };
+    let signed = |key: &TestKey, claims: &Value| key.token(claims);
+    let bearer_of = |t: &str| Some(format!("Bearer {t}"));
+    let case = |name, token: String, verdict, why| Case {
+        name,
+        path: "/api/x".into(),
+        authorization: bearer_of(&token),
+        verdict,
+        why,
+    };
+    let good = signed(&k.rsa, &base);
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut tampered_payload = with(json!({"sub": "admin"}));
+    tampered_payload["iat"] = base["iat"].clone();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(tampered_payload.to_string().as_bytes()),
+        parts[2]
+    );
+    let impostor = TestKey::rsa("rsa", "RS256");
+    let hs = TestKey::hmac("rsa", "HS256", &k.rsa.public_key_bytes());
+    let ec_raw = signed(&k.ec, &base);
+    let ec_parts: Vec<&str> = ec_raw.split('.').collect();
+    let ec_sig = base64_decode(ec_parts[2]);
+    let ec_der = format!(
+        "{}.{}.{}",
+        ec_parts[0],
+        ec_parts[1],
+        b64(&ecdsa_der(&ec_sig))
+    );
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(base.to_string().as_bytes())
+    );
+    let header_json = hdr(&k.rsa, json!({})).to_string();
+    let dup_alg = header_json.replacen('{', r#"{"alg":"HS256","#, 1);
+    let claims_json = base.to_string();
+    let dup_exp = claims_json.replacen('{', &format!(r#"{{"exp":{},"#, now() - 7200), 1);
+    let padded = format!("{}=.{}=.{}", parts[0], parts[1], parts[2]);
+    let json_serialization = json!({
+        "protected": parts[0], "payload": parts[1], "signature": parts[2]
+    })
+    .to_string();
+    use Verdict::*;
+    vec![
+        case("RS256", good.clone(), Accept, "RFC 7518 3.3"),
+        case("PS256", signed(&k.ps, &base), Accept, "RFC 7518 3.5"),
+        case("ES256", ec_raw.clone(), Accept, "RFC 7518 3.4"),
+        case("ES384", signed(&k.ec384, &base), Accept, "RFC 7518 3.4"),
+        case("EdDSA", signed(&k.ed, &base), Accept, "RFC 8037 3.1"),
+        case(
+            "aud an array holding the audience",
+            signed(&k.rsa, &with(json!({"aud": ["other", "api"]}))),
+            Accept,
+            "RFC 7519 4.1.3",
+        ),
+        case(
+            "typ at+jwt",
+            k.rsa
+                .sign_with("RS256", &hdr(&k.rsa, json!({"typ": "at+jwt"})), &base),
+            Accept,
+            "RFC 7519 5.1: typ is informational unless the application asks for one",
+        ),
+        case(
+            "iat an hour ahead",
+            signed(&k.rsa, &with(json!({"iat": now() + 3600}))),
+            Accept,
+            "RFC 7519 4.1.6: iat is informational",
+        ),
+        case(
+            "expired 30 s ago (within the 60 s skew)",
+            signed(&k.rsa, &with(json!({"exp": now() - 30}))),
+            Accept,
+            "RFC 7519 4.1.4 allows a small leeway",
+        ),
+        case(
+            "nbf 30 s ahead (within the 60 s skew)",
+            signed(&k.rsa, &with(json!({"nbf": now() + 30}))),
+            Accept,
+            "RFC 7519 4.1.5 allows a small leeway",
+        ),
+        case(
+            "expired 2 h ago",
+            signed(&k.rsa, &with(json!({"exp": now() - 7200}))),
+            Reject,
+            "RFC 7519 4.1.4",
+        ),
+        case(
+            "nbf 2 h ahead",
+            signed(&k.rsa, &with(json!({"nbf": now() + 7200}))),
+            Reject,
+            "RFC 7519 4.1.5",
+        ),
+        case(
+            "another audience",
+            signed(&k.rsa, &with(json!({"aud": "other"}))),
+            Reject,
+            "RFC 7519 4.1.3",
+        ),
+        case(
+            "no aud",
+            signed(&k.rsa, &with(json!({"aud": null}))),
+            Reject,
+            "RFC 8725 3.9: the audience must be validated",
+        ),
+        case(
+            "another issuer",
+            signed(&k.rsa, &with(json!({"iss": "https://evil.test"}))),
+            Reject,
+            "RFC 8725 3.8",
+        ),
+        case(
+            "no iss",
+            signed(&k.rsa, &with(json!({"iss": null}))),
+            Reject,
+            "RFC 8725 3.8: the issuer must be validated",
+        ),
+        case(
+            "no exp",
+            signed(&k.rsa, &with(json!({"exp": null}))),
+            Either(false),
+            "RFC 7519 4.1.4 makes exp optional; libjwks requires it (a token that never expires)",
+        ),
+        case(
+            "exp a string",
+            signed(&k.rsa, &with(json!({"exp": (now() + 3600).to_string()}))),
+            Reject,
+            "RFC 7519 2: NumericDate is a JSON number",
+        ),
+        case(
+            "payload changed after signing",
+            tampered,
+            Reject,
+            "RFC 7515 5.2",
+        ),
+        case(
+            "signed by another key with the same kid",
+            signed(&impostor, &base),
+            Reject,
+            "RFC 7515 5.2",
+        ),
+        case(
+            "unknown kid",
+            signed(&TestKey::rsa("nobody", "RS256"), &base),
+            Reject,
+            "RFC 7515 5.2: no key validates it",
+        ),
+        case(
+            "no kid, six keys in the set",
+            k.rsa
+                .sign_with("RS256", &json!({"alg": "RS256", "typ": "JWT"}), &base),
+            Either(false),
+            "RFC 7515 4.1.4 makes kid optional; libjwks does not try every key",
+        ),
+        case("alg none", none, Reject, "RFC 8725 3.1, RFC 7518 3.6"),
+        case(
+            "HS256 keyed with the RSA public key",
+            hs.sign_with("HS256", &json!({"alg": "HS256", "kid": "rsa"}), &base),
+            Reject,
+            "RFC 8725 2.1, 3.1: algorithm confusion",
+        ),
+        case(
+            "RS256 header naming the EC key",
+            k.rsa
+                .sign_with("RS256", &json!({"alg": "RS256", "kid": "ec"}), &base),
+            Reject,
+            "RFC 8725 3.1: the key's type must fit the algorithm",
+        ),
+        case(
+            "ES384 header naming the ES256 key",
+            k.ec384
+                .sign_with("ES384", &json!({"alg": "ES384", "kid": "ec"}), &base),
+            Reject,
+            "RFC 7517 4.4: the key's alg",
+        ),
+        case(
+            "a key published for encryption (use enc)",
+            signed(&k.enc, &base),
+            Reject,
+            "RFC 7517 4.2",
+        ),
+        case(
+            "crit naming an unknown extension",
+            k.rsa.sign_with(
+                "RS256",
+                &hdr(&k.rsa, json!({"crit": ["exp-ext"], "exp-ext": 1})),
+                &base,
+            ),
+            Reject,
+            "RFC 7515 4.1.11",
+        ),
+        case(
+            "b64 false (RFC 7797) in crit",
+            k.rsa.sign_with(
+                "RS256",
+                &hdr(&k.rsa, json!({"crit": ["b64"], "b64": false})),
+                &base,
+            ),
+            Reject,
+            "RFC 7515 4.1.11, RFC 7797 6: JWTs never use it",
+        ),
+        case(
+            "crit not an array",
+            k.rsa
+                .sign_with("RS256", &hdr(&k.rsa, json!({"crit": "b64"})), &base),
+            Reject,
+            "RFC 7515 4.1.11",
+        ),
+        case(
+            "two segments",
+            format!("{}.{}", parts[0], parts[1]),
+            Reject,
+            "RFC 7515 7.1",
+        ),
+        case(
+            "four segments",
+            format!("{good}.{}", parts[2]),
+            Reject,
+            "RFC 7515 7.1",
+        ),
+        case(
+            "empty signature",
+            format!("{}.{}.", parts[0], parts[1]),
+            Reject,
+            "RFC 7515 5.2",
+        ),
+        case(
+            "padded base64url",
+            padded,
+            Reject,
+            "RFC 7515 2: base64url without padding",
+        ),
+        case(
+            "payload not JSON",
+            k.rsa.sign_raw("RS256", header_json.as_bytes(), b"not json"),
+            Reject,
+            "RFC 7519 7.2",
+        ),
+        case(
+            "payload a JSON array",
+            k.rsa.sign_raw("RS256", header_json.as_bytes(), b"[1,2]"),
+            Reject,
+            "RFC 7519 4: the claims are a JSON object",
+        ),
+        case(
+            "header not JSON",
+            k.rsa
+                .sign_raw("RS256", b"{alg: RS256}", claims_json.as_bytes()),
+            Reject,
+            "RFC 7515 5.2",
+        ),
+        case(
+            "alg twice in the header (HS256, then RS256)",
+            k.rsa
+                .sign_raw("RS256", dup_alg.as_bytes(), claims_json.as_bytes()),
+            Either(false),
+            "RFC 7515 4: reject, or take the last; libjwks rejects",
+        ),
+        case(
+            "exp twice (expired, then valid)",
+            k.rsa
+                .sign_raw("RS256", header_json.as_bytes(), dup_exp.as_bytes()),
+            Either(false),
+            "RFC 7519 4: reject, or take the last; libjwks rejects",
+        ),
+        case(
+            "ES256 signature in DER",
+            ec_der,
+            Reject,
+            "RFC 7518 3.4: R || S, 64 bytes",
+        ),
+        case(
+            "JWS JSON serialization",
+            json_serialization,
+            Reject,
+            "RFC 7519 1: JWTs use the compact serialization",
+        ),
+        Case {
+            name: "scheme in lower case (bearer)",
+            path: "/api/x".into(),
+            authorization: Some(format!("bearer {good}")),
+            verdict: Accept,
+            why: "RFC 7235 2.1: the scheme is case-insensitive",
+        },
+        Case {
+            name: "two spaces after Bearer",
+            path: "/api/x".into(),
+            authorization: Some(format!("Bearer  {good}")),
+            verdict: Accept,
+            why: "RFC 6750 2.1: \"Bearer\" 1*SP b64token",
+        },
+        Case {
+            name: "token in the access_token query parameter",
+            path: format!("/api/x?access_token={good}"),
+            authorization: None,
+            verdict: Either(false),
+            why: "RFC 6750 2.3 allows it, 5.3 advises against; libjwks reads headers only",
+        },
+        Case {
+            name: "no token",
+            path: "/api/x".into(),
+            authorization: None,
+            verdict: Reject,
+            why: "RFC 6750 3.1",
+        },
+    ]
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+struct DiffKeys {
+    rsa: TestKey,
+    ps: TestKey,
+    ec: TestKey,
+    ec384: TestKey,
+    ed: TestKey,
+    enc: TestKey,
+}
+
+/// The cases where jwt_authn (Envoy 1.40) answers otherwise than this filter; the README's
+/// table lists them with the RFCs' verdict. A change in either filter fails the test.
+const JWT_AUTHN_DIFFERS: &[&str] = &[
+    "no exp",
+    "no kid, six keys in the set",
+    "a key published for encryption (use enc)",
+    "crit naming an unknown extension",
+    "b64 false (RFC 7797) in crit",
+    "crit not an array",
+    "scheme in lower case (bearer)",
+    "token in the access_token query parameter",
+];
+
+#[test]
+fn differential_against_jwt_authn_on_a_corpus_of_tokens() {
+    let mut enc = TestKey::rsa("enc", "RS256");
+    enc.jwk["use"] = json!("enc");
+    let k = DiffKeys {
+        rsa: TestKey::rsa("rsa", "RS256"),
+        ps: TestKey::rsa("ps", "PS256"),
+        ec: TestKey::ec("ec", "ES256"),
+        ec384: TestKey::ec("ec384", "ES384"),
+        ed: TestKey::ed25519("ed"),
+        enc,
+    };
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&k.rsa, &k.ps, &k.ec, &k.ec384, &k.ed, &k.enc]));
+    let upstream = TestServer::start();
+    upstream.set("/api/x", Reply::status(200, "upstream"));
+    let module = json!({
+        "remote_jwks": {"http_uri": {"uri": server.url("/jwks")}},
+        "issuer": "https://issuer.test",
+        "audiences": ["api"]
+    });
+    let provider = format!(
+        "{{issuer: \"https://issuer.test\", audiences: [api], remote_jwks: {{http_uri: \
+         {{uri: \"{}\", cluster: jwks, timeout: 5s}}, cache_duration: 300s}}}}",
+        server.url("/jwks")
+    );
+    let envoy = Envoy::start_with_jwks(
+        "differential",
+        &[Listener::Module(module), Listener::JwtAuthn(provider)],
+        &upstream,
+        server.port(),
+    );
+    let cases = corpus(&k);
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let mut differs = Vec::new();
+    let mut table = String::from("| case | RFCs | libjwks | jwt_authn |\n|---|---|---|---|\n");
+    for c in &cases {
+        let headers: Vec<(&str, &str)> = c
+            .authorization
+            .as_deref()
+            .map(|a| vec![("Authorization", a)])
+            .unwrap_or_default();
+        let ours = envoy.get(0, &c.path, &headers).status;
+        let theirs = envoy.get(1, &c.path, &headers).status;
+        let expected = match c.verdict {
+            Verdict::Accept | Verdict::Either(true) => 200,
+            Verdict::Reject | Verdict::Either(false) => 401,
+        };
+        assert_eq!(ours, expected, "{}: libjwks answered {ours}", c.name);
+        assert!(
+            [200, 401, 403].contains(&theirs),
+            "{}: jwt_authn answered {theirs}",
+            c.name
+        );
+        let verdict = match c.verdict {
+            Verdict::Accept => "accept",
+            Verdict::Reject => "reject",
+            Verdict::Either(_) => "either",
+        };
+        table.push_str(&format!(
+            "| {} | {verdict} ({}) | {ours} | {theirs} |\n",
+            c.name, c.why
+        ));
+        // jwt_authn answers 403 for an audience it does not accept: a refusal all the same.
+        if (ours == 200) != (theirs == 200) {
+            differs.push(c.name);
+        }
+    }
+    eprintln!("{table}");
+    assert_eq!(differs, JWT_AUTHN_DIFFERS, "jwt_authn differs on:\n{table}");
 }

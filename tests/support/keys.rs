@@ -125,11 +125,16 @@ impl TestKey {
 
     /// Signs `header.claims` with this key using `alg` (which need not be the key's own).
     pub fn sign_with(&self, alg: &str, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        self.sign_raw(
+            alg,
+            header.to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+    }
+
+    /// Signs a header and payload given as bytes (which need not be valid JSON) with `alg`.
+    pub fn sign_raw(&self, alg: &str, header: &[u8], payload: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
         let rng = SystemRandom::new();
         let sig = match &*self.signer {
             Signer::Rsa(kp) => {
