@@ -456,27 +456,35 @@ impl Discovery {
                 failed(e.kind().to_string())
             }
         })?;
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|_| failed("the configuration document is not JSON".into()))?;
-        let doc = doc
-            .as_object()
-            .ok_or_else(|| failed("the configuration document is not a JSON object".into()))?;
-        // OIDC Discovery §4.3: the document's issuer must be exactly the issuer asked about.
-        if doc.get("issuer").and_then(Value::as_str) != Some(iss) {
-            return Err(failed(
-                "the configuration document's issuer does not match the token's iss".into(),
-            ));
-        }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .or_else(|| doc.get("jwks_url"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| failed("the configuration document has no jwks_uri".into()))?;
-        fetch::check_scheme(jwks_uri, self.allow_http).map_err(|_| {
-            failed("its jwks_uri is not an https URL (plain http only to loopback hosts)".into())
-        })?;
-        Ok(jwks_uri.to_owned())
+        parse_configuration(&body, iss, self.allow_http).map_err(failed)
     }
+}
+
+/// The `jwks_uri` of an OpenID Provider configuration document fetched for `iss`, or why the
+/// document is refused.
+pub(crate) fn parse_configuration(
+    body: &[u8],
+    iss: &str,
+    allow_http: bool,
+) -> std::result::Result<String, String> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|_| "the configuration document is not JSON".to_owned())?;
+    let doc = doc
+        .as_object()
+        .ok_or_else(|| "the configuration document is not a JSON object".to_owned())?;
+    // OIDC Discovery §4.3: the document's issuer must be exactly the issuer asked about.
+    if doc.get("issuer").and_then(Value::as_str) != Some(iss) {
+        return Err("the configuration document's issuer does not match the token's iss".into());
+    }
+    let jwks_uri = doc
+        .get("jwks_uri")
+        .or_else(|| doc.get("jwks_url"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the configuration document has no jwks_uri".to_owned())?;
+    fetch::check_scheme(jwks_uri, allow_http).map_err(|_| {
+        "its jwks_uri is not an https URL (plain http only to loopback hosts)".to_owned()
+    })?;
+    Ok(jwks_uri.to_owned())
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ mod error;
 mod fetch;
 mod flight;
 mod freshness;
+#[doc(hidden)]
+pub mod fuzzing;
 mod jwt;
 mod keys;
 mod log;

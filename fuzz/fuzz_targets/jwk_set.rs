@@ -1,0 +1,3 @@
+#![no_main]
+// See jwks::fuzzing::jwk_set (src/fuzzing.rs) for what this target feeds and checks.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| jwks::fuzzing::jwk_set(data));
