@@ -167,6 +167,17 @@ pub(crate) fn parse<'a>(
     let payload = String::from_utf8(payload_bytes)
         .map_err(|_| Error::malformed("token payload is not UTF-8"))?;
     let registered: Registered<'_> = parse_object(&payload, "payload")?;
+    // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
+    let aud_shaped = match &registered.aud {
+        None | Some(Value::Null | Value::String(_)) => true,
+        Some(Value::Array(list)) => list.iter().all(Value::is_string),
+        Some(_) => false,
+    };
+    if !aud_shaped {
+        return Err(Error::malformed(
+            "token aud is neither a string nor an array of strings",
+        ));
+    }
     let claims = Claims {
         exp: numeric_date(&registered.exp, "exp")?,
         nbf: numeric_date(&registered.nbf, "nbf")?,

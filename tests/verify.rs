@@ -179,10 +179,11 @@ fn audience_and_issuer() {
         kind(client.verify(&key.token(&c))),
         ErrorKind::WrongAudience
     );
+    // An aud that is not a string or an array of strings is malformed (RFC 7519 4.1.3).
     c["aud"] = json!(["nope", 7]);
     assert_eq!(
         kind(client.verify(&key.token(&c))),
-        ErrorKind::WrongAudience
+        ErrorKind::MalformedToken
     );
     c.as_object_mut().unwrap().remove("aud");
     assert_eq!(kind(client.verify(&key.token(&c))), ErrorKind::MissingClaim);
