@@ -250,3 +250,82 @@ fn duplicate_kids_never_verify_with_the_wrong_key() {
         ErrorKind::BadSignature
     );
 }
+
+#[test]
+fn sixteen_threads_verify_through_a_flapping_server() {
+    // The server cycles through good keys, a 500, garbage and a connection cut mid-body, while
+    // 16 threads verify and force refreshes. Every verification of a good token succeeds (from
+    // the last good keys), every forced refresh either succeeds or fails with the status of what
+    // the server did, and nothing panics or hangs. Bounded by iterations, not by time.
+    let key = TestKey::ec("good", "ES256");
+    let server = TestServer::start();
+    let good = jwks(&[&key]);
+    server.set_jwks(&good);
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.timeout = Duration::from_secs(2);
+    o.lifespan = Duration::from_millis(20); // background refreshes all the time
+    o.min_refetch_interval = Duration::from_millis(1);
+    o.failure_backoff = Duration::from_millis(1);
+    let client = Client::new(o).unwrap();
+    client.warm_up().unwrap();
+    let token = key.token(&claims());
+
+    let replies: Vec<Reply> = vec![
+        Reply::json(good.clone()),
+        Reply::status(500, "down"),
+        Reply::json("<html>maintenance</html>"),
+        raw(http(
+            "HTTP/1.1 200 OK\ncontent-type: application/json\ncontent-length: 5000\n",
+            &good.as_bytes()[..10],
+        )),
+    ];
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flapper = {
+        let flag = done.clone();
+        let server = &server;
+        thread::scope(|s| {
+            let flap = s.spawn(move || {
+                let mut i = 0;
+                while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    server.set("/jwks", replies[i % replies.len()].clone());
+                    i += 1;
+                    thread::sleep(Duration::from_millis(2));
+                }
+                i
+            });
+            let workers: Vec<_> = (0..16)
+                .map(|w| {
+                    let (client, token) = (client.clone(), token.clone());
+                    s.spawn(move || {
+                        for i in 0..300 {
+                            let v = client.verify(&token);
+                            assert!(v.is_ok(), "thread {w}, verification {i}: {:?}", v.err());
+                            if i % 30 == w % 30 {
+                                if let Err(e) = client.get_jwk_set(true) {
+                                    assert!(
+                                        matches!(
+                                            e.kind(),
+                                            ErrorKind::HttpStatus
+                                                | ErrorKind::InvalidJwks
+                                                | ErrorKind::Connection
+                                        ),
+                                        "thread {w}: a forced refresh failed with {e}"
+                                    );
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().expect("a verifying thread panicked");
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            flap.join().unwrap()
+        })
+    };
+    assert!(flapper > 0);
+    server.set_jwks(&good);
+    client.get_jwk_set(true).expect("the server is good again");
+    assert!(client.verify(&token).is_ok());
+}
