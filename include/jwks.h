@@ -72,6 +72,15 @@
 #define MAX_ISSUERS_LIMIT 100000
 
 /**
+ * Results of jwks_client_verify_async_queued waiting for jwks_client_poll, at most this
+ * many. A client with this many uncollected results refuses new queued calls when they are
+ * submitted (JWKS_ERR_CANCELLED, as when overloaded) until jwks_client_poll collects some. The
+ * result of a call already accepted is never dropped: an event loop that parked a request on
+ * it will always see it.
+ */
+#define JWKS_MAX_QUEUED_COMPLETIONS 65536
+
+/**
  * The largest value jwks_options_set_max_cached_keys accepts.
  */
 #define JWKS_MAX_CACHED_KEYS 1000000
@@ -484,7 +493,9 @@ jwks_status jwks_client_verify_async(const jwks_client *client,
  * with `tag` (any value the caller chooses, e.g. a request pointer), and the descriptor of
  * jwks_client_completion_fd becomes readable; collect it with jwks_client_poll. Freeing the
  * request first (jwks_request_free) means its result is never handed out. Freeing the client
- * discards its queue. Never blocks. Thread-safe.
+ * discards its queue. When JWKS_MAX_QUEUED_COMPLETIONS results wait uncollected, the call is
+ * refused with JWKS_ERR_CANCELLED (nothing is queued) until jwks_client_poll collects some;
+ * results of calls already accepted are never dropped. Never blocks. Thread-safe.
  */
 jwks_status jwks_client_verify_async_queued(const jwks_client *client,
                                             const char *token,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::completion::Completions;
 use crate::async_verify::{Callback, Request};
+use crate::error::{Error, ErrorKind};
 
 /// Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one
 /// call, on a library thread, unless jwks_request_free returned first. On success `status` is
@@ -132,7 +133,9 @@ unsafe fn start(
 /// with `tag` (any value the caller chooses, e.g. a request pointer), and the descriptor of
 /// jwks_client_completion_fd becomes readable; collect it with jwks_client_poll. Freeing the
 /// request first (jwks_request_free) means its result is never handed out. Freeing the client
-/// discards its queue. Never blocks. Thread-safe.
+/// discards its queue. When JWKS_MAX_QUEUED_COMPLETIONS results wait uncollected, the call is
+/// refused with JWKS_ERR_CANCELLED (nothing is queued) until jwks_client_poll collects some;
+/// results of calls already accepted are never dropped. Never blocks. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_verify_async_queued(
     client: *const jwks_client,
@@ -148,6 +151,18 @@ pub unsafe extern "C" fn jwks_client_verify_async_queued(
         return boundary(err, || Err(super::null_arg("client")));
     };
     let completions = c.completions.clone();
+    if completions.full() {
+        return boundary(err, || {
+            Err(Error::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "{} results wait for jwks_client_poll: the completion queue is full until \
+                     the loop collects them",
+                    super::completion::JWKS_MAX_QUEUED_COMPLETIONS
+                ),
+            ))
+        });
+    }
     let id = completions.next_id();
     let queue = completions.clone();
     let deliver: Callback = Box::new(move |result| queue.push(id, tag, result));

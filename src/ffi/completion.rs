@@ -36,6 +36,13 @@ impl Completion {
 /// Log events waiting for jwks_client_poll, at most this many.
 const MAX_QUEUED_LOGS: usize = 1024;
 
+/// Results of jwks_client_verify_async_queued waiting for jwks_client_poll, at most this
+/// many. A client with this many uncollected results refuses new queued calls when they are
+/// submitted (JWKS_ERR_CANCELLED, as when overloaded) until jwks_client_poll collects some. The
+/// result of a call already accepted is never dropped: an event loop that parked a request on
+/// it will always see it.
+pub const JWKS_MAX_QUEUED_COMPLETIONS: usize = 65536;
+
 /// Log events waiting for the loop thread, and how many were dropped past the bound.
 #[derive(Default)]
 struct Logs {
@@ -66,6 +73,11 @@ impl Drop for Completions {
 }
 
 impl Completions {
+    /// Whether JWKS_MAX_QUEUED_COMPLETIONS results wait for jwks_client_poll.
+    pub fn full(&self) -> bool {
+        self.queue.lock().len() >= JWKS_MAX_QUEUED_COMPLETIONS
+    }
+
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -244,4 +256,74 @@ pub unsafe extern "C" fn jwks_client_poll(
 
 pub(crate) fn new_completions() -> Arc<Completions> {
     Arc::new(Completions::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::*;
+    use std::ptr::{null, null_mut};
+
+    #[test]
+    fn a_full_queue_refuses_new_queued_calls_and_keeps_every_accepted_result() {
+        let url = "http://127.0.0.1:1/jwks"; // nothing listens: calls go pending
+                                             // SAFETY: every pointer is valid with its length; every handle is freed once.
+        unsafe {
+            let o = jwks_options_new();
+            jwks_options_set_uri(o, url.as_ptr().cast(), url.len(), null_mut());
+            let mut c = null_mut();
+            assert_eq!(jwks_client_new(o, &mut c, null_mut()), jwks_status::JWKS_OK);
+            jwks_options_free(o);
+            let completions = &(*c).completions;
+            // Results of accepted calls arrive past the bound: none is dropped.
+            let extra = 10;
+            for i in 0..JWKS_MAX_QUEUED_COMPLETIONS + extra {
+                let id = completions.next_id();
+                completions.push(id, i as u64, Err(Error::new(ErrorKind::Timeout, "t")));
+            }
+            assert!(completions.full());
+            let token = "a.b.c";
+            let queued = |err: &mut *mut jwks_error, request: &mut *mut jwks_request| {
+                let mut out = null_mut();
+                jwks_client_verify_async_queued(
+                    c,
+                    token.as_ptr().cast(),
+                    token.len(),
+                    null(),
+                    7,
+                    &mut out,
+                    request,
+                    err,
+                )
+            };
+            let (mut err, mut request) = (null_mut(), null_mut());
+            assert_eq!(
+                queued(&mut err, &mut request),
+                jwks_status::JWKS_ERR_CANCELLED
+            );
+            assert!(request.is_null(), "a refused call makes no request");
+            let message = std::ffi::CStr::from_ptr(jwks_error_message(err)).to_string_lossy();
+            assert!(message.contains("completion queue is full"), "{message}");
+            jwks_error_free(err);
+            // Every result comes out once, in order; then the queue takes calls again.
+            let (mut tag, mut status, mut t, mut e) =
+                (0u64, jwks_status::JWKS_OK, null_mut(), null_mut());
+            let mut count = 0u64;
+            while jwks_client_poll(c, &mut tag, &mut status, &mut t, &mut e) == jwks_status::JWKS_OK
+            {
+                assert_eq!((tag, status), (count, jwks_status::JWKS_ERR_TIMEOUT));
+                jwks_error_free(e);
+                count += 1;
+            }
+            assert_eq!(count as usize, JWKS_MAX_QUEUED_COMPLETIONS + extra);
+            let mut err = null_mut();
+            // A malformed token is refused at once: the call was let through.
+            assert_eq!(
+                queued(&mut err, &mut request),
+                jwks_status::JWKS_ERR_MALFORMED_TOKEN
+            );
+            jwks_error_free(err);
+            jwks_client_free(c);
+        }
+    }
 }
