@@ -57,6 +57,10 @@ pub(crate) fn check_response(
     Ok(())
 }
 
+/// The longest timeout handed to the transport, which adds it to an `Instant`: a longer one
+/// (up to `Duration::MAX` from the Rust API) means "no timeout" and must not overflow.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Transport settings of the built-in client, copied from the client options.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchConfig {
@@ -190,8 +194,8 @@ impl HttpFetcher {
         let agent = ureq::Agent::config_builder()
             .tls_config(tls)
             .proxy(proxy)
-            .timeout_global(Some(cfg.timeout))
-            .timeout_connect(Some(cfg.timeout))
+            .timeout_global(Some(cfg.timeout.min(LONGEST_TIMEOUT)))
+            .timeout_connect(Some(cfg.timeout.min(LONGEST_TIMEOUT)))
             .max_redirects(0)
             .max_redirects_will_error(false)
             .http_status_as_error(false)
@@ -211,10 +215,14 @@ impl HttpFetch for HttpFetcher {
         let mut current = url.to_owned();
         let mut current_origin = first.clone();
         let mut redirects = 0;
-        // One deadline for the whole GET, redirects included.
-        let deadline = Instant::now() + self.cfg.timeout;
+        // One deadline for the whole GET, redirects included (none past what Instant holds).
+        let start = Instant::now();
+        let deadline = start.checked_add(self.cfg.timeout);
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => self.cfg.timeout.saturating_sub(start.elapsed()),
+            };
             if remaining.is_zero() {
                 return Err(Error::new(
                     ErrorKind::Timeout,
@@ -225,7 +233,7 @@ impl HttpFetch for HttpFetcher {
                 .agent
                 .get(&current)
                 .config()
-                .timeout_global(Some(remaining))
+                .timeout_global(Some(remaining.min(LONGEST_TIMEOUT)))
                 .build();
             for (name, value) in req.headers {
                 if current_origin == first || name.eq_ignore_ascii_case("accept") {

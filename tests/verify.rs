@@ -560,3 +560,18 @@ fn iat_in_the_future_is_refused_only_when_asked_and_a_non_numeric_iat_never_pass
     off.verify_iat = Some(false);
     strict.verify_with(&future, &off).unwrap();
 }
+
+#[test]
+fn an_endless_timeout_is_no_overflow() {
+    // Duration arithmetic saturates: a timeout past what Instant can hold still fetches.
+    let key = TestKey::ec("k", "ES256");
+    let server = serve(&[&key]);
+    let mut o = ClientOptions::new(server.url("/jwks"));
+    o.timeout = Duration::MAX;
+    o.lifespan = Duration::MAX;
+    o.max_stale = Duration::MAX;
+    o.min_refetch_interval = Duration::MAX;
+    let client = Client::new(o).unwrap();
+    assert!(client.verify(&key.token(&claims())).is_ok());
+    assert!(client.get_jwk_set(true).is_ok());
+}
