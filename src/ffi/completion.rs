@@ -50,12 +50,99 @@ struct Logs {
     dropped: usize,
 }
 
+/// The descriptor an event loop watches: readable while results or log events wait. An
+/// eventfd on Linux; elsewhere the read end of a pipe (also made on Linux by the tests). Both
+/// are non-blocking and close-on-exec.
+pub(crate) struct Wakeup {
+    read: OwnedFd,
+    /// The pipe's write end; None for an eventfd, which is both.
+    write: Option<OwnedFd>,
+}
+
+impl Wakeup {
+    fn new() -> Option<Wakeup> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            Wakeup::eventfd()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            Wakeup::pipe()
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn eventfd() -> Option<Wakeup> {
+        // SAFETY: eventfd returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        // SAFETY: a fresh descriptor owned by nobody else.
+        (fd >= 0).then(|| Wakeup {
+            read: unsafe { OwnedFd::from_raw_fd(fd) },
+            write: None,
+        })
+    }
+
+    #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+    fn pipe() -> Option<Wakeup> {
+        let mut fds = [-1; 2];
+        // SAFETY: pipe writes two new descriptors into the array, or fails.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: two fresh descriptors owned by nobody else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&read, &write] {
+            // SAFETY: fcntl on a descriptor we own, with plain integer flags.
+            let ok = unsafe {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+                    && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
+            };
+            if !ok {
+                return None;
+            }
+        }
+        Some(Wakeup {
+            read,
+            write: Some(write),
+        })
+    }
+
+    /// Makes the descriptor readable (a full pipe already is).
+    fn wake(&self) {
+        match &self.write {
+            None => {
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes to our eventfd; a full counter (never here) only fails.
+                unsafe { libc::write(self.read.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            }
+            Some(write) => {
+                // SAFETY: writes one byte to our pipe; EAGAIN when full, which is readable too.
+                unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+            }
+        }
+    }
+
+    /// Makes the descriptor unreadable again.
+    fn reset(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: a non-blocking read into our buffer; EAGAIN once drained.
+            let n =
+                unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            // An eventfd is drained by one read of its 8-byte counter.
+            if n <= 0 || self.write.is_none() {
+                break;
+            }
+        }
+    }
+}
+
 /// One client's queue of finished asynchronous verifications (and queued log events).
 #[derive(Default)]
 pub(crate) struct Completions {
     queue: Mutex<VecDeque<Completion>>,
     logs: Mutex<Logs>,
-    fd: OnceLock<Option<OwnedFd>>,
+    fd: OnceLock<Option<Wakeup>>,
     next_id: AtomicU64,
 }
 
@@ -82,15 +169,8 @@ impl Completions {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn fd(&self) -> Option<&OwnedFd> {
-        self.fd
-            .get_or_init(|| {
-                // SAFETY: eventfd returns a new descriptor or -1.
-                let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-                // SAFETY: a fresh descriptor owned by nobody else.
-                (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-            })
-            .as_ref()
+    fn fd(&self) -> Option<&Wakeup> {
+        self.fd.get_or_init(Wakeup::new).as_ref()
     }
 
     /// Queues a result and wakes the loop.
@@ -109,9 +189,7 @@ impl Completions {
 
     fn wake(&self) {
         if let Some(fd) = self.fd() {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes to our eventfd; a full counter (never here) only fails.
-            unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            fd.wake();
         }
     }
 
@@ -177,9 +255,7 @@ impl Completions {
         let logs = self.logs.lock();
         if queue.is_empty() && logs.events.is_empty() {
             if let Some(fd) = self.fd.get().and_then(Option::as_ref) {
-                let mut counter: u64 = 0;
-                // SAFETY: a non-blocking read of our eventfd's counter; EAGAIN when already 0.
-                unsafe { libc::read(fd.as_raw_fd(), (&mut counter as *mut u64).cast(), 8) };
+                fd.reset();
             }
         }
     }
@@ -199,13 +275,13 @@ pub unsafe extern "C" fn jwks_client_completion_fd(
     boundary(err, || {
         let client = unsafe { arg_ref(client, "client")? };
         let out = unsafe { fd.as_mut() }.ok_or_else(|| super::null_arg("fd"))?;
-        let owned = client.completions.fd().ok_or_else(|| {
+        let wakeup = client.completions.fd().ok_or_else(|| {
             Error::new(
                 ErrorKind::Internal,
-                format!("eventfd failed: {}", std::io::Error::last_os_error()),
+                format!("no wake-up descriptor: {}", std::io::Error::last_os_error()),
             )
         })?;
-        *out = owned.as_raw_fd();
+        *out = wakeup.read.as_raw_fd();
         Ok(())
     })
 }
@@ -261,6 +337,36 @@ pub(crate) fn new_completions() -> Arc<Completions> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn readable(w: &Wakeup) -> bool {
+        let mut p = libc::pollfd {
+            fd: w.read.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polls one descriptor we own, without waiting.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn both_wake_ups_are_readable_after_a_wake_and_not_after_a_reset() {
+        let mut kinds = vec![Wakeup::pipe().expect("a pipe")];
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        kinds.push(Wakeup::eventfd().expect("an eventfd"));
+        for w in kinds {
+            assert!(!readable(&w));
+            for _ in 0..100_000 {
+                w.wake(); // more than a pipe buffer holds: no block, still readable
+            }
+            assert!(readable(&w));
+            w.reset();
+            assert!(!readable(&w));
+            w.wake();
+            assert!(readable(&w));
+            w.reset();
+            assert!(!readable(&w));
+        }
+    }
     use crate::ffi::*;
     use std::ptr::{null, null_mut};
 
