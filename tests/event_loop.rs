@@ -10,6 +10,19 @@ use jwks::{Client, ClientOptions, ErrorKind, ManualClock};
 use serde_json::json;
 use support::keys::{claims, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
+use support::wait_until;
+
+/// Runs `f` on another thread and returns its result; panics if it has not returned within
+/// 30 s. Proves "did not wait" for calls made while the server holds its answer: a call that
+/// waited would never return.
+fn guarded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{what}: waited (no return within 30 s)"))
+}
 
 /// Polls `f` every 10 ms until it stops answering Pending (at most 5 s).
 fn until_ready<T>(mut f: impl FnMut() -> jwks::Result<T>) -> jwks::Result<T> {
@@ -30,25 +43,25 @@ fn until_ready<T>(mut f: impl FnMut() -> jwks::Result<T>) -> jwks::Result<T> {
 fn pending_then_ready_without_ever_waiting() {
     let key = TestKey::ec("a", "ES256");
     let server = TestServer::start();
-    server.set(
-        "/jwks",
-        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(300)),
-    );
+    server.set_jwks(&jwks(&[&key]));
+    server.hold("/jwks");
     let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
     let token = key.token(&claims());
-    let started = Instant::now();
-    let err = client.verify_nonblocking(&token).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Pending);
-    for _ in 0..50 {
-        assert_eq!(
-            client.verify_nonblocking(&token).unwrap_err().kind(),
-            ErrorKind::Pending
-        );
-    }
-    assert!(
-        started.elapsed() < Duration::from_millis(250),
-        "never waited on the fetch"
-    );
+    let (c, t) = (client.clone(), token.clone());
+    guarded("51 non-blocking calls while the fetch is held", move || {
+        let err = c.verify_nonblocking(&t).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Pending);
+        for _ in 0..50 {
+            assert_eq!(
+                c.verify_nonblocking(&t).unwrap_err().kind(),
+                ErrorKind::Pending
+            );
+        }
+    });
+    wait_until("the fetch to be in flight, held", || {
+        server.held("/jwks") == 1
+    });
+    server.release("/jwks");
     let v = until_ready(|| client.verify_nonblocking(&token)).unwrap();
     assert!(!v.stale());
     assert_eq!(
@@ -70,14 +83,17 @@ fn an_expired_set_answers_stale_at_once_while_it_is_refreshed() {
     let client = Client::new(o).unwrap();
     let token = key.token(&claims());
     client.verify(&token).unwrap();
-    server.set(
-        "/jwks",
-        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(300)),
-    );
+    server.hold("/jwks");
     clock.advance(Duration::from_secs(301));
-    let started = Instant::now();
-    assert!(client.verify_nonblocking(&token).unwrap().stale());
-    assert!(started.elapsed() < Duration::from_millis(250));
+    let (c, t) = (client.clone(), token.clone());
+    let stale = guarded("a stale answer while the refresh is held", move || {
+        c.verify_nonblocking(&t).unwrap().stale()
+    });
+    assert!(stale);
+    wait_until("the refresh to reach the server", || {
+        server.held("/jwks") == 1
+    });
+    server.release("/jwks");
     let fresh = until_ready(|| {
         let v = client.verify_nonblocking(&token)?;
         if v.stale() {
@@ -153,41 +169,40 @@ fn discovery_is_non_blocking_too_and_warm_up_prefetches() {
 
 #[test]
 fn background_refresh_keeps_the_cache_from_ever_missing() {
+    // The refresher reads the injected clock: each step past 80% of the lifespan makes it
+    // renew the set, and lookups never miss nor go stale.
     let key = TestKey::ec("a", "ES256");
     let server = TestServer::start();
     server.set_jwks(&jwks(&[&key]));
+    let clock = Arc::new(ManualClock::starting_now());
     let mut o = ClientOptions::new(server.url("/jwks"));
-    // Renewed at 80% (800 ms): 200 ms of slack for a loaded machine.
-    o.lifespan = Duration::from_millis(1000);
+    o.clock = clock.clone();
     o.refresh_jitter = 0.0;
     o.background_refresh = true;
     let client = Client::new(o).unwrap();
     client.warm_up().unwrap();
     let token = key.token(&claims());
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(3200) {
+    for round in 1..=4 {
+        clock.advance(Duration::from_secs(250)); // past 240 s, 80% of the 300 s lifespan
+        wait_until("the refresher to renew the set", || {
+            server.hits("/jwks") == round + 1
+        });
+        support::settle(&client);
         let v = client
             .verify_nonblocking(&token)
             .expect("never pending once warm");
-        assert!(!v.stale());
-        std::thread::sleep(Duration::from_millis(20));
+        assert!(!v.stale(), "round {round}");
     }
     let stats = client.stats();
     assert_eq!(stats.cache_misses, 1, "only the warm-up missed: {stats:?}");
-    assert!(
-        server.hits("/jwks") >= 4,
-        "refreshed across several expiries"
-    );
 }
 
 #[test]
 fn dropping_a_client_does_not_wait_for_a_fetch_in_flight() {
     let key = TestKey::ec("a", "ES256");
     let server = TestServer::start();
-    server.set(
-        "/jwks",
-        Reply::json(jwks(&[&key])).delayed(Duration::from_secs(2)),
-    );
+    server.set_jwks(&jwks(&[&key]));
+    server.hold("/jwks");
     let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
     assert_eq!(
         client
@@ -196,10 +211,12 @@ fn dropping_a_client_does_not_wait_for_a_fetch_in_flight() {
             .kind(),
         ErrorKind::Pending
     );
-    std::thread::sleep(Duration::from_millis(100)); // the worker is inside the fetch
-    let started = Instant::now();
-    drop(client);
-    assert!(started.elapsed() < Duration::from_millis(100));
+    wait_until("the worker to be inside the fetch", || {
+        server.held("/jwks") == 1
+    });
+    // The fetch stays held until after the drop: a drop that waited would never return.
+    guarded("dropping the client", move || drop(client));
+    server.release("/jwks");
 }
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -352,10 +369,8 @@ fn cancel_before_completion_means_no_callback_and_after_it_changes_nothing() {
 fn freeing_the_client_cancels_pending_requests_with_one_callback_each() {
     let key = TestKey::ec("a", "ES256");
     let server = TestServer::start();
-    server.set(
-        "/jwks",
-        Reply::json(jwks(&[&key])).delayed(Duration::from_millis(500)),
-    );
+    server.set_jwks(&jwks(&[&key]));
+    server.hold("/jwks");
     let client = Client::new(ClientOptions::new(server.url("/jwks"))).unwrap();
     let token = key.token(&claims());
     let calls: Vec<Arc<Calls>> = (0..5).map(|_| Arc::new(Calls::default())).collect();
@@ -368,12 +383,10 @@ fn freeing_the_client_cancels_pending_requests_with_one_callback_each() {
             },
         )
         .collect();
-    let started = Instant::now();
-    drop(client);
-    assert!(
-        started.elapsed() < Duration::from_millis(100),
-        "free does not wait"
-    );
+    // The fetch is held: a free that waited for it would never return.
+    guarded("freeing the client", move || drop(client));
+    // The fetch ends; the calls it carried find their client gone.
+    server.release("/jwks");
     for r in &requests {
         wait_for(|| r.is_finished());
     }

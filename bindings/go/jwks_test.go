@@ -346,13 +346,10 @@ func TestContextCancelDuringASlowFetch(t *testing.T) {
 	c := newClient(t, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	// A Verify that ignored ctx would wait out the 2 s fetch and succeed.
 	_, err := c.Verify(ctx, k.token(claims(nil)))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
-	}
-	if time.Since(start) > time.Second {
-		t.Fatalf("took %v", time.Since(start))
 	}
 }
 

@@ -700,8 +700,12 @@ struct memory_idp {
     const char *jwks;
     int calls;
     int saw_accept;
-    int mode; /* 0 serve, 1 transport failure, 2 oversized body, 3 HTTP 404, 4 serve slowly */
+    int mode; /* 0 serve, 1 transport failure, 2 oversized body, 3 HTTP 404, 4 serve slowly,
+                 5 hold until gate_open (at most 30 s, then gate_timed_out) */
 };
+
+/* The gate of mode 5: a fetch held inside the callback until the test opens it. */
+static int gate_open, gate_waiting, gate_timed_out;
 
 static int serve_from_memory(void *user_data, const char *url, size_t url_len,
                              const jwks_http_header *headers, size_t header_count,
@@ -725,6 +729,12 @@ static int serve_from_memory(void *user_data, const char *url, size_t url_len,
     if (idp->mode == 4) {
         struct timespec pause = {0, 300 * 1000 * 1000};
         nanosleep(&pause, NULL);
+    }
+    if (idp->mode == 5) {
+        __atomic_add_fetch(&gate_waiting, 1, __ATOMIC_SEQ_CST);
+        int i = 0;
+        for (; i < 30000 && !__atomic_load_n(&gate_open, __ATOMIC_SEQ_CST); i++) sleep_ms(1);
+        if (i == 30000) __atomic_store_n(&gate_timed_out, 1, __ATOMIC_SEQ_CST);
     }
     const char *body = strstr(url, "/.well-known/openid-configuration") ? idp->config : idp->jwks;
     CHECK(jwks_http_response_set_status(response, 42, NULL) == JWKS_ERR_INVALID_ARGUMENT);
@@ -997,18 +1007,21 @@ static void test_async(void) {
     CHECK(calls_of(&cancelled) == 0);
     jwks_client_free(c);
 
-    /* Free the client while requests are pending: each gets one JWKS_ERR_CANCELLED. */
-    c = callback_client(&slow, 1);
+    /* Free the client while requests are pending, their fetch held inside the callback: the
+     * free returns without waiting for it (a free that waited would outlast the gate's 30 s),
+     * and each request gets one JWKS_ERR_CANCELLED once the fetch ends. */
+    struct memory_idp held = {env("CB_CONFIG"), env("CB_JWKS"), 0, 0, 5};
+    c = callback_client(&held, 1);
     struct async_result orphans[3] = {{0, JWKS_OK}, {0, JWKS_OK}, {0, JWKS_OK}};
     jwks_request *reqs[3];
     for (int i = 0; i < 3; i++) {
         CHECK(jwks_client_verify_async(c, tok, strlen(tok), NULL, on_verified, &orphans[i], &out, &reqs[i], NULL) == JWKS_PENDING);
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 30000 && __atomic_load_n(&gate_waiting, __ATOMIC_SEQ_CST) < 1; i++) sleep_ms(1);
+    CHECK(__atomic_load_n(&gate_waiting, __ATOMIC_SEQ_CST) == 1);
     jwks_client_free(c);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+    CHECK(!__atomic_load_n(&gate_timed_out, __ATOMIC_SEQ_CST) && !__atomic_load_n(&gate_open, __ATOMIC_SEQ_CST));
+    __atomic_store_n(&gate_open, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 3; i++) {
         wait_calls(&orphans[i], 1);
         CHECK(calls_of(&orphans[i]) == 1 && orphans[i].status == JWKS_ERR_CANCELLED);
