@@ -7,6 +7,10 @@ jwks_status jwksgo_set_async(const jwks_client *c, bool refresh, uintptr_t h, jw
                              jwks_request **req, jwks_error **err);
 jwks_status jwksgo_key_from_jwt_async(const jwks_client *c, const char *t, size_t n, uintptr_t h,
                                       jwks_key **out, jwks_request **req, jwks_error **err);
+jwks_status jwksgo_verify_async(const jwks_client *c, const char *t, size_t n, uintptr_t h,
+                                jwks_token **out, jwks_request **req, jwks_error **err);
+jwks_status jwksgo_key_async(const jwks_client *c, const char *kid, size_t n, uintptr_t h,
+                             jwks_key **out, jwks_request **req, jwks_error **err);
 */
 import "C"
 
@@ -27,6 +31,11 @@ type KeySet struct {
 
 type keyResult struct {
 	key *Key
+	err error
+}
+
+type tokenResult struct {
+	tok *Token
 	err error
 }
 
@@ -67,6 +76,63 @@ func jwksgoKeyDone(userData unsafe.Pointer, status C.jwks_status, k *C.jwks_key,
 		r.err = takeError(status, e)
 	}
 	cgo.Handle(uintptr(userData)).Value().(chan keyResult) <- r
+}
+
+//export jwksgoVerifyDone
+func jwksgoVerifyDone(userData unsafe.Pointer, status C.jwks_status, t *C.jwks_token, e *C.jwks_error) {
+	r := tokenResult{}
+	if status == C.JWKS_OK {
+		r.tok = tokenFromC(t)
+		C.jwks_token_free(t)
+	} else {
+		r.err = takeError(status, e)
+	}
+	cgo.Handle(uintptr(userData)).Value().(chan tokenResult) <- r
+}
+
+// verifyAsync verifies through the library's callback, for a token the cache cannot answer
+// yet: one handle and channel per call that has to wait, none for cache hits.
+func verifyAsync(ctx context.Context, c *C.jwks_client, token string) (tokenResult, error) {
+	ch := make(chan tokenResult, 1)
+	h := cgo.NewHandle(ch)
+	defer h.Delete()
+	var out *C.jwks_token
+	var req *C.jwks_request
+	var e *C.jwks_error
+	p, n := cstr(token)
+	st := C.jwksgo_verify_async(c, p, n, C.uintptr_t(h), &out, &req, &e)
+	runtime.KeepAlive(token)
+	switch st {
+	case C.JWKS_OK: // the fetch landed meanwhile
+		defer C.jwks_token_free(out)
+		return tokenResult{tok: tokenFromC(out)}, nil
+	case C.JWKS_PENDING:
+		return await(ctx, req, ch)
+	default:
+		return tokenResult{err: takeError(st, e)}, nil
+	}
+}
+
+// keyAsync looks a key up through the library's callback, as verifyAsync does.
+func keyAsync(ctx context.Context, c *C.jwks_client, kid string) (keyResult, error) {
+	ch := make(chan keyResult, 1)
+	h := cgo.NewHandle(ch)
+	defer h.Delete()
+	var out *C.jwks_key
+	var req *C.jwks_request
+	var e *C.jwks_error
+	p, n := cstr(kid)
+	st := C.jwksgo_key_async(c, p, n, C.uintptr_t(h), &out, &req, &e)
+	runtime.KeepAlive(kid)
+	switch st {
+	case C.JWKS_OK:
+		defer C.jwks_key_free(out)
+		return keyResult{key: keyFromC(out)}, nil
+	case C.JWKS_PENDING:
+		return await(ctx, req, ch)
+	default:
+		return keyResult{err: takeError(st, e)}, nil
+	}
 }
 
 // await waits for a pending request's one callback, or for ctx; either way the request is

@@ -14,3 +14,13 @@ jwks_status jwksgo_key_from_jwt_async(const jwks_client *c, const char *t, size_
     return jwks_client_get_signing_key_from_jwt_async(c, t, n, jwksgoKeyDone, (void *)h, out, req,
                                                       err);
 }
+
+jwks_status jwksgo_verify_async(const jwks_client *c, const char *t, size_t n, uintptr_t h,
+                                jwks_token **out, jwks_request **req, jwks_error **err) {
+    return jwks_client_verify_async(c, t, n, NULL, jwksgoVerifyDone, (void *)h, out, req, err);
+}
+
+jwks_status jwksgo_key_async(const jwks_client *c, const char *kid, size_t n, uintptr_t h,
+                             jwks_key **out, jwks_request **req, jwks_error **err) {
+    return jwks_client_get_signing_key_async(c, kid, n, jwksgoKeyDone, (void *)h, out, req, err);
+}

@@ -5,7 +5,10 @@ package jwks
 */
 import "C"
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Status is a libjwks status code (jwks_status in the C header).
 type Status int
@@ -99,8 +102,9 @@ var (
 	ErrInternal             = sentinel(StatusInternal)
 )
 
-// ErrClosed is returned by calls on a closed Client.
-var ErrClosed = &Error{Status: StatusInvalidArgument, Message: "jwks: client is closed"}
+// ErrClosed is returned by calls on a closed Client. It is its own error, not a status: no
+// libjwks error is ErrClosed, and ErrClosed is no libjwks status.
+var ErrClosed = errors.New("jwks: client is closed")
 
 // takeError copies and frees a C error.
 func takeError(st C.jwks_status, e *C.jwks_error) error {
@@ -112,10 +116,11 @@ func takeError(st C.jwks_status, e *C.jwks_error) error {
 	return err
 }
 
-// check turns a setter's status into an error (setters are called without an error object).
-func check(st C.jwks_status) error {
-	if st == C.JWKS_OK {
-		return nil
+// call runs a C call that reports failures through an error object, keeping its message.
+func call(f func(e **C.jwks_error) C.jwks_status) error {
+	var e *C.jwks_error
+	if st := f(&e); st != C.JWKS_OK {
+		return takeError(st, e)
 	}
-	return &Error{Status: Status(st)}
+	return nil
 }

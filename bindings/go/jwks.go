@@ -8,8 +8,9 @@
 //	if errors.Is(err, jwks.ErrExpired) { ... }
 //	json.Unmarshal(tok.Claims, &myClaims)
 //
-// A Client is safe for many goroutines. Calls never leave a goroutine blocked in C: they use
-// the library's non-blocking calls and wait in Go, honouring the context.
+// A Client is safe for many goroutines. Calls never leave a goroutine blocked in C: a cache
+// hit answers at once; a call that must wait for a fetch waits in Go for the library's
+// callback, honouring the context.
 package jwks
 
 /*
@@ -70,7 +71,10 @@ func newClient(build func(*C.jwks_options) error, opts []Option) (*Client, error
 		return nil, err
 	}
 	for _, opt := range opts {
-		if err := opt(o); err != nil {
+		if opt.apply == nil {
+			continue // the zero Option does nothing
+		}
+		if err := opt.apply(o); err != nil {
 			return nil, err
 		}
 	}
@@ -88,7 +92,7 @@ func newClient(build func(*C.jwks_options) error, opts []Option) (*Client, error
 func New(url string, opts ...Option) (*Client, error) {
 	return newClient(func(o *C.jwks_options) error {
 		p, n := cstr(url)
-		return check(C.jwks_options_set_uri(o, p, n, nil))
+		return call(func(e **C.jwks_error) C.jwks_status { return C.jwks_options_set_uri(o, p, n, e) })
 	}, opts)
 }
 
@@ -98,7 +102,9 @@ func NewDiscovery(issuers []string, opts ...Option) (*Client, error) {
 	return newClient(func(o *C.jwks_options) error {
 		for _, iss := range issuers {
 			p, n := cstr(iss)
-			if err := check(C.jwks_options_add_allowed_issuer(o, p, n, nil)); err != nil {
+			if err := call(func(e **C.jwks_error) C.jwks_status {
+				return C.jwks_options_add_allowed_issuer(o, p, n, e)
+			}); err != nil {
 				return err
 			}
 		}
@@ -129,27 +135,6 @@ func (cl *Client) acquire() (*C.jwks_client, error) {
 	return cl.c, nil
 }
 
-// wait polls a non-blocking call until it stops answering "pending" or ctx is done. The
-// library fetches in the background meanwhile; no goroutine waits inside C.
-func wait(ctx context.Context, try func() C.jwks_status) error {
-	delay := time.Millisecond
-	for {
-		if try() != C.JWKS_PENDING {
-			return nil
-		}
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
-		}
-	}
-}
-
 func goString(p *C.char, n C.size_t) string {
 	if p == nil {
 		return ""
@@ -158,7 +143,9 @@ func goString(p *C.char, n C.size_t) string {
 }
 
 // Verify checks a compact JWT: its key (fetched if needed, within ctx), algorithm, signature
-// and claims.
+// and claims. A cached key answers at once, with no allocation beyond the Token; only a call
+// that must wait for a fetch takes the library's asynchronous path, and it waits in Go on the
+// library's callback, never inside C.
 func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 	c, err := cl.acquire()
 	if err != nil {
@@ -166,23 +153,27 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 	}
 	defer cl.mu.RUnlock()
 	var t *C.jwks_token
-	var st C.jwks_status
 	var e *C.jwks_error
 	p, n := cstr(token)
-	if werr := wait(ctx, func() C.jwks_status {
+	st := C.jwks_client_verify_nonblocking(c, p, n, nil, &t, &e)
+	if st == C.JWKS_PENDING {
 		C.jwks_error_free(e)
-		e = nil
-		st = C.jwks_client_verify_nonblocking(c, p, n, nil, &t, &e)
-		return st
-	}); werr != nil {
-		C.jwks_error_free(e)
-		return nil, werr
+		r, err := verifyAsync(ctx, c, token)
+		if err != nil {
+			return nil, err
+		}
+		return r.tok, r.err
 	}
 	runtime.KeepAlive(token)
 	if st != C.JWKS_OK {
 		return nil, takeError(st, e)
 	}
 	defer C.jwks_token_free(t)
+	return tokenFromC(t), nil
+}
+
+// tokenFromC copies a verified token into Go memory (the caller frees t).
+func tokenFromC(t *C.jwks_token) *Token {
 	var cn C.size_t
 	claims := C.jwks_token_claims(t, &cn)
 	out := &Token{
@@ -193,7 +184,7 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 	out.Kid = goString(C.jwks_token_kid(t, &ln), ln)
 	out.Alg = goString(C.jwks_token_alg(t, &ln), ln)
 	out.Typ = goString(C.jwks_token_typ(t, &ln), ln)
-	return out, nil
+	return out
 }
 
 // Key is a signing key from the JWK Set.
@@ -227,7 +218,7 @@ func keyFromC(k *C.jwks_key) *Key {
 }
 
 // GetSigningKey returns the signing key with this kid (fixed-URL clients), fetching the set
-// if needed within ctx.
+// if needed within ctx (as Verify waits: in Go, on the library's callback).
 func (cl *Client) GetSigningKey(ctx context.Context, kid string) (*Key, error) {
 	c, err := cl.acquire()
 	if err != nil {
@@ -235,17 +226,16 @@ func (cl *Client) GetSigningKey(ctx context.Context, kid string) (*Key, error) {
 	}
 	defer cl.mu.RUnlock()
 	var k *C.jwks_key
-	var st C.jwks_status
 	var e *C.jwks_error
 	p, n := cstr(kid)
-	if werr := wait(ctx, func() C.jwks_status {
+	st := C.jwks_client_get_signing_key_nonblocking(c, p, n, &k, &e)
+	if st == C.JWKS_PENDING {
 		C.jwks_error_free(e)
-		e = nil
-		st = C.jwks_client_get_signing_key_nonblocking(c, p, n, &k, &e)
-		return st
-	}); werr != nil {
-		C.jwks_error_free(e)
-		return nil, werr
+		r, err := keyAsync(ctx, c, kid)
+		if err != nil {
+			return nil, err
+		}
+		return r.key, r.err
 	}
 	runtime.KeepAlive(kid)
 	if st != C.JWKS_OK {
@@ -275,8 +265,8 @@ func (cl *Client) Stats() (Stats, error) {
 	defer cl.mu.RUnlock()
 	var s C.jwks_stats
 	s.size = C.size_t(unsafe.Sizeof(s))
-	if st := C.jwks_client_stats(c, &s, nil); st != C.JWKS_OK {
-		return Stats{}, &Error{Status: Status(st)}
+	if err := call(func(e **C.jwks_error) C.jwks_status { return C.jwks_client_stats(c, &s, e) }); err != nil {
+		return Stats{}, err
 	}
 	at := func(ms C.uint64_t) time.Time {
 		if ms == 0 {

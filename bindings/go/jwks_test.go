@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -389,6 +390,46 @@ func TestCloseIsIdempotentWaitsForCallsAndThenRefuses(t *testing.T) {
 	if _, err := c.Stats(); !errors.Is(err, jwks.ErrClosed) {
 		t.Fatalf("stats after close: %v", err)
 	}
+	// ErrClosed is its own error: not an invalid argument, and no invalid argument is it.
+	if _, err := c.Verify(context.Background(), tok); errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Fatalf("a closed client's error is an invalid argument: %v", err)
+	}
+	if _, err := jwks.New("ftp://example.com/jwks"); errors.Is(err, jwks.ErrClosed) || !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Fatalf("a bad URL: %v", err)
+	}
+}
+
+func TestOptionsRefuseNegativeDurationsAndKeepTheLibrarysMessages(t *testing.T) {
+	srv := serve(t, ecKey(t, "e"))
+	for name, opt := range map[string]jwks.Option{
+		"leeway":               jwks.WithLeeway(-time.Second),
+		"timeout":              jwks.WithTimeout(-1),
+		"lifespan":             jwks.WithLifespan(-time.Minute),
+		"min refetch interval": jwks.WithMinRefetchInterval(-time.Second),
+		"max stale":            jwks.WithMaxStale(-time.Hour),
+		"issuer ttl":           jwks.WithIssuerCache(10, -time.Second),
+	} {
+		_, err := jwks.New(srv.URL, opt)
+		var e *jwks.Error
+		if !errors.As(err, &e) || e.Status != jwks.StatusInvalidArgument || !strings.Contains(e.Message, name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The C library's own message comes through, not only its status.
+	_, err := jwks.New("ftp://example.com/jwks")
+	var e *jwks.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "ftp") {
+		t.Fatalf("no message from the library: %#v", err)
+	}
+	if _, err := jwks.New(srv.URL, jwks.WithAlgorithms("XS256")); err == nil || !strings.Contains(err.Error(), "XS256") {
+		t.Fatalf("an unknown algorithm: %v", err)
+	}
+	// The zero Option does nothing.
+	c, err := jwks.New(srv.URL, jwks.Option{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
 
 // rssBytes reads the process's resident set size (Linux).

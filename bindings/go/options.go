@@ -7,24 +7,45 @@ package jwks
 import "C"
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unsafe"
 )
 
-// Option configures a Client (the C options builder, one setter each).
-type Option func(*C.jwks_options) error
-
-func ms(d time.Duration) C.uint64_t { return C.uint64_t(d / time.Millisecond) }
+// Option configures a Client. Make one with the With* functions.
+type Option struct {
+	apply func(*C.jwks_options) error
+}
 
 func withError(set func(*C.jwks_options, **C.jwks_error) C.jwks_status) Option {
-	return func(o *C.jwks_options) error {
-		var e *C.jwks_error
-		if st := set(o, &e); st != C.JWKS_OK {
-			return takeError(st, e)
+	return Option{apply: func(o *C.jwks_options) error {
+		return call(func(e **C.jwks_error) C.jwks_status { return set(o, e) })
+	}}
+}
+
+// each applies a setter to every value (WithAudience("a", "b"), ...).
+func each(values []string, set func(*C.jwks_options, *C.char, C.size_t, **C.jwks_error) C.jwks_status) Option {
+	return Option{apply: func(o *C.jwks_options) error {
+		for _, v := range values {
+			if err := strOption(v, set).apply(o); err != nil {
+				return err
+			}
 		}
 		return nil
+	}}
+}
+
+// durationOption passes d in milliseconds; a negative d is refused, not wrapped around.
+func durationOption(name string, d time.Duration, set func(*C.jwks_options, C.uint64_t, **C.jwks_error) C.jwks_status) Option {
+	if d < 0 {
+		return Option{apply: func(*C.jwks_options) error {
+			return &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("jwks: %s must not be negative (got %v)", name, d)}
+		}}
 	}
+	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
+		return set(o, C.uint64_t(d/time.Millisecond), e)
+	})
 }
 
 func strOption(s string, set func(*C.jwks_options, *C.char, C.size_t, **C.jwks_error) C.jwks_status) Option {
@@ -36,16 +57,9 @@ func strOption(s string, set func(*C.jwks_options, *C.char, C.size_t, **C.jwks_e
 
 // WithAudience accepts tokens whose aud holds any of these (call once or several times).
 func WithAudience(audiences ...string) Option {
-	return func(o *C.jwks_options) error {
-		for _, a := range audiences {
-			if err := strOption(a, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
-				return C.jwks_options_add_audience(o, p, n, e)
-			})(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return each(audiences, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_add_audience(o, p, n, e)
+	})
 }
 
 // WithIssuer requires this iss.
@@ -83,38 +97,38 @@ func WithCA(pem []byte) Option {
 
 // WithLeeway sets the allowed clock skew for exp and nbf (default 60 s).
 func WithLeeway(d time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		return C.jwks_options_set_leeway_ms(o, ms(d), e)
+	return durationOption("leeway", d, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_leeway_ms(o, v, e)
 	})
 }
 
 // WithTimeout bounds each HTTP request (default 30 s).
 func WithTimeout(d time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		return C.jwks_options_set_timeout_ms(o, ms(d), e)
+	return durationOption("timeout", d, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_timeout_ms(o, v, e)
 	})
 }
 
 // WithLifespan sets how long a fetched set is used when the server's caching headers say
 // nothing (default 5 min).
 func WithLifespan(d time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		return C.jwks_options_set_lifespan_ms(o, ms(d), e)
+	return durationOption("lifespan", d, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_lifespan_ms(o, v, e)
 	})
 }
 
 // WithMinRefetchInterval limits refetches for unknown kids (default 1 min).
 func WithMinRefetchInterval(d time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		return C.jwks_options_set_min_refetch_interval_ms(o, ms(d), e)
+	return durationOption("min refetch interval", d, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_min_refetch_interval_ms(o, v, e)
 	})
 }
 
 // WithMaxStale sets how long past its lifespan the last good set serves while refreshing
 // fails (default 24 h; 0 turns it off).
 func WithMaxStale(d time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		return C.jwks_options_set_max_stale_ms(o, ms(d), e)
+	return durationOption("max stale", d, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_max_stale_ms(o, v, e)
 	})
 }
 
@@ -127,16 +141,9 @@ func WithVerifyExp(on bool) Option {
 
 // WithRequiredClaims requires these claims.
 func WithRequiredClaims(claims ...string) Option {
-	return func(o *C.jwks_options) error {
-		for _, c := range claims {
-			if err := strOption(c, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
-				return C.jwks_options_add_required_claim(o, p, n, e)
-			})(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return each(claims, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_add_required_claim(o, p, n, e)
+	})
 }
 
 // WithoutRefreshAhead turns off refreshing a cached set once 80% of its lifespan has passed:
@@ -171,16 +178,9 @@ func boolOption(on bool, set func(*C.jwks_options, C.bool, **C.jwks_error) C.jwk
 
 // WithTyp accepts tokens whose typ header is one of these (e.g. "at+jwt").
 func WithTyp(typs ...string) Option {
-	return func(o *C.jwks_options) error {
-		for _, t := range typs {
-			if err := strOption(t, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
-				return C.jwks_options_add_typ(o, p, n, e)
-			})(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	return each(typs, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_add_typ(o, p, n, e)
+	})
 }
 
 // WithVerifyNbf, WithVerifyAud and WithVerifyIss switch those checks (default on).
@@ -228,6 +228,11 @@ func WithAllowMissingKid() Option {
 
 // WithCacheKeys keeps an LRU of kid -> key of this size.
 func WithCacheKeys(max int) Option {
+	if max < 0 {
+		return Option{apply: func(*C.jwks_options) error {
+			return &Error{Status: StatusInvalidArgument, Message: "jwks: max cached keys must not be negative"}
+		}}
+	}
 	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
 		if st := C.jwks_options_set_cache_keys(o, true, e); st != C.JWKS_OK {
 			return st
@@ -261,10 +266,20 @@ func WithDiscoveryConfigPath(path string) Option {
 
 // WithIssuerCache (discovery clients) sets how many issuers are cached and for how long.
 func WithIssuerCache(max int, ttl time.Duration) Option {
-	return withError(func(o *C.jwks_options, e **C.jwks_error) C.jwks_status {
-		if st := C.jwks_options_set_max_issuers(o, C.size_t(max), e); st != C.JWKS_OK {
-			return st
-		}
-		return C.jwks_options_set_issuer_ttl_ms(o, ms(ttl), e)
+	if max < 0 {
+		return Option{apply: func(*C.jwks_options) error {
+			return &Error{Status: StatusInvalidArgument, Message: "jwks: max issuers must not be negative"}
+		}}
+	}
+	ttlOption := durationOption("issuer ttl", ttl, func(o *C.jwks_options, v C.uint64_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_options_set_issuer_ttl_ms(o, v, e)
 	})
+	return Option{apply: func(o *C.jwks_options) error {
+		if err := call(func(e **C.jwks_error) C.jwks_status {
+			return C.jwks_options_set_max_issuers(o, C.size_t(max), e)
+		}); err != nil {
+			return err
+		}
+		return ttlOption.apply(o)
+	}}
 }
