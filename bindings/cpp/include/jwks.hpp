@@ -18,6 +18,7 @@
 
 #include <jwks.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -377,9 +378,15 @@ private:
 /// transport failure.
 using FetchFunction = std::function<bool(std::string_view url, const std::vector<HttpHeader> &headers, HttpResponse &response)>;
 
-/// Receives log events: level 1 error, 2 warning, 3 info, 4 debug. Called from any thread,
-/// with no library lock held; must return quickly and not call into the client.
-using LogFunction = std::function<void(int level, std::string_view message)>;
+/// The level of a log event (the C header's 1 to 4).
+enum class LogLevel : int { error = 1, warning = 2, info = 3, debug = 4 };
+
+/// Receives log events. Called from any thread, with no library lock held; must return
+/// quickly and not call into the client.
+using LogFunction = std::function<void(LogLevel level, std::string_view message)>;
+
+/// The former form of LogFunction, with the level as an int (1 error ... 4 debug).
+using IntLogFunction = std::function<void(int level, std::string_view message)>;
 
 namespace detail {
 template <typename F>
@@ -410,7 +417,7 @@ inline void log_trampoline(void *user_data, int level, const char *message, size
 #if JWKS_HPP_EXCEPTIONS
     try {
 #endif
-        (*static_cast<LogFunction *>(user_data))(level, view(message, len));
+        (*static_cast<LogFunction *>(user_data))(static_cast<LogLevel>(level), view(message, len));
 #if JWKS_HPP_EXCEPTIONS
     } catch (...) {
     }
@@ -427,12 +434,21 @@ public:
 protected:
     void check(jwks_status s) {
         if (s == JWKS_OK) return;
-        Error e = take(s, std::exchange(e_, nullptr));
+        fail(take(s, std::exchange(e_, nullptr)));
+    }
+    void fail(Error e) {
 #if JWKS_HPP_EXCEPTIONS
         throw e;
 #else
         if (!error_) error_ = std::move(e);
 #endif
+    }
+    /// Calls `set` with `v` in milliseconds; a negative duration is refused (JWKS_ERR_INVALID_ARGUMENT),
+    /// never wrapped around into a huge unsigned one.
+    template <typename Set>
+    void duration(std::chrono::milliseconds v, const char *what, Set set) {
+        if (v.count() < 0) return fail(Error(JWKS_ERR_INVALID_ARGUMENT, std::string(what) + " must not be negative"));
+        check(set(static_cast<uint64_t>(v.count())));
     }
     jwks_error *e_ = nullptr;
     std::optional<Error> error_;
@@ -452,8 +468,12 @@ public:
         return check(jwks_options_add_header(o_.get(), name.data(), name.size(), value.data(), value.size(), &e_)), *this;
     }
     Options header(std::string_view name, std::string_view value) && { header(name, value); return std::move(*this); }
-    Options &timeout_ms(uint64_t v) & { return check(jwks_options_set_timeout_ms(o_.get(), v, &e_)), *this; }
-    Options timeout_ms(uint64_t v) && { timeout_ms(v); return std::move(*this); }
+    Options &timeout(std::chrono::milliseconds v) & {
+        return duration(v, "timeout", [&](uint64_t ms) { return jwks_options_set_timeout_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options timeout(std::chrono::milliseconds v) && { timeout(v); return std::move(*this); }
+    [[deprecated("use timeout(std::chrono::milliseconds)")]] Options &timeout_ms(uint64_t v) & { return check(jwks_options_set_timeout_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use timeout(std::chrono::milliseconds)")]] Options timeout_ms(uint64_t v) && { timeout(std::chrono::milliseconds(v)); return std::move(*this); }
     Options &ca_pem(std::string_view pem) & {
         return check(jwks_options_add_ca_pem(o_.get(), reinterpret_cast<const uint8_t *>(pem.data()), pem.size(), &e_)), *this;
     }
@@ -490,37 +510,81 @@ public:
     Options fetch(FetchFunction function) && { fetch(std::move(function)); return std::move(*this); }
     /// Reports fetch failures, recoveries and fetches up to `max_level` (1..=4); an empty
     /// function turns logging off. Kept and destroyed as for fetch().
-    Options &log(LogFunction function, int max_level = 3) & {
-        if (!function) return check(jwks_options_set_log_callback(o_.get(), nullptr, nullptr, max_level, &e_)), *this;
+    Options &log(LogFunction function, LogLevel max_level = LogLevel::info) & {
+        int max = static_cast<int>(max_level);
+        if (!function) return check(jwks_options_set_log_callback(o_.get(), nullptr, nullptr, max, &e_)), *this;
         auto *f = new LogFunction(std::move(function));
         jwks_status s = jwks_options_set_log_callback_with_release(o_.get(), detail::log_trampoline, f,
-                                                                   detail::release<LogFunction>, max_level, &e_);
-        if (s != JWKS_OK) delete f;
+                                                                   detail::release<LogFunction>, max, &e_);
+        if (s != JWKS_OK) delete f;  // refused: the library did not take it
         return check(s), *this;
     }
-    Options log(LogFunction function, int max_level = 3) && { log(std::move(function), max_level); return std::move(*this); }
+    Options log(LogFunction function, LogLevel max_level = LogLevel::info) && { log(std::move(function), max_level); return std::move(*this); }
+    /// Turns logging off.
+    Options &log(std::nullptr_t) & { return log(LogFunction(), LogLevel::info); }
+    Options log(std::nullptr_t) && { log(nullptr); return std::move(*this); }
+    [[deprecated("take a jwks::LogLevel: log(LogFunction, LogLevel)")]]
+    Options &log(IntLogFunction function, int max_level = 3) & {
+        if (!function) return log(nullptr);
+        if (max_level < 1 || max_level > 4) {
+            // The C library's own check, with its message.
+            return check(jwks_options_set_log_callback(o_.get(), nullptr, nullptr, max_level, &e_)), *this;
+        }
+        return log(LogFunction([f = std::move(function)](LogLevel level, std::string_view m) { f(static_cast<int>(level), m); }),
+                   static_cast<LogLevel>(max_level));
+    }
+    [[deprecated("take a jwks::LogLevel: log(LogFunction, LogLevel)")]]
+    Options log(IntLogFunction function, int max_level = 3) && {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        log(std::move(function), max_level);
+#pragma GCC diagnostic pop
+        return std::move(*this);
+    }
 
     // Caching and outages
     Options &cache_jwk_set(bool v) & { return check(jwks_options_set_cache_jwk_set(o_.get(), v, &e_)), *this; }
     Options cache_jwk_set(bool v) && { cache_jwk_set(v); return std::move(*this); }
-    Options &lifespan_ms(uint64_t v) & { return check(jwks_options_set_lifespan_ms(o_.get(), v, &e_)), *this; }
-    Options lifespan_ms(uint64_t v) && { lifespan_ms(v); return std::move(*this); }
+    Options &lifespan(std::chrono::milliseconds v) & {
+        return duration(v, "lifespan", [&](uint64_t ms) { return jwks_options_set_lifespan_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options lifespan(std::chrono::milliseconds v) && { lifespan(v); return std::move(*this); }
+    [[deprecated("use lifespan(std::chrono::milliseconds)")]] Options &lifespan_ms(uint64_t v) & { return check(jwks_options_set_lifespan_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use lifespan(std::chrono::milliseconds)")]] Options lifespan_ms(uint64_t v) && { lifespan(std::chrono::milliseconds(v)); return std::move(*this); }
     Options &cache_keys(bool v) & { return check(jwks_options_set_cache_keys(o_.get(), v, &e_)), *this; }
     Options cache_keys(bool v) && { cache_keys(v); return std::move(*this); }
     Options &max_cached_keys(size_t v) & { return check(jwks_options_set_max_cached_keys(o_.get(), v, &e_)), *this; }
     Options max_cached_keys(size_t v) && { max_cached_keys(v); return std::move(*this); }
-    Options &min_refetch_interval_ms(uint64_t v) & { return check(jwks_options_set_min_refetch_interval_ms(o_.get(), v, &e_)), *this; }
-    Options min_refetch_interval_ms(uint64_t v) && { min_refetch_interval_ms(v); return std::move(*this); }
-    Options &max_stale_ms(uint64_t v) & { return check(jwks_options_set_max_stale_ms(o_.get(), v, &e_)), *this; }
-    Options max_stale_ms(uint64_t v) && { max_stale_ms(v); return std::move(*this); }
-    Options &failure_backoff_ms(uint64_t initial, uint64_t max) & {
+    Options &min_refetch_interval(std::chrono::milliseconds v) & {
+        return duration(v, "min_refetch_interval", [&](uint64_t ms) { return jwks_options_set_min_refetch_interval_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options min_refetch_interval(std::chrono::milliseconds v) && { min_refetch_interval(v); return std::move(*this); }
+    [[deprecated("use min_refetch_interval(std::chrono::milliseconds)")]] Options &min_refetch_interval_ms(uint64_t v) & { return check(jwks_options_set_min_refetch_interval_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use min_refetch_interval(std::chrono::milliseconds)")]] Options min_refetch_interval_ms(uint64_t v) && { min_refetch_interval(std::chrono::milliseconds(v)); return std::move(*this); }
+    Options &max_stale(std::chrono::milliseconds v) & {
+        return duration(v, "max_stale", [&](uint64_t ms) { return jwks_options_set_max_stale_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options max_stale(std::chrono::milliseconds v) && { max_stale(v); return std::move(*this); }
+    [[deprecated("use max_stale(std::chrono::milliseconds)")]] Options &max_stale_ms(uint64_t v) & { return check(jwks_options_set_max_stale_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use max_stale(std::chrono::milliseconds)")]] Options max_stale_ms(uint64_t v) && { max_stale(std::chrono::milliseconds(v)); return std::move(*this); }
+    Options &failure_backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) & {
+        if (initial.count() < 0 || max.count() < 0) return fail(Error(JWKS_ERR_INVALID_ARGUMENT, "failure_backoff must not be negative")), *this;
+        return check(jwks_options_set_failure_backoff_ms(o_.get(), static_cast<uint64_t>(initial.count()), static_cast<uint64_t>(max.count()), &e_)), *this;
+    }
+    Options failure_backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) && { failure_backoff(initial, max); return std::move(*this); }
+    [[deprecated("use failure_backoff(std::chrono::milliseconds, std::chrono::milliseconds)")]] Options &failure_backoff_ms(uint64_t initial, uint64_t max) & {
         return check(jwks_options_set_failure_backoff_ms(o_.get(), initial, max, &e_)), *this;
     }
-    Options failure_backoff_ms(uint64_t initial, uint64_t max) && { failure_backoff_ms(initial, max); return std::move(*this); }
+    [[deprecated("use failure_backoff(std::chrono::milliseconds, std::chrono::milliseconds)")]] Options failure_backoff_ms(uint64_t initial, uint64_t max) && { failure_backoff(std::chrono::milliseconds(initial), std::chrono::milliseconds(max)); return std::move(*this); }
     Options &honor_cache_headers(bool v) & { return check(jwks_options_set_honor_cache_headers(o_.get(), v, &e_)), *this; }
     Options honor_cache_headers(bool v) && { honor_cache_headers(v); return std::move(*this); }
-    Options &lifespan_bounds_ms(uint64_t min, uint64_t max) & { return check(jwks_options_set_lifespan_bounds_ms(o_.get(), min, max, &e_)), *this; }
-    Options lifespan_bounds_ms(uint64_t min, uint64_t max) && { lifespan_bounds_ms(min, max); return std::move(*this); }
+    Options &lifespan_bounds(std::chrono::milliseconds min, std::chrono::milliseconds max) & {
+        if (min.count() < 0 || max.count() < 0) return fail(Error(JWKS_ERR_INVALID_ARGUMENT, "lifespan_bounds must not be negative")), *this;
+        return check(jwks_options_set_lifespan_bounds_ms(o_.get(), static_cast<uint64_t>(min.count()), static_cast<uint64_t>(max.count()), &e_)), *this;
+    }
+    Options lifespan_bounds(std::chrono::milliseconds min, std::chrono::milliseconds max) && { lifespan_bounds(min, max); return std::move(*this); }
+    [[deprecated("use lifespan_bounds(std::chrono::milliseconds, std::chrono::milliseconds)")]] Options &lifespan_bounds_ms(uint64_t min, uint64_t max) & { return check(jwks_options_set_lifespan_bounds_ms(o_.get(), min, max, &e_)), *this; }
+    [[deprecated("use lifespan_bounds(std::chrono::milliseconds, std::chrono::milliseconds)")]] Options lifespan_bounds_ms(uint64_t min, uint64_t max) && { lifespan_bounds(std::chrono::milliseconds(min), std::chrono::milliseconds(max)); return std::move(*this); }
     Options &refresh_jitter(double fraction) & { return check(jwks_options_set_refresh_jitter(o_.get(), fraction, &e_)), *this; }
     Options refresh_jitter(double fraction) && { refresh_jitter(fraction); return std::move(*this); }
     Options &persist_dir(std::string_view v) & { return check(jwks_options_set_persist_dir(o_.get(), v.data(), v.size(), &e_)), *this; }
@@ -535,8 +599,12 @@ public:
     Options max_token_bytes(size_t v) && { max_token_bytes(v); return std::move(*this); }
     Options &allow_missing_kid(bool v) & { return check(jwks_options_set_allow_missing_kid(o_.get(), v, &e_)), *this; }
     Options allow_missing_kid(bool v) && { allow_missing_kid(v); return std::move(*this); }
-    Options &leeway_ms(uint64_t v) & { return check(jwks_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
-    Options leeway_ms(uint64_t v) && { leeway_ms(v); return std::move(*this); }
+    Options &leeway(std::chrono::milliseconds v) & {
+        return duration(v, "leeway", [&](uint64_t ms) { return jwks_options_set_leeway_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options leeway(std::chrono::milliseconds v) && { leeway(v); return std::move(*this); }
+    [[deprecated("use leeway(std::chrono::milliseconds)")]] Options &leeway_ms(uint64_t v) & { return check(jwks_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use leeway(std::chrono::milliseconds)")]] Options leeway_ms(uint64_t v) && { leeway(std::chrono::milliseconds(v)); return std::move(*this); }
     Options &verify_exp(bool v) & { return check(jwks_options_set_verify_exp(o_.get(), v, &e_)), *this; }
     Options verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     Options &verify_nbf(bool v) & { return check(jwks_options_set_verify_nbf(o_.get(), v, &e_)), *this; }
@@ -575,12 +643,20 @@ public:
     Options static_issuer(std::string_view issuer, std::string_view jwks_uri) && { static_issuer(issuer, jwks_uri); return std::move(*this); }
     Options &max_issuers(size_t v) & { return check(jwks_options_set_max_issuers(o_.get(), v, &e_)), *this; }
     Options max_issuers(size_t v) && { max_issuers(v); return std::move(*this); }
-    Options &issuer_ttl_ms(uint64_t v) & { return check(jwks_options_set_issuer_ttl_ms(o_.get(), v, &e_)), *this; }
-    Options issuer_ttl_ms(uint64_t v) && { issuer_ttl_ms(v); return std::move(*this); }
-    Options &issuer_min_refetch_interval_ms(uint64_t v) & {
+    Options &issuer_ttl(std::chrono::milliseconds v) & {
+        return duration(v, "issuer_ttl", [&](uint64_t ms) { return jwks_options_set_issuer_ttl_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options issuer_ttl(std::chrono::milliseconds v) && { issuer_ttl(v); return std::move(*this); }
+    [[deprecated("use issuer_ttl(std::chrono::milliseconds)")]] Options &issuer_ttl_ms(uint64_t v) & { return check(jwks_options_set_issuer_ttl_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use issuer_ttl(std::chrono::milliseconds)")]] Options issuer_ttl_ms(uint64_t v) && { issuer_ttl(std::chrono::milliseconds(v)); return std::move(*this); }
+    Options &issuer_min_refetch_interval(std::chrono::milliseconds v) & {
+        return duration(v, "issuer_min_refetch_interval", [&](uint64_t ms) { return jwks_options_set_issuer_min_refetch_interval_ms(o_.get(), ms, &e_); }), *this;
+    }
+    Options issuer_min_refetch_interval(std::chrono::milliseconds v) && { issuer_min_refetch_interval(v); return std::move(*this); }
+    [[deprecated("use issuer_min_refetch_interval(std::chrono::milliseconds)")]] Options &issuer_min_refetch_interval_ms(uint64_t v) & {
         return check(jwks_options_set_issuer_min_refetch_interval_ms(o_.get(), v, &e_)), *this;
     }
-    Options issuer_min_refetch_interval_ms(uint64_t v) && { issuer_min_refetch_interval_ms(v); return std::move(*this); }
+    [[deprecated("use issuer_min_refetch_interval(std::chrono::milliseconds)")]] Options issuer_min_refetch_interval_ms(uint64_t v) && { issuer_min_refetch_interval(std::chrono::milliseconds(v)); return std::move(*this); }
 
     const jwks_options *get() const noexcept { return o_.get(); }
 
@@ -593,8 +669,12 @@ private:
 class VerifyOptions : public detail::Builder {
 public:
     VerifyOptions() : o_(jwks_verify_options_new()) {}
-    VerifyOptions &leeway_ms(uint64_t v) & { return check(jwks_verify_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
-    VerifyOptions leeway_ms(uint64_t v) && { leeway_ms(v); return std::move(*this); }
+    VerifyOptions &leeway(std::chrono::milliseconds v) & {
+        return duration(v, "leeway", [&](uint64_t ms) { return jwks_verify_options_set_leeway_ms(o_.get(), ms, &e_); }), *this;
+    }
+    VerifyOptions leeway(std::chrono::milliseconds v) && { leeway(v); return std::move(*this); }
+    [[deprecated("use leeway(std::chrono::milliseconds)")]] VerifyOptions &leeway_ms(uint64_t v) & { return check(jwks_verify_options_set_leeway_ms(o_.get(), v, &e_)), *this; }
+    [[deprecated("use leeway(std::chrono::milliseconds)")]] VerifyOptions leeway_ms(uint64_t v) && { leeway(std::chrono::milliseconds(v)); return std::move(*this); }
     VerifyOptions &verify_exp(bool v) & { return check(jwks_verify_options_set_verify_exp(o_.get(), v, &e_)), *this; }
     VerifyOptions verify_exp(bool v) && { verify_exp(v); return std::move(*this); }
     VerifyOptions &verify_nbf(bool v) & { return check(jwks_verify_options_set_verify_nbf(o_.get(), v, &e_)), *this; }

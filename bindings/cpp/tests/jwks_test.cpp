@@ -60,7 +60,7 @@ TEST(Client, AnExpiredSetAnswersStaleAtOnceAndRefreshesInTheBackground) {
     jwks::Client c(jwks::Options()
                        .uri(env("JWKS_URL"))
                        .audience("api")
-                       .lifespan_ms(300)
+                       .lifespan(std::chrono::milliseconds(300))
                        .refresh_jitter(0)
                        .refresh_ahead(false));
     EXPECT_FALSE(c.verify(env("TOK_GOOD")).stale);
@@ -111,9 +111,10 @@ TEST(Client, EachErrorClassIsItsException) {
         EXPECT_EQ(e.status(), JWKS_ERR_MALFORMED_TOKEN);
     }
     EXPECT_THROW(jwks::Options().uri("not a url"), jwks::Error);
-    EXPECT_THROW(jwks::Options().lifespan_ms(0), jwks::Error);
+    EXPECT_THROW(jwks::Options().lifespan(std::chrono::milliseconds(0)), jwks::Error);
     EXPECT_THROW(jwks::Options().algorithms("RS256,FOO"), jwks::Error);
-    EXPECT_THROW(jwks::Options().log([](int, std::string_view) {}, 9), jwks::Error);  // the function is freed (LSan)
+    EXPECT_THROW(jwks::Options().log([](jwks::LogLevel, std::string_view) {}, static_cast<jwks::LogLevel>(9)),
+                 jwks::Error);  // the function is freed (LSan)
     EXPECT_THROW(jwks::VerifyOptions().algorithms("nope"), jwks::Error);
     EXPECT_THROW(jwks::Client(jwks::Options()), jwks::Error);  // no URL, no issuer
     EXPECT_THROW((void)c.signing_key("zz"), jwks::Error);
@@ -246,7 +247,7 @@ TEST(Client, FetchAndLogFunctions) {
     std::weak_ptr<MemoryIdp> watch = idp;
     const std::string config = env("CB_CONFIG"), keys = env("CB_JWKS");
     {
-        auto options = jwks::Options().allowed_issuer(env("CB_ISSUER")).failure_backoff_ms(1, 1);
+        auto options = jwks::Options().allowed_issuer(env("CB_ISSUER")).failure_backoff(std::chrono::milliseconds(1), std::chrono::milliseconds(1));
         options.fetch([idp, config, keys](std::string_view url, const std::vector<jwks::HttpHeader> &headers,
                                           jwks::HttpResponse &response) {
             idp->calls++;
@@ -261,10 +262,10 @@ TEST(Client, FetchAndLogFunctions) {
             EXPECT_EQ(response.body(is_config ? config : keys), JWKS_OK);
             return true;
         });
-        options.log([logs, log_mutex](int level, std::string_view message) {
+        options.log([logs, log_mutex](jwks::LogLevel level, std::string_view message) {
             std::lock_guard<std::mutex> lock(*log_mutex);
-            logs->emplace_back(level, std::string(message));
-        }, 4);
+            logs->emplace_back(static_cast<int>(level), std::string(message));
+        }, jwks::LogLevel::debug);
         jwks::Client c(options);
         EXPECT_EQ(c.verify(env("TOK_CB")).alg, "EdDSA");
         EXPECT_EQ(idp->calls.load(), 2);
@@ -445,3 +446,35 @@ TEST(Client, SecondTranslationUnit) {
 }
 
 }  // namespace
+
+TEST(Options, DurationsAreChronoAndNegativeOnesAreRefused) {
+    using namespace std::chrono_literals;
+    jwks::Options o;
+    o.uri(env("JWKS_URL")).timeout(5s).lifespan(10min).leeway(30s).max_stale(24h).min_refetch_interval(1min);
+    o.failure_backoff(100ms, 2min).lifespan_bounds(1min, 1h).issuer_ttl(1h).issuer_min_refetch_interval(30s);
+    try {
+        jwks::Options().timeout(-1ms);
+        ADD_FAILURE() << "a negative timeout was taken";
+    } catch (const jwks::Error &e) {
+        EXPECT_EQ(e.status(), JWKS_ERR_INVALID_ARGUMENT);
+        EXPECT_NE(e.message().find("timeout must not be negative"), std::string::npos) << e.message();
+    }
+    EXPECT_THROW(jwks::Options().failure_backoff(-1s, 1s), jwks::Error);
+    EXPECT_THROW(jwks::VerifyOptions().leeway(-5s), jwks::Error);
+    jwks::Client c(o.audience("api"));
+    EXPECT_EQ(c.verify(env("TOK_GOOD"), jwks::VerifyOptions().leeway(0s)).kid, "ec");
+}
+
+TEST(Options, TheDeprecatedMillisecondAndIntLevelFormsStillWork) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    int seen = 0;
+    jwks::Options o;
+    o.uri(env("JWKS_URL")).audience("api").timeout_ms(5000).lifespan_ms(60000).leeway_ms(1000);
+    o.log([&seen](int level, std::string_view) { seen = level; }, 4);
+    EXPECT_THROW(jwks::Options().log([](int, std::string_view) {}, 9), jwks::Error);
+#pragma GCC diagnostic pop
+    jwks::Client c(o);
+    EXPECT_EQ(c.verify(env("TOK_GOOD")).kid, "ec");
+    EXPECT_EQ(seen, 4);  // the fetch, at debug level, reached the int-level function
+}

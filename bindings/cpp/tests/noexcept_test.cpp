@@ -32,7 +32,7 @@ static std::string env(const char *name) {
 int main() {
     // A bad setter does not throw: the first error is kept and reported by create.
     jwks::Options bad;
-    bad.uri("not a url").lifespan_ms(0);
+    bad.uri("not a url").lifespan(std::chrono::milliseconds(0));
     CHECK(bad.error().has_value());
     CHECK(bad.error()->status() == JWKS_ERR_INVALID_ARGUMENT);
     CHECK(bad.error()->message().find("URL") != std::string::npos || bad.error()->message().find("url") != std::string::npos);
