@@ -16,7 +16,7 @@ use support::server::{Reply, TestServer};
 use support::tls::make_ca;
 
 fn out_path(name: &str) -> PathBuf {
-    cbuild::lib_dir().join(name)
+    cbuild::artifacts_dir().join(name)
 }
 
 /// The C tests' claims: those of `support::keys::claims` for audience "api".
@@ -307,8 +307,7 @@ fn committed_header_is_fresh_and_compiles_in_c_and_cpp() {
 
 #[test]
 fn shared_library_exports_only_jwks_symbols_and_has_a_soname() {
-    let so = cbuild::lib_dir().join("libjwks.so");
-    cbuild::static_lib(); // the same freshness check
+    let so = cbuild::artifacts_dir().join("libjwks.so");
     let nm = Command::new("nm")
         .args(["-D", "--defined-only", "--format=posix"])
         .arg(&so)
@@ -347,8 +346,7 @@ fn version_matches_cargo_toml() {
 
 #[test]
 fn pkg_config_file_links_a_program_against_the_shared_library() {
-    let lib_dir = cbuild::lib_dir();
-    cbuild::static_lib(); // freshness check
+    let lib_dir = cbuild::artifacts_dir();
     let pc = Command::new("pkg-config")
         .args(["--cflags", "--libs", "jwks"])
         .env("PKG_CONFIG_PATH", &lib_dir)

@@ -47,7 +47,10 @@ fn install(prefix: &Path) {
     cbuild::cmake_build(
         &cbuild::root(),
         &build,
-        &[format!("JWKS_PREBUILT_DIR={}", cbuild::lib_dir().display())],
+        &[format!(
+            "JWKS_PREBUILT_DIR={}",
+            cbuild::artifacts_dir().display()
+        )],
     );
     run(Command::new("cmake")
         .arg("--install")
@@ -57,7 +60,7 @@ fn install(prefix: &Path) {
 }
 
 fn build_example(prefix: &Path, static_libs: bool) -> PathBuf {
-    let dir = cbuild::lib_dir().join(if static_libs {
+    let dir = cbuild::artifacts_dir().join(if static_libs {
         "example-cpp-static"
     } else {
         "example-cpp-shared"
@@ -76,7 +79,6 @@ fn build_example(prefix: &Path, static_libs: bool) -> PathBuf {
 
 #[test]
 fn installed_package_serves_cmake_and_pkg_config_consumers() {
-    cbuild::static_lib(); // freshness check: run `cargo build` first
     let key = TestKey::rsa("k1", "RS256");
     let server = TestServer::start();
     server.set_jwks(&jwks(&[&key]));
@@ -96,7 +98,7 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
     ic["iss"] = json!(issuer);
     let by_issuer = key.token(&ic);
 
-    let prefix = cbuild::lib_dir().join("jwks-prefix");
+    let prefix = cbuild::artifacts_dir().join("jwks-prefix");
     install(&prefix);
     for file in [
         "include/jwks.h",
@@ -141,7 +143,7 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
     assert_eq!(server.hits("/jwks"), 4, "one fetch per run that verified");
 
     // By issuer: the example discovers the keys from the issuer named in the token.
-    let exe = cbuild::lib_dir().join("example-cpp-static/jwks_verify_cpp");
+    let exe = cbuild::artifacts_dir().join("example-cpp-static/jwks_verify_cpp");
     let out = run_with_stdin(&exe, &["--issuer", &issuer], &by_issuer);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -163,7 +165,7 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
     let pc = run(Command::new("pkg-config")
         .args(["--cflags", "--libs", "jwks"])
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
-    let c_exe = cbuild::lib_dir().join("example-c-pkgconfig");
+    let c_exe = cbuild::artifacts_dir().join("example-c-pkgconfig");
     run(Command::new("cc")
         .arg(cbuild::root().join("examples/c/jwks_verify.c"))
         .args(pc.split_whitespace())

@@ -38,19 +38,44 @@ fn newest_source() -> SystemTime {
     newest
 }
 
-/// The static library, checked to be newer than every source file (`cargo test` alone does not
-/// rebuild it: run `cargo build` first, as the README's test command does).
+/// The directory holding the C library's artifacts (`libjwks.a`, `libjwks.so`, `jwks.pc`): the
+/// profile directory `cargo build` filled, when its static library is newer than every source
+/// file; otherwise (a fresh clone's `cargo test`, or sources changed since) one built here,
+/// with cargo, in a target directory of its own (the running cargo holds the usual one).
+pub fn artifacts_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let lib = lib_dir().join("libjwks.a");
+        let fresh = std::fs::metadata(&lib)
+            .and_then(|m| m.modified())
+            .is_ok_and(|built| built >= newest_source());
+        if fresh {
+            return lib_dir();
+        }
+        let dir = lib_dir()
+            .parent()
+            .expect("the target directory")
+            .join("for-tests");
+        eprintln!(
+            "{} is missing or older than src/: building the C library in {}",
+            lib.display(),
+            dir.display()
+        );
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--lib", "--locked", "--quiet", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &dir)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of the C library failed");
+        dir.join("debug")
+    })
+    .clone()
+}
+
+/// The static library (see artifacts_dir).
 pub fn static_lib() -> PathBuf {
-    let lib = lib_dir().join("libjwks.a");
-    let built = std::fs::metadata(&lib)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is missing: run `cargo build` first", lib.display()));
-    assert!(
-        built >= newest_source(),
-        "{} is older than src/: run `cargo build` first",
-        lib.display()
-    );
-    lib
+    artifacts_dir().join("libjwks.a")
 }
 
 fn compiler(cpp: bool) -> Command {

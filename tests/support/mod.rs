@@ -37,3 +37,19 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("bind 127.0.0.1:0")
 }
+
+/// Whether a test's outside dependency (`what`, e.g. nginx) is there. When it is not, the test
+/// is skipped with a message, unless JWKS_REQUIRE_ALL is set (`.ci/run` sets it), which makes
+/// its absence a failure.
+#[allow(dead_code)]
+pub fn require(what: &str, present: bool) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var_os("JWKS_REQUIRE_ALL").is_none(),
+        "{what} is missing and JWKS_REQUIRE_ALL is set"
+    );
+    eprintln!("skipped: {what} is missing");
+    false
+}
