@@ -15,8 +15,6 @@ mod support;
 use serde_json::json;
 use support::bench::{machine, median, wrk};
 use support::envoy::{build_module, Envoy, Listener, Setup};
-use support::keys::{jwks, now, TestKey};
-use support::server::TestServer;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,14 +22,7 @@ fn main() {
     let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(4);
 
     let modules = build_module("release", true);
-    let key = TestKey::rsa("bench", "RS256");
-    let issuer = TestServer::start();
-    issuer.set_jwks(&jwks(&[&key]));
-    let jwks_url = issuer.url("/jwks");
-    let token = key.token(&json!({
-        "sub": "bench-user", "iss": issuer.url(""), "aud": "bench",
-        "iat": now(), "exp": now() + 86_400
-    }));
+    let (issuer, jwks_url, token) = support::bench::issuer();
     let provider = format!(
         "{{audiences: [bench], remote_jwks: {{http_uri: {{uri: \"{jwks_url}\", cluster: jwks, \
          timeout: 5s}}, cache_duration: 300s}}}}"

@@ -21,11 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use support::bench::{machine, median, run, wrk};
 use support::envoy::{Envoy, Listener, Setup};
-use support::keys::{jwks, now, TestKey};
-use support::server::TestServer;
 use support::{cbuild, free_port};
 
 fn wait_listening(port: u16) {
@@ -95,14 +92,7 @@ fn main() {
             .expect("the module's directory")
             .to_owned()
     };
-    let key = TestKey::rsa("bench", "RS256");
-    let issuer = TestServer::start();
-    issuer.set_jwks(&jwks(&[&key]));
-    let jwks_url = issuer.url("/jwks");
-    let token = key.token(&json!({
-        "sub": "bench-user", "iss": issuer.url(""), "aud": "bench",
-        "iat": now(), "exp": now() + 86_400
-    }));
+    let (issuer, jwks_url, token) = support::bench::issuer();
 
     let dir = std::env::temp_dir().join(format!("jwks-nginx-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -140,6 +140,15 @@ fn c_client() -> *const crate::ffi::jwks_client {
         .0
 }
 
+/// Frees the error a call left, if any, and empties the slot for the next call.
+///
+/// # Safety
+/// `*err` is NULL or an error object libjwks made and nobody freed.
+unsafe fn clear(err: &mut *mut crate::ffi::jwks_error) {
+    // SAFETY: as the caller promises; the slot no longer holds it afterwards.
+    unsafe { crate::ffi::jwks_error_free(std::mem::replace(err, std::ptr::null_mut())) }
+}
+
 /// The C ABI fed arbitrary bytes and lengths. The first byte picks an entry point, the second
 /// which arguments are NULL (with a nonzero length) instead of the bytes; the rest are the
 /// bytes, passed with their exact length, or split in two where a call takes two strings. The
@@ -217,14 +226,11 @@ pub fn c_abi(data: &[u8]) {
             5 => {
                 let o = jwks_options_new();
                 jwks_options_set_uri(o, p, n, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 jwks_options_set_algorithms(o, p1, n1, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 jwks_options_set_proxy(o, p2, n2, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 let mut c = std::ptr::null_mut();
                 jwks_client_new(o, &mut c, &mut err);
                 jwks_client_free(c);
@@ -243,11 +249,9 @@ pub fn c_abi(data: &[u8]) {
             8 => {
                 let o = jwks_options_new();
                 jwks_options_add_static_issuer(o, p1, n1, p2, n2, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 jwks_options_set_discovery_config_path(o, p2, n2, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 let mut c = std::ptr::null_mut();
                 jwks_client_new(o, &mut c, &mut err);
                 jwks_client_free(c);
@@ -256,8 +260,7 @@ pub fn c_abi(data: &[u8]) {
             9 => {
                 let o = jwks_options_new();
                 jwks_options_add_typ(o, p1, n1, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 jwks_options_add_required_claim(o, p2, n2, &mut err);
                 jwks_options_free(o);
             }
@@ -265,11 +268,9 @@ pub fn c_abi(data: &[u8]) {
                 // Per-call options, then a verification of the fixed token with them.
                 let v = jwks_verify_options_new();
                 jwks_verify_options_set_algorithms(v, p1, n1, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 jwks_verify_options_add_audience(v, p2, n2, &mut err);
-                jwks_error_free(err);
-                err = std::ptr::null_mut();
+                clear(&mut err);
                 let mut out = std::ptr::null_mut();
                 jwks_client_verify(
                     client,

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::backends::Backends;
 use support::envoy::{self, Envoy, Listener, Setup};
 use support::http::{bearer, get, Response};
 use support::keys::{b64, jwks, now, TestKey};
@@ -51,27 +52,8 @@ fn start(name: &str, listeners: &[Listener], upstream: &TestServer, jwks: Option
     )
 }
 
-struct Backends {
-    jwks: TestServer,
-    upstream: TestServer,
-    ec: TestKey,
-    rsa: TestKey,
-}
-
 fn backends() -> Backends {
-    let (ec, rsa) = (TestKey::ec("ec", "ES256"), TestKey::rsa("rsa", "RS256"));
-    let jwks_server = TestServer::start();
-    jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
-    let upstream = TestServer::start();
-    for path in ["/api/x", "/public/x", "/open/x"] {
-        upstream.set(path, Reply::status(200, "upstream"));
-    }
-    Backends {
-        jwks: jwks_server,
-        upstream,
-        ec,
-        rsa,
-    }
+    support::backends::backends(&["/api/x", "/public/x", "/open/x"])
 }
 
 fn claims() -> Value {

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
+use support::backends::Backends;
 use support::cbuild;
 use support::http::{bearer, get, Response};
 use support::keys::{b64, jwks, now, TestKey};
@@ -149,35 +150,15 @@ fn claims() -> serde_json::Value {
     })
 }
 
-/// The JWKS server (an EC and an RSA key) and an upstream that answers 200 and records headers.
-struct Backends {
-    jwks: TestServer,
-    upstream: TestServer,
-    ec: TestKey,
-    rsa: TestKey,
-}
-
 fn backends() -> Backends {
-    let (ec, rsa) = (TestKey::ec("ec", "ES256"), TestKey::rsa("rsa", "RS256"));
-    let jwks_server = TestServer::start();
-    jwks_server.set_jwks(&jwks(&[&ec, &rsa]));
-    let upstream = TestServer::start();
-    for path in [
+    support::backends::backends(&[
         "/api/x",
         "/admin/x",
         "/scoped/x",
         "/strict/x",
         "/cookie/x",
         "/idp/x",
-    ] {
-        upstream.set(path, Reply::status(200, "upstream"));
-    }
-    Backends {
-        jwks: jwks_server,
-        upstream,
-        ec,
-        rsa,
-    }
+    ])
 }
 
 fn api_server(b: &Backends) -> String {

@@ -90,50 +90,57 @@ func jwksgoVerifyDone(userData unsafe.Pointer, status C.jwks_status, t *C.jwks_t
 	cgo.Handle(uintptr(userData)).Value().(chan tokenResult) <- r
 }
 
-// verifyAsync verifies through the library's callback, for a token the cache cannot answer
-// yet: one handle and channel per call that has to wait, none for cache hits.
-func verifyAsync(ctx context.Context, c *C.jwks_client, token string) (tokenResult, error) {
-	ch := make(chan tokenResult, 1)
+// asyncCall runs one asynchronous C call whose callback reports on a channel reached through
+// a cgo.Handle (never a Go pointer): start makes the call; an answer at once goes through
+// ready, a pending one is awaited within ctx, a failure becomes failed's result. The handle
+// and channel exist only for the duration of the call.
+func asyncCall[R any, P any](ctx context.Context,
+	start func(h C.uintptr_t, out *P, req **C.jwks_request, e **C.jwks_error) C.jwks_status,
+	ready func(P) R, failed func(error) R) (R, error) {
+	ch := make(chan R, 1)
 	h := cgo.NewHandle(ch)
 	defer h.Delete()
-	var out *C.jwks_token
+	var out P
 	var req *C.jwks_request
 	var e *C.jwks_error
-	p, n := cstr(token)
-	st := C.jwksgo_verify_async(c, p, n, C.uintptr_t(h), &out, &req, &e)
-	runtime.KeepAlive(token)
-	switch st {
-	case C.JWKS_OK: // the fetch landed meanwhile
-		defer C.jwks_token_free(out)
-		return tokenResult{tok: tokenFromC(out)}, nil
+	switch st := start(C.uintptr_t(h), &out, &req, &e); st {
+	case C.JWKS_OK:
+		return ready(out), nil
 	case C.JWKS_PENDING:
 		return await(ctx, req, ch)
 	default:
-		return tokenResult{err: takeError(st, e)}, nil
+		return failed(takeError(st, e)), nil
 	}
+}
+
+// verifyAsync verifies through the library's callback, for a token the cache cannot answer
+// yet: one handle and channel per call that has to wait, none for cache hits.
+func verifyAsync(ctx context.Context, c *C.jwks_client, token string) (tokenResult, error) {
+	defer runtime.KeepAlive(token)
+	p, n := cstr(token)
+	return asyncCall(ctx, func(h C.uintptr_t, out **C.jwks_token, req **C.jwks_request, e **C.jwks_error) C.jwks_status {
+		return C.jwksgo_verify_async(c, p, n, h, out, req, e)
+	}, func(t *C.jwks_token) tokenResult {
+		defer C.jwks_token_free(t)
+		return tokenResult{tok: tokenFromC(t)}
+	}, func(err error) tokenResult { return tokenResult{err: err} })
 }
 
 // keyAsync looks a key up through the library's callback, as verifyAsync does.
 func keyAsync(ctx context.Context, c *C.jwks_client, kid string) (keyResult, error) {
-	ch := make(chan keyResult, 1)
-	h := cgo.NewHandle(ch)
-	defer h.Delete()
-	var out *C.jwks_key
-	var req *C.jwks_request
-	var e *C.jwks_error
+	defer runtime.KeepAlive(kid)
 	p, n := cstr(kid)
-	st := C.jwksgo_key_async(c, p, n, C.uintptr_t(h), &out, &req, &e)
-	runtime.KeepAlive(kid)
-	switch st {
-	case C.JWKS_OK:
-		defer C.jwks_key_free(out)
-		return keyResult{key: keyFromC(out)}, nil
-	case C.JWKS_PENDING:
-		return await(ctx, req, ch)
-	default:
-		return keyResult{err: takeError(st, e)}, nil
-	}
+	return asyncCall(ctx, func(h C.uintptr_t, out **C.jwks_key, req **C.jwks_request, e **C.jwks_error) C.jwks_status {
+		return C.jwksgo_key_async(c, p, n, h, out, req, e)
+	}, readyKey, failedKey)
 }
+
+func readyKey(k *C.jwks_key) keyResult {
+	defer C.jwks_key_free(k)
+	return keyResult{key: keyFromC(k)}
+}
+
+func failedKey(err error) keyResult { return keyResult{err: err} }
 
 // await waits for a pending request's one callback, or for ctx; either way the request is
 // freed (which cancels it) before the handle can go away.
@@ -157,25 +164,16 @@ func (cl *Client) GetJWKSet(ctx context.Context, refresh bool) (*KeySet, error) 
 		return nil, err
 	}
 	defer cl.mu.RUnlock()
-	ch := make(chan setResult, 1)
-	h := cgo.NewHandle(ch)
-	defer h.Delete()
-	var out *C.jwks_key_set
-	var req *C.jwks_request
-	var e *C.jwks_error
-	switch st := C.jwksgo_set_async(c, C.bool(refresh), C.uintptr_t(h), &out, &req, &e); st {
-	case C.JWKS_OK:
-		defer C.jwks_key_set_free(out)
-		return setFromC(out), nil
-	case C.JWKS_PENDING:
-		r, err := await(ctx, req, ch)
-		if err != nil {
-			return nil, err
-		}
-		return r.set, r.err
-	default:
-		return nil, takeError(st, e)
+	r, err := asyncCall(ctx, func(h C.uintptr_t, out **C.jwks_key_set, req **C.jwks_request, e **C.jwks_error) C.jwks_status {
+		return C.jwksgo_set_async(c, C.bool(refresh), h, out, req, e)
+	}, func(s *C.jwks_key_set) setResult {
+		defer C.jwks_key_set_free(s)
+		return setResult{set: setFromC(s)}
+	}, func(err error) setResult { return setResult{err: err} })
+	if err != nil {
+		return nil, err
 	}
+	return r.set, r.err
 }
 
 // GetSigningKeys returns the usable signing keys (fixed-URL clients).
@@ -204,26 +202,13 @@ func (cl *Client) GetSigningKeyFromJWT(ctx context.Context, token string) (*Key,
 		return nil, err
 	}
 	defer cl.mu.RUnlock()
-	ch := make(chan keyResult, 1)
-	h := cgo.NewHandle(ch)
-	defer h.Delete()
-	var out *C.jwks_key
-	var req *C.jwks_request
-	var e *C.jwks_error
+	defer runtime.KeepAlive(token)
 	p, n := cstr(token)
-	st := C.jwksgo_key_from_jwt_async(c, p, n, C.uintptr_t(h), &out, &req, &e)
-	runtime.KeepAlive(token)
-	switch st {
-	case C.JWKS_OK:
-		defer C.jwks_key_free(out)
-		return keyFromC(out), nil
-	case C.JWKS_PENDING:
-		r, err := await(ctx, req, ch)
-		if err != nil {
-			return nil, err
-		}
-		return r.key, r.err
-	default:
-		return nil, takeError(st, e)
+	r, err := asyncCall(ctx, func(h C.uintptr_t, out **C.jwks_key, req **C.jwks_request, e **C.jwks_error) C.jwks_status {
+		return C.jwksgo_key_from_jwt_async(c, p, n, h, out, req, e)
+	}, readyKey, failedKey)
+	if err != nil {
+		return nil, err
 	}
+	return r.key, r.err
 }

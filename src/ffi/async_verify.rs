@@ -41,12 +41,21 @@ pub struct jwks_request {
 /// The user data pointer, carried to the callback's thread (the header requires it be usable
 /// from any thread).
 struct UserData(*mut libc::c_void);
-// SAFETY: see above.
+// SAFETY: this only moves the pointer to the library thread that runs the callback, never
+// dereferencing it; the header requires user data given with an async call to be usable from
+// any thread.
 unsafe impl Send for UserData {}
 
 /// Wraps a C callback and its user data as the core's completion callback: the result becomes
 /// a status and a new handle or error object, and the callback cannot unwind into Rust.
-fn c_callback<T: 'static, H: 'static>(
+///
+/// # Safety
+///
+/// `callback` must be sound to call once, from any library thread, with `user_data`, a status
+/// and either a new `H` handle or a new error object (both then owned by the callback): the
+/// contract of jwks_verify_callback and its siblings, which the caller of the `_async`
+/// function accepted.
+unsafe fn c_callback<T: 'static, H: 'static>(
     callback: unsafe extern "C" fn(*mut libc::c_void, jwks_status, *mut H, *mut jwks_error),
     user_data: UserData,
     into_raw: fn(T) -> *mut H,
@@ -54,7 +63,8 @@ fn c_callback<T: 'static, H: 'static>(
     Box::new(move |result: crate::Result<T>| {
         let user_data = user_data;
         let (status, value, error) = super::split_result(result, into_raw);
-        // SAFETY: the callback's contract is in the header; it must not unwind.
+        // SAFETY: c_callback's contract makes this call sound; this closure is a FnOnce, run at
+        // most once, so the new handle or error object passes to the callback only once.
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
             callback(user_data.0, status, value, error)
         }));
@@ -96,10 +106,17 @@ pub unsafe extern "C" fn jwks_client_verify_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let Some(callback) = callback else {
-        return boundary(err, || Err(super::null_arg("callback")));
+        // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it
+        // receives the error object.
+        return unsafe { boundary(err, || Err(super::null_arg("callback"))) };
     };
     let user_data = UserData(user_data);
-    let deliver = c_callback(callback, user_data, jwks_token::into_raw);
+    // SAFETY: the header's jwks_verify_callback contract: the caller's callback may be called
+    // once from a library thread with `user_data`, and then owns the token or error.
+    let deliver = unsafe { c_callback(callback, user_data, jwks_token::into_raw) };
+    // SAFETY: every pointer is passed on unchanged, and the header asks of them what `start`
+    // asks: a live client or NULL, a (token, token_len) string, NULL or live verify options,
+    // and NULL or writable `out`, `request` and `err`.
     unsafe {
         start(
             client, token, token_len, options, deliver, None, out, request, err,
@@ -108,6 +125,13 @@ pub unsafe extern "C" fn jwks_client_verify_async(
 }
 
 /// The common part of the asynchronous calls.
+///
+/// # Safety
+///
+/// `client` must be NULL or a live `jwks_client` no one frees during the call; `token` NULL
+/// with `token_len` 0 or valid for reading `token_len` bytes; `options` NULL or a live
+/// `jwks_verify_options` no one changes during the call; `out`, `request` and `err` as for
+/// [`finish_async`].
 #[allow(clippy::too_many_arguments)]
 unsafe fn start(
     client: *const jwks_client,
@@ -120,12 +144,21 @@ unsafe fn start(
     request: *mut *mut jwks_request,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    finish_async(err, out, request, queued, jwks_token::into_raw, || {
+    let call = || {
+        // SAFETY: by this function's contract `client` is NULL (refused) or a live,
+        // thread-safe client, so a shared borrow for the call is sound.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: by this function's contract `token_len` bytes at `token` (or NULL and 0)
+        // are readable; verify_async copies the token, so the borrow ends here.
         let token = unsafe { arg_str(token, token_len, "token")? };
+        // SAFETY: by this function's contract `options` is NULL (None) or live and not
+        // changed during the call; verify_async copies the settings it needs.
         let options = unsafe { options.as_ref() }.map(|o| &o.inner);
         client.inner.verify_async(token, options, deliver)
-    })
+    };
+    // SAFETY: `err`, `out` and `request` are passed on under this function's contract, which
+    // is finish_async's.
+    unsafe { finish_async(err, out, request, queued, jwks_token::into_raw, call) }
 }
 
 /// As jwks_client_verify_async, but for event loops that want results on their own thread:
@@ -147,12 +180,16 @@ pub unsafe extern "C" fn jwks_client_verify_async_queued(
     request: *mut *mut jwks_request,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    // SAFETY: the header requires `client` to be NULL (None) or a live, thread-safe client
+    // that no thread frees during the call.
     let Some(c) = (unsafe { client.as_ref() }) else {
-        return boundary(err, || Err(super::null_arg("client")));
+        // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it
+        // receives the error object.
+        return unsafe { boundary(err, || Err(super::null_arg("client"))) };
     };
     let completions = c.completions.clone();
     if completions.full() {
-        return boundary(err, || {
+        let refuse = || {
             Err(Error::new(
                 ErrorKind::Cancelled,
                 format!(
@@ -161,11 +198,16 @@ pub unsafe extern "C" fn jwks_client_verify_async_queued(
                     super::completion::JWKS_MAX_QUEUED_COMPLETIONS
                 ),
             ))
-        });
+        };
+        // SAFETY: as above, `err` is NULL or writable; it receives the error object.
+        return unsafe { boundary(err, refuse) };
     }
     let id = completions.next_id();
     let queue = completions.clone();
     let deliver: Callback = Box::new(move |result| queue.push(id, tag, result));
+    // SAFETY: every pointer is passed on unchanged, and the header asks of them what `start`
+    // asks: a live client (checked non-NULL above), a (token, token_len) string, NULL or live
+    // verify options, and NULL or writable `out`, `request` and `err`.
     unsafe {
         start(
             client,
@@ -189,7 +231,9 @@ pub unsafe extern "C" fn jwks_client_verify_async_queued(
 pub unsafe extern "C" fn jwks_request_free(request: *mut jwks_request) {
     boundary_or((), || {
         if !request.is_null() {
-            // SAFETY: made by jwks_client_verify_async, freed once.
+            // SAFETY: a non-NULL `request` came from finish_async (Box::into_raw) through a
+            // `jwks_request **` of an `_async` call, and the header makes this its one free;
+            // the core's callback holds no reference to this handle.
             let request = unsafe { Box::from_raw(request) };
             request.inner.cancel();
             if let Some((completions, id)) = &request.queued {
@@ -223,14 +267,25 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_nonblocking(
     out: *mut *mut jwks_key,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`kid`, `kid_len`) is a string in: by the header's convention `kid` is NULL with
+        // length 0 or points to `kid_len` readable bytes, unchanged during the call; the borrow is
+        // not kept past the call.
         let kid = unsafe { arg_str(kid, kid_len, "kid")? };
         let out = out_arg(out, "out")?;
         let key = client.inner.get_signing_key_nonblocking(kid)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key::into_raw(&key) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// jwks_client_get_signing_key without blocking the caller, with the contract of
@@ -249,13 +304,25 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(err, out, request, None, key_into_raw, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`kid`, `kid_len`) is a string in: by the header's convention `kid` is NULL with
+        // length 0 or points to `kid_len` readable bytes, unchanged during the call; the borrow is
+        // not kept past the call.
         let kid = unsafe { arg_str(kid, kid_len, "kid")? };
         let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-        let deliver = c_callback(callback, user_data, key_into_raw);
+        // SAFETY: the header's jwks_key_callback contract: the caller's callback may be
+        // called once from a library thread with `user_data`, and then owns the key or error.
+        let deliver = unsafe { c_callback(callback, user_data, key_into_raw) };
         client.inner.get_signing_key_async(kid, deliver)
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`, and
+    // `out` and `request` to be writable (NULL is refused); the one written receives
+    // a new handle the caller owns.
+    unsafe { finish_async(err, out, request, None, key_into_raw, call) }
 }
 
 /// Receives the result of jwks_client_get_jwk_set_async when it returned JWKS_PENDING, as
@@ -272,7 +339,14 @@ pub type jwks_key_set_callback = Option<
 
 /// Runs `call` behind the boundary and turns its outcome into the async contract: the value in
 /// `*out` (JWKS_OK), a request in `*request` (JWKS_PENDING), or an error status.
-fn finish_async<T, H>(
+///
+/// # Safety
+///
+/// `err` as for [`boundary`]; `out` and `request` must each be NULL (refused with
+/// JWKS_ERR_INVALID_ARGUMENT) or valid for writing one pointer. At most one of the three is
+/// written, with a new handle the caller then owns; their old values are neither read nor
+/// freed.
+unsafe fn finish_async<T, H>(
     err: *mut *mut jwks_error,
     out: *mut *mut H,
     request: *mut *mut jwks_request,
@@ -281,19 +355,25 @@ fn finish_async<T, H>(
     call: impl FnOnce() -> crate::Result<crate::Async<T>>,
 ) -> jwks_status {
     let mut pending = false;
-    let status = boundary(err, || {
+    let run = || {
         let out = out_arg(out, "out")?;
         let request = out_arg(request, "request")?;
         match call()? {
+            // SAFETY: out_arg refused a NULL `out`, so by this function's contract it is
+            // writable; the new handle passes to the caller.
             crate::Async::Ready(value) => unsafe { *out = into_raw(value) },
             crate::Async::Pending(r) => {
                 let handle = jwks_request { inner: r, queued };
+                // SAFETY: out_arg refused a NULL `request`, so by this function's contract it
+                // is writable; the new request handle passes to the caller (jwks_request_free).
                 unsafe { *request = Box::into_raw(Box::new(handle)) };
                 pending = true;
             }
         }
         Ok(())
-    });
+    };
+    // SAFETY: `err` is passed on under this function's contract, which is boundary's.
+    let status = unsafe { boundary(err, run) };
     if pending {
         jwks_status::JWKS_PENDING
     } else {
@@ -317,12 +397,21 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(err, out, request, None, set_into_raw, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
         let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-        let deliver = c_callback(callback, user_data, set_into_raw);
+        // SAFETY: the header's jwks_key_set_callback contract: the caller's callback may be
+        // called once from a library thread with `user_data`, and then owns the set or error.
+        let deliver = unsafe { c_callback(callback, user_data, set_into_raw) };
         client.inner.get_jwk_set_async(refresh, deliver)
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`, and
+    // `out` and `request` to be writable (NULL is refused); the one written receives
+    // a new handle the caller owns.
+    unsafe { finish_async(err, out, request, None, set_into_raw, call) }
 }
 
 /// jwks_client_get_signing_key_from_jwt without blocking the caller (the token is not
@@ -340,11 +429,23 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt_async(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let user_data = UserData(user_data);
-    finish_async(err, out, request, None, key_into_raw, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
+        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
+        // borrow is not kept past the call.
         let token = unsafe { arg_str(token, token_len, "token")? };
         let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
-        let deliver = c_callback(callback, user_data, key_into_raw);
+        // SAFETY: the header's jwks_key_callback contract: the caller's callback may be
+        // called once from a library thread with `user_data`, and then owns the key or error.
+        let deliver = unsafe { c_callback(callback, user_data, key_into_raw) };
         client.inner.get_signing_key_from_jwt_async(token, deliver)
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`, and
+    // `out` and `request` to be writable (NULL is refused); the one written receives
+    // a new handle the caller owns.
+    unsafe { finish_async(err, out, request, None, key_into_raw, call) }
 }

@@ -34,7 +34,9 @@ pub unsafe extern "C" fn jwks_client_new(
     out: *mut *mut jwks_client,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `options` to be NULL (refused) or a live options
+        // object no other thread changes during the call; it is only read (cloned) here.
         let options = unsafe { arg_ref(options, "options")? };
         let out = out_arg(out, "out")?;
         let completions = super::completion::new_completions();
@@ -45,7 +47,8 @@ pub unsafe extern "C" fn jwks_client_new(
             *logger = completions.queueing(logger);
         }
         let client = Client::new(inner)?;
-        // SAFETY: checked non-NULL above; written only on success.
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable;
+        // written only on success, and the new client passes to the caller.
         unsafe {
             *out = Box::into_raw(Box::new(jwks_client {
                 inner: client,
@@ -54,7 +57,10 @@ pub unsafe extern "C" fn jwks_client_new(
             }))
         };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Frees a client. NULL is a no-op. Results it returned (keys, sets, tokens) stay valid. The
@@ -64,7 +70,9 @@ pub unsafe extern "C" fn jwks_client_new(
 pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
     super::boundary_or((), || {
         if !client.is_null() {
-            // SAFETY: made by jwks_client_new, freed once, no longer used by others.
+            // SAFETY: a non-NULL `client` came from jwks_client_new (Box::into_raw), and the
+            // header makes this its one free, once no other thread uses it; background work
+            // holds the core's own references, not this box.
             drop(unsafe { Box::from_raw(client) });
         }
     })
@@ -91,18 +99,30 @@ pub unsafe extern "C" fn jwks_client_verify(
     out: *mut *mut jwks_token,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
+        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
+        // borrow is not kept past the call.
         let token = unsafe { arg_str(token, token_len, "token")? };
         let out = out_arg(out, "out")?;
+        // SAFETY: the header requires `options` to be NULL (the client's settings) or a
+        // live per-call settings object that no thread changes while a verify uses it.
         let verified = match unsafe { options.as_ref() } {
             None => client.inner.verify(token)?,
             Some(o) => client.inner.verify_with(token, &o.inner)?,
         };
-        // SAFETY: checked non-NULL above; written only on success.
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable;
+        // the new `jwks_token` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_token::into_raw(verified) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Finds the signing key with this kid; on a miss refetches the set once (at most once per
@@ -117,14 +137,25 @@ pub unsafe extern "C" fn jwks_client_get_signing_key(
     out: *mut *mut jwks_key,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`kid`, `kid_len`) is a string in: by the header's convention `kid` is NULL with
+        // length 0 or points to `kid_len` readable bytes, unchanged during the call; the borrow is
+        // not kept past the call.
         let kid = unsafe { arg_str(kid, kid_len, "kid")? };
         let out = out_arg(out, "out")?;
         let key = client.inner.get_signing_key(kid)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key::into_raw(&key) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Finds the signing key named by the kid in a token's header (and, in discovery mode, by its
@@ -138,14 +169,25 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_from_jwt(
     out: *mut *mut jwks_key,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
+        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
+        // borrow is not kept past the call.
         let token = unsafe { arg_str(token, token_len, "token")? };
         let out = out_arg(out, "out")?;
         let key = client.inner.get_signing_key_from_jwt(token)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key::into_raw(&key) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// The usable signing keys (use "sig" or absent), from the cache (fresh, or expired within
@@ -159,13 +201,21 @@ pub unsafe extern "C" fn jwks_client_get_signing_keys(
     out: *mut *mut jwks_key_set,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
         let out = out_arg(out, "out")?;
         let set = client.inner.get_jwk_set(refresh)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key_set` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key_set::into_raw(&set) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// The JWK Set (its usable keys, skipped count and JSON text), from the cache (fresh, or
@@ -178,6 +228,8 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     // The same data: libjwks keeps only the keys that can verify signatures.
+    // SAFETY: the arguments are passed on unchanged; that function's header contract for them
+    // is this one's.
     unsafe { jwks_client_get_signing_keys(client, refresh, out, err) }
 }
 
@@ -190,6 +242,8 @@ pub unsafe extern "C" fn jwks_client_fetch_data(
     out: *mut *mut jwks_key_set,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    // SAFETY: the arguments are passed on unchanged; that function's header contract for them
+    // is this one's.
     unsafe { jwks_client_get_signing_keys(client, true, out, err) }
 }
 
@@ -207,15 +261,29 @@ pub unsafe extern "C" fn jwks_client_get_signing_key_for_issuer(
     out: *mut *mut jwks_key,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the borrow is not kept past the call.
         let issuer = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        // SAFETY: (`kid`, `kid_len`) is a string in: by the header's convention `kid` is NULL with
+        // length 0 or points to `kid_len` readable bytes, unchanged during the call; the borrow is
+        // not kept past the call.
         let kid = unsafe { arg_str(kid, kid_len, "kid")? };
         let out = out_arg(out, "out")?;
         let key = client.inner.get_signing_key_for_issuer(issuer, kid)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key::into_raw(&key) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Discovery mode: the JWK Set of an allowed issuer, from the cache (as
@@ -230,14 +298,25 @@ pub unsafe extern "C" fn jwks_client_get_jwk_set_for_issuer(
     out: *mut *mut jwks_key_set,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the borrow is not kept past the call.
         let issuer = unsafe { arg_str(issuer, issuer_len, "issuer")? };
         let out = out_arg(out, "out")?;
         let set = client.inner.get_jwk_set_for_issuer(issuer, refresh)?;
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_key_set` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_key_set::into_raw(&set) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Verifies without ever waiting on the network, for event loops: answers from the cache (as
@@ -258,17 +337,30 @@ pub unsafe extern "C" fn jwks_client_verify_nonblocking(
     out: *mut *mut jwks_token,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
+        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
+        // borrow is not kept past the call.
         let token = unsafe { arg_str(token, token_len, "token")? };
         let out = out_arg(out, "out")?;
+        // SAFETY: the header requires `options` to be NULL (the client's settings) or a
+        // live per-call settings object that no thread changes while a verify uses it.
         let verified = match unsafe { options.as_ref() } {
             None => client.inner.verify_nonblocking(token)?,
             Some(o) => client.inner.verify_nonblocking_with(token, &o.inner)?,
         };
+        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
+        // `jwks_token` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_token::into_raw(verified) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
@@ -280,10 +372,16 @@ pub unsafe extern "C" fn jwks_client_warm_up(
     client: *const jwks_client,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
         client.inner.warm_up()
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// jwks_client_warm_up without waiting: returns JWKS_OK when every configured source already
@@ -297,8 +395,14 @@ pub unsafe extern "C" fn jwks_client_warm_up_nonblocking(
     client: *const jwks_client,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
         client.inner.warm_up_nonblocking()
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }

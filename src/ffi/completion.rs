@@ -16,6 +16,9 @@ use super::{arg_ref, boundary, jwks_error, jwks_status};
 use crate::error::{Error, ErrorKind};
 use crate::log::{LogFn, LogLevel, Logger};
 
+/// A finished verification waiting in the queue. `token` and `error` are each NULL or an owned
+/// handle from `into_raw` (see `Completions::push`); whoever takes the completion out of the
+/// queue owns them: jwks_client_poll hands them to the caller, `free` frees them.
 struct Completion {
     id: u64,
     tag: u64,
@@ -26,6 +29,9 @@ struct Completion {
 
 impl Completion {
     fn free(self) {
+        // SAFETY: `token` and `error` are NULL or owned handles made by into_raw that nothing
+        // else references (the struct's invariant above); taking `self` by value means they
+        // are freed once.
         unsafe {
             super::jwks_token_free(self.token);
             super::jwks_error_free(self.error);
@@ -73,10 +79,11 @@ impl Wakeup {
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn eventfd() -> Option<Wakeup> {
-        // SAFETY: eventfd returns a new descriptor or -1.
+        // SAFETY: eventfd takes no pointers and returns a new descriptor or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        // SAFETY: a fresh descriptor owned by nobody else.
         (fd >= 0).then(|| Wakeup {
+            // SAFETY: `fd` is open (not -1) and fresh from eventfd, so nothing else owns or
+            // will close it.
             read: unsafe { OwnedFd::from_raw_fd(fd) },
             write: None,
         })
@@ -85,14 +92,17 @@ impl Wakeup {
     #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
     fn pipe() -> Option<Wakeup> {
         let mut fds = [-1; 2];
-        // SAFETY: pipe writes two new descriptors into the array, or fails.
+        // SAFETY: `fds` is a writable array of the two ints pipe fills in, or leaves alone
+        // on failure.
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
             return None;
         }
-        // SAFETY: two fresh descriptors owned by nobody else.
+        // SAFETY: pipe succeeded, so both are open descriptors fresh from it that nothing else
+        // owns or will close.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         for fd in [&read, &write] {
-            // SAFETY: fcntl on a descriptor we own, with plain integer flags.
+            // SAFETY: fcntl on a descriptor we own (kept open by `read`/`write`), with integer
+            // arguments only.
             let ok = unsafe {
                 libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
                     && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) == 0
@@ -112,11 +122,13 @@ impl Wakeup {
         match &self.write {
             None => {
                 let one: u64 = 1;
-                // SAFETY: writes 8 bytes to our eventfd; a full counter (never here) only fails.
+                // SAFETY: the buffer is the 8 bytes of the local `one`, alive for the call, and
+                // the descriptor is our open eventfd; a full counter (never here) only fails.
                 unsafe { libc::write(self.read.as_raw_fd(), (&one as *const u64).cast(), 8) };
             }
             Some(write) => {
-                // SAFETY: writes one byte to our pipe; EAGAIN when full, which is readable too.
+                // SAFETY: the buffer is one byte of a temporary alive for the call, written to
+                // our open pipe; EAGAIN when full, which is readable too.
                 unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
         }
@@ -126,8 +138,9 @@ impl Wakeup {
     fn reset(&self) {
         let mut buf = [0u8; 64];
         loop {
-            // SAFETY: a non-blocking read into our buffer; EAGAIN once drained.
             let n =
+                // SAFETY: reads at most buf.len() bytes into the local `buf` from our open,
+                // non-blocking descriptor; EAGAIN once drained.
                 unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             // An eventfd is drained by one read of its 8-byte counter.
             if n <= 0 || self.write.is_none() {
@@ -146,9 +159,13 @@ pub(crate) struct Completions {
     next_id: AtomicU64,
 }
 
-// SAFETY: the raw pointers in the queue are owned results handed from one thread to another
-// under the mutex.
+// SAFETY: the only non-Send fields are the raw pointers in queued completions: owned handles
+// (tokens and errors, themselves immutable and thread-safe) that nothing else references, so
+// moving them with the queue to another thread is sound.
 unsafe impl Send for Completions {}
+// SAFETY: every access to the queued pointers from `&Completions` goes through the `queue`
+// mutex, and each completion is taken out exactly once (poll, discard or drop), so no two
+// threads can use or free the same handle.
 unsafe impl Sync for Completions {}
 
 impl Drop for Completions {
@@ -272,8 +289,13 @@ pub unsafe extern "C" fn jwks_client_completion_fd(
     fd: *mut libc::c_int,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: the header requires `fd` to be NULL (refused) or a writable `int *`
+        // that nothing else uses during the call.
         let out = unsafe { fd.as_mut() }.ok_or_else(|| super::null_arg("fd"))?;
         let wakeup = client.completions.fd().ok_or_else(|| {
             Error::new(
@@ -283,7 +305,10 @@ pub unsafe extern "C" fn jwks_client_completion_fd(
         })?;
         *out = wakeup.read.as_raw_fd();
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Hands out one finished verification of jwks_client_verify_async_queued: returns JWKS_OK and
@@ -302,6 +327,8 @@ pub unsafe extern "C" fn jwks_client_poll(
     error: *mut *mut jwks_error,
 ) -> jwks_status {
     super::boundary_or(jwks_status::JWKS_ERR_INTERNAL, || {
+        // SAFETY: the header requires `client` to be NULL (refused) or a live, thread-safe
+        // client that no thread frees during the call.
         let Some(client) = (unsafe { client.as_ref() }) else {
             return jwks_status::JWKS_ERR_INVALID_ARGUMENT;
         };
@@ -319,7 +346,9 @@ pub unsafe extern "C" fn jwks_client_poll(
         };
         completions.reset_if_empty(&queue);
         drop(queue);
-        // SAFETY: checked non-NULL above.
+        // SAFETY: all four are non-NULL (refused above), and the header requires them to be
+        // writable. `c` was popped under the lock, so only this call hands its token or error
+        // to the caller, who then owns it.
         unsafe {
             *tag = c.tag;
             *status = c.status;
@@ -372,8 +401,10 @@ mod tests {
 
     #[test]
     fn a_full_queue_refuses_new_queued_calls_and_keeps_every_accepted_result() {
-        let url = "http://127.0.0.1:1/jwks"; // nothing listens: calls go pending
-                                             // SAFETY: every pointer is valid with its length; every handle is freed once.
+        // Nothing listens: calls go pending.
+        let url = "http://127.0.0.1:1/jwks";
+        // SAFETY: every pointer passed is valid with its length, `c` is a live client until
+        // jwks_client_free at the end, and every handle made is freed once.
         unsafe {
             let o = jwks_options_new();
             jwks_options_set_uri(o, url.as_ptr().cast(), url.len(), null_mut());

@@ -138,6 +138,8 @@ impl jwks_error {
 #[no_mangle]
 pub unsafe extern "C" fn jwks_error_status(error: *const jwks_error) -> jwks_status {
     boundary_or(jwks_status::JWKS_ERR_INTERNAL, || {
+        // SAFETY: the header requires `error` to be NULL (None) or a live error object, which
+        // is immutable and so may be read from any thread.
         unsafe { error.as_ref() }.map_or(jwks_status::JWKS_ERR_INVALID_ARGUMENT, |e| e.status)
     })
 }
@@ -146,7 +148,10 @@ pub unsafe extern "C" fn jwks_error_status(error: *const jwks_error) -> jwks_sta
 /// gives "". Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_error_message(error: *const jwks_error) -> *const libc::c_char {
+    // SAFETY: the header requires `error` to be NULL (None) or a live, immutable error object;
+    // the message is lent from it until jwks_error_free.
     boundary_or(c"".as_ptr(), || match unsafe { error.as_ref() } {
+        // SAFETY: a NULL `len` is allowed by lend's contract: no length is written.
         Some(e) => unsafe { e.message.lend(std::ptr::null_mut()) },
         None => c"".as_ptr(),
     })
@@ -157,7 +162,8 @@ pub unsafe extern "C" fn jwks_error_message(error: *const jwks_error) -> *const 
 pub unsafe extern "C" fn jwks_error_free(error: *mut jwks_error) {
     boundary_or((), || {
         if !error.is_null() {
-            // SAFETY: the pointer came from jwks_error::into_raw and is freed once.
+            // SAFETY: a non-NULL `error` came from jwks_error::into_raw (Box::into_raw), and
+            // the header makes this its one free, with no other use during or after it.
             drop(unsafe { Box::from_raw(error) });
         }
     })
@@ -215,5 +221,7 @@ pub extern "C" fn jwks_version() -> *const libc::c_char {
 /// Not for production use.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_debug_trigger_panic(err: *mut *mut jwks_error) -> jwks_status {
-    boundary(err, || panic!("jwks_debug_trigger_panic called"))
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives
+    // the JWKS_ERR_INTERNAL error made from the panic.
+    unsafe { boundary(err, || panic!("jwks_debug_trigger_panic called")) }
 }

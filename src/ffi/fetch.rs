@@ -52,6 +52,7 @@ pub type jwks_fetch_callback = Option<
 >;
 
 /// The callback and its user data. The header says both must be safe to use from any thread.
+/// Made only by `transport`, whose contract `get` relies on.
 pub(crate) struct CallbackFetch {
     callback: unsafe extern "C" fn(
         *mut libc::c_void,
@@ -66,7 +67,12 @@ pub(crate) struct CallbackFetch {
 
 impl CallbackFetch {
     /// The transport for `callback`, or None (the built-in client) when it is NULL.
-    pub(crate) fn transport(
+    ///
+    /// # Safety
+    ///
+    /// `callback`, if not NULL, must be sound to call as jwks_fetch_callback says: from any
+    /// thread, concurrently, with `user_data`'s pointer, for as long as the transport lives.
+    pub(crate) unsafe fn transport(
         callback: jwks_fetch_callback,
         user_data: UserData,
     ) -> Option<Arc<dyn HttpFetch>> {
@@ -105,7 +111,11 @@ impl HttpFetch for CallbackFetch {
             max_body_bytes: request.max_body_bytes,
             too_large: false,
         };
-        // SAFETY: every pointer is valid for the call; the callback's contract is in the header.
+        // SAFETY: the pointers handed over live until after the call: `url` and `texts` (which
+        // every header entry points into, each NUL-terminated after its length) and `headers`
+        // are locals, and `response` is a unique borrow of a local. The setter's contract lets
+        // the callback and its user data be used from any thread, concurrently; the callback
+        // must not unwind (jwks_fetch_callback).
         let rc = unsafe {
             (self.callback)(
                 self.user_data.ptr(),
@@ -151,7 +161,10 @@ pub unsafe extern "C" fn jwks_http_response_set_status(
     status: u16,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: `response` is NULL (refused) or the response the library lent to the running
+        // fetch callback, which alone may use it until it returns (the header allows this call only
+        // from inside the callback).
         let r = unsafe { arg_mut(response, "response")? };
         if !(100..=999).contains(&status) {
             return Err(Error::invalid_argument(format!(
@@ -160,7 +173,10 @@ pub unsafe extern "C" fn jwks_http_response_set_status(
         }
         r.response.status = status;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Sets (replaces) the response body; the bytes are copied. A body over the client's
@@ -173,8 +189,14 @@ pub unsafe extern "C" fn jwks_http_response_set_body(
     body_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: `response` is NULL (refused) or the response the library lent to the running
+        // fetch callback, which alone may use it until it returns (the header allows this call only
+        // from inside the callback).
         let r = unsafe { arg_mut(response, "response")? };
+        // SAFETY: (`body`, `body_len`) is a byte string in: by the header's convention `body` is
+        // NULL with length 0 or points to `body_len` readable bytes, unchanged during the call;
+        // they are copied before the call returns, so the borrow does not outlive it.
         let body = unsafe { arg_bytes(body, body_len, "body")? };
         if body.len() > r.max_body_bytes {
             r.too_large = true;
@@ -189,7 +211,10 @@ pub unsafe extern "C" fn jwks_http_response_set_body(
         }
         r.response.body = body.to_vec();
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// Adds a response header; name and value are copied. Call from inside a jwks_fetch_callback
@@ -203,11 +228,23 @@ pub unsafe extern "C" fn jwks_http_response_add_header(
     value_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: `response` is NULL (refused) or the response the library lent to the running
+        // fetch callback, which alone may use it until it returns (the header allows this call only
+        // from inside the callback).
         let r = unsafe { arg_mut(response, "response")? };
+        // SAFETY: (`name`, `name_len`) is a string in: by the header's convention `name` is NULL
+        // with length 0 or points to `name_len` readable bytes, unchanged during the call; the text
+        // is copied into the response, so the borrow does not outlive the call.
         let name = unsafe { arg_str(name, name_len, "name")? };
+        // SAFETY: (`value`, `value_len`) is a string in: by the header's convention `value` is NULL
+        // with length 0 or points to `value_len` readable bytes, unchanged during the call; the
+        // text is copied into the response, so the borrow does not outlive the call.
         let value = unsafe { arg_str(value, value_len, "value")? };
         r.response.headers.push((name.to_owned(), value.to_owned()));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }

@@ -62,13 +62,24 @@ impl jwks_key_set {
     }
 }
 
-fn key_text(
+/// Lends the text `get` picks from `key`: NULL (and length 0) when `key` is NULL or the text is
+/// absent.
+///
+/// # Safety
+///
+/// `key` must be NULL or point to a live `jwks_key` (owned, or lent by a live set or token),
+/// and `len` must be NULL or valid for writing one `usize`. The pointer returned borrows from
+/// `*key` and is valid until that key (or what lends it) is freed.
+unsafe fn key_text(
     key: *const jwks_key,
     len: *mut usize,
     get: impl FnOnce(&jwks_key) -> Option<&CText>,
 ) -> *const libc::c_char {
     boundary_or(std::ptr::null(), || {
+        // SAFETY: by this function's contract `key` is NULL (None) or a live key; keys are
+        // immutable, so a shared borrow is sound even with other threads reading it.
         let text = unsafe { key.as_ref() }.and_then(get);
+        // SAFETY: `len` is NULL or writable, by this function's contract.
         unsafe { lend_opt(text, len) }
     })
 }
@@ -81,7 +92,9 @@ pub unsafe extern "C" fn jwks_key_kid(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| k.kid.as_ref())
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| k.kid.as_ref()) }
 }
 
 /// The JWK's own alg (e.g. "RS256"), or NULL if it names none. Lent as jwks_key_kid.
@@ -90,7 +103,9 @@ pub unsafe extern "C" fn jwks_key_alg(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| k.alg.as_ref())
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| k.alg.as_ref()) }
 }
 
 /// The JWK's kty: "RSA", "EC", "OKP" or "oct". Lent as jwks_key_kid.
@@ -99,7 +114,9 @@ pub unsafe extern "C" fn jwks_key_kty(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| Some(&k.kty))
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| Some(&k.kty)) }
 }
 
 /// The JWK's use ("sig"), or NULL if absent. Lent as jwks_key_kid.
@@ -108,7 +125,9 @@ pub unsafe extern "C" fn jwks_key_use(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| k.key_use.as_ref())
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| k.key_use.as_ref()) }
 }
 
 /// The key as compact JWK JSON. Lent as jwks_key_kid.
@@ -117,7 +136,9 @@ pub unsafe extern "C" fn jwks_key_jwk_json(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| Some(&k.jwk_json))
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| Some(&k.jwk_json)) }
 }
 
 /// The public key as PEM ("-----BEGIN PUBLIC KEY-----"), ready for OpenSSL's
@@ -127,7 +148,9 @@ pub unsafe extern "C" fn jwks_key_pem(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| Some(&k.pem))
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| Some(&k.pem)) }
 }
 
 /// The algorithms this key may verify, comma-separated (e.g. "RS256,PS256"): those fitting its
@@ -137,7 +160,9 @@ pub unsafe extern "C" fn jwks_key_algorithms(
     key: *const jwks_key,
     len: *mut usize,
 ) -> *const libc::c_char {
-    key_text(key, len, |k| Some(&k.algorithms))
+    // SAFETY: the header requires `key` to be NULL or a live key (owned, or lent by a set or
+    // token not yet freed) and `len` to be NULL or a writable `size_t *`.
+    unsafe { key_text(key, len, |k| Some(&k.algorithms)) }
 }
 
 /// The public key as DER SubjectPublicKeyInfo (for OpenSSL's d2i_PUBKEY); its length goes to
@@ -146,7 +171,11 @@ pub unsafe extern "C" fn jwks_key_algorithms(
 #[no_mangle]
 pub unsafe extern "C" fn jwks_key_der(key: *const jwks_key, len: *mut usize) -> *const u8 {
     boundary_or(std::ptr::null(), || {
+        // SAFETY: the header requires `key` to be NULL (None) or a live key; keys are
+        // immutable, so a shared borrow is sound while other threads read it too.
         let der = unsafe { key.as_ref() }.map_or(&[][..], |k| &k.der[..]);
+        // SAFETY: the header requires `len` to be NULL (None) or a writable `size_t *` that
+        // nothing else uses during the call.
         if let Some(len) = unsafe { len.as_mut() } {
             *len = der.len();
         }
@@ -164,7 +193,9 @@ pub unsafe extern "C" fn jwks_key_der(key: *const jwks_key, len: *mut usize) -> 
 pub unsafe extern "C" fn jwks_key_free(key: *mut jwks_key) {
     boundary_or((), || {
         if !key.is_null() {
-            // SAFETY: made by jwks_key::into_raw, freed once.
+            // SAFETY: the header allows only keys from jwks_client_get_signing_key* here (made
+            // by jwks_key::into_raw, never one lent by a set or token), each freed once, with
+            // no other use during or after.
             drop(unsafe { Box::from_raw(key) });
         }
     })
@@ -173,6 +204,7 @@ pub unsafe extern "C" fn jwks_key_free(key: *mut jwks_key) {
 /// The number of usable signing keys in the set (0 if set is NULL).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_key_set_len(set: *const jwks_key_set) -> usize {
+    // SAFETY: the header requires `set` to be NULL (0) or a live, immutable key set.
     boundary_or(0, || unsafe { set.as_ref() }.map_or(0, |s| s.keys.len()))
 }
 
@@ -180,6 +212,7 @@ pub unsafe extern "C" fn jwks_key_set_len(set: *const jwks_key_set) -> usize {
 /// material, use other than sig, RSA outside 2048..8192 bits, ...). 0 if set is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_key_set_skipped(set: *const jwks_key_set) -> usize {
+    // SAFETY: the header requires `set` to be NULL (0) or a live, immutable key set.
     boundary_or(0, || unsafe { set.as_ref() }.map_or(0, |s| s.skipped))
 }
 
@@ -191,6 +224,8 @@ pub unsafe extern "C" fn jwks_key_set_get(
     index: usize,
 ) -> *const jwks_key {
     boundary_or(std::ptr::null(), || {
+        // SAFETY: the header requires `set` to be NULL (None) or a live, immutable key set;
+        // the key returned is lent from it, valid until jwks_key_set_free.
         unsafe { set.as_ref() }
             .and_then(|s| s.keys.get(index))
             .map_or(std::ptr::null(), |k| k as *const jwks_key)
@@ -206,9 +241,13 @@ pub unsafe extern "C" fn jwks_key_set_find(
     kid_len: usize,
 ) -> *const jwks_key {
     boundary_or(std::ptr::null(), || {
-        let (Some(s), Ok(kid)) = (unsafe { set.as_ref() }, unsafe {
-            super::arg_str(kid, kid_len, "kid")
-        }) else {
+        // SAFETY: the header requires `set` to be NULL (None) or a live, immutable key set.
+        let set = unsafe { set.as_ref() };
+        // SAFETY: (`kid`, `kid_len`) is a string in: by the header's convention `kid` is NULL
+        // with length 0 or points to `kid_len` readable bytes, unchanged during the call; the
+        // borrow is only compared, not kept.
+        let kid = unsafe { super::arg_str(kid, kid_len, "kid") };
+        let (Some(s), Ok(kid)) = (set, kid) else {
             return std::ptr::null();
         };
         s.keys
@@ -224,6 +263,8 @@ pub unsafe extern "C" fn jwks_key_set_json(
     set: *const jwks_key_set,
     len: *mut usize,
 ) -> *const libc::c_char {
+    // SAFETY: the header requires `set` to be NULL (None) or a live, immutable key set, and
+    // `len` to be NULL or a writable `size_t *`; the text is lent until the set is freed.
     boundary_or(std::ptr::null(), || unsafe {
         lend_opt(set.as_ref().map(|s| &s.json), len)
     })
@@ -235,7 +276,9 @@ pub unsafe extern "C" fn jwks_key_set_json(
 pub unsafe extern "C" fn jwks_key_set_free(set: *mut jwks_key_set) {
     boundary_or((), || {
         if !set.is_null() {
-            // SAFETY: made by jwks_key_set::into_raw, freed once.
+            // SAFETY: a non-NULL `set` came from jwks_key_set::into_raw (Box::into_raw), and
+            // the header makes this its one free, with no other use during or after it; the
+            // keys it lent go with it.
             drop(unsafe { Box::from_raw(set) });
         }
     })

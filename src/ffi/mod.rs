@@ -7,6 +7,8 @@
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the header states each function's contract
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)] // each unsafe operation in its own, commented block
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -36,7 +38,13 @@ pub use verify_options::*;
 
 /// Runs `f` behind the panic boundary and turns its result into a status, storing an error
 /// object in `*err` (when `err` is not NULL) on failure.
-pub(crate) fn boundary(
+///
+/// # Safety
+///
+/// `err` must be NULL or valid for writing one `*mut jwks_error` (the `jwks_error **err` of
+/// the header's functions). Its old value is neither read nor freed; on failure a new error
+/// object is written there and the caller owns it.
+pub(crate) unsafe fn boundary(
     err: *mut *mut jwks_error,
     f: impl FnOnce() -> Result<(), Error>,
 ) -> jwks_status {
@@ -51,7 +59,9 @@ pub(crate) fn boundary(
         Err(e) => {
             let status = jwks_status::from_kind(e.kind());
             if !err.is_null() {
-                // SAFETY: the caller passes NULL or a valid `jwks_error **`.
+                // SAFETY: `err` is not NULL (checked just above), so by this function's
+                // contract it is valid for writing one pointer; the new error object passes to
+                // the caller.
                 unsafe { *err = jwks_error::into_raw(e) };
             }
             status
@@ -70,30 +80,55 @@ pub(crate) fn null_arg(name: &str) -> Error {
 }
 
 /// Borrows a handle; NULL is `JWKS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or point to a live, properly aligned `T` that nothing mutates or frees
+/// for `'a` (the caller chooses `'a`, so it must not let the borrow outlive the handle).
 pub(crate) unsafe fn arg_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
-    // SAFETY: the caller passes NULL or a pointer to a live handle of this type.
+    // SAFETY: by this function's contract `ptr` is NULL (as_ref gives None, refused below) or
+    // points to a live `T` left unchanged for `'a`.
     unsafe { ptr.as_ref() }.ok_or_else(|| null_arg(name))
 }
 
 /// Borrows a handle mutably; NULL is `JWKS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or point to a live, properly aligned `T` that nothing else reads, writes
+/// or frees for `'a` (the handles changed this way are the ones the header calls not
+/// thread-safe).
 pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Error> {
-    // SAFETY: as for `arg_ref`, and the caller does not share the handle while it changes.
+    // SAFETY: by this function's contract `ptr` is NULL (as_mut gives None, refused below) or
+    // points to a live `T` that no one else uses for `'a`, so the unique borrow is sound.
     unsafe { ptr.as_mut() }.ok_or_else(|| null_arg(name))
 }
 
 /// Reads a `(const char *, size_t)` string: `(NULL, 0)` is "", NULL with a length is an error,
 /// and so is invalid UTF-8.
+///
+/// # Safety
+///
+/// As for [`arg_bytes`]: `ptr` must be NULL or valid for reading `len` bytes that nothing
+/// changes or frees for `'a`.
 pub(crate) unsafe fn arg_str<'a>(
     ptr: *const libc::c_char,
     len: usize,
     name: &str,
 ) -> Result<&'a str, Error> {
+    // SAFETY: this function's contract is that of arg_bytes (`c_char` and `u8` have the same
+    // size and alignment, so the cast keeps `len` bytes at the same address).
     let bytes = unsafe { arg_bytes(ptr.cast(), len, name)? };
     std::str::from_utf8(bytes)
         .map_err(|_| Error::invalid_argument(format!("argument {name} is not valid UTF-8")))
 }
 
 /// Reads a `(const uint8_t *, size_t)` byte string, with the rules of [`arg_str`].
+///
+/// # Safety
+///
+/// `ptr` must be NULL (allowed only with `len` 0, refused otherwise) or valid for reading
+/// `len` bytes within one allocation that nothing changes or frees for `'a`.
 pub(crate) unsafe fn arg_bytes<'a>(
     ptr: *const u8,
     len: usize,
@@ -112,7 +147,9 @@ pub(crate) unsafe fn arg_bytes<'a>(
             "argument {name} is too long"
         )));
     }
-    // SAFETY: the caller promises `len` readable bytes at `ptr`.
+    // SAFETY: `ptr` is not NULL (checked above) and, by this function's contract, points to
+    // `len` readable bytes unchanged for `'a`; `len <= isize::MAX` was checked; `u8` needs no
+    // alignment.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
@@ -165,10 +202,16 @@ impl CText {
         self.0.as_ptr().cast()
     }
 
-    /// Lends the text: writes its length to `len` (if not NULL) and returns the pointer.
+    /// Lends the text: writes its length to `len` (if not NULL) and returns the pointer, which
+    /// is valid as long as `self` is.
+    ///
+    /// # Safety
+    ///
+    /// `len` must be NULL or valid for writing one `usize` (a `size_t *` from C).
     pub unsafe fn lend(&self, len: *mut usize) -> *const libc::c_char {
         if !len.is_null() {
-            // SAFETY: the caller passes NULL or a valid `size_t *`.
+            // SAFETY: `len` is not NULL (checked just above), so by this function's contract it
+            // is writable; the length excludes the NUL that `new` appended.
             unsafe { *len = self.0.len() - 1 };
         }
         self.0.as_ptr().cast()
@@ -176,11 +219,18 @@ impl CText {
 }
 
 /// Lends an optional text; NULL (and length 0) when absent.
+///
+/// # Safety
+///
+/// `len` must be NULL or valid for writing one `usize`.
 pub(crate) unsafe fn lend_opt(text: Option<&CText>, len: *mut usize) -> *const libc::c_char {
     match text {
+        // SAFETY: `len` is passed on under this function's identical contract.
         Some(t) => unsafe { t.lend(len) },
         None => {
             if !len.is_null() {
+                // SAFETY: `len` is not NULL (checked just above), so by this function's
+                // contract it is writable.
                 unsafe { *len = 0 };
             }
             std::ptr::null()

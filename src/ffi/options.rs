@@ -34,22 +34,33 @@ pub extern "C" fn jwks_options_new() -> *mut jwks_options {
 pub unsafe extern "C" fn jwks_options_free(options: *mut jwks_options) {
     boundary_or((), || {
         if !options.is_null() {
-            // SAFETY: made by jwks_options_new, freed once.
+            // SAFETY: a non-NULL `options` came from jwks_options_new (Box::into_raw), and the
+            // header makes this its one free, with no other use during or after it.
             drop(unsafe { Box::from_raw(options) });
         }
     })
 }
 
 /// Applies `f` to the options behind the boundary.
-fn set(
+///
+/// # Safety
+///
+/// `options` must be NULL (refused) or point to a live `jwks_options` from jwks_options_new
+/// that nothing else reads, writes or frees during the call; `err` as for [`boundary`].
+unsafe fn set(
     options: *mut jwks_options,
     err: *mut *mut jwks_error,
     f: impl FnOnce(&mut ClientOptions) -> Result<(), Error>,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: by this function's contract `options` is NULL or a live options object
+        // no one else uses during the call, so the unique borrow (ended when `f` returns)
+        // is sound.
         let o = unsafe { arg_mut(options, "options")? };
         f(&mut o.inner)
-    })
+    };
+    // SAFETY: `err` is passed on under this function's own contract, which is boundary's.
+    unsafe { boundary(err, call) }
 }
 
 fn millis(ms: u64) -> Duration {
@@ -91,12 +102,18 @@ pub unsafe extern "C" fn jwks_options_set_uri(
     uri_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`uri`, `uri_len`) is a string in: by the header's convention `uri` is NULL with
+        // length 0 or points to `uri_len` readable bytes, unchanged during the call; the setter
+        // copies the text, so the borrow does not outlive the call.
         let uri = unsafe { arg_str(uri, uri_len, "uri")? };
         crate::fetch::origin(uri)?;
         o.uri = uri.to_owned();
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Keeps the fetched set for the lifespan (default on). Off: every lookup fetches.
@@ -106,10 +123,13 @@ pub unsafe extern "C" fn jwks_options_set_cache_jwk_set(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.cache_jwk_set = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// How long a fetched set, and a cached key, is used (default 300000 ms). Must be positive.
@@ -119,11 +139,14 @@ pub unsafe extern "C" fn jwks_options_set_lifespan_ms(
     lifespan_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(lifespan_ms, "lifespan")?;
         o.lifespan = millis(lifespan_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Keeps an LRU of kid -> key (default off), useful with the set cache off. An entry lives at
@@ -134,10 +157,13 @@ pub unsafe extern "C" fn jwks_options_set_cache_keys(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.cache_keys = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// The largest value jwks_options_set_max_cached_keys accepts.
@@ -170,11 +196,14 @@ pub unsafe extern "C" fn jwks_options_set_max_cached_keys(
     max_cached_keys: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         within(max_cached_keys, JWKS_MAX_CACHED_KEYS, "max_cached_keys")?;
         o.max_cached_keys = max_cached_keys;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds a request header sent with every JWKS request, and only to the JWKS URL's origin
@@ -189,13 +218,22 @@ pub unsafe extern "C" fn jwks_options_add_header(
     value_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`name`, `name_len`) is a string in: by the header's convention `name` is NULL
+        // with length 0 or points to `name_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let name = unsafe { arg_str(name, name_len, "name")? };
+        // SAFETY: (`value`, `value_len`) is a string in: by the header's convention `value` is NULL
+        // with length 0 or points to `value_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let value = unsafe { arg_str(value, value_len, "value")? };
         crate::client::check_header(name, value)?;
         o.headers.push((name.to_owned(), value.to_owned()));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Connect and whole-request timeout (default 30000 ms). Must be positive.
@@ -205,11 +243,14 @@ pub unsafe extern "C" fn jwks_options_set_timeout_ms(
     timeout_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(timeout_ms, "timeout")?;
         o.timeout = millis(timeout_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds CA certificates (PEM text, one or more) trusted in addition to the system trust store.
@@ -221,12 +262,18 @@ pub unsafe extern "C" fn jwks_options_add_ca_pem(
     pem_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`pem`, `pem_len`) is a byte string in: by the header's convention `pem` is NULL
+        // with length 0 or points to `pem_len` readable bytes, unchanged during the call; they are
+        // copied before the call returns, so the borrow does not outlive it.
         let pem = unsafe { arg_bytes(pem, pem_len, "pem")? };
         o.ca_pem.push(b'\n');
         o.ca_pem.extend_from_slice(pem);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds a PEM file of CA certificates trusted in addition to the system trust store. The path
@@ -238,14 +285,20 @@ pub unsafe extern "C" fn jwks_options_add_ca_file(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
+        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let path = unsafe { arg_str(path, path_len, "path")? };
         if path.is_empty() {
             return Err(Error::invalid_argument("CA file path is empty"));
         }
         o.ca_files.push(PathBuf::from(path));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// DANGER, for tests only: turns TLS certificate verification off, so anyone on the network
@@ -256,10 +309,13 @@ pub unsafe extern "C" fn jwks_options_set_danger_accept_invalid_certs(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.danger_accept_invalid_certs = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Allows plain http to non-loopback hosts (default off: https is required except for
@@ -270,10 +326,13 @@ pub unsafe extern "C" fn jwks_options_set_allow_http(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.allow_http = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Sends requests through this HTTP proxy URL. Default: none; the environment (HTTPS_PROXY and
@@ -285,11 +344,17 @@ pub unsafe extern "C" fn jwks_options_set_proxy(
     proxy_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`proxy`, `proxy_len`) is a string in: by the header's convention `proxy` is NULL
+        // with length 0 or points to `proxy_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let proxy = unsafe { arg_str(proxy, proxy_len, "proxy")? };
         o.proxy = (!proxy.is_empty()).then(|| proxy.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Minimum time between two refetches caused by an unknown kid (default 60000 ms; 0 allows a
@@ -300,10 +365,13 @@ pub unsafe extern "C" fn jwks_options_set_min_refetch_interval_ms(
     interval_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.min_refetch_interval = millis(interval_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Stale-if-error: how long past its lifespan the last good key set keeps serving while
@@ -315,10 +383,13 @@ pub unsafe extern "C" fn jwks_options_set_max_stale_ms(
     max_stale_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.max_stale = millis(max_stale_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// After a failed fetch, no new attempt is made for `initial_ms` (default 2000); each further
@@ -332,7 +403,7 @@ pub unsafe extern "C" fn jwks_options_set_failure_backoff_ms(
     max_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(initial_ms, "failure backoff")?;
         if max_ms < initial_ms {
             return Err(Error::invalid_argument(
@@ -342,7 +413,10 @@ pub unsafe extern "C" fn jwks_options_set_failure_backoff_ms(
         o.failure_backoff = millis(initial_ms);
         o.failure_backoff_max = millis(max_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Largest JWKS response accepted (default 1048576 bytes). Must be positive.
@@ -352,11 +426,14 @@ pub unsafe extern "C" fn jwks_options_set_max_response_bytes(
     max_bytes: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(max_bytes as u64, "max_response_bytes")?;
         o.max_response_bytes = max_bytes;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Most keys a JWK Set may hold (default 100); a larger set is JWKS_ERR_INVALID_JWKS.
@@ -366,11 +443,14 @@ pub unsafe extern "C" fn jwks_options_set_max_keys(
     max_keys: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(max_keys as u64, "max_keys")?;
         o.max_keys = max_keys;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Most redirects followed per fetch (default 3; 0 refuses every redirect).
@@ -380,10 +460,13 @@ pub unsafe extern "C" fn jwks_options_set_max_redirects(
     max_redirects: u32,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.max_redirects = max_redirects;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Longest token accepted (default 65536 bytes); longer is JWKS_ERR_TOKEN_TOO_LARGE.
@@ -393,11 +476,14 @@ pub unsafe extern "C" fn jwks_options_set_max_token_bytes(
     max_bytes: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(max_bytes as u64, "max_token_bytes")?;
         o.max_token_bytes = max_bytes;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Accepts oct (HMAC) keys from the JWK Set (default off: a published secret is no secret).
@@ -408,10 +494,13 @@ pub unsafe extern "C" fn jwks_options_set_allow_symmetric_keys(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.allow_symmetric_keys = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Tries a token without kid against the keys that fit its alg, at most 4 (default off:
@@ -422,10 +511,13 @@ pub unsafe extern "C" fn jwks_options_set_allow_missing_kid(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.allow_missing_kid = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Allowed clock skew for exp and nbf (default 60000 ms).
@@ -435,10 +527,13 @@ pub unsafe extern "C" fn jwks_options_set_leeway_ms(
     leeway_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.leeway = millis(leeway_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Requires exp and rejects expired tokens (default on; PyJWT's verify_exp).
@@ -448,10 +543,13 @@ pub unsafe extern "C" fn jwks_options_set_verify_exp(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.verify_exp = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Rejects tokens whose nbf is in the future (default on).
@@ -461,10 +559,13 @@ pub unsafe extern "C" fn jwks_options_set_verify_nbf(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.verify_nbf = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Rejects tokens whose iat is in the future beyond the leeway, with JWKS_ERR_NOT_YET_VALID
@@ -476,10 +577,13 @@ pub unsafe extern "C" fn jwks_options_set_verify_iat(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.verify_iat = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Checks aud against the configured audiences when there are any (default on).
@@ -489,10 +593,13 @@ pub unsafe extern "C" fn jwks_options_set_verify_aud(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.verify_aud = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Checks iss against the configured issuer when one is set (default on).
@@ -502,10 +609,13 @@ pub unsafe extern "C" fn jwks_options_set_verify_iss(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.validation.verify_iss = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds an accepted audience; a token passes when its aud contains any one of them. Copied.
@@ -516,11 +626,17 @@ pub unsafe extern "C" fn jwks_options_add_audience(
     audience_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`audience`, `audience_len`) is a string in: by the header's convention
+        // `audience` is NULL with length 0 or points to `audience_len` readable bytes, unchanged
+        // during the call; the setter copies the text, so the borrow does not outlive the call.
         let aud = unsafe { arg_str(audience, audience_len, "audience")? };
         o.validation.audience.push(aud.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Sets the expected issuer (exact match). Copied. An empty string removes it.
@@ -531,11 +647,17 @@ pub unsafe extern "C" fn jwks_options_set_issuer(
     issuer_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the setter copies the text, so the borrow does not outlive the call.
         let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
         o.validation.issuer = (!iss.is_empty()).then(|| iss.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the allowed algorithms with a list such as "RS256,ES256" (names as in JWS headers,
@@ -548,11 +670,18 @@ pub unsafe extern "C" fn jwks_options_set_algorithms(
     algorithms_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`algorithms`, `algorithms_len`) is a string in: by the header's convention
+        // `algorithms` is NULL with length 0 or points to `algorithms_len` readable bytes,
+        // unchanged during the call; the setter copies the text, so the borrow does not outlive the
+        // call.
         let list = unsafe { arg_str(algorithms, algorithms_len, "algorithms")? };
         o.validation.algorithms = parse_algorithms(list)?;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds an allowed typ header value (compared case-insensitively, "application/" ignored, so
@@ -564,11 +693,17 @@ pub unsafe extern "C" fn jwks_options_add_typ(
     typ_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`typ`, `typ_len`) is a string in: by the header's convention `typ` is NULL with
+        // length 0 or points to `typ_len` readable bytes, unchanged during the call; the setter
+        // copies the text, so the borrow does not outlive the call.
         let typ = unsafe { arg_str(typ, typ_len, "typ")? };
         o.validation.typ.push(typ.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds a claim that must be present in every token. Copied.
@@ -579,14 +714,20 @@ pub unsafe extern "C" fn jwks_options_add_required_claim(
     claim_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`claim`, `claim_len`) is a string in: by the header's convention `claim` is NULL
+        // with length 0 or points to `claim_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let claim = unsafe { arg_str(claim, claim_len, "claim")? };
         if claim.is_empty() {
             return Err(Error::invalid_argument("required claim name is empty"));
         }
         o.validation.required_claims.push(claim.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode (no URL set): allows tokens whose iss is exactly this issuer; their keys are
@@ -598,14 +739,20 @@ pub unsafe extern "C" fn jwks_options_add_allowed_issuer(
     issuer_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the setter copies the text, so the borrow does not outlive the call.
         let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
         if iss.is_empty() {
             return Err(Error::invalid_argument("allowed issuer is empty"));
         }
         o.discovery.allowed_issuers.push(iss.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
@@ -618,10 +765,13 @@ pub unsafe extern "C" fn jwks_options_set_allow_any_issuer(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.discovery.allow_any_issuer = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode: the configuration document's path below the issuer (default
@@ -633,14 +783,20 @@ pub unsafe extern "C" fn jwks_options_set_discovery_config_path(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
+        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let path = unsafe { arg_str(path, path_len, "path")? };
         if path.is_empty() {
             return Err(Error::invalid_argument("config path is empty"));
         }
         o.discovery.config_path = path.to_owned();
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
@@ -654,8 +810,14 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
     jwks_uri_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the setter copies the text, so the borrow does not outlive the call.
         let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+        // SAFETY: (`jwks_uri`, `jwks_uri_len`) is a string in: by the header's convention
+        // `jwks_uri` is NULL with length 0 or points to `jwks_uri_len` readable bytes, unchanged
+        // during the call; the setter copies the text, so the borrow does not outlive the call.
         let uri = unsafe { arg_str(jwks_uri, jwks_uri_len, "jwks_uri")? };
         if iss.is_empty() {
             return Err(Error::invalid_argument("static issuer is empty"));
@@ -665,7 +827,10 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
             .static_issuers
             .push((iss.to_owned(), uri.to_owned()));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode: how many issuers are cached, least recently used evicted (default 32), from
@@ -677,11 +842,14 @@ pub unsafe extern "C" fn jwks_options_set_max_issuers(
     max_issuers: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         within(max_issuers, JWKS_MAX_ISSUERS, "max_issuers")?;
         o.discovery.max_issuers = max_issuers;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode: how long an issuer's configuration and key set are used before they are
@@ -692,11 +860,14 @@ pub unsafe extern "C" fn jwks_options_set_issuer_ttl_ms(
     ttl_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(ttl_ms, "issuer_ttl")?;
         o.discovery.issuer_ttl = millis(ttl_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Discovery mode: minimum time between two refetches of one issuer's keys caused by an
@@ -707,10 +878,13 @@ pub unsafe extern "C" fn jwks_options_set_issuer_min_refetch_interval_ms(
     interval_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.discovery.min_refetch_interval = millis(interval_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
@@ -729,7 +903,8 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback(
     user_data: *mut libc::c_void,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    // SAFETY: forwarded; no release function.
+    // SAFETY: the arguments are passed on unchanged under the same header contract; a NULL
+    // release function only means nothing is called when the callback is dropped.
     unsafe { jwks_options_set_fetch_callback_with_release(options, callback, user_data, None, err) }
 }
 
@@ -750,11 +925,19 @@ pub unsafe extern "C" fn jwks_options_set_fetch_callback_with_release(
     release: jwks_release_callback,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
-        o.fetcher =
-            super::fetch::CallbackFetch::transport(callback, UserData::new(user_data, release));
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: the header requires `user_data` and `release` to be usable from any
+        // thread, and `release(user_data)` to be sound once no callback can come.
+        let data = unsafe { UserData::new(user_data, release) };
+        // SAFETY: the header's jwks_fetch_callback contract: the callback may be called
+        // concurrently from any thread with this user data, for any client made from
+        // these options.
+        o.fetcher = unsafe { super::fetch::CallbackFetch::transport(callback, data) };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Called once with the user data of a callback the library no longer needs (see
@@ -769,12 +952,26 @@ pub(crate) struct UserData {
     release: jwks_release_callback,
 }
 
-// SAFETY: the setters require user data (and its release function) usable from any thread.
+// SAFETY: UserData only carries the pointer and calls `release` once, from Drop. The setters
+// that take user data require it, and its release function, to be usable from any thread
+// (callbacks run on library threads and the last holder may drop it anywhere), so moving it
+// to another thread is sound.
 unsafe impl Send for UserData {}
+// SAFETY: `&UserData` only gives out the raw pointer (`ptr`), never touching what it points
+// to; the callbacks that use it may run concurrently on several threads, which the header
+// requires the caller's user data to allow.
 unsafe impl Sync for UserData {}
 
 impl UserData {
-    pub(crate) fn new(ptr: *mut libc::c_void, release: jwks_release_callback) -> UserData {
+    /// Takes the caller's user data; `release(ptr)` will be called when the last holder drops
+    /// it (unless it is given back with `forget`).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be usable from any thread, and `release`, if not NULL, must be sound to call
+    /// once, from any thread, with `ptr` once no callback can use it any more: the contract
+    /// of jwks_release_callback and of the setters that take user data.
+    pub(crate) unsafe fn new(ptr: *mut libc::c_void, release: jwks_release_callback) -> UserData {
         UserData { ptr, release }
     }
 
@@ -792,7 +989,10 @@ impl Drop for UserData {
     fn drop(&mut self) {
         if let Some(release) = self.release {
             let ptr = self.ptr;
-            // SAFETY: the release function's contract is in the header; it must not unwind.
+            // SAFETY: the header's jwks_release_callback contract: called once with the user
+            // data it was given, from any thread, once no callback can use it. This is the
+            // last holder's drop (the Arc around the callback is gone), Drop runs once, and
+            // `forget` cleared `release` for user data the library did not take.
             let call = || unsafe { release(ptr) };
             let _ = std::panic::catch_unwind(call);
         }
@@ -808,10 +1008,13 @@ pub unsafe extern "C" fn jwks_options_set_honor_cache_headers(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.honor_cache_headers = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
@@ -823,7 +1026,7 @@ pub unsafe extern "C" fn jwks_options_set_lifespan_bounds_ms(
     max_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         positive(min_ms, "minimum lifespan")?;
         if max_ms < min_ms {
             return Err(Error::invalid_argument(
@@ -833,7 +1036,10 @@ pub unsafe extern "C" fn jwks_options_set_lifespan_bounds_ms(
         o.min_lifespan = millis(min_ms);
         o.max_lifespan = millis(max_ms);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
@@ -844,7 +1050,7 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
     fraction: f64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         if !(0.0..=0.5).contains(&fraction) {
             return Err(Error::invalid_argument(
                 "refresh jitter must be between 0 and 0.5",
@@ -852,7 +1058,10 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
         }
         o.refresh_jitter = fraction;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// A directory for last-known-good files: each fetched key set is also written there (one file
@@ -866,11 +1075,17 @@ pub unsafe extern "C" fn jwks_options_set_persist_dir(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
+        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let path = unsafe { arg_str(path, path_len, "path")? };
         o.persist_dir = (!path.is_empty()).then(|| PathBuf::from(path));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
@@ -884,10 +1099,13 @@ pub unsafe extern "C" fn jwks_options_set_refresh_ahead(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.refresh_ahead = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Keeps key sets fresh without traffic too (default off): a thread per client, started when
@@ -900,10 +1118,13 @@ pub unsafe extern "C" fn jwks_options_set_background_refresh(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         o.background_refresh = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Receives log events: `level` 1 error, 2 warning, 3 info, 4 debug, and a message (pointer +
@@ -919,6 +1140,8 @@ pub type jwks_log_callback = Option<
     ),
 >;
 
+/// A log callback and its user data. Only jwks_options_set_log_callback_with_release makes
+/// one, from a callback whose header contract lets `emit` call it from any thread.
 struct LogTarget(
     unsafe extern "C" fn(*mut libc::c_void, libc::c_int, *const libc::c_char, usize),
     UserData,
@@ -927,7 +1150,9 @@ struct LogTarget(
 impl LogTarget {
     fn emit(&self, level: crate::log::LogLevel, message: &str) {
         let text = super::CText::new(message);
-        // SAFETY: the callback's contract is in the header; it must not unwind.
+        // SAFETY: the log callback and its user data may be called from any thread (the
+        // setter's contract); the message is `text`, NUL-terminated with `message.len()`
+        // bytes before the NUL, and lives until after the call, as jwks_log_callback promises.
         let call = || unsafe {
             (self.0)(
                 self.1.ptr(),
@@ -954,7 +1179,8 @@ pub unsafe extern "C" fn jwks_options_set_log_callback(
     max_level: libc::c_int,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    // SAFETY: forwarded; no release function.
+    // SAFETY: the arguments are passed on unchanged under the same header contract; a NULL
+    // release function only means nothing is called when the callback is dropped.
     unsafe {
         jwks_options_set_log_callback_with_release(
             options, callback, user_data, None, max_level, err,
@@ -975,11 +1201,16 @@ pub unsafe extern "C" fn jwks_options_set_log_on_poll(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `options` to be NULL (refused) or a live options
+        // object that no other thread uses during the call (options are not thread-safe).
         let options = unsafe { arg_mut(options, "options")? };
         options.log_on_poll = enabled;
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
@@ -996,9 +1227,11 @@ pub unsafe extern "C" fn jwks_options_set_log_callback_with_release(
     max_level: libc::c_int,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut ClientOptions| {
         use crate::log::{LogLevel, Logger};
-        let data = UserData::new(user_data, release);
+        // SAFETY: the header requires `user_data` and `release` to be usable from any
+        // thread, and `release(user_data)` to be sound once no log call can come.
+        let data = unsafe { UserData::new(user_data, release) };
         let max_level = match max_level {
             1 => LogLevel::Error,
             2 => LogLevel::Warn,
@@ -1025,5 +1258,8 @@ pub unsafe extern "C" fn jwks_options_set_log_callback_with_release(
             }
         };
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }

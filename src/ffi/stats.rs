@@ -58,12 +58,17 @@ pub unsafe extern "C" fn jwks_client_stats(
     stats: *mut jwks_stats,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
+        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
+        // client is thread-safe.
         let client = unsafe { arg_ref(client, "client")? };
         if stats.is_null() {
             return Err(super::null_arg("stats"));
         }
-        // SAFETY: non-NULL; the caller promises at least `size` writable bytes.
+        // SAFETY: `stats` is not NULL (refused above), and the header has the caller set
+        // `stats->size` before the call, so the struct's first `size_t` is there and
+        // initialised; read_unaligned needs no alignment.
         let size = unsafe { std::ptr::addr_of!((*stats).size).read_unaligned() };
         let header = std::mem::size_of::<usize>();
         if size < header {
@@ -92,8 +97,10 @@ pub unsafe extern "C" fn jwks_client_stats(
             refreshing: s.refreshing,
         };
         let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
-        // SAFETY: copies the fields after `size` that both layouts share; the regions do not
-        // overlap (one is a local).
+        // SAFETY: `header <= size` (checked above), so `len` does not underflow and bytes
+        // header..header + len lie inside the local `full` (len <= sizeof - header) and
+        // inside the `size` bytes the caller declared writable through stats->size, the
+        // fields both layouts share; a local and the caller's buffer cannot overlap.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 (&full as *const jwks_stats).cast::<u8>().add(header),
@@ -102,5 +109,8 @@ pub unsafe extern "C" fn jwks_client_stats(
             );
         }
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }

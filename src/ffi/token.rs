@@ -36,13 +36,24 @@ impl jwks_token {
     }
 }
 
-fn token_text(
+/// Lends the text `get` picks from `token`: NULL (and length 0) when `token` is NULL or the
+/// text is absent.
+///
+/// # Safety
+///
+/// `token` must be NULL or point to a live `jwks_token`, and `len` must be NULL or valid for
+/// writing one `usize`. The pointer returned borrows from `*token` and is valid until
+/// jwks_token_free.
+unsafe fn token_text(
     token: *const jwks_token,
     len: *mut usize,
     get: impl FnOnce(&jwks_token) -> Option<&CText>,
 ) -> *const libc::c_char {
     boundary_or(std::ptr::null(), || {
+        // SAFETY: by this function's contract `token` is NULL (None) or a live token; its
+        // texts are never changed, so a shared borrow is sound with other threads reading.
         let text = unsafe { token.as_ref() }.and_then(get);
+        // SAFETY: `len` is NULL or writable, by this function's contract.
         unsafe { lend_opt(text, len) }
     })
 }
@@ -55,7 +66,9 @@ pub unsafe extern "C" fn jwks_token_claims(
     token: *const jwks_token,
     len: *mut usize,
 ) -> *const libc::c_char {
-    token_text(token, len, |t| Some(&t.claims))
+    // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
+    // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
+    unsafe { token_text(token, len, |t| Some(&t.claims)) }
 }
 
 /// One claim as text, for headers and server variables: the value at `pointer`, an RFC 6901
@@ -79,9 +92,17 @@ pub unsafe extern "C" fn jwks_token_claim(
     len: *mut usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: the header requires `token` to be NULL (refused) or a live token; the
+        // parsed-claims cache is a OnceLock, so a shared borrow is sound with other
+        // threads calling this too.
         let token = unsafe { arg_ref(token, "token")? };
+        // SAFETY: (`pointer`, `pointer_len`) is a string in: by the header's convention `pointer`
+        // is NULL with length 0 or points to `pointer_len` readable bytes, unchanged during the
+        // call; the borrow is not kept past the call.
         let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
+        // SAFETY: the header requires `len` to be NULL (refused) or a writable `size_t *`
+        // that nothing else uses during the call.
         let len = unsafe { len.as_mut() }.ok_or_else(|| super::null_arg("len"))?;
         if buf.is_null() && buf_len > 0 {
             return Err(super::null_arg("buf"));
@@ -97,11 +118,16 @@ pub unsafe extern "C" fn jwks_token_claim(
         })?;
         *len = text.len();
         if !text.is_empty() && text.len() <= buf_len {
-            // SAFETY: `buf` is non-NULL (buf_len > 0) with room for buf_len >= text.len() bytes.
+            // SAFETY: 0 < text.len() <= buf_len, so buf_len > 0 and `buf` is not NULL
+            // (refused above); the header requires `buf_len` writable bytes at `buf`. The
+            // source is our own string, so the regions cannot overlap.
             unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len()) };
         }
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
+    // error object, if any.
+    unsafe { boundary(err, call) }
 }
 
 /// The header's kid, or NULL if it had none. Lent as jwks_token_claims.
@@ -110,7 +136,9 @@ pub unsafe extern "C" fn jwks_token_kid(
     token: *const jwks_token,
     len: *mut usize,
 ) -> *const libc::c_char {
-    token_text(token, len, |t| t.kid.as_ref())
+    // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
+    // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
+    unsafe { token_text(token, len, |t| t.kid.as_ref()) }
 }
 
 /// The header's alg, e.g. "RS256". Lent as jwks_token_claims.
@@ -119,7 +147,9 @@ pub unsafe extern "C" fn jwks_token_alg(
     token: *const jwks_token,
     len: *mut usize,
 ) -> *const libc::c_char {
-    token_text(token, len, |t| Some(&t.alg))
+    // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
+    // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
+    unsafe { token_text(token, len, |t| Some(&t.alg)) }
 }
 
 /// The header's typ, or NULL if it had none. Lent as jwks_token_claims.
@@ -128,7 +158,9 @@ pub unsafe extern "C" fn jwks_token_typ(
     token: *const jwks_token,
     len: *mut usize,
 ) -> *const libc::c_char {
-    token_text(token, len, |t| t.typ.as_ref())
+    // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
+    // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
+    unsafe { token_text(token, len, |t| t.typ.as_ref()) }
 }
 
 /// The key that verified the token, lent until jwks_token_free (do not free it); NULL if token
@@ -136,6 +168,9 @@ pub unsafe extern "C" fn jwks_token_typ(
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks_key {
     boundary_or(std::ptr::null(), || {
+        // SAFETY: the header requires `token` to be NULL (None) or a live token; the key's C
+        // form is made once in a OnceLock, so concurrent callers share one `jwks_key`, lent
+        // until jwks_token_free.
         unsafe { token.as_ref() }.map_or(std::ptr::null(), |t| {
             t.key_c.get_or_init(|| jwks_key::new(&t.key)) as *const jwks_key
         })
@@ -148,6 +183,7 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
 /// a NULL token. Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
+    // SAFETY: the header requires `token` to be NULL (false) or a live token, only read here.
     boundary_or(false, || unsafe { token.as_ref() }.is_some_and(|t| t.stale))
 }
 
@@ -157,7 +193,9 @@ pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
 pub unsafe extern "C" fn jwks_token_free(token: *mut jwks_token) {
     boundary_or((), || {
         if !token.is_null() {
-            // SAFETY: made by jwks_token::into_raw, freed once.
+            // SAFETY: a non-NULL `token` came from jwks_token::into_raw (Box::into_raw), and
+            // the header makes this its one free, with no other use during or after it; the
+            // texts and key it lent go with it.
             drop(unsafe { Box::from_raw(token) });
         }
     })

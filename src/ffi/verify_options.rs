@@ -31,21 +31,34 @@ pub extern "C" fn jwks_verify_options_new() -> *mut jwks_verify_options {
 pub unsafe extern "C" fn jwks_verify_options_free(options: *mut jwks_verify_options) {
     boundary_or((), || {
         if !options.is_null() {
-            // SAFETY: made by jwks_verify_options_new, freed once.
+            // SAFETY: a non-NULL `options` came from jwks_verify_options_new (Box::into_raw),
+            // and the header makes this its one free, with no verify still using it.
             drop(unsafe { Box::from_raw(options) });
         }
     })
 }
 
-fn set(
+/// Applies `f` to the per-call settings behind the boundary.
+///
+/// # Safety
+///
+/// `options` must be NULL (refused) or point to a live `jwks_verify_options` from
+/// jwks_verify_options_new that nothing else reads, writes or frees during the call (no
+/// jwks_client_verify may be using it); `err` as for [`boundary`].
+unsafe fn set(
     options: *mut jwks_verify_options,
     err: *mut *mut jwks_error,
     f: impl FnOnce(&mut VerifyOptions) -> Result<(), Error>,
 ) -> jwks_status {
-    boundary(err, || {
+    let call = || {
+        // SAFETY: by this function's contract `options` is NULL or a live settings object
+        // no one else uses during the call, so the unique borrow (ended when `f` returns)
+        // is sound.
         let o = unsafe { arg_mut(options, "options")? };
         f(&mut o.inner)
-    })
+    };
+    // SAFETY: `err` is passed on under this function's own contract, which is boundary's.
+    unsafe { boundary(err, call) }
 }
 
 /// Replaces the leeway for exp and nbf.
@@ -55,10 +68,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_leeway_ms(
     leeway_ms: u64,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.leeway = Some(Duration::from_millis(leeway_ms));
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the exp check switch.
@@ -68,10 +84,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_exp(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.verify_exp = Some(enabled);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the nbf check switch.
@@ -81,10 +100,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_nbf(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.verify_nbf = Some(enabled);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the iat check switch (jwks_options_set_verify_iat).
@@ -94,10 +116,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_iat(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.verify_iat = Some(enabled);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the aud check switch.
@@ -107,10 +132,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_aud(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.verify_aud = Some(enabled);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the iss check switch.
@@ -120,10 +148,13 @@ pub unsafe extern "C" fn jwks_verify_options_set_verify_iss(
     enabled: bool,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
         o.verify_iss = Some(enabled);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds an accepted audience; the first call replaces the client's audiences. Copied.
@@ -134,11 +165,17 @@ pub unsafe extern "C" fn jwks_verify_options_add_audience(
     audience_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
+        // SAFETY: (`audience`, `audience_len`) is a string in: by the header's convention
+        // `audience` is NULL with length 0 or points to `audience_len` readable bytes, unchanged
+        // during the call; the setter copies the text, so the borrow does not outlive the call.
         let aud = unsafe { arg_str(audience, audience_len, "audience")? };
         o.audience.get_or_insert_with(Vec::new).push(aud.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Replaces the expected issuer. Copied. An empty issuer is JWKS_ERR_INVALID_ARGUMENT (to skip
@@ -150,14 +187,20 @@ pub unsafe extern "C" fn jwks_verify_options_set_issuer(
     issuer_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
+        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
+        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
+        // the setter copies the text, so the borrow does not outlive the call.
         let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
         if iss.is_empty() {
             return Err(Error::invalid_argument("per-call issuer is empty"));
         }
         o.issuer = Some(iss.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Narrows the allowed algorithms to those of the client that are in this list (e.g.
@@ -170,11 +213,18 @@ pub unsafe extern "C" fn jwks_verify_options_set_algorithms(
     algorithms_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
+        // SAFETY: (`algorithms`, `algorithms_len`) is a string in: by the header's convention
+        // `algorithms` is NULL with length 0 or points to `algorithms_len` readable bytes,
+        // unchanged during the call; the setter copies the text, so the borrow does not outlive the
+        // call.
         let list = unsafe { arg_str(algorithms, algorithms_len, "algorithms")? };
         o.algorithms = Some(parse_algorithms(list)?);
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds an allowed typ; the first call replaces the client's list. Copied.
@@ -185,11 +235,17 @@ pub unsafe extern "C" fn jwks_verify_options_add_typ(
     typ_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
+        // SAFETY: (`typ`, `typ_len`) is a string in: by the header's convention `typ` is NULL with
+        // length 0 or points to `typ_len` readable bytes, unchanged during the call; the setter
+        // copies the text, so the borrow does not outlive the call.
         let typ = unsafe { arg_str(typ, typ_len, "typ")? };
         o.typ.get_or_insert_with(Vec::new).push(typ.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }
 
 /// Adds a required claim; the first call replaces the client's list. Copied.
@@ -200,7 +256,10 @@ pub unsafe extern "C" fn jwks_verify_options_add_required_claim(
     claim_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    set(options, err, |o| {
+    let apply = |o: &mut VerifyOptions| {
+        // SAFETY: (`claim`, `claim_len`) is a string in: by the header's convention `claim` is NULL
+        // with length 0 or points to `claim_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
         let claim = unsafe { arg_str(claim, claim_len, "claim")? };
         if claim.is_empty() {
             return Err(Error::invalid_argument("required claim name is empty"));
@@ -209,5 +268,8 @@ pub unsafe extern "C" fn jwks_verify_options_add_required_claim(
             .get_or_insert_with(Vec::new)
             .push(claim.to_owned());
         Ok(())
-    })
+    };
+    // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
+    // verify or other thread uses while it changes, and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
 }

@@ -4,6 +4,25 @@
 
 use std::process::Command;
 
+use serde_json::json;
+
+use super::keys::{jwks, now, TestKey};
+use super::server::TestServer;
+
+/// The benchmarks' issuer: a JWKS server on 127.0.0.1 with one RS256-2048 key, its JWKS URL,
+/// and one token of it (audience "bench", valid for a day).
+pub fn issuer() -> (TestServer, String, String) {
+    let key = TestKey::rsa("bench", "RS256");
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&[&key]));
+    let jwks_url = server.url("/jwks");
+    let token = key.token(&json!({
+        "sub": "bench-user", "iss": server.url(""), "aud": "bench",
+        "iat": now(), "exp": now() + 86_400
+    }));
+    (server, jwks_url, token)
+}
+
 /// Runs a command and returns its standard output; panics with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run a command");

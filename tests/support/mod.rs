@@ -1,4 +1,5 @@
 //! Shared by the integration tests (and the demo issuer): a loopback HTTP server and test keys.
+pub mod backends;
 pub mod bench;
 pub mod cbuild;
 pub mod envoy;
