@@ -15,6 +15,7 @@ fn main() {
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    write_status_names(&crate_dir, &out_dir);
     let version = env::var("CARGO_PKG_VERSION").unwrap();
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
@@ -60,4 +61,26 @@ fn main() {
             }
         }
     }
+}
+
+/// jwks_status_str's table, read off the `jwks_status` enum in src/ffi/error.rs (its
+/// `NAME = value,` lines), so that the status table is written once: a `match` on `status`
+/// giving each constant's name.
+fn write_status_names(crate_dir: &std::path::Path, out_dir: &std::path::Path) {
+    let source = fs::read_to_string(crate_dir.join("src/ffi/error.rs")).expect("src/ffi/error.rs");
+    let start = source
+        .find("pub enum jwks_status {")
+        .expect("the jwks_status enum");
+    let body = &source[start..source[start..].find("\n}").expect("its end") + start];
+    let mut arms = String::from("match status {\n");
+    for line in body.lines() {
+        let line = line.trim();
+        if let Some((name, value)) = line.strip_suffix(',').and_then(|l| l.split_once(" = ")) {
+            if name.starts_with("JWKS_") {
+                arms.push_str(&format!("    {value} => c\"{name}\",\n"));
+            }
+        }
+    }
+    arms.push_str("    _ => c\"JWKS_ERR_UNKNOWN\",\n}\n");
+    fs::write(out_dir.join("status_names.rs"), arms).expect("write status_names.rs");
 }

@@ -1,116 +1,112 @@
-//! The error model: one [`ErrorKind`] per failure class (each maps to one C status code) plus a
-//! human-readable message that never contains token or key bytes.
+//! The error model: one [`ErrorKind`] per failure class plus a human-readable message that
+//! never contains token or key bytes. The C ABI maps each kind to its status code
+//! (`ffi::error`); the core knows nothing of C names or numbers.
 
 use std::fmt;
 
-/// The class of a failure. Every kind maps to exactly one C `jwks_status` code, whose numeric
-/// value is given here and never changes.
+/// The class of a failure. Each maps to one status of every binding (the C ABI's
+/// `jwks_status`, Go's `Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A caller-supplied argument or option is invalid (also: bad configuration).
-    InvalidArgument = 1,
+    InvalidArgument,
     /// The JWKS server could not be reached (DNS, refused, reset, proxy).
-    Connection = 2,
+    Connection,
     /// The request did not finish within the configured timeout.
-    Timeout = 3,
+    Timeout,
     /// TLS handshake or certificate verification failed.
-    Tls = 4,
+    Tls,
     /// The server answered with a non-success HTTP status.
-    HttpStatus = 5,
+    HttpStatus,
     /// The response is not a JWK Set (not JSON, no `keys` array, ...).
-    InvalidJwks = 6,
+    InvalidJwks,
     /// The JWK Set holds no usable signing key.
-    NoSigningKeys = 7,
+    NoSigningKeys,
     /// No usable key has the token's `kid` (after the refetch the rules allow).
-    KeyNotFound = 8,
+    KeyNotFound,
     /// The token is not a well-formed compact JWS.
-    MalformedToken = 9,
+    MalformedToken,
     /// The token header has no `kid` and the client requires one.
-    MissingKid = 10,
+    MissingKid,
     /// The token's `alg` is not one this library implements.
-    UnsupportedAlgorithm = 11,
+    UnsupportedAlgorithm,
     /// The token's `alg` is not allowed by the configuration, or does not fit the key.
-    AlgorithmNotAllowed = 12,
+    AlgorithmNotAllowed,
     /// The signature does not verify.
-    BadSignature = 13,
+    BadSignature,
     /// The token's `exp` is in the past (beyond the leeway).
-    Expired = 14,
+    Expired,
     /// The token's `nbf` is in the future (beyond the leeway).
-    NotYetValid = 15,
+    NotYetValid,
     /// The token's `aud` matches none of the expected audiences.
-    WrongAudience = 16,
+    WrongAudience,
     /// The token's `iss` is not the expected issuer.
-    WrongIssuer = 17,
+    WrongIssuer,
     /// The token's `typ` header is not one of the allowed values.
-    WrongTyp = 18,
+    WrongTyp,
     /// A required claim is absent.
-    MissingClaim = 19,
+    MissingClaim,
     /// The token lists a `crit` header parameter this library does not understand.
-    UnsupportedCritical = 20,
+    UnsupportedCritical,
     /// The response body is larger than the configured limit.
-    ResponseTooLarge = 21,
+    ResponseTooLarge,
     /// Too many redirects, or a redirect the transport rules refuse.
-    Redirect = 22,
+    Redirect,
     /// The token is longer than the configured limit.
-    TokenTooLarge = 23,
+    TokenTooLarge,
     /// Discovery mode: the token's issuer is not allowed (no request was made).
-    IssuerNotAllowed = 24,
+    IssuerNotAllowed,
     /// Discovery mode: the issuer's configuration could not be used (HTTP or transport error,
     /// not JSON, issuer mismatch, no `jwks_uri`, not https); the message says which.
-    Discovery = 25,
+    Discovery,
     /// The client was made in another process: it was used after `fork`, where its state
     /// (locks, fetches in flight) cannot be trusted. Make clients after forking.
-    Forked = 26,
+    Forked,
     /// A non-blocking call could not answer from the cache: a fetch has been started in the
     /// background; ask again later (or use the asynchronous call).
-    Pending = 27,
+    Pending,
     /// An asynchronous verification could not run: the client was freed first (or is
     /// shutting down, or its queue is full).
-    Cancelled = 28,
+    Cancelled,
     /// A bug in the library (a caught panic, a broken invariant).
-    Internal = 100,
+    Internal,
 }
 
 impl ErrorKind {
-    /// The stable, upper-case name of the kind, as the C status constants spell it.
+    /// A short description of the kind, as the start of an error's text ("expired: ...").
     pub fn name(self) -> &'static str {
         match self {
-            ErrorKind::InvalidArgument => "JWKS_ERR_INVALID_ARGUMENT",
-            ErrorKind::Connection => "JWKS_ERR_CONNECTION",
-            ErrorKind::Timeout => "JWKS_ERR_TIMEOUT",
-            ErrorKind::Tls => "JWKS_ERR_TLS",
-            ErrorKind::HttpStatus => "JWKS_ERR_HTTP_STATUS",
-            ErrorKind::InvalidJwks => "JWKS_ERR_INVALID_JWKS",
-            ErrorKind::NoSigningKeys => "JWKS_ERR_NO_SIGNING_KEYS",
-            ErrorKind::KeyNotFound => "JWKS_ERR_KEY_NOT_FOUND",
-            ErrorKind::MalformedToken => "JWKS_ERR_MALFORMED_TOKEN",
-            ErrorKind::MissingKid => "JWKS_ERR_MISSING_KID",
-            ErrorKind::UnsupportedAlgorithm => "JWKS_ERR_UNSUPPORTED_ALGORITHM",
-            ErrorKind::AlgorithmNotAllowed => "JWKS_ERR_ALGORITHM_NOT_ALLOWED",
-            ErrorKind::BadSignature => "JWKS_ERR_BAD_SIGNATURE",
-            ErrorKind::Expired => "JWKS_ERR_EXPIRED",
-            ErrorKind::NotYetValid => "JWKS_ERR_NOT_YET_VALID",
-            ErrorKind::WrongAudience => "JWKS_ERR_WRONG_AUDIENCE",
-            ErrorKind::WrongIssuer => "JWKS_ERR_WRONG_ISSUER",
-            ErrorKind::WrongTyp => "JWKS_ERR_WRONG_TYP",
-            ErrorKind::MissingClaim => "JWKS_ERR_MISSING_CLAIM",
-            ErrorKind::UnsupportedCritical => "JWKS_ERR_UNSUPPORTED_CRITICAL",
-            ErrorKind::ResponseTooLarge => "JWKS_ERR_RESPONSE_TOO_LARGE",
-            ErrorKind::Redirect => "JWKS_ERR_REDIRECT",
-            ErrorKind::TokenTooLarge => "JWKS_ERR_TOKEN_TOO_LARGE",
-            ErrorKind::IssuerNotAllowed => "JWKS_ERR_ISSUER_NOT_ALLOWED",
-            ErrorKind::Discovery => "JWKS_ERR_DISCOVERY",
-            ErrorKind::Forked => "JWKS_ERR_FORKED",
-            ErrorKind::Pending => "JWKS_PENDING",
-            ErrorKind::Cancelled => "JWKS_ERR_CANCELLED",
-            ErrorKind::Internal => "JWKS_ERR_INTERNAL",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::Connection => "connection failed",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Tls => "TLS failed",
+            ErrorKind::HttpStatus => "HTTP error status",
+            ErrorKind::InvalidJwks => "invalid JWK Set",
+            ErrorKind::NoSigningKeys => "no signing keys",
+            ErrorKind::KeyNotFound => "key not found",
+            ErrorKind::MalformedToken => "malformed token",
+            ErrorKind::MissingKid => "missing kid",
+            ErrorKind::UnsupportedAlgorithm => "unsupported algorithm",
+            ErrorKind::AlgorithmNotAllowed => "algorithm not allowed",
+            ErrorKind::BadSignature => "bad signature",
+            ErrorKind::Expired => "expired",
+            ErrorKind::NotYetValid => "not yet valid",
+            ErrorKind::WrongAudience => "wrong audience",
+            ErrorKind::WrongIssuer => "wrong issuer",
+            ErrorKind::WrongTyp => "wrong typ",
+            ErrorKind::MissingClaim => "missing claim",
+            ErrorKind::UnsupportedCritical => "unsupported critical header",
+            ErrorKind::ResponseTooLarge => "response too large",
+            ErrorKind::Redirect => "redirect refused",
+            ErrorKind::TokenTooLarge => "token too large",
+            ErrorKind::IssuerNotAllowed => "issuer not allowed",
+            ErrorKind::Discovery => "discovery failed",
+            ErrorKind::Forked => "used after fork",
+            ErrorKind::Pending => "pending",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal error",
         }
-    }
-
-    /// The numeric value of the matching C status code.
-    pub fn code(self) -> i32 {
-        self as i32
     }
 }
 

@@ -99,6 +99,7 @@ var (
 	ErrIssuerNotAllowed     = sentinel(StatusIssuerNotAllowed)
 	ErrDiscovery            = sentinel(StatusDiscovery)
 	ErrForked               = sentinel(StatusForked)
+	ErrCancelled            = sentinel(StatusCancelled)
 	ErrInternal             = sentinel(StatusInternal)
 )
 

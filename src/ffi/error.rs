@@ -173,39 +173,9 @@ pub unsafe extern "C" fn jwks_error_free(error: *mut jwks_error) {
 /// value this version does not define. The string is static. Never blocks; thread-safe.
 #[no_mangle]
 pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
-    let name: &'static CStr = match status {
-        0 => c"JWKS_OK",
-        1 => c"JWKS_ERR_INVALID_ARGUMENT",
-        2 => c"JWKS_ERR_CONNECTION",
-        3 => c"JWKS_ERR_TIMEOUT",
-        4 => c"JWKS_ERR_TLS",
-        5 => c"JWKS_ERR_HTTP_STATUS",
-        6 => c"JWKS_ERR_INVALID_JWKS",
-        7 => c"JWKS_ERR_NO_SIGNING_KEYS",
-        8 => c"JWKS_ERR_KEY_NOT_FOUND",
-        9 => c"JWKS_ERR_MALFORMED_TOKEN",
-        10 => c"JWKS_ERR_MISSING_KID",
-        11 => c"JWKS_ERR_UNSUPPORTED_ALGORITHM",
-        12 => c"JWKS_ERR_ALGORITHM_NOT_ALLOWED",
-        13 => c"JWKS_ERR_BAD_SIGNATURE",
-        14 => c"JWKS_ERR_EXPIRED",
-        15 => c"JWKS_ERR_NOT_YET_VALID",
-        16 => c"JWKS_ERR_WRONG_AUDIENCE",
-        17 => c"JWKS_ERR_WRONG_ISSUER",
-        18 => c"JWKS_ERR_WRONG_TYP",
-        19 => c"JWKS_ERR_MISSING_CLAIM",
-        20 => c"JWKS_ERR_UNSUPPORTED_CRITICAL",
-        21 => c"JWKS_ERR_RESPONSE_TOO_LARGE",
-        22 => c"JWKS_ERR_REDIRECT",
-        23 => c"JWKS_ERR_TOKEN_TOO_LARGE",
-        24 => c"JWKS_ERR_ISSUER_NOT_ALLOWED",
-        25 => c"JWKS_ERR_DISCOVERY",
-        26 => c"JWKS_ERR_FORKED",
-        27 => c"JWKS_PENDING",
-        28 => c"JWKS_ERR_CANCELLED",
-        100 => c"JWKS_ERR_INTERNAL",
-        _ => c"JWKS_ERR_UNKNOWN",
-    };
+    // The names come from the jwks_status enum above, read by build.rs: the table is written
+    // once.
+    let name: &'static CStr = include!(concat!(env!("OUT_DIR"), "/status_names.rs"));
     name.as_ptr()
 }
 
