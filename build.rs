@@ -1,7 +1,6 @@
 //! Generates the C header with cbindgen into OUT_DIR (a test compares it with the committed
-//! `include/jwks.h`; `scripts/update-header.sh` refreshes that copy), sets the shared library's
-//! soname and writes an uninstalled pkg-config file (and the soname link) next to the built
-//! libraries.
+//! `include/jwks.h`; `scripts/update-header.sh` refreshes that copy) and writes an uninstalled
+//! pkg-config file (and the soname link) next to the libraries capi/ builds.
 
 use std::env;
 use std::fs;
@@ -37,10 +36,7 @@ fn main() {
         fs::copy(&header, crate_dir.join("include/jwks.h")).expect("update include/jwks.h");
     }
 
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libjwks.so.{major}");
-    }
+    // The soname is set by capi/build.rs, the package that builds libjwks.so.
 
     // OUT_DIR is <target>/<profile>/build/jwks-<hash>/out: the libraries land in <profile>/.
     if let Some(lib_dir) = out_dir.ancestors().nth(3) {

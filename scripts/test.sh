@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "format"
-cargo fmt --check
+cargo fmt --all --check
 
 step "clippy"
 cargo clippy --all-targets --locked -- -D warnings

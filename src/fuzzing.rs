@@ -88,13 +88,18 @@ pub fn discovery_document(data: &[u8]) {
 
 /// A valid token for the fixed key set (RS256, aud fuzz, exp in 2100), for the C-ABI target's
 /// calls that need one.
+#[cfg(feature = "capi")]
 pub const FIXED_TOKEN: &str = include_str!("../fuzz/fixed_token.txt");
 
+#[cfg(feature = "capi")]
 struct CClient(*mut crate::ffi::jwks_client);
 // SAFETY: a jwks_client is thread-safe (include/jwks.h); the pointer is never freed.
+#[cfg(feature = "capi")]
 unsafe impl Send for CClient {}
+#[cfg(feature = "capi")]
 unsafe impl Sync for CClient {}
 
+#[cfg(feature = "capi")]
 unsafe extern "C" fn serve_fixed_keys(
     _user_data: *mut libc::c_void,
     _url: *const libc::c_char,
@@ -117,6 +122,7 @@ unsafe extern "C" fn serve_fixed_keys(
 }
 
 /// A client made through the C ABI, serving the fixed key set through a fetch callback.
+#[cfg(feature = "capi")]
 fn c_client() -> *const crate::ffi::jwks_client {
     use crate::ffi::*;
     static CLIENT: OnceLock<CClient> = OnceLock::new();
@@ -144,6 +150,7 @@ fn c_client() -> *const crate::ffi::jwks_client {
 ///
 /// # Safety
 /// `*err` is NULL or an error object libjwks made and nobody freed.
+#[cfg(feature = "capi")]
 unsafe fn clear(err: &mut *mut crate::ffi::jwks_error) {
     // SAFETY: as the caller promises; the slot no longer holds it afterwards.
     unsafe { crate::ffi::jwks_error_free(std::mem::replace(err, std::ptr::null_mut())) }
@@ -153,6 +160,7 @@ unsafe fn clear(err: &mut *mut crate::ffi::jwks_error) {
 /// which arguments are NULL (with a nonzero length) instead of the bytes; the rest are the
 /// bytes, passed with their exact length, or split in two where a call takes two strings. The
 /// harness itself never hands over a length longer than its buffer.
+#[cfg(feature = "capi")]
 pub fn c_abi(data: &[u8]) {
     use crate::ffi::*;
     use libc::c_char;

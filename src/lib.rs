@@ -45,6 +45,7 @@ mod stats;
 mod validation;
 mod worker;
 
+#[cfg(feature = "capi")]
 pub mod ffi;
 
 pub use alg::Algorithm;

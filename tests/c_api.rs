@@ -333,6 +333,7 @@ fn shared_library_exports_only_jwks_symbols_and_has_a_soname() {
     );
 }
 
+#[cfg(feature = "capi")]
 #[test]
 fn version_matches_cargo_toml() {
     let v = unsafe { std::ffi::CStr::from_ptr(jwks::ffi::jwks_version()) };
