@@ -12,11 +12,11 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 
+use crate::cache::flight::SingleFlight;
+use crate::cache::freshness::REFRESH_AHEAD;
 use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch;
-use crate::flight::SingleFlight;
-use crate::freshness::REFRESH_AHEAD;
+use crate::http;
 use crate::source::{Age, Fetching, Rules, Source};
 
 /// The default path of the configuration document below the issuer.
@@ -130,7 +130,7 @@ impl Discovery {
             if issuer.is_empty() {
                 return Err(Error::invalid_argument("a static issuer is empty"));
             }
-            fetch::check_scheme(jwks_uri, allow_http)?;
+            http::check_scheme(jwks_uri, allow_http)?;
         }
         Ok(Discovery {
             persist_dir,
@@ -141,7 +141,7 @@ impl Discovery {
             allow_http,
             rules: Rules {
                 cache_jwk_set: true,
-                freshness: crate::freshness::Freshness {
+                freshness: crate::cache::freshness::Freshness {
                     lifespan: o.issuer_ttl,
                     ..rules.freshness
                 },
@@ -445,7 +445,7 @@ impl Discovery {
                 format!("discovery of {label} failed: {reason}"),
             )
         };
-        fetch::check_scheme(iss, self.allow_http).map_err(|_| {
+        http::check_scheme(iss, self.allow_http).map_err(|_| {
             failed("the issuer is not an https URL (plain http is allowed only to loopback hosts, or with allow_http)".into())
         })?;
         let url = config_url(iss, &self.config_path);
@@ -481,7 +481,7 @@ pub(crate) fn parse_configuration(
         .or_else(|| doc.get("jwks_url"))
         .and_then(Value::as_str)
         .ok_or_else(|| "the configuration document has no jwks_uri".to_owned())?;
-    fetch::check_scheme(jwks_uri, allow_http).map_err(|_| {
+    http::check_scheme(jwks_uri, allow_http).map_err(|_| {
         "its jwks_uri is not an https URL (plain http only to loopback hosts)".to_owned()
     })?;
     Ok(jwks_uri.to_owned())

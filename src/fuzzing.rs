@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::keys::KeyPolicy;
+use crate::jose::keys::KeyPolicy;
 use crate::{Algorithm, Client, ClientOptions, HttpFetch, HttpRequest, HttpResponse, Result};
 
 /// The key set the token targets verify against: an RS256, an ES256 and an EdDSA key, written
@@ -54,12 +54,12 @@ pub fn token(data: &[u8]) {
         let _ = verified.claim("/aud");
     }
     let validation = client.validation();
-    let _ = crate::jwt::peek(text, 1 << 20);
-    if let Ok(parsed) = crate::jwt::parse(text, 1 << 20, validation, false) {
+    let _ = crate::jose::jwt::peek(text, 1 << 20);
+    if let Ok(parsed) = crate::jose::jwt::parse(text, 1 << 20, validation, false) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let _ = crate::jwt::check_claims(&parsed.claims, &parsed.payload, validation, now);
+        let _ = crate::jose::jwt::check_claims(&parsed.claims, &parsed.payload, validation, now);
     }
 }
 
@@ -70,9 +70,9 @@ pub fn jwk_set(data: &[u8]) {
         allow_oct: false,
         max_keys: 1000,
     };
-    let _ = crate::keys::parse_jwk_set(data, &policy);
+    let _ = crate::jose::keys::parse_jwk_set(data, &policy);
     policy.allow_oct = true;
-    if let Ok(set) = crate::keys::parse_jwk_set(data, &policy) {
+    if let Ok(set) = crate::jose::keys::parse_jwk_set(data, &policy) {
         for key in set.keys() {
             let _ = key.public_key_pem();
             let _ = key.verify_signature(Algorithm::RS256, b"x", b"y");

@@ -21,44 +21,36 @@
 
 #![warn(missing_docs)]
 
-mod alg;
-mod async_verify;
 mod cache;
 mod client;
 mod clock;
-mod der;
 mod discovery;
 mod error;
-mod fetch;
-mod flight;
-mod freshness;
 #[doc(hidden)]
 pub mod fuzzing;
-mod jwt;
-mod keys;
+mod http;
+mod jose;
 mod log;
 mod options;
-mod persist;
 mod process;
 mod source;
 mod stats;
-mod validation;
 mod worker;
 
 #[cfg(feature = "capi")]
 pub mod ffi;
 
-pub use alg::Algorithm;
-pub use async_verify::{Async, AsyncVerify, Callback, Request};
+pub use client::async_verify::{Async, AsyncVerify, Callback, Request};
 pub use client::{claim_text, Client, Verified};
 pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};
 pub use error::{Error, ErrorKind, Result};
-pub use fetch::{HttpFetch, HttpRequest, HttpResponse};
-pub use keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
+pub use http::{HttpFetch, HttpRequest, HttpResponse};
+pub use jose::alg::Algorithm;
+pub use jose::keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_BITS};
+pub use jose::validation::{Validation, VerifyOptions};
 pub use log::{LogFn, LogLevel, Logger};
 pub use options::{
     ClientOptions, MAX_CACHED_KEYS_LIMIT, MAX_ISSUERS_LIMIT, MAX_KIDLESS_CANDIDATES,
 };
 pub use stats::Stats;
-pub use validation::{Validation, VerifyOptions};

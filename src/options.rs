@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::discovery::DiscoveryOptions;
-use crate::fetch::HttpFetch;
-use crate::validation::Validation;
+use crate::http::HttpFetch;
+use crate::jose::validation::Validation;
 
 /// Everything a [`crate::Client`] is made from. Start with [`ClientOptions::new`] and change
 /// the public fields; [`crate::Client::new`] checks them as a whole.

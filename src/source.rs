@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::alg::Algorithm;
+use crate::cache::freshness::{Freshness, REFRESH_AHEAD};
+use crate::cache::persist::Persist;
 use crate::cache::{Backoff, Installed, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{self, HttpFetch, HttpRequest, HttpResponse};
-use crate::freshness::{Freshness, REFRESH_AHEAD};
-use crate::keys::{self, Key, KeyPolicy, KeySet};
+use crate::http::{self, HttpFetch, HttpRequest, HttpResponse};
+use crate::jose::alg::Algorithm;
+use crate::jose::keys::{self, Key, KeyPolicy, KeySet};
 use crate::log::{LogLevel, Logger};
-use crate::persist::Persist;
 use crate::stats::{bump, Counters};
 use crate::worker::{Task, Worker};
 
@@ -117,7 +117,7 @@ pub(crate) struct Fetching {
     pub headers: Vec<(String, String)>,
     /// The origins the client was configured with (the JWKS URL; in discovery mode the allowed
     /// and static issuers and static JWKS URLs), never ones learned from tokens or documents.
-    pub header_origins: Vec<fetch::Origin>,
+    pub header_origins: Vec<http::Origin>,
     pub max_response_bytes: usize,
     pub policy: KeyPolicy,
     pub clock: Arc<dyn Clock>,
@@ -167,7 +167,7 @@ impl Fetching {
             "application/jwk-set+json, application/json".to_owned(),
         )];
         headers.extend(extra);
-        if fetch::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
+        if http::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
             headers.extend(self.headers.iter().cloned());
         }
         let response = self.fetcher.get(&HttpRequest {
@@ -181,7 +181,7 @@ impl Fetching {
                 format!("HTTP {} from {url}", response.status),
             ));
         }
-        fetch::check_response(url, &response, self.max_response_bytes)?;
+        http::check_response(url, &response, self.max_response_bytes)?;
         Ok(response)
     }
 

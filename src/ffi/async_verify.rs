@@ -10,7 +10,7 @@ use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, ou
 use std::sync::Arc;
 
 use super::completion::Completions;
-use crate::async_verify::{Callback, Request};
+use crate::client::async_verify::{Callback, Request};
 use crate::error::{Error, ErrorKind};
 
 /// Receives the result of jwks_client_verify_async when it returned JWKS_PENDING: exactly one

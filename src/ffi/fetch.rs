@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::options::UserData;
 use super::{arg_bytes, arg_mut, arg_str, boundary, jwks_error, jwks_status, CText};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{HttpFetch, HttpRequest, HttpResponse};
+use crate::http::{HttpFetch, HttpRequest, HttpResponse};
 
 /// One request header handed to a jwks_fetch_callback: name and value as pointer + length
 /// (also NUL-terminated), lent for the duration of the call.

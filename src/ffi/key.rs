@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{boundary_or, lend_opt, CText};
-use crate::keys::{Key, KeySet};
+use crate::jose::keys::{Key, KeySet};
 
 /// One signing key. Owned (`jwks_key *`, from jwks_client_get_signing_key*) or lent by a set
 /// or a token (`const jwks_key *`). Immutable, so safe to read from many threads. It outlives

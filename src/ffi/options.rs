@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{arg_bytes, arg_mut, arg_str, boundary, boundary_or, jwks_error, jwks_status};
-use crate::alg::Algorithm;
 use crate::error::Error;
+use crate::jose::alg::Algorithm;
 use crate::options::ClientOptions;
 
 /// Options for jwks_client_new. Made by jwks_options_new, changed by the setters, freed by
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn jwks_options_set_uri(
         // length 0 or points to `uri_len` readable bytes, unchanged during the call; the setter
         // copies the text, so the borrow does not outlive the call.
         let uri = unsafe { arg_str(uri, uri_len, "uri")? };
-        crate::fetch::origin(uri)?;
+        crate::http::origin(uri)?;
         o.uri = uri.to_owned();
         Ok(())
     };
@@ -822,7 +822,7 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
         if iss.is_empty() {
             return Err(Error::invalid_argument("static issuer is empty"));
         }
-        crate::fetch::origin(uri)?;
+        crate::http::origin(uri)?;
         o.discovery
             .static_issuers
             .push((iss.to_owned(), uri.to_owned()));

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::options::parse_algorithms;
 use super::{arg_mut, arg_str, boundary, boundary_or, jwks_error, jwks_status};
 use crate::error::Error;
-use crate::validation::VerifyOptions;
+use crate::jose::validation::VerifyOptions;
 
 /// Per-call verification settings for jwks_client_verify. Each setting that is set replaces the
 /// client's; algorithms can only narrow the client's list, so HMAC or any other algorithm the

@@ -13,9 +13,9 @@ use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::alg::{Algorithm, Curve, Family};
-use crate::der;
 use crate::error::{Error, ErrorKind, Result};
+use crate::jose::alg::{Algorithm, Curve, Family};
+use crate::jose::der;
 
 /// RSA moduli outside this range are refused (RFC 7518 §3.3 asks for at least 2048 bits; the
 /// upper bound keeps a hostile set from costing seconds of CPU per verify).

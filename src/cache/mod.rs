@@ -1,6 +1,14 @@
 //! The key-set cache of one source: the current set behind a short read lock (replaced whole,
 //! so readers see the old set or the new one, never a mix), single-flight fetching, the
 //! unknown-kid refetch limit, and the optional kid → key LRU.
+//!
+//! Its submodules hold the rest of the caching policy: when a set is fresh, stale or too old
+//! (`freshness`), one fetch at a time per set (`flight`), and the last good sets on disk
+//! (`persist`).
+
+pub(crate) mod flight;
+pub(crate) mod freshness;
+pub(crate) mod persist;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +16,9 @@ use std::time::Duration;
 use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 
+use crate::cache::flight::{Decision, Purpose, Ran, SingleFlight};
 use crate::error::{Error, Result};
-use crate::flight::{Decision, Purpose, Ran, SingleFlight};
-use crate::keys::{Key, KeySet};
+use crate::jose::keys::{Key, KeySet};
 
 /// A set as installed, with when it was fetched and a generation that grows with every install.
 #[derive(Debug)]
@@ -354,7 +362,7 @@ impl SetCache {
     pub fn lru_get(
         &self,
         kid: &str,
-        alg: Option<crate::alg::Algorithm>,
+        alg: Option<crate::jose::alg::Algorithm>,
         now: Duration,
         lifespan: Duration,
     ) -> Option<Arc<Key>> {

@@ -9,9 +9,9 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::alg::Algorithm;
 use crate::error::{Error, ErrorKind, Result};
-use crate::validation::Validation;
+use crate::jose::alg::Algorithm;
+use crate::jose::validation::Validation;
 
 /// A token split and decoded, not yet verified.
 pub(crate) struct Parsed<'a> {

@@ -1,5 +1,7 @@
 //! The client: a JWKS URL, its cache, and the operations on top (PyJWT `PyJWKClient` parity
-//! plus verification).
+//! plus verification). The asynchronous entry points are in `async_verify`.
+
+pub(crate) mod async_verify;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -11,18 +13,18 @@ use parking_lot::Mutex;
 
 use serde_json::{Map, Value};
 
-use crate::alg::Algorithm;
+use crate::cache::freshness::Freshness;
 use crate::cache::Backoff;
 use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::{self, FetchConfig, HttpFetch, HttpFetcher};
-use crate::freshness::Freshness;
-use crate::jwt;
-use crate::keys::{Key, KeyPolicy, KeySet};
+use crate::http::{self, FetchConfig, HttpFetch, HttpFetcher};
+use crate::jose::alg::Algorithm;
+use crate::jose::jwt;
+use crate::jose::keys::{Key, KeyPolicy, KeySet};
+use crate::jose::validation::{Validation, VerifyOptions};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
 use crate::source::{Fetching, Rules, Source};
 use crate::stats::{Counters, Stats};
-use crate::validation::{Validation, VerifyOptions};
 use crate::worker::{Task, Worker};
 
 /// A JWKS client. Cheap to clone (clones share one cache) and safe to use from many threads:
@@ -246,7 +248,7 @@ impl Client {
         };
         let header_origins = configured_urls
             .into_iter()
-            .filter_map(|u| fetch::origin(u).ok())
+            .filter_map(|u| http::origin(u).ok())
             .collect();
         let policy = KeyPolicy {
             allowed: o.validation.algorithms.clone(),
@@ -290,7 +292,7 @@ impl Client {
                 "uri and issuer discovery exclude each other: for a fixed issuer -> JWKS URL in \
                  discovery mode, use a static issuer",
             )?;
-            fetch::check_scheme(&o.uri, o.allow_http)?;
+            http::check_scheme(&o.uri, o.allow_http)?;
             Mode::Fixed(Arc::new(Source::new(
                 o.uri.clone(),
                 rules,

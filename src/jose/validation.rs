@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::alg::Algorithm;
 use crate::error::{Error, Result};
+use crate::jose::alg::Algorithm;
 
 /// Claim and header checks. The defaults follow DESIGN.md: `exp` required and checked, `nbf`
 /// checked when present, 60 s leeway, `aud`/`iss` checked when configured, `typ` unchecked unless

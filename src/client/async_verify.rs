@@ -9,8 +9,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::client::{Client, Inner, Verified};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keys::{Key, KeySet};
-use crate::validation::VerifyOptions;
+use crate::jose::keys::{Key, KeySet};
+use crate::jose::validation::VerifyOptions;
 use crate::worker::Job;
 
 /// Receives the result of an asynchronous call, on a library thread.

@@ -1,0 +1,8 @@
+//! JOSE: the token format (compact JWS and its claims), algorithms, JWK parsing and DER
+//! encoding of public keys, and the claim checks' settings.
+
+pub(crate) mod alg;
+pub(crate) mod der;
+pub(crate) mod jwt;
+pub(crate) mod keys;
+pub(crate) mod validation;
