@@ -911,6 +911,198 @@ jwks_options *jwks_options_new(void);
 void jwks_options_free(jwks_options *options);
 
 /**
+ * Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
+ * the lifespan bounds (default on); when the response says nothing, the lifespan option
+ * applies. Off: always the lifespan option.
+ */
+jwks_status jwks_options_set_honor_cache_headers(jwks_options *options,
+                                                 bool enabled,
+                                                 jwks_error **err);
+
+/**
+ * The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
+ * positive, min_ms <= max_ms.
+ */
+jwks_status jwks_options_set_lifespan_bounds_ms(jwks_options *options,
+                                                uint64_t min_ms,
+                                                uint64_t max_ms,
+                                                jwks_error **err);
+
+/**
+ * Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
+ * a fleet of processes does not refresh in the same second.
+ */
+jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
+                                            double fraction,
+                                            jwks_error **err);
+
+/**
+ * A directory for last-known-good files: each fetched key set is also written there (one file
+ * per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
+ * that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
+ * directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+ */
+jwks_status jwks_options_set_persist_dir(jwks_options *options,
+                                         const char *path,
+                                         size_t path_len,
+                                         jwks_error **err);
+
+/**
+ * Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
+ * background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
+ * it never expires (default on). Off: the background refresh starts when a lookup finds the
+ * set past its lifespan; lookups still answer at once from the cached set (flagged stale)
+ * within max-stale. Either way no call waits for a refresh of a cached set.
+ */
+jwks_status jwks_options_set_refresh_ahead(jwks_options *options, bool enabled, jwks_error **err);
+
+/**
+ * Keeps key sets fresh without traffic too (default off): a thread per client, started when
+ * its first set is cached, wakes at 80% of each set's lifespan and starts its refresh on the
+ * client's worker. The thread holds no reference that keeps the client alive;
+ * jwks_client_free stops it without waiting.
+ */
+jwks_status jwks_options_set_background_refresh(jwks_options *options,
+                                                bool enabled,
+                                                jwks_error **err);
+
+/**
+ * Discovery mode (no URL set): allows tokens whose iss is exactly this issuer; their keys are
+ * found through the issuer's OpenID configuration document. Copied.
+ */
+jwks_status jwks_options_add_allowed_issuer(jwks_options *options,
+                                            const char *issuer,
+                                            size_t issuer_len,
+                                            jwks_error **err);
+
+/**
+ * DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
+ * then chooses which URLs this process fetches (server-side request forgery: internal
+ * services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
+ * that restricts destinations, and check iss yourself.
+ */
+jwks_status jwks_options_set_allow_any_issuer(jwks_options *options,
+                                              bool enabled,
+                                              jwks_error **err);
+
+/**
+ * Discovery mode: the configuration document's path below the issuer (default
+ * "/.well-known/openid-configuration"; a trailing "/" of the issuer is dropped first). Copied.
+ */
+jwks_status jwks_options_set_discovery_config_path(jwks_options *options,
+                                                   const char *path,
+                                                   size_t path_len,
+                                                   jwks_error **err);
+
+/**
+ * Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
+ * discovery request is made for it. Copied; the URL's scheme is checked by jwks_client_new.
+ */
+jwks_status jwks_options_add_static_issuer(jwks_options *options,
+                                           const char *issuer,
+                                           size_t issuer_len,
+                                           const char *jwks_uri,
+                                           size_t jwks_uri_len,
+                                           jwks_error **err);
+
+/**
+ * Discovery mode: how many issuers are cached, least recently used evicted (default 32), from
+ * 1 to JWKS_MAX_ISSUERS (else JWKS_ERR_INVALID_ARGUMENT). Memory grows with the issuers
+ * cached, not with this bound.
+ */
+jwks_status jwks_options_set_max_issuers(jwks_options *options,
+                                         size_t max_issuers,
+                                         jwks_error **err);
+
+/**
+ * Discovery mode: how long an issuer's configuration and key set are used before they are
+ * fetched again (default 3600000 ms). Must be positive.
+ */
+jwks_status jwks_options_set_issuer_ttl_ms(jwks_options *options,
+                                           uint64_t ttl_ms,
+                                           jwks_error **err);
+
+/**
+ * Discovery mode: minimum time between two refetches of one issuer's keys caused by an
+ * unknown kid (default 300000 ms).
+ */
+jwks_status jwks_options_set_issuer_min_refetch_interval_ms(jwks_options *options,
+                                                            uint64_t interval_ms,
+                                                            jwks_error **err);
+
+/**
+ * Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
+ * built-in client, which then opens no socket; timeout, TLS, proxy and redirect options no
+ * longer apply (the callback owns them), the size limit still does. `user_data` is passed to
+ * every call; the caller owns it and it must stay valid, and safe to use from any thread, as
+ * long as a call may come: jwks_client_free does not wait for background fetches, so a fetch
+ * a library thread started before it may still call back until it returns (keep user data for
+ * the life of the process, reference-count it, or use
+ * jwks_options_set_fetch_callback_with_release). A NULL callback restores the built-in
+ * client. See jwks_fetch_callback for the callback's contract.
+ */
+jwks_status jwks_options_set_fetch_callback(jwks_options *options,
+                                            jwks_fetch_callback callback,
+                                            void *user_data,
+                                            jwks_error **err);
+
+/**
+ * As jwks_options_set_fetch_callback, and the library tells the caller when it is done with
+ * `user_data`: `release(user_data)` is called exactly once, on whichever thread lets go last,
+ * once no fetch can call back any more, that is after this options object no longer holds the
+ * callback (another callback was set, or jwks_options_free) and every client made from it has
+ * been freed and has ended its background work. A NULL `release` is allowed (then this is
+ * jwks_options_set_fetch_callback). On failure (JWKS_ERR_INVALID_ARGUMENT for NULL options),
+ * or with a NULL callback, the library takes nothing and `release` is not called: the caller
+ * still owns `user_data`. Never blocks; like every setter, not thread-safe for one options
+ * object (the release call itself may come from any thread).
+ */
+jwks_status jwks_options_set_fetch_callback_with_release(jwks_options *options,
+                                                         jwks_fetch_callback callback,
+                                                         void *user_data,
+                                                         jwks_release_callback release,
+                                                         jwks_error **err);
+
+/**
+ * Reports fetch failures (level 1 with no usable set left, else 2), recoveries (3) and every
+ * fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; both
+ * must be safe to use from any thread, and user data must stay valid as long as a call may
+ * come, which includes a background fetch finishing after jwks_client_free (see
+ * jwks_options_set_fetch_callback, or use jwks_options_set_log_callback_with_release). A NULL
+ * callback turns logging off (the default).
+ */
+jwks_status jwks_options_set_log_callback(jwks_options *options,
+                                          jwks_log_callback callback,
+                                          void *user_data,
+                                          int max_level,
+                                          jwks_error **err);
+
+/**
+ * Delivers log events on the thread that calls jwks_client_poll instead of the thread that
+ * ran the fetch (default off): each event is queued on the client, the completion descriptor
+ * (jwks_client_completion_fd) becomes readable, and jwks_client_poll calls the log callback
+ * for every queued event before it hands out a completion. For event loops whose logging must
+ * run on the loop thread (nginx's error log). At most 1024 events wait; past that, newer ones
+ * are dropped and the next delivered message says how many. Never blocks; not thread-safe for
+ * one options object.
+ */
+jwks_status jwks_options_set_log_on_poll(jwks_options *options, bool enabled, jwks_error **err);
+
+/**
+ * As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
+ * log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure
+ * (NULL options, `max_level` outside 1..=4), or with a NULL callback, the library takes
+ * nothing and `release` is not called: the caller still owns `user_data`. Never blocks; not
+ * thread-safe for one options object (the release call may come from any thread).
+ */
+jwks_status jwks_options_set_log_callback_with_release(jwks_options *options,
+                                                       jwks_log_callback callback,
+                                                       void *user_data,
+                                                       jwks_release_callback release,
+                                                       int max_level,
+                                                       jwks_error **err);
+
+/**
  * Sets the JWKS URL (required): https, or http to a loopback host unless
  * jwks_options_set_allow_http is on. The string is copied. Returns JWKS_ERR_INVALID_ARGUMENT
  * for NULL options, a NULL string with a non-zero length, invalid UTF-8 or a string that is not
@@ -1151,198 +1343,6 @@ jwks_status jwks_options_add_required_claim(jwks_options *options,
                                             const char *claim,
                                             size_t claim_len,
                                             jwks_error **err);
-
-/**
- * Discovery mode (no URL set): allows tokens whose iss is exactly this issuer; their keys are
- * found through the issuer's OpenID configuration document. Copied.
- */
-jwks_status jwks_options_add_allowed_issuer(jwks_options *options,
-                                            const char *issuer,
-                                            size_t issuer_len,
-                                            jwks_error **err);
-
-/**
- * DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
- * then chooses which URLs this process fetches (server-side request forgery: internal
- * services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
- * that restricts destinations, and check iss yourself.
- */
-jwks_status jwks_options_set_allow_any_issuer(jwks_options *options,
-                                              bool enabled,
-                                              jwks_error **err);
-
-/**
- * Discovery mode: the configuration document's path below the issuer (default
- * "/.well-known/openid-configuration"; a trailing "/" of the issuer is dropped first). Copied.
- */
-jwks_status jwks_options_set_discovery_config_path(jwks_options *options,
-                                                   const char *path,
-                                                   size_t path_len,
-                                                   jwks_error **err);
-
-/**
- * Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
- * discovery request is made for it. Copied; the URL's scheme is checked by jwks_client_new.
- */
-jwks_status jwks_options_add_static_issuer(jwks_options *options,
-                                           const char *issuer,
-                                           size_t issuer_len,
-                                           const char *jwks_uri,
-                                           size_t jwks_uri_len,
-                                           jwks_error **err);
-
-/**
- * Discovery mode: how many issuers are cached, least recently used evicted (default 32), from
- * 1 to JWKS_MAX_ISSUERS (else JWKS_ERR_INVALID_ARGUMENT). Memory grows with the issuers
- * cached, not with this bound.
- */
-jwks_status jwks_options_set_max_issuers(jwks_options *options,
-                                         size_t max_issuers,
-                                         jwks_error **err);
-
-/**
- * Discovery mode: how long an issuer's configuration and key set are used before they are
- * fetched again (default 3600000 ms). Must be positive.
- */
-jwks_status jwks_options_set_issuer_ttl_ms(jwks_options *options,
-                                           uint64_t ttl_ms,
-                                           jwks_error **err);
-
-/**
- * Discovery mode: minimum time between two refetches of one issuer's keys caused by an
- * unknown kid (default 300000 ms).
- */
-jwks_status jwks_options_set_issuer_min_refetch_interval_ms(jwks_options *options,
-                                                            uint64_t interval_ms,
-                                                            jwks_error **err);
-
-/**
- * Uses `callback` for every HTTP request (discovery documents and key sets) instead of the
- * built-in client, which then opens no socket; timeout, TLS, proxy and redirect options no
- * longer apply (the callback owns them), the size limit still does. `user_data` is passed to
- * every call; the caller owns it and it must stay valid, and safe to use from any thread, as
- * long as a call may come: jwks_client_free does not wait for background fetches, so a fetch
- * a library thread started before it may still call back until it returns (keep user data for
- * the life of the process, reference-count it, or use
- * jwks_options_set_fetch_callback_with_release). A NULL callback restores the built-in
- * client. See jwks_fetch_callback for the callback's contract.
- */
-jwks_status jwks_options_set_fetch_callback(jwks_options *options,
-                                            jwks_fetch_callback callback,
-                                            void *user_data,
-                                            jwks_error **err);
-
-/**
- * As jwks_options_set_fetch_callback, and the library tells the caller when it is done with
- * `user_data`: `release(user_data)` is called exactly once, on whichever thread lets go last,
- * once no fetch can call back any more, that is after this options object no longer holds the
- * callback (another callback was set, or jwks_options_free) and every client made from it has
- * been freed and has ended its background work. A NULL `release` is allowed (then this is
- * jwks_options_set_fetch_callback). On failure (JWKS_ERR_INVALID_ARGUMENT for NULL options),
- * or with a NULL callback, the library takes nothing and `release` is not called: the caller
- * still owns `user_data`. Never blocks; like every setter, not thread-safe for one options
- * object (the release call itself may come from any thread).
- */
-jwks_status jwks_options_set_fetch_callback_with_release(jwks_options *options,
-                                                         jwks_fetch_callback callback,
-                                                         void *user_data,
-                                                         jwks_release_callback release,
-                                                         jwks_error **err);
-
-/**
- * Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
- * the lifespan bounds (default on); when the response says nothing, the lifespan option
- * applies. Off: always the lifespan option.
- */
-jwks_status jwks_options_set_honor_cache_headers(jwks_options *options,
-                                                 bool enabled,
-                                                 jwks_error **err);
-
-/**
- * The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
- * positive, min_ms <= max_ms.
- */
-jwks_status jwks_options_set_lifespan_bounds_ms(jwks_options *options,
-                                                uint64_t min_ms,
-                                                uint64_t max_ms,
-                                                jwks_error **err);
-
-/**
- * Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
- * a fleet of processes does not refresh in the same second.
- */
-jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
-                                            double fraction,
-                                            jwks_error **err);
-
-/**
- * A directory for last-known-good files: each fetched key set is also written there (one file
- * per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
- * that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
- * directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
- */
-jwks_status jwks_options_set_persist_dir(jwks_options *options,
-                                         const char *path,
-                                         size_t path_len,
-                                         jwks_error **err);
-
-/**
- * Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
- * background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
- * it never expires (default on). Off: the background refresh starts when a lookup finds the
- * set past its lifespan; lookups still answer at once from the cached set (flagged stale)
- * within max-stale. Either way no call waits for a refresh of a cached set.
- */
-jwks_status jwks_options_set_refresh_ahead(jwks_options *options, bool enabled, jwks_error **err);
-
-/**
- * Keeps key sets fresh without traffic too (default off): a thread per client, started when
- * its first set is cached, wakes at 80% of each set's lifespan and starts its refresh on the
- * client's worker. The thread holds no reference that keeps the client alive;
- * jwks_client_free stops it without waiting.
- */
-jwks_status jwks_options_set_background_refresh(jwks_options *options,
-                                                bool enabled,
-                                                jwks_error **err);
-
-/**
- * Reports fetch failures (level 1 with no usable set left, else 2), recoveries (3) and every
- * fetch (4) to `callback`, up to `max_level` (1..=4). `user_data` is passed through; both
- * must be safe to use from any thread, and user data must stay valid as long as a call may
- * come, which includes a background fetch finishing after jwks_client_free (see
- * jwks_options_set_fetch_callback, or use jwks_options_set_log_callback_with_release). A NULL
- * callback turns logging off (the default).
- */
-jwks_status jwks_options_set_log_callback(jwks_options *options,
-                                          jwks_log_callback callback,
-                                          void *user_data,
-                                          int max_level,
-                                          jwks_error **err);
-
-/**
- * Delivers log events on the thread that calls jwks_client_poll instead of the thread that
- * ran the fetch (default off): each event is queued on the client, the completion descriptor
- * (jwks_client_completion_fd) becomes readable, and jwks_client_poll calls the log callback
- * for every queued event before it hands out a completion. For event loops whose logging must
- * run on the loop thread (nginx's error log). At most 1024 events wait; past that, newer ones
- * are dropped and the next delivered message says how many. Never blocks; not thread-safe for
- * one options object.
- */
-jwks_status jwks_options_set_log_on_poll(jwks_options *options, bool enabled, jwks_error **err);
-
-/**
- * As jwks_options_set_log_callback, and `release(user_data)` is called exactly once when no
- * log call can come any more, as for jwks_options_set_fetch_callback_with_release. On failure
- * (NULL options, `max_level` outside 1..=4), or with a NULL callback, the library takes
- * nothing and `release` is not called: the caller still owns `user_data`. Never blocks; not
- * thread-safe for one options object (the release call may come from any thread).
- */
-jwks_status jwks_options_set_log_callback_with_release(jwks_options *options,
-                                                       jwks_log_callback callback,
-                                                       void *user_data,
-                                                       jwks_release_callback release,
-                                                       int max_level,
-                                                       jwks_error **err);
 
 /**
  * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.

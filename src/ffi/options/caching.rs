@@ -1,0 +1,144 @@
+//! Caching: cache headers, lifespan bounds and jitter, the persisted sets, refresh ahead and the background refresher.
+
+use super::*;
+
+/// Uses the JWKS response's Cache-Control max-age / Expires as the set's lifespan, clamped to
+/// the lifespan bounds (default on); when the response says nothing, the lifespan option
+/// applies. Off: always the lifespan option.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_honor_cache_headers(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        o.honor_cache_headers = enabled;
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// The clamps for a lifespan taken from caching headers (defaults 60000 and 86400000 ms). Both
+/// positive, min_ms <= max_ms.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_lifespan_bounds_ms(
+    options: *mut jwks_options,
+    min_ms: u64,
+    max_ms: u64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        positive(min_ms, "minimum lifespan")?;
+        if max_ms < min_ms {
+            return Err(Error::invalid_argument(
+                "maximum lifespan is below the minimum",
+            ));
+        }
+        o.min_lifespan = millis(min_ms);
+        o.max_lifespan = millis(max_ms);
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// Up to this fraction (0.0 to 0.5, default 0.1) of each lifespan is taken off at random, so
+/// a fleet of processes does not refresh in the same second.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
+    options: *mut jwks_options,
+    fraction: f64,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        if !(0.0..=0.5).contains(&fraction) {
+            return Err(Error::invalid_argument(
+                "refresh jitter must be between 0 and 0.5",
+            ));
+        }
+        o.refresh_jitter = fraction;
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// A directory for last-known-good files: each fetched key set is also written there (one file
+/// per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
+/// that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
+/// directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_persist_dir(
+    options: *mut jwks_options,
+    path: *const libc::c_char,
+    path_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
+        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
+        // setter copies the text, so the borrow does not outlive the call.
+        let path = unsafe { arg_str(path, path_len, "path")? };
+        o.persist_dir = (!path.is_empty()).then(|| PathBuf::from(path));
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
+/// background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
+/// it never expires (default on). Off: the background refresh starts when a lookup finds the
+/// set past its lifespan; lookups still answer at once from the cached set (flagged stale)
+/// within max-stale. Either way no call waits for a refresh of a cached set.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_refresh_ahead(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        o.refresh_ahead = enabled;
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// Keeps key sets fresh without traffic too (default off): a thread per client, started when
+/// its first set is cached, wakes at 80% of each set's lifespan and starts its refresh on the
+/// client's worker. The thread holds no reference that keeps the client alive;
+/// jwks_client_free stops it without waiting.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_background_refresh(
+    options: *mut jwks_options,
+    enabled: bool,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        o.background_refresh = enabled;
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
+    unsafe { set(options, err, apply) }
+}
+
+/// Receives log events: `level` 1 error, 2 warning, 3 info, 4 debug, and a message (pointer +
+/// length, also NUL-terminated, valid during the call; never token or key bytes). Each event
+/// is reported once, from whichever thread ran the fetch, with no library lock held. It must
+/// not call into the client that logs, must return quickly and must not unwind.
+pub type jwks_log_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut libc::c_void,
+        level: libc::c_int,
+        message: *const libc::c_char,
+        message_len: usize,
+    ),
+>;
