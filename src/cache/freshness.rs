@@ -1,8 +1,11 @@
-//! How long a fetched key set is used: the response's `Cache-Control: max-age` or `Expires`,
-//! clamped to the configured bounds, else the configured lifespan; minus random jitter so a
-//! fleet of processes does not refresh in the same second.
+//! The freshness policy: how long a fetched key set is used (the response's
+//! `Cache-Control: max-age` or `Expires`, clamped to the configured bounds, else the configured
+//! lifespan; minus random jitter so a fleet of processes does not refresh in the same second),
+//! and what a set's age means for a lookup (`Rules::age`: fresh, refresh due, stale, too old).
 
 use std::time::{Duration, SystemTime};
+
+use crate::cache::Backoff;
 
 /// A cached set (or issuer configuration) is refreshed in the background once this fraction
 /// of its lifespan has passed, so with traffic it never expires: with the default 300 s
@@ -141,5 +144,62 @@ mod tests {
                 "{j:?}"
             );
         }
+    }
+}
+
+/// How long a source's set is used and how often an unknown kid may refetch it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    pub cache_jwk_set: bool,
+    /// The configured lifespan (also the key LRU's), the caching-header policy and jitter.
+    pub freshness: Freshness,
+    pub min_refetch_interval: Duration,
+    pub cache_keys: bool,
+    pub max_cached_keys: usize,
+    /// How long past its lifespan the last good set keeps serving while refreshes fail.
+    pub max_stale: Duration,
+    pub backoff: Backoff,
+    /// Refresh in the background once `REFRESH_AHEAD` of a set's lifespan has passed.
+    pub refresh_ahead: bool,
+}
+
+impl Rules {
+    /// How long a set installed with `lifespan` answers fresh: zero when sets are not cached.
+    pub fn lifespan(&self, lifespan: Duration) -> Duration {
+        if self.cache_jwk_set {
+            lifespan
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// How a cached thing of this `age` and `lifespan` may be used now.
+    pub fn age(&self, age: Duration, lifespan: Duration) -> Age {
+        if age < lifespan {
+            let due = self.refresh_ahead && age >= lifespan.mul_f64(REFRESH_AHEAD);
+            Age::Fresh { refresh_due: due }
+        } else if age < lifespan.saturating_add(self.max_stale) {
+            Age::Stale
+        } else {
+            Age::TooOld
+        }
+    }
+}
+
+/// What [`Rules::age`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Age {
+    /// Within its lifespan; `refresh_due` once past the refresh-ahead point.
+    Fresh { refresh_due: bool },
+    /// Past its lifespan, within max-stale: serves (flagged stale) while being refreshed.
+    Stale,
+    /// Past max-stale: unusable.
+    TooOld,
+}
+
+impl Age {
+    /// Whether a background refresh should start.
+    pub fn refresh_due(self) -> bool {
+        matches!(self, Age::Fresh { refresh_due: true } | Age::Stale)
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::cache::freshness::Freshness;
+use crate::cache::freshness::Rules;
 use crate::cache::Backoff;
 use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};
@@ -26,7 +27,7 @@ use crate::jose::jwt;
 use crate::jose::keys::{Key, KeyPolicy, KeySet};
 use crate::jose::validation::{Validation, VerifyOptions};
 use crate::options::{ClientOptions, MAX_KIDLESS_CANDIDATES};
-use crate::source::{Fetching, Rules, Source};
+use crate::source::{Fetching, Source};
 use crate::stats::{Counters, Stats};
 use crate::worker::{Task, Worker};
 

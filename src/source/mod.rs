@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::cache::freshness::{Freshness, REFRESH_AHEAD};
+use crate::cache::freshness::REFRESH_AHEAD;
 use crate::cache::persist::Persist;
-use crate::cache::{Backoff, Installed, SetCache, Validators};
+use crate::cache::{Installed, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, HttpFetch, HttpRequest, HttpResponse};
@@ -20,83 +20,10 @@ use crate::log::{LogLevel, Logger};
 use crate::stats::{bump, Counters};
 use crate::worker::{Task, Worker};
 
-/// How long a source's set is used and how often an unknown kid may refetch it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rules {
-    pub cache_jwk_set: bool,
-    /// The configured lifespan (also the key LRU's), the caching-header policy and jitter.
-    pub freshness: Freshness,
-    pub min_refetch_interval: Duration,
-    pub cache_keys: bool,
-    pub max_cached_keys: usize,
-    /// How long past its lifespan the last good set keeps serving while refreshes fail.
-    pub max_stale: Duration,
-    pub backoff: Backoff,
-    /// Refresh in the background once `REFRESH_AHEAD` of a set's lifespan has passed.
-    pub refresh_ahead: bool,
-}
+mod fetching;
 
-impl Rules {
-    /// How long a set installed with `lifespan` answers fresh: zero when sets are not cached.
-    pub fn lifespan(&self, lifespan: Duration) -> Duration {
-        if self.cache_jwk_set {
-            lifespan
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// How a cached thing of this `age` and `lifespan` may be used now.
-    pub fn age(&self, age: Duration, lifespan: Duration) -> Age {
-        if age < lifespan {
-            let due = self.refresh_ahead && age >= lifespan.mul_f64(REFRESH_AHEAD);
-            Age::Fresh { refresh_due: due }
-        } else if age < lifespan.saturating_add(self.max_stale) {
-            Age::Stale
-        } else {
-            Age::TooOld
-        }
-    }
-}
-
-/// What [`Rules::age`] decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Age {
-    /// Within its lifespan; `refresh_due` once past the refresh-ahead point.
-    Fresh { refresh_due: bool },
-    /// Past its lifespan, within max-stale: serves (flagged stale) while being refreshed.
-    Stale,
-    /// Past max-stale: unusable.
-    TooOld,
-}
-
-impl Age {
-    /// Whether a background refresh should start.
-    pub fn refresh_due(self) -> bool {
-        matches!(self, Age::Fresh { refresh_due: true } | Age::Stale)
-    }
-}
-
-/// Clears a "refresh queued or running" flag when the job holding it ends, runs or not.
-pub(crate) struct RefreshFlag(Arc<AtomicBool>);
-
-impl RefreshFlag {
-    /// Raises `flag`, or None if it was already up (a refresh is queued or running).
-    pub fn raise(flag: &Arc<AtomicBool>) -> Option<RefreshFlag> {
-        // Read before writing: every lookup in the refresh window comes here, and a plain load
-        // keeps their cores from fighting over the flag's cache line.
-        if flag.load(Ordering::Relaxed) || flag.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        Some(RefreshFlag(flag.clone()))
-    }
-}
-
-impl Drop for RefreshFlag {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-}
+use crate::cache::freshness::{Age, Rules};
+pub(crate) use fetching::Fetching;
 
 /// What a non-blocking lookup found: the key and whether it is stale, or None when a fetch
 /// must be scheduled (no usable set, or the kid is unknown and a refetch is allowed).
@@ -108,94 +35,6 @@ pub(crate) struct ForLookup {
     pub installed: Arc<Installed>,
     pub fetched: bool,
     pub stale: bool,
-}
-
-/// What every source of a client shares: the transport, the key policy and the clock.
-pub(crate) struct Fetching {
-    pub fetcher: Arc<dyn HttpFetch>,
-    /// The configured request headers, sent only to `header_origins`.
-    pub headers: Vec<(String, String)>,
-    /// The origins the client was configured with (the JWKS URL; in discovery mode the allowed
-    /// and static issuers and static JWKS URLs), never ones learned from tokens or documents.
-    pub header_origins: Vec<http::Origin>,
-    pub max_response_bytes: usize,
-    pub policy: KeyPolicy,
-    pub clock: Arc<dyn Clock>,
-    pub counters: Counters,
-    pub logger: Option<Logger>,
-    /// The client's threads: background refreshes and scheduled lookups run there.
-    pub worker: Worker,
-}
-
-impl Fetching {
-    /// Runs `job` on the client's worker with `flag` raised until it ends, unless the flag
-    /// is already up (single-flight: one background refresh per thing at a time). Never
-    /// waits. Returns whether such a job is now queued or running.
-    pub fn in_background(
-        &self,
-        flag: &Arc<AtomicBool>,
-        job: impl FnOnce() + Send + 'static,
-    ) -> bool {
-        let Some(raised) = RefreshFlag::raise(flag) else {
-            return true;
-        };
-        // Refused (queue full, client closing): the job and its flag drop, so a later lookup
-        // tries again.
-        self.worker
-            .submit(Box::new(Task(move || {
-                let _raised = raised;
-                job()
-            })))
-            .is_ok()
-    }
-
-    pub fn now(&self) -> Duration {
-        self.clock.monotonic()
-    }
-
-    pub fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
-        if let Some(logger) = &self.logger {
-            logger.log(level, message);
-        }
-    }
-
-    /// GETs `url` with `extra` headers, the client's own headers when `url` is on one of the
-    /// configured origins, and the size limit. A status other than 2xx or 304 is `HttpStatus`.
-    pub fn get(&self, url: &str, extra: Vec<(String, String)>) -> Result<HttpResponse> {
-        let mut headers = vec![(
-            "Accept".to_owned(),
-            "application/jwk-set+json, application/json".to_owned(),
-        )];
-        headers.extend(extra);
-        if http::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
-            headers.extend(self.headers.iter().cloned());
-        }
-        let response = self.fetcher.get(&HttpRequest {
-            url,
-            headers: &headers,
-            max_body_bytes: self.max_response_bytes,
-        })?;
-        if response.status != 304 && !(200..300).contains(&response.status) {
-            return Err(Error::new(
-                ErrorKind::HttpStatus,
-                format!("HTTP {} from {url}", response.status),
-            ));
-        }
-        http::check_response(url, &response, self.max_response_bytes)?;
-        Ok(response)
-    }
-
-    /// GETs a document (2xx only) and returns its body.
-    pub fn get_document(&self, url: &str) -> Result<Vec<u8>> {
-        let response = self.get(url, Vec::new())?;
-        if response.status == 304 {
-            return Err(Error::new(
-                ErrorKind::HttpStatus,
-                format!("HTTP 304 from {url} to an unconditional request"),
-            ));
-        }
-        Ok(response.body)
-    }
 }
 
 pub(crate) struct Source {
