@@ -71,19 +71,9 @@ impl Algorithm {
         Algorithm::HS512,
     ];
 
-    /// The asymmetric algorithms: the default allow-list.
-    pub const ASYMMETRIC: [Algorithm; 10] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::ES512,
-        Algorithm::EdDSA,
-    ];
+    /// The asymmetric algorithms (every one but HMAC, which `ALL` lists last): the default
+    /// allow-list.
+    pub const ASYMMETRIC: &'static [Algorithm] = Algorithm::ALL.split_at(10).0;
 
     /// The name used in JWS headers and JWKs, e.g. `"RS256"`.
     pub fn name(self) -> &'static str {
@@ -146,5 +136,21 @@ impl FromStr for Algorithm {
                     "algorithm is not supported (expected one of RS256..RS512, PS256..PS512, ES256..ES512, EdDSA, HS256..HS512)",
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Algorithm;
+
+    #[test]
+    fn the_asymmetric_list_is_every_algorithm_but_hmac() {
+        assert_eq!(Algorithm::ASYMMETRIC.len(), 10);
+        assert!(Algorithm::ASYMMETRIC.iter().all(|a| !a.is_hmac()));
+        let hmac: Vec<_> = Algorithm::ALL.iter().filter(|a| a.is_hmac()).collect();
+        assert_eq!(
+            hmac.len() + Algorithm::ASYMMETRIC.len(),
+            Algorithm::ALL.len()
+        );
     }
 }

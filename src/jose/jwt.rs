@@ -290,26 +290,17 @@ pub(crate) fn check_claims(
             return Err(Error::new(ErrorKind::Expired, "token has expired"));
         }
     }
-    if v.verify_nbf {
-        if let Some(nbf) = claims.nbf {
-            if now + leeway < nbf {
-                return Err(Error::new(
-                    ErrorKind::NotYetValid,
-                    "token is not valid yet (nbf)",
-                ));
-            }
-        }
-    }
-    if v.verify_iat {
-        if let Some(iat) = claims.iat {
-            if now + leeway < iat {
-                return Err(Error::new(
-                    ErrorKind::NotYetValid,
-                    "token was issued in the future (iat)",
-                ));
-            }
-        }
-    }
+    // nbf, and iat when asked: a time still ahead beyond the leeway is not valid yet.
+    let ahead = |on: bool, at: Option<f64>, message: &str| match at {
+        Some(at) if on && now + leeway < at => Err(Error::new(ErrorKind::NotYetValid, message)),
+        _ => Ok(()),
+    };
+    ahead(v.verify_nbf, claims.nbf, "token is not valid yet (nbf)")?;
+    ahead(
+        v.verify_iat,
+        claims.iat,
+        "token was issued in the future (iat)",
+    )?;
     if v.verify_iss {
         if let Some(expected) = &v.issuer {
             match claims.iss.as_deref() {
