@@ -59,7 +59,8 @@ pub fn token(data: &[u8]) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let _ = crate::jose::jwt::check_claims(&parsed.claims, &parsed.payload, validation, now);
+        let _ =
+            crate::jose::validation::check_claims(&parsed.claims, &parsed.payload, validation, now);
     }
 }
 

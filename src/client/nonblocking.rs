@@ -70,7 +70,7 @@ impl Client {
         stale: bool,
     ) -> Result<Verified> {
         let now = self.inner.fetching.clock.unix_time();
-        jwt::check_claims(&parsed.claims, &parsed.payload, validation, now)?;
+        crate::jose::validation::check_claims(&parsed.claims, &parsed.payload, validation, now)?;
         Ok(Verified {
             payload: parsed.payload,
             claims: OnceLock::new(),

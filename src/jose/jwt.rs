@@ -1,8 +1,6 @@
 //! Compact JWS parsing and the claim checks. No key lookup and no network here.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::time::Duration;
 
 use base64::Engine;
 use serde::de::IgnoredAny;
@@ -27,11 +25,11 @@ pub(crate) struct Parsed<'a> {
 /// The registered claims the checks need, read before any key lookup so a malformed payload
 /// never causes a fetch.
 pub(crate) struct Claims {
-    exp: Option<f64>,
-    nbf: Option<f64>,
-    iat: Option<f64>,
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+    pub(crate) iat: Option<f64>,
     pub iss: Option<String>,
-    aud: Option<Value>,
+    pub(crate) aud: Option<Value>,
 }
 
 /// The header members libjwks reads; others are skipped without being stored.
@@ -73,7 +71,7 @@ struct Registered<'a> {
 }
 
 /// Parses a JSON object (and only an object: serde would take an array for a struct too).
-fn parse_object<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T> {
+pub(crate) fn parse_object<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T> {
     if !json.trim_start().starts_with('{') {
         return Err(Error::malformed(format!(
             "token {what} is not a JSON object"
@@ -158,7 +156,7 @@ pub(crate) fn parse<'a>(
             format!("algorithm {alg} is not in the allowed list"),
         ));
     }
-    check_typ(header.typ.as_deref(), &validation.typ)?;
+    crate::jose::validation::check_typ(header.typ.as_deref(), &validation.typ)?;
     let typ = header.typ.map(Cow::into_owned);
     let kid = header.kid.map(Cow::into_owned);
 
@@ -228,35 +226,6 @@ pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Optio
     ))
 }
 
-fn normalize_typ(typ: &str) -> String {
-    let lower = typ.to_ascii_lowercase();
-    match lower.strip_prefix("application/") {
-        Some(rest) => rest.to_owned(),
-        None => lower,
-    }
-}
-
-fn check_typ(typ: Option<&str>, allowed: &[String]) -> Result<()> {
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    let Some(typ) = typ else {
-        return Err(Error::new(ErrorKind::WrongTyp, "token has no typ header"));
-    };
-    let typ = normalize_typ(typ);
-    if allowed.iter().any(|a| normalize_typ(a) == typ) {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::WrongTyp,
-            format!(
-                "token typ is not one of the allowed values ({})",
-                allowed.join(", ")
-            ),
-        ))
-    }
-}
-
 fn numeric_date(value: &Option<Value>, name: &str) -> Result<Option<f64>> {
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -266,88 +235,4 @@ fn numeric_date(value: &Option<Value>, name: &str) -> Result<Option<f64>> {
             .map(Some)
             .ok_or_else(|| Error::malformed(format!("claim \"{name}\" is not a number"))),
     }
-}
-
-fn missing(name: &str) -> Error {
-    Error::new(
-        ErrorKind::MissingClaim,
-        format!("required claim \"{name}\" is missing"),
-    )
-}
-
-/// The claim checks, run after the signature has verified.
-pub(crate) fn check_claims(
-    claims: &Claims,
-    payload: &str,
-    v: &Validation,
-    now: Duration,
-) -> Result<()> {
-    let now = now.as_secs_f64();
-    let leeway = v.leeway.as_secs_f64();
-    if v.verify_exp {
-        let exp = claims.exp.ok_or_else(|| missing("exp"))?;
-        if now >= exp + leeway {
-            return Err(Error::new(ErrorKind::Expired, "token has expired"));
-        }
-    }
-    // nbf, and iat when asked: a time still ahead beyond the leeway is not valid yet.
-    let ahead = |on: bool, at: Option<f64>, message: &str| match at {
-        Some(at) if on && now + leeway < at => Err(Error::new(ErrorKind::NotYetValid, message)),
-        _ => Ok(()),
-    };
-    ahead(v.verify_nbf, claims.nbf, "token is not valid yet (nbf)")?;
-    ahead(
-        v.verify_iat,
-        claims.iat,
-        "token was issued in the future (iat)",
-    )?;
-    if v.verify_iss {
-        if let Some(expected) = &v.issuer {
-            match claims.iss.as_deref() {
-                None => return Err(missing("iss")),
-                Some(iss) if iss == expected => {}
-                Some(_) => {
-                    return Err(Error::new(
-                        ErrorKind::WrongIssuer,
-                        format!("token iss is not the expected issuer {expected:?}"),
-                    ))
-                }
-            }
-        }
-    }
-    if v.verify_aud && v.audience.is_empty() && claims.aud.as_ref().is_some_and(|a| !a.is_null()) {
-        // RFC 7519 §4.1.3: a recipient that does not identify itself with a value of a
-        // present aud must reject the token (PyJWT does too); a token minted for another
-        // service must not be accepted by a client that forgot to say who it is.
-        return Err(Error::new(
-            ErrorKind::WrongAudience,
-            "token has an aud claim but no audience is configured (configure the expected audience, or switch verify_aud off)",
-        ));
-    }
-    if v.verify_aud && !v.audience.is_empty() {
-        let matches = |a: &Value| {
-            a.as_str()
-                .is_some_and(|a| v.audience.iter().any(|e| e == a))
-        };
-        let ok = match &claims.aud {
-            None => return Err(missing("aud")),
-            Some(Value::Array(list)) => list.iter().any(matches),
-            Some(single) => matches(single),
-        };
-        if !ok {
-            return Err(Error::new(
-                ErrorKind::WrongAudience,
-                "token aud contains none of the expected audiences",
-            ));
-        }
-    }
-    if !v.required_claims.is_empty() {
-        // A claim whose value is null counts as absent.
-        let present: HashMap<Cow<'_, str>, Option<IgnoredAny>> = parse_object(payload, "payload")?;
-        let has = |c: &str| present.get(c).is_some_and(Option::is_some);
-        if let Some(name) = v.required_claims.iter().find(|c| !has(c)) {
-            return Err(missing(name));
-        }
-    }
-    Ok(())
 }

@@ -1,10 +1,18 @@
-//! What a token must satisfy besides its signature: the client's [`Validation`] and the per-call
-//! [`VerifyOptions`] that override it.
+//! What a token must satisfy besides its signature: the client's [`Validation`], the per-call
+//! [`VerifyOptions`] that override it, and the checks themselves (`check_typ` before any key
+//! lookup, `check_claims` after the signature).
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
 use crate::jose::alg::Algorithm;
+use crate::jose::jwt::{parse_object, Claims};
 
 /// Claim and header checks. The defaults follow DESIGN.md: `exp` required and checked, `nbf`
 /// checked when present, 60 s leeway, `aud`/`iss` checked when configured, `typ` unchecked unless
@@ -128,4 +136,117 @@ impl VerifyOptions {
                 .unwrap_or_else(|| base.required_claims.clone()),
         })
     }
+}
+
+fn normalize_typ(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
+}
+
+pub(crate) fn check_typ(typ: Option<&str>, allowed: &[String]) -> Result<()> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let Some(typ) = typ else {
+        return Err(Error::new(ErrorKind::WrongTyp, "token has no typ header"));
+    };
+    let typ = normalize_typ(typ);
+    if allowed.iter().any(|a| normalize_typ(a) == typ) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::WrongTyp,
+            format!(
+                "token typ is not one of the allowed values ({})",
+                allowed.join(", ")
+            ),
+        ))
+    }
+}
+
+fn missing(name: &str) -> Error {
+    Error::new(
+        ErrorKind::MissingClaim,
+        format!("required claim \"{name}\" is missing"),
+    )
+}
+
+/// The claim checks, run after the signature has verified.
+pub(crate) fn check_claims(
+    claims: &Claims,
+    payload: &str,
+    v: &Validation,
+    now: Duration,
+) -> Result<()> {
+    let now = now.as_secs_f64();
+    let leeway = v.leeway.as_secs_f64();
+    if v.verify_exp {
+        let exp = claims.exp.ok_or_else(|| missing("exp"))?;
+        if now >= exp + leeway {
+            return Err(Error::new(ErrorKind::Expired, "token has expired"));
+        }
+    }
+    // nbf, and iat when asked: a time still ahead beyond the leeway is not valid yet.
+    let ahead = |on: bool, at: Option<f64>, message: &str| match at {
+        Some(at) if on && now + leeway < at => Err(Error::new(ErrorKind::NotYetValid, message)),
+        _ => Ok(()),
+    };
+    ahead(v.verify_nbf, claims.nbf, "token is not valid yet (nbf)")?;
+    ahead(
+        v.verify_iat,
+        claims.iat,
+        "token was issued in the future (iat)",
+    )?;
+    if v.verify_iss {
+        if let Some(expected) = &v.issuer {
+            match claims.iss.as_deref() {
+                None => return Err(missing("iss")),
+                Some(iss) if iss == expected => {}
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::WrongIssuer,
+                        format!("token iss is not the expected issuer {expected:?}"),
+                    ))
+                }
+            }
+        }
+    }
+    if v.verify_aud && v.audience.is_empty() && claims.aud.as_ref().is_some_and(|a| !a.is_null()) {
+        // RFC 7519 §4.1.3: a recipient that does not identify itself with a value of a
+        // present aud must reject the token (PyJWT does too); a token minted for another
+        // service must not be accepted by a client that forgot to say who it is.
+        return Err(Error::new(
+            ErrorKind::WrongAudience,
+            "token has an aud claim but no audience is configured (configure the expected audience, or switch verify_aud off)",
+        ));
+    }
+    if v.verify_aud && !v.audience.is_empty() {
+        let matches = |a: &Value| {
+            a.as_str()
+                .is_some_and(|a| v.audience.iter().any(|e| e == a))
+        };
+        let ok = match &claims.aud {
+            None => return Err(missing("aud")),
+            Some(Value::Array(list)) => list.iter().any(matches),
+            Some(single) => matches(single),
+        };
+        if !ok {
+            return Err(Error::new(
+                ErrorKind::WrongAudience,
+                "token aud contains none of the expected audiences",
+            ));
+        }
+    }
+    if !v.required_claims.is_empty() {
+        // A claim whose value is null counts as absent.
+        let present: HashMap<Cow<'_, str>, Option<IgnoredAny>> = parse_object(payload, "payload")?;
+        let has = |c: &str| present.get(c).is_some_and(Option::is_some);
+        if let Some(name) = v.required_claims.iter().find(|c| !has(c)) {
+            return Err(missing(name));
+        }
+    }
+    Ok(())
 }
