@@ -42,6 +42,38 @@ pub trait HttpFetch: Send + Sync {
     fn get(&self, request: &HttpRequest<'_>) -> Result<HttpResponse>;
 }
 
+/// The headers of a GET to `url`: `Accept` for JWK Sets and JSON, then `extra` (conditional
+/// request headers), then the client's `configured` headers, but only when `url` is on one of
+/// the configured `origins`: a custom header (an API key, say) never goes to a host the client
+/// learned from a token, a document or a redirect.
+pub(crate) fn request_headers(
+    url: &str,
+    extra: Vec<(String, String)>,
+    configured: &[(String, String)],
+    origins: &[Origin],
+) -> Vec<(String, String)> {
+    let mut headers = vec![(
+        "Accept".to_owned(),
+        "application/jwk-set+json, application/json".to_owned(),
+    )];
+    headers.extend(extra);
+    if origin(url).is_ok_and(|o| origins.contains(&o)) {
+        headers.extend(configured.iter().cloned());
+    }
+    headers
+}
+
+/// A status other than 2xx or 304 (the answer to a conditional request) is `HttpStatus`.
+pub(crate) fn check_status(url: &str, status: u16) -> Result<()> {
+    if status != 304 && !(200..300).contains(&status) {
+        return Err(Error::new(
+            ErrorKind::HttpStatus,
+            format!("HTTP {status} from {url}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Enforces the size limit on what a transport returned, whatever the transport.
 pub(crate) fn check_response(
     url: &str,

@@ -76,25 +76,13 @@ impl Fetching {
     /// GETs `url` with `extra` headers, the client's own headers when `url` is on one of the
     /// configured origins, and the size limit. A status other than 2xx or 304 is `HttpStatus`.
     pub fn get(&self, url: &str, extra: Vec<(String, String)>) -> Result<HttpResponse> {
-        let mut headers = vec![(
-            "Accept".to_owned(),
-            "application/jwk-set+json, application/json".to_owned(),
-        )];
-        headers.extend(extra);
-        if http::origin(url).is_ok_and(|o| self.header_origins.contains(&o)) {
-            headers.extend(self.headers.iter().cloned());
-        }
+        let headers = http::request_headers(url, extra, &self.headers, &self.header_origins);
         let response = self.fetcher.get(&HttpRequest {
             url,
             headers: &headers,
             max_body_bytes: self.max_response_bytes,
         })?;
-        if response.status != 304 && !(200..300).contains(&response.status) {
-            return Err(Error::new(
-                ErrorKind::HttpStatus,
-                format!("HTTP {} from {url}", response.status),
-            ));
-        }
+        http::check_status(url, response.status)?;
         http::check_response(url, &response, self.max_response_bytes)?;
         Ok(response)
     }
