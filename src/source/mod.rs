@@ -192,8 +192,14 @@ impl Source {
         if cache.refetching(kid) || cache.unknown_kid_refetch_allowed(now, interval) {
             return Ok(None);
         }
+        Err(self.rate_limited(f, &inst.set, kid))
+    }
+
+    /// The unknown-kid rule's last answer, for both paths: the set lacks `kid`, no refetch
+    /// may run within the interval, so "not found", counted as rate-limited.
+    fn rate_limited(&self, f: &Fetching, set: &KeySet, kid: &str) -> Error {
         bump(&f.counters.unknown_kid_rate_limited);
-        Err(key_not_found(&inst.set, kid, Some(interval)))
+        key_not_found(set, kid, Some(self.rules.min_refetch_interval))
     }
 
     /// The last fetch error while failed fetches back off.
@@ -409,15 +415,13 @@ impl Source {
                 self.fetch_and_install(f, true)
             },
         )?;
-        if limited {
-            bump(&f.counters.unknown_kid_rate_limited);
-        }
         match find(&inst, kid, alg) {
             Some(key) => {
                 cache.lru_put(&key, inst.generation, now);
                 Ok((key, false))
             }
-            None => Err(key_not_found(&inst.set, kid, limited.then_some(interval))),
+            None if limited => Err(self.rate_limited(f, &inst.set, kid)),
+            None => Err(key_not_found(&inst.set, kid, None)),
         }
     }
 }
