@@ -14,6 +14,11 @@ use crate::cache::Backoff;
 /// taken off) also moves this point, spreading a fleet's refreshes over 8% of the lifespan.
 pub(crate) const REFRESH_AHEAD: f64 = 0.8;
 
+/// When something fetched at `at` with this `lifespan` is due for its background refresh.
+pub(crate) fn refresh_due_at(at: Duration, lifespan: Duration) -> Duration {
+    at.saturating_add(lifespan.mul_f64(REFRESH_AHEAD))
+}
+
 /// The caching policy of a source.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Freshness {

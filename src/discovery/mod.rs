@@ -12,7 +12,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::flight::SingleFlight;
-use crate::cache::freshness::REFRESH_AHEAD;
+use crate::cache::freshness::refresh_due_at;
 use crate::cache::freshness::{Age, Rules};
 use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
@@ -175,7 +175,7 @@ impl Discovery {
                 continue;
             };
             let now = f.now();
-            let due = r.at.saturating_add(ttl.mul_f64(REFRESH_AHEAD));
+            let due = refresh_due_at(r.at, ttl);
             if let Some(retry_in) = entry.failures.retry_in(now) {
                 soonest(retry_in);
             } else if due > now {

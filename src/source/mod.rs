@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::cache::freshness::REFRESH_AHEAD;
+use crate::cache::freshness::refresh_due_at;
 use crate::cache::persist::Persist;
 use crate::cache::{Installed, SetCache, Validators};
 use crate::clock::Clock;
@@ -98,7 +98,7 @@ impl Source {
             return Some(retry_in);
         }
         let lifespan = self.rules.lifespan(c.lifespan);
-        let due = c.fetched_at.saturating_add(lifespan.mul_f64(REFRESH_AHEAD));
+        let due = refresh_due_at(c.fetched_at, lifespan);
         if due > now {
             return Some(due - now);
         }
