@@ -78,17 +78,14 @@ pub unsafe extern "C" fn jwks_options_set_persist_dir(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
-        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let path = unsafe { arg_str(path, path_len, "path")? };
+    let apply = |o: &mut ClientOptions, path: &str| {
         o.persist_dir = (!path.is_empty()).then(|| PathBuf::from(path));
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`path`, `path_len`) to be
+    // NULL with length 0 or `path_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, path, path_len, "path", apply) }
 }
 
 /// Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the

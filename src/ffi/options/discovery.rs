@@ -11,11 +11,7 @@ pub unsafe extern "C" fn jwks_options_add_allowed_issuer(
     issuer_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
-        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
-        // the setter copies the text, so the borrow does not outlive the call.
-        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+    let apply = |o: &mut ClientOptions, iss: &str| {
         if iss.is_empty() {
             return Err(Error::invalid_argument("allowed issuer is empty"));
         }
@@ -23,8 +19,9 @@ pub unsafe extern "C" fn jwks_options_add_allowed_issuer(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`issuer`, `issuer_len`) to be
+    // NULL with length 0 or `issuer_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, issuer, issuer_len, "issuer", apply) }
 }
 
 /// DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
@@ -55,11 +52,7 @@ pub unsafe extern "C" fn jwks_options_set_discovery_config_path(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
-        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let path = unsafe { arg_str(path, path_len, "path")? };
+    let apply = |o: &mut ClientOptions, path: &str| {
         if path.is_empty() {
             return Err(Error::invalid_argument("config path is empty"));
         }
@@ -67,8 +60,9 @@ pub unsafe extern "C" fn jwks_options_set_discovery_config_path(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`path`, `path_len`) to be
+    // NULL with length 0 or `path_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, path, path_len, "path", apply) }
 }
 
 /// Discovery mode: a known issuer and its JWKS URL; tokens of this issuer are allowed and no
@@ -82,11 +76,7 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
     jwks_uri_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
-        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
-        // the setter copies the text, so the borrow does not outlive the call.
-        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+    let apply = |o: &mut ClientOptions, iss: &str| {
         // SAFETY: (`jwks_uri`, `jwks_uri_len`) is a string in: by the header's convention
         // `jwks_uri` is NULL with length 0 or points to `jwks_uri_len` readable bytes, unchanged
         // during the call; the setter copies the text, so the borrow does not outlive the call.
@@ -101,8 +91,9 @@ pub unsafe extern "C" fn jwks_options_add_static_issuer(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`issuer`, `issuer_len`) to be
+    // NULL with length 0 or `issuer_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, issuer, issuer_len, "issuer", apply) }
 }
 
 /// Discovery mode: how many issuers are cached, least recently used evicted (default 32), from

@@ -63,6 +63,31 @@ unsafe fn set(
     unsafe { boundary(err, call) }
 }
 
+/// A setter taking one string: reads (`text`, `text_len`) as UTF-8 (the argument `name` in
+/// errors) and applies `f` with it, behind the boundary.
+///
+/// # Safety
+///
+/// As for [`set`], and (`text`, `text_len`) must be NULL with length 0 or point to `text_len`
+/// readable bytes that nothing changes during the call (`f` copies what it keeps).
+unsafe fn set_text(
+    options: *mut jwks_options,
+    err: *mut *mut jwks_error,
+    text: *const libc::c_char,
+    text_len: usize,
+    name: &str,
+    f: impl FnOnce(&mut ClientOptions, &str) -> Result<(), Error>,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions| {
+        // SAFETY: by this function's contract (`text`, `text_len`) is NULL with length 0 or
+        // readable and unchanged during the call; the borrow ends when `f` returns.
+        let text = unsafe { arg_str(text, text_len, name)? };
+        f(o, text)
+    };
+    // SAFETY: `options` and `err` are passed on under this function's contract, which is set's.
+    unsafe { set(options, err, apply) }
+}
+
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }

@@ -13,18 +13,15 @@ pub unsafe extern "C" fn jwks_options_set_uri(
     uri_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`uri`, `uri_len`) is a string in: by the header's convention `uri` is NULL with
-        // length 0 or points to `uri_len` readable bytes, unchanged during the call; the setter
-        // copies the text, so the borrow does not outlive the call.
-        let uri = unsafe { arg_str(uri, uri_len, "uri")? };
+    let apply = |o: &mut ClientOptions, uri: &str| {
         crate::http::origin(uri)?;
         o.uri = uri.to_owned();
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`uri`, `uri_len`) to be
+    // NULL with length 0 or `uri_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, uri, uri_len, "uri", apply) }
 }
 
 /// Keeps the fetched set for the lifespan (default on). Off: every lookup fetches.
@@ -129,11 +126,7 @@ pub unsafe extern "C" fn jwks_options_add_header(
     value_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`name`, `name_len`) is a string in: by the header's convention `name` is NULL
-        // with length 0 or points to `name_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let name = unsafe { arg_str(name, name_len, "name")? };
+    let apply = |o: &mut ClientOptions, name: &str| {
         // SAFETY: (`value`, `value_len`) is a string in: by the header's convention `value` is NULL
         // with length 0 or points to `value_len` readable bytes, unchanged during the call; the
         // setter copies the text, so the borrow does not outlive the call.
@@ -143,8 +136,9 @@ pub unsafe extern "C" fn jwks_options_add_header(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`name`, `name_len`) to be
+    // NULL with length 0 or `name_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, name, name_len, "name", apply) }
 }
 
 /// Connect and whole-request timeout (default 30000 ms). Must be positive.
@@ -196,11 +190,7 @@ pub unsafe extern "C" fn jwks_options_add_ca_file(
     path_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`path`, `path_len`) is a string in: by the header's convention `path` is NULL
-        // with length 0 or points to `path_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let path = unsafe { arg_str(path, path_len, "path")? };
+    let apply = |o: &mut ClientOptions, path: &str| {
         if path.is_empty() {
             return Err(Error::invalid_argument("CA file path is empty"));
         }
@@ -208,8 +198,9 @@ pub unsafe extern "C" fn jwks_options_add_ca_file(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`path`, `path_len`) to be
+    // NULL with length 0 or `path_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, path, path_len, "path", apply) }
 }
 
 /// DANGER, for tests only: turns TLS certificate verification off, so anyone on the network
@@ -255,17 +246,14 @@ pub unsafe extern "C" fn jwks_options_set_proxy(
     proxy_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`proxy`, `proxy_len`) is a string in: by the header's convention `proxy` is NULL
-        // with length 0 or points to `proxy_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let proxy = unsafe { arg_str(proxy, proxy_len, "proxy")? };
+    let apply = |o: &mut ClientOptions, proxy: &str| {
         o.proxy = (!proxy.is_empty()).then(|| proxy.to_owned());
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`proxy`, `proxy_len`) to be
+    // NULL with length 0 or `proxy_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, proxy, proxy_len, "proxy", apply) }
 }
 
 /// Minimum time between two refetches caused by an unknown kid (default 60000 ms; 0 allows a

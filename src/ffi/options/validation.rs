@@ -142,17 +142,14 @@ pub unsafe extern "C" fn jwks_options_add_audience(
     audience_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`audience`, `audience_len`) is a string in: by the header's convention
-        // `audience` is NULL with length 0 or points to `audience_len` readable bytes, unchanged
-        // during the call; the setter copies the text, so the borrow does not outlive the call.
-        let aud = unsafe { arg_str(audience, audience_len, "audience")? };
+    let apply = |o: &mut ClientOptions, aud: &str| {
         o.validation.audience.push(aud.to_owned());
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`audience`, `audience_len`) to be
+    // NULL with length 0 or `audience_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, audience, audience_len, "audience", apply) }
 }
 
 /// Sets the expected issuer (exact match). Copied. An empty string removes it.
@@ -163,17 +160,14 @@ pub unsafe extern "C" fn jwks_options_set_issuer(
     issuer_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`issuer`, `issuer_len`) is a string in: by the header's convention `issuer` is
-        // NULL with length 0 or points to `issuer_len` readable bytes, unchanged during the call;
-        // the setter copies the text, so the borrow does not outlive the call.
-        let iss = unsafe { arg_str(issuer, issuer_len, "issuer")? };
+    let apply = |o: &mut ClientOptions, iss: &str| {
         o.validation.issuer = (!iss.is_empty()).then(|| iss.to_owned());
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`issuer`, `issuer_len`) to be
+    // NULL with length 0 or `issuer_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, issuer, issuer_len, "issuer", apply) }
 }
 
 /// Replaces the allowed algorithms with a list such as "RS256,ES256" (names as in JWS headers,
@@ -186,18 +180,23 @@ pub unsafe extern "C" fn jwks_options_set_algorithms(
     algorithms_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`algorithms`, `algorithms_len`) is a string in: by the header's convention
-        // `algorithms` is NULL with length 0 or points to `algorithms_len` readable bytes,
-        // unchanged during the call; the setter copies the text, so the borrow does not outlive the
-        // call.
-        let list = unsafe { arg_str(algorithms, algorithms_len, "algorithms")? };
+    let apply = |o: &mut ClientOptions, list: &str| {
         o.validation.algorithms = parse_algorithms(list)?;
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`algorithms`, `algorithms_len`) to be
+    // NULL with length 0 or `algorithms_len` readable bytes unchanged during the call; it is copied.
+    unsafe {
+        set_text(
+            options,
+            err,
+            algorithms,
+            algorithms_len,
+            "algorithms",
+            apply,
+        )
+    }
 }
 
 /// Adds an allowed typ header value (compared case-insensitively, "application/" ignored, so
@@ -209,17 +208,14 @@ pub unsafe extern "C" fn jwks_options_add_typ(
     typ_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`typ`, `typ_len`) is a string in: by the header's convention `typ` is NULL with
-        // length 0 or points to `typ_len` readable bytes, unchanged during the call; the setter
-        // copies the text, so the borrow does not outlive the call.
-        let typ = unsafe { arg_str(typ, typ_len, "typ")? };
+    let apply = |o: &mut ClientOptions, typ: &str| {
         o.validation.typ.push(typ.to_owned());
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`typ`, `typ_len`) to be
+    // NULL with length 0 or `typ_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, typ, typ_len, "typ", apply) }
 }
 
 /// Adds a claim that must be present in every token. Copied.
@@ -230,11 +226,7 @@ pub unsafe extern "C" fn jwks_options_add_required_claim(
     claim_len: usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let apply = |o: &mut ClientOptions| {
-        // SAFETY: (`claim`, `claim_len`) is a string in: by the header's convention `claim` is NULL
-        // with length 0 or points to `claim_len` readable bytes, unchanged during the call; the
-        // setter copies the text, so the borrow does not outlive the call.
-        let claim = unsafe { arg_str(claim, claim_len, "claim")? };
+    let apply = |o: &mut ClientOptions, claim: &str| {
         if claim.is_empty() {
             return Err(Error::invalid_argument("required claim name is empty"));
         }
@@ -242,6 +234,7 @@ pub unsafe extern "C" fn jwks_options_add_required_claim(
         Ok(())
     };
     // SAFETY: the header requires `options` to be NULL or a live options object that no other
-    // thread uses during the call (options are not thread-safe), and `err` to be NULL or writable.
-    unsafe { set(options, err, apply) }
+    // thread uses during the call, `err` to be NULL or writable, and (`claim`, `claim_len`) to be
+    // NULL with length 0 or `claim_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, claim, claim_len, "claim", apply) }
 }
