@@ -296,17 +296,26 @@ impl Client {
         }
     }
 
+    /// Splits, decodes and screens a token under this client's limits and `validation`.
+    pub(crate) fn parse<'t>(
+        &self,
+        token: &'t str,
+        validation: &Validation,
+    ) -> Result<jwt::Parsed<'t>> {
+        jwt::parse(
+            token,
+            self.inner.max_token_bytes,
+            validation,
+            self.inner.allow_symmetric_keys,
+        )
+    }
+
     pub(crate) fn verify_impl(
         &self,
         token: &str,
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
-        let parsed = jwt::parse(
-            token,
-            self.inner.max_token_bytes,
-            &validation,
-            self.inner.allow_symmetric_keys,
-        )?;
+        let parsed = self.parse(token, &validation)?;
         let source = self.source_for(parsed.claims.iss.as_deref())?;
         let (key, stale) = match &parsed.kid {
             Some(kid) => {

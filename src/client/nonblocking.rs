@@ -31,12 +31,7 @@ impl Client {
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
         self.same_process()?;
-        let parsed = jwt::parse(
-            token,
-            self.inner.max_token_bytes,
-            &validation,
-            self.inner.allow_symmetric_keys,
-        )?;
+        let parsed = self.parse(token, &validation)?;
         let f = &self.inner.fetching;
         let iss = parsed.claims.iss.clone();
         let source = self.source_now(iss.as_deref(), parsed.kid.as_deref())?;

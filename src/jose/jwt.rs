@@ -90,14 +90,8 @@ fn decode_part(part: &str, what: &str) -> Result<Vec<u8>> {
         .map_err(|_| Error::malformed(format!("token {what} is not unpadded base64url")))
 }
 
-/// Splits, decodes and screens a token: everything that can be refused without a key.
-/// `allow_hmac` says whether HMAC keys can exist at all (the client enabled `oct` keys).
-pub(crate) fn parse<'a>(
-    token: &'a str,
-    max_len: usize,
-    validation: &Validation,
-    allow_hmac: bool,
-) -> Result<Parsed<'a>> {
+/// Refuses a token over `max_len` bytes before any work on it.
+fn check_size(token: &str, max_len: usize) -> Result<()> {
     if token.len() > max_len {
         return Err(Error::new(
             ErrorKind::TokenTooLarge,
@@ -107,6 +101,18 @@ pub(crate) fn parse<'a>(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Splits, decodes and screens a token: everything that can be refused without a key.
+/// `allow_hmac` says whether HMAC keys can exist at all (the client enabled `oct` keys).
+pub(crate) fn parse<'a>(
+    token: &'a str,
+    max_len: usize,
+    validation: &Validation,
+    allow_hmac: bool,
+) -> Result<Parsed<'a>> {
+    check_size(token, max_len)?;
     let mut parts = token.splitn(4, '.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -199,15 +205,7 @@ pub(crate) fn parse<'a>(
 /// Reads the header's `kid` and the payload's `iss` without verifying anything (for
 /// `get_signing_key_from_jwt`).
 pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Option<String>)> {
-    if token.len() > max_len {
-        return Err(Error::new(
-            ErrorKind::TokenTooLarge,
-            format!(
-                "token is {} bytes, over the limit of {max_len}",
-                token.len()
-            ),
-        ));
-    }
+    check_size(token, max_len)?;
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64)) = (parts.next(), parts.next()) else {
         return Err(Error::malformed("token has no dot-separated parts"));
