@@ -151,6 +151,35 @@ struct KidSlot {
     claimant: Option<String>,
 }
 
+/// The unknown-kid rule, for a set that lacks `kid` (backoff aside, which callers check
+/// first): what the refetch slot allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KidRefetch {
+    /// A claim for this kid is at work: share it (its refetch, or its wait for one).
+    Share,
+    /// No refetch within the interval: a new claim may be taken now.
+    Claim,
+    /// The interval has not passed since the last claim: "not found", rate-limited.
+    RateLimited,
+}
+
+impl KidSlot {
+    /// The one place the unknown-kid rule is decided, for the blocking lookup (which then
+    /// claims or shares under the flight lock) and the non-blocking one (which schedules).
+    fn decide(&self, kid: &str, now: Duration, interval: Duration) -> KidRefetch {
+        if self.claimant.as_deref() == Some(kid) {
+            KidRefetch::Share
+        } else if self
+            .last_claim
+            .is_none_or(|t| now.saturating_sub(t) >= interval)
+        {
+            KidRefetch::Claim
+        } else {
+            KidRefetch::RateLimited
+        }
+    }
+}
+
 /// Ends an active claim when its claimant returns (or unwinds).
 struct Claimant<'a> {
     slot: &'a Mutex<KidSlot>,
@@ -223,11 +252,14 @@ impl SetCache {
         self.failures.record(result.as_ref().err(), now, backoff);
     }
 
-    /// Whether a refetch claimed for `kid` is under way.
-    pub fn refetching(&self, kid: &str) -> bool {
+    /// The unknown-kid rule as the non-blocking lookup sees it, without claiming: a refetch
+    /// for `kid` in flight counts as shared.
+    pub fn unknown_kid(&self, kid: &str, now: Duration, interval: Duration) -> KidRefetch {
+        if matches!(self.flight.running(), Some(Purpose::Kid(k)) if k == kid) {
+            return KidRefetch::Share;
+        }
         // One lock at a time: the flight lock is taken before the slot's elsewhere.
-        let claimed = self.slot.lock().claimant.as_deref() == Some(kid);
-        claimed || matches!(self.flight.running(), Some(Purpose::Kid(k)) if k == kid)
+        self.slot.lock().decide(kid, now, interval)
     }
 
     /// The refetch an unknown kid may cause, given the set `inst` that lacks it. Returns the
@@ -270,24 +302,23 @@ impl SetCache {
                         _ if claimed => {}
                         _ => {
                             let mut slot = self.slot.lock();
-                            if slot.claimant.as_deref() == Some(kid) {
-                                claimed = true; // shares the claim at work for this kid
-                            } else if slot
-                                .last_claim
-                                .is_none_or(|t| now.saturating_sub(t) >= interval)
-                            {
-                                *slot = KidSlot {
-                                    last_claim: Some(now),
-                                    claimant: Some(kid.to_owned()),
-                                };
-                                claimed = true;
-                                claimant = Some(Claimant {
-                                    slot: &self.slot,
-                                    kid,
-                                });
-                            } else {
-                                limited = true;
-                                return Decision::Answer(current);
+                            match slot.decide(kid, now, interval) {
+                                KidRefetch::Share => claimed = true,
+                                KidRefetch::Claim => {
+                                    *slot = KidSlot {
+                                        last_claim: Some(now),
+                                        claimant: Some(kid.to_owned()),
+                                    };
+                                    claimed = true;
+                                    claimant = Some(Claimant {
+                                        slot: &self.slot,
+                                        kid,
+                                    });
+                                }
+                                KidRefetch::RateLimited => {
+                                    limited = true;
+                                    return Decision::Answer(current);
+                                }
                             }
                         }
                     }
@@ -348,14 +379,6 @@ impl SetCache {
             }
         }
         installed
-    }
-
-    /// Whether an unknown kid could claim a refetch now (without claiming it).
-    pub fn unknown_kid_refetch_allowed(&self, now: Duration, interval: Duration) -> bool {
-        self.slot
-            .lock()
-            .last_claim
-            .is_none_or(|t| now.saturating_sub(t) >= interval)
     }
 
     /// A cached key younger than `lifespan` (and fitting `alg`, when given), from the LRU.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::cache::freshness::refresh_due_at;
 use crate::cache::persist::Persist;
-use crate::cache::{Installed, SetCache, Validators};
+use crate::cache::{Installed, KidRefetch, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, HttpFetch, HttpRequest, HttpResponse};
@@ -189,10 +189,10 @@ impl Source {
             return Err(error);
         }
         let interval = self.rules.min_refetch_interval;
-        if cache.refetching(kid) || cache.unknown_kid_refetch_allowed(now, interval) {
-            return Ok(None);
+        match cache.unknown_kid(kid, now, interval) {
+            KidRefetch::Share | KidRefetch::Claim => Ok(None),
+            KidRefetch::RateLimited => Err(self.rate_limited(f, &inst.set, kid)),
         }
-        Err(self.rate_limited(f, &inst.set, kid))
     }
 
     /// The unknown-kid rule's last answer, for both paths: the set lacks `kid`, no refetch
