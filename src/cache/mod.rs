@@ -2,12 +2,14 @@
 //! so readers see the old set or the new one, never a mix), single-flight fetching, the
 //! unknown-kid refetch limit, and the optional kid → key LRU.
 //!
-//! Its submodules hold the rest of the caching policy: when a set is fresh, stale or too old
-//! (`freshness`), one fetch at a time per set (`flight`), and the last good sets on disk
-//! (`persist`).
+//! The decisions live in `policy`: how long a set is fresh, when it is refreshed, stale or too
+//! old, and whether an unknown kid may refetch. The other submodules carry them out: one fetch
+//! at a time per set (`flight`) and the last good sets on disk (`persist`).
 
 pub(crate) mod flight;
-pub(crate) mod freshness;
+pub(crate) mod policy;
+
+pub(crate) use policy::KidRefetch;
 pub(crate) mod persist;
 
 use std::sync::Arc;
@@ -151,32 +153,17 @@ struct KidSlot {
     claimant: Option<String>,
 }
 
-/// The unknown-kid rule, for a set that lacks `kid` (backoff aside, which callers check
-/// first): what the refetch slot allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KidRefetch {
-    /// A claim for this kid is at work: share it (its refetch, or its wait for one).
-    Share,
-    /// No refetch within the interval: a new claim may be taken now.
-    Claim,
-    /// The interval has not passed since the last claim: "not found", rate-limited.
-    RateLimited,
-}
-
 impl KidSlot {
-    /// The one place the unknown-kid rule is decided, for the blocking lookup (which then
-    /// claims or shares under the flight lock) and the non-blocking one (which schedules).
+    /// The unknown-kid rule on this slot (policy::kid_refetch), for the blocking lookup (which
+    /// then claims or shares under the flight lock) and the non-blocking one (which schedules).
     fn decide(&self, kid: &str, now: Duration, interval: Duration) -> KidRefetch {
-        if self.claimant.as_deref() == Some(kid) {
-            KidRefetch::Share
-        } else if self
-            .last_claim
-            .is_none_or(|t| now.saturating_sub(t) >= interval)
-        {
-            KidRefetch::Claim
-        } else {
-            KidRefetch::RateLimited
-        }
+        policy::kid_refetch(
+            self.claimant.as_deref(),
+            self.last_claim,
+            kid,
+            now,
+            interval,
+        )
     }
 }
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::cache::freshness::Freshness;
-use crate::cache::freshness::Rules;
+use crate::cache::policy::Freshness;
+use crate::cache::policy::Rules;
 use crate::cache::Backoff;
 use crate::discovery::Discovery;
 use crate::error::{Error, ErrorKind, Result};

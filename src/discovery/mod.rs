@@ -12,8 +12,8 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::flight::SingleFlight;
-use crate::cache::freshness::refresh_due_at;
-use crate::cache::freshness::{Age, Rules};
+use crate::cache::policy::refresh_due_at;
+use crate::cache::policy::{Age, Rules};
 use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http;
@@ -85,7 +85,7 @@ impl Discovery {
             allow_http,
             rules: Rules {
                 cache_jwk_set: true,
-                freshness: crate::cache::freshness::Freshness {
+                freshness: crate::cache::policy::Freshness {
                     lifespan: o.issuer_ttl,
                     ..rules.freshness
                 },

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::cache::freshness::refresh_due_at;
 use crate::cache::persist::Persist;
+use crate::cache::policy::refresh_due_at;
 use crate::cache::{Installed, KidRefetch, SetCache, Validators};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
@@ -22,7 +22,7 @@ use crate::worker::{Task, Worker};
 
 mod fetching;
 
-use crate::cache::freshness::{Age, Rules};
+use crate::cache::policy::{Age, Rules};
 pub(crate) use fetching::Fetching;
 
 /// What a non-blocking lookup found: the key and whether it is stale, or None when a fetch

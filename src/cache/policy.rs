@@ -1,7 +1,10 @@
-//! The freshness policy: how long a fetched key set is used (the response's
-//! `Cache-Control: max-age` or `Expires`, clamped to the configured bounds, else the configured
-//! lifespan; minus random jitter so a fleet of processes does not refresh in the same second),
-//! and what a set's age means for a lookup (`Rules::age`: fresh, refresh due, stale, too old).
+//! The caching policy, every decision in one place:
+//! - how long a fetched key set is used (the response's `Cache-Control: max-age` or
+//!   `Expires`, clamped to the configured bounds, else the configured lifespan; minus random
+//!   jitter so a fleet of processes does not refresh in the same second);
+//! - what a set's age means for a lookup (`Rules::age`: fresh, refresh due, stale, too old)
+//!   and when its background refresh is due (`refresh_due_at`);
+//! - whether an unknown kid may refetch (`kid_refetch`).
 
 use std::time::{Duration, SystemTime};
 
@@ -206,5 +209,35 @@ impl Age {
     /// Whether a background refresh should start.
     pub fn refresh_due(self) -> bool {
         matches!(self, Age::Fresh { refresh_due: true } | Age::Stale)
+    }
+}
+
+/// The unknown-kid rule, for a set that lacks `kid` (backoff aside, which callers check
+/// first): what the refetch slot allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KidRefetch {
+    /// A claim for this kid is at work: share it (its refetch, or its wait for one).
+    Share,
+    /// No refetch within the interval: a new claim may be taken now.
+    Claim,
+    /// The interval has not passed since the last claim: "not found", rate-limited.
+    RateLimited,
+}
+
+/// The unknown-kid rule: a claim at work for this kid (`claimant`) is shared; otherwise a
+/// new refetch may be claimed once `interval` has passed since the last claim.
+pub(crate) fn kid_refetch(
+    claimant: Option<&str>,
+    last_claim: Option<Duration>,
+    kid: &str,
+    now: Duration,
+    interval: Duration,
+) -> KidRefetch {
+    if claimant == Some(kid) {
+        KidRefetch::Share
+    } else if last_claim.is_none_or(|t| now.saturating_sub(t) >= interval) {
+        KidRefetch::Claim
+    } else {
+        KidRefetch::RateLimited
     }
 }
