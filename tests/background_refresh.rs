@@ -15,28 +15,7 @@ use support::keys::{b64, claims, jwks, TestKey};
 use support::server::{Reply, TestServer};
 use support::{settle, wait_until};
 
-struct Setup {
-    server: TestServer,
-    clock: Arc<ManualClock>,
-    client: Client,
-}
-
-fn setup(keys: &[&TestKey], tweak: impl FnOnce(&mut ClientOptions)) -> Setup {
-    let server = TestServer::start();
-    server.set_jwks(&jwks(keys));
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut o = ClientOptions::new(server.url("/jwks"));
-    o.clock = clock.clone();
-    o.refresh_jitter = 0.0;
-    o.lifespan = Duration::from_secs(300);
-    o.min_refetch_interval = Duration::from_secs(60);
-    tweak(&mut o);
-    Setup {
-        server,
-        clock,
-        client: Client::new(o).unwrap(),
-    }
-}
+use support::clocked::{setup, Setup};
 
 /// Runs `n` copies of `call` on their own threads and waits until all returned; a call that
 /// blocks makes this fail (after 20 s) instead of hanging the test.

@@ -6,32 +6,12 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use jwks::{match_kid, Client, ClientOptions, ErrorKind, ManualClock};
+use jwks::{match_kid, Client, ClientOptions, ErrorKind};
 use serde_json::json;
 use support::keys::{b64, claims, jwks, TestKey};
 use support::server::{Reply, TestServer};
 
-struct Setup {
-    server: TestServer,
-    clock: Arc<ManualClock>,
-    client: Client,
-}
-
-fn setup(keys: &[&TestKey], tweak: impl FnOnce(&mut ClientOptions)) -> Setup {
-    let server = TestServer::start();
-    server.set_jwks(&jwks(keys));
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut options = ClientOptions::new(server.url("/jwks"));
-    options.clock = clock.clone();
-    options.refresh_jitter = 0.0; // exact lifespans
-    tweak(&mut options);
-    let client = Client::new(options).unwrap();
-    Setup {
-        server,
-        clock,
-        client,
-    }
-}
+use support::clocked::setup;
 
 #[test]
 fn cache_hit_costs_no_request() {

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::guarded;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,18 +13,6 @@ use serde_json::json;
 use support::keys::{claims, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::wait_until;
-
-/// Runs `f` on another thread and returns its result; panics if it has not returned within
-/// 30 s. Proves "did not wait" for calls made while the server holds its answer: a call that
-/// waited would never return.
-fn guarded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("{what}: waited (no return within 30 s)"))
-}
 
 /// Polls `f` every 10 ms until it stops answering Pending (at most 5 s).
 fn until_ready<T>(mut f: impl FnMut() -> jwks::Result<T>) -> jwks::Result<T> {
@@ -240,13 +230,6 @@ fn callback(calls: &Arc<Calls>) -> jwks::Callback {
     })
 }
 
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn async_callbacks_come_exactly_once_under_concurrency() {
     let key = TestKey::ec("a", "ES256");
@@ -289,7 +272,7 @@ fn async_callbacks_come_exactly_once_under_concurrency() {
     assert_eq!(results.len(), 100);
     for (_, request) in &results {
         if let Some(r) = request {
-            wait_for(|| r.is_finished());
+            wait_until("the request to finish", || r.is_finished());
         }
     }
     let (mut pending, mut ready) = (0, 0);
@@ -344,7 +327,7 @@ fn cancel_before_completion_means_no_callback_and_after_it_changes_nothing() {
     else {
         panic!("expected pending")
     };
-    wait_for(|| second.is_finished());
+    wait_until("the callbacks", || second.is_finished());
     second.cancel();
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(early.count.load(Ordering::SeqCst), 0);
@@ -388,7 +371,7 @@ fn freeing_the_client_cancels_pending_requests_with_one_callback_each() {
     // The fetch ends; the calls it carried find their client gone.
     server.release("/jwks");
     for r in &requests {
-        wait_for(|| r.is_finished());
+        wait_until("the request to finish", || r.is_finished());
     }
     for c in &calls {
         assert_eq!(c.count.load(Ordering::SeqCst), 1);
@@ -422,7 +405,7 @@ fn keys_too_can_be_looked_up_without_blocking() {
     else {
         panic!("expected pending")
     };
-    wait_for(|| request.is_finished());
+    wait_until("the callbacks", || request.is_finished());
     assert_eq!(
         got.lock().unwrap().take().unwrap().unwrap(),
         Some("a".to_owned())

@@ -10,7 +10,8 @@
 
 mod support;
 
-use std::sync::mpsc;
+use support::guarded;
+
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -188,16 +189,6 @@ fn cases(other_origin: &str) -> Vec<(&'static str, Reply, ErrorKind)> {
             ErrorKind::Connection,
         ),
     ]
-}
-
-/// Runs `f` on a thread and returns its result, failing (not hanging) after 30 s.
-fn guarded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("{what}: no answer within 30 s"))
 }
 
 #[test]

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <strings.h>
 #include <vector>
 
 namespace {
@@ -46,6 +47,15 @@ void log(envoy_dynamic_module_type_log_level level, const std::string &message) 
     if (envoy_dynamic_module_callback_log_enabled(level)) {
         std::string line = "jwks: " + message;
         envoy_dynamic_module_callback_log(level, buf(line));
+    }
+}
+
+// As log, with the message made only when the level is on (rejections can come by the
+// thousand).
+template <typename Message>
+void log_lazy(envoy_dynamic_module_type_log_level level, Message message) {
+    if (envoy_dynamic_module_callback_log_enabled(level)) {
+        log(level, message());
     }
 }
 
@@ -92,7 +102,7 @@ enum class Requirement { kRequired, kAllowMissing, kAllowMissingOrFailed };
 
 struct TokenHeader {
     std::string name;    // lower case
-    std::string prefix;  // matched without regard to case; may be empty
+    std::string prefix;  // lower case, matched without regard to case; may be empty
 };
 
 struct ClaimHeader {
@@ -361,12 +371,12 @@ void parse_config(const std::string &filter_name, const std::string &bytes, Conf
                 if (!h["value_prefix"].is_string()) {
                     refuse("from_headers[].value_prefix must be a string");
                 }
-                th.prefix = h["value_prefix"].get<std::string>();
+                th.prefix = lower(h["value_prefix"].get<std::string>());
             }
             c.from_headers.push_back(th);
         }
     } else {
-        c.from_headers.push_back({"authorization", "Bearer "});
+        c.from_headers.push_back({"authorization", "bearer "});
     }
     if (j.contains("forward")) {
         c.forward = flag(j["forward"], "forward");
@@ -643,8 +653,9 @@ bool finish(Filter *f, jwks_status status, jwks_token *token, jwks_error *error)
             break;
         default:
             c->count(rejection_counter(status));
-            log(envoy_dynamic_module_type_log_level_Debug,
-                std::string("token rejected: ") + (error ? jwks_error_message(error) : ""));
+            log_lazy(envoy_dynamic_module_type_log_level_Debug, [error] {
+                return std::string("token rejected: ") + (error ? jwks_error_message(error) : "");
+            });
             if (c->requirement == Requirement::kAllowMissingOrFailed) {
                 c->count(kAllowedFailed);
                 strip_identity_headers(f);
@@ -699,7 +710,7 @@ bool find_token(Filter *f, std::string &token, std::string &header) {
             continue;
         }
         if (value.size() < h.prefix.size() ||
-            lower(value.substr(0, h.prefix.size())) != lower(h.prefix)) {
+            strncasecmp(value.data(), h.prefix.data(), h.prefix.size()) != 0) {
             continue;
         }
         size_t start = h.prefix.size();
@@ -746,8 +757,10 @@ envoy_dynamic_module_type_on_http_filter_request_headers_status on_request_heade
     if (!jws_shaped(token)) {
         return finish(f, JWKS_ERR_MALFORMED_TOKEN, nullptr, nullptr) ? go_on : stop;
     }
-    size_t dot = token.find('.');
-    f->payload = token.substr(dot + 1, token.find('.', dot + 1) - dot - 1);
+    if (!c->forward_payload_header.empty()) {
+        size_t dot = token.find('.');
+        f->payload = token.substr(dot + 1, token.find('.', dot + 1) - dot - 1);
+    }
 
     jwks_token *out = nullptr;
     jwks_error *err = nullptr;

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -157,6 +157,9 @@ pub(crate) struct Completions {
     logs: Mutex<Logs>,
     fd: OnceLock<Option<Wakeup>>,
     next_id: AtomicU64,
+    /// The queue's length, kept beside it (changed under its lock) so that a queued call checks
+    /// the bound without taking the lock.
+    waiting: AtomicUsize,
 }
 
 // SAFETY: the only non-Send fields are the raw pointers in queued completions: owned handles
@@ -179,7 +182,7 @@ impl Drop for Completions {
 impl Completions {
     /// Whether JWKS_MAX_QUEUED_COMPLETIONS results wait for jwks_client_poll.
     pub fn full(&self) -> bool {
-        self.queue.lock().len() >= JWKS_MAX_QUEUED_COMPLETIONS
+        self.waiting.load(Ordering::Relaxed) >= JWKS_MAX_QUEUED_COMPLETIONS
     }
 
     pub fn next_id(&self) -> u64 {
@@ -194,6 +197,7 @@ impl Completions {
     pub fn push(&self, id: u64, tag: u64, result: crate::Result<crate::Verified>) {
         let (status, token, error) = super::split_result(result, jwks_token::into_raw);
         let mut queue = self.queue.lock();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         queue.push_back(Completion {
             id,
             tag,
@@ -260,6 +264,7 @@ impl Completions {
         let mut queue = self.queue.lock();
         if let Some(i) = queue.iter().position(|c| c.id == id) {
             if let Some(c) = queue.remove(i) {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
                 c.free();
             }
         }
@@ -344,6 +349,7 @@ pub unsafe extern "C" fn jwks_client_poll(
             completions.reset_if_empty(&queue);
             return jwks_status::JWKS_PENDING;
         };
+        completions.waiting.fetch_sub(1, Ordering::Relaxed);
         completions.reset_if_empty(&queue);
         drop(queue);
         // SAFETY: all four are non-NULL (refused above), and the header requires them to be

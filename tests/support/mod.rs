@@ -2,6 +2,7 @@
 pub mod backends;
 pub mod bench;
 pub mod cbuild;
+pub mod clocked;
 pub mod envoy;
 pub mod http;
 pub mod keys;
@@ -20,6 +21,19 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
+}
+
+/// Runs `f` on another thread and returns its result; panics if it has not returned within
+/// 30 s. Proves "did not wait" for calls made while a server holds its answer (a call that
+/// waited would never return), and bounds calls to hostile servers.
+#[allow(dead_code)]
+pub fn guarded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{what}: no return within 30 s"))
 }
 
 /// Waits until no background refresh of `client` is queued or running.
