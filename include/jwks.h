@@ -276,6 +276,9 @@ typedef struct jwks_request jwks_request;
  * A verified token: its claims (the decoded JSON payload) and header fields. Made by
  * jwks_client_verify, freed by jwks_token_free. Immutable, so safe to read from many threads;
  * it outlives the client that made it.
+ *
+ * One allocation besides the verification's own: the texts are lent from the `Verified`,
+ * which keeps each followed by a NUL.
  */
 typedef struct jwks_token jwks_token;
 

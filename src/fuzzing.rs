@@ -55,12 +55,58 @@ pub fn token(data: &[u8]) {
     }
     let validation = client.validation();
     let _ = crate::jose::jwt::peek(text, 1 << 20);
-    if let Ok(parsed) = crate::jose::jwt::parse(text, 1 << 20, validation, false) {
+    let mut scratch = crate::jose::jwt::Scratch::new();
+    if let Ok(parsed) = crate::jose::jwt::parse(text, 1 << 20, validation, false, &mut scratch) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let _ =
-            crate::jose::validation::check_claims(&parsed.claims, &parsed.payload, validation, now);
+        let payload = parsed.texts.payload();
+        let _ = crate::jose::validation::check_claims(&parsed.claims, payload, validation, now);
+    }
+    readers_agree(text);
+    for part in text.split('.') {
+        readers_agree(part);
+    }
+}
+
+/// The token's own readers against the crates they replace: base64url decoding against the
+/// `base64` crate, and the JSON object reader against serde_json (which takes the last of
+/// duplicate names, where libjwks refuses the text). A disagreement is a finding.
+fn readers_agree(text: &str) {
+    use crate::jose::{b64, json};
+    use base64::Engine;
+    let reference = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok();
+    let mut out = vec![0; b64::decoded_len(text.len()).unwrap_or(0)];
+    let ours = b64::decode_into(text.as_bytes(), &mut out).map(|n| out[..n].to_vec());
+    assert_eq!(ours, reference, "base64url decoders disagree on {text:?}");
+    for candidate in [
+        Some(text),
+        reference
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let ours = json::object(candidate, |_, _| Ok::<(), ()>(()));
+        let is_object =
+            serde_json::from_str::<serde_json::Value>(candidate).is_ok_and(|v| v.is_object());
+        match ours {
+            Ok(_) | Err(json::Bad::Duplicate) => {
+                assert!(
+                    is_object,
+                    "accepted here, refused by serde_json: {candidate:?}"
+                )
+            }
+            Err(json::Bad::Syntax) => {
+                assert!(
+                    !is_object,
+                    "refused here, accepted by serde_json: {candidate:?}"
+                )
+            }
+        }
     }
 }
 

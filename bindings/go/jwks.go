@@ -17,6 +17,7 @@ package jwks
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include <jwks.h>
+#include "jwksgo.h"
 */
 import "C"
 
@@ -40,7 +41,8 @@ type Client struct {
 
 // Token is a verified token.
 type Token struct {
-	// Claims is the token's decoded JSON payload, to unmarshal into your own struct.
+	// Claims is the token's decoded JSON payload, to unmarshal into your own struct (or
+	// read with ClaimsMap). It is decoded into a map only when asked for.
 	Claims []byte
 	// Kid, Alg and Typ are the header's (Kid and Typ may be empty).
 	Kid, Alg, Typ string
@@ -152,10 +154,14 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 		return nil, err
 	}
 	defer cl.mu.RUnlock()
-	var t *C.jwks_token
+	// One allocation holds the claims, kid, alg and typ, which the token's own length
+	// bounds; the C side fills it in the same call that verifies.
+	buf := make([]byte, len(token))
+	var v C.jwksgo_verified
 	var e *C.jwks_error
 	p, n := cstr(token)
-	st := C.jwks_client_verify_nonblocking(c, p, n, nil, &t, &e)
+	st := C.jwksgo_verify_now(c, p, n, (*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)), &v, &e)
+	runtime.KeepAlive(token)
 	if st == C.JWKS_PENDING {
 		C.jwks_error_free(e)
 		r, err := verifyAsync(ctx, c, token)
@@ -164,12 +170,46 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 		}
 		return r.tok, r.err
 	}
-	runtime.KeepAlive(token)
 	if st != C.JWKS_OK {
 		return nil, takeError(st, e)
 	}
-	defer C.jwks_token_free(t)
-	return tokenFromC(t), nil
+	if v.token != nil {
+		defer C.jwks_token_free(v.token)
+		return tokenFromC(v.token), nil
+	}
+	return tokenFromBuf(buf, &v), nil
+}
+
+// tokenFromBuf makes a Token of the texts jwksgo_verify_now copied into buf. Kid and Typ
+// share buf's memory past the end (and capacity) of Claims, so nothing written through
+// Claims reaches them; Alg is one of the constant names.
+func tokenFromBuf(buf []byte, v *C.jwksgo_verified) *Token {
+	claims, kid, alg, typ := int(v.claims), int(v.kid), int(v.alg), int(v.typ)
+	tok := &Token{Claims: buf[:claims:claims], Stale: bool(v.stale)}
+	at := claims
+	if kid > 0 {
+		tok.Kid = unsafe.String(&buf[at], kid)
+	}
+	at += kid
+	tok.Alg = algName(buf[at : at+alg])
+	at += alg
+	if typ > 0 {
+		tok.Typ = unsafe.String(&buf[at], typ)
+	}
+	return tok
+}
+
+// algNames are the algorithm names libjwks verifies, shared by every Token.
+var algNames = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+	"ES512", "EdDSA", "HS256", "HS384", "HS512"}
+
+func algName(b []byte) string {
+	for _, name := range algNames {
+		if string(b) == name {
+			return name
+		}
+	}
+	return string(b)
 }
 
 // tokenFromC copies a verified token into Go memory (the caller frees t).

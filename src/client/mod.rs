@@ -297,16 +297,18 @@ impl Client {
     }
 
     /// Splits, decodes and screens a token under this client's limits and `validation`.
-    pub(crate) fn parse<'t>(
+    pub(crate) fn parse<'t, 's>(
         &self,
         token: &'t str,
         validation: &Validation,
-    ) -> Result<jwt::Parsed<'t>> {
+        scratch: &'s mut jwt::Scratch,
+    ) -> Result<jwt::Parsed<'t, 's>> {
         jwt::parse(
             token,
             self.inner.max_token_bytes,
             validation,
             self.inner.allow_symmetric_keys,
+            scratch,
         )
     }
 
@@ -315,12 +317,13 @@ impl Client {
         token: &str,
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
-        let parsed = self.parse(token, &validation)?;
-        let source = self.source_for(parsed.claims.iss.as_deref())?;
-        let (key, stale) = match &parsed.kid {
+        let mut scratch = jwt::Scratch::new();
+        let parsed = self.parse(token, &validation, &mut scratch)?;
+        let source = self.source_for(parsed.claims.iss(parsed.texts.payload()))?;
+        let (key, stale) = match parsed.texts.kid() {
             Some(kid) => {
                 let (key, stale) = source.lookup(&self.inner.fetching, kid, Some(parsed.alg))?;
-                key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+                key.verify_signature(parsed.alg, parsed.signing_input, parsed.signature)?;
                 (key, stale)
             }
             None if self.inner.allow_missing_kid => {
@@ -342,7 +345,7 @@ fn missing_kid() -> Error {
 
 /// A kid-less token against the keys of `set` that fit its alg (at most
 /// `MAX_KIDLESS_CANDIDATES`): the first whose signature verifies.
-fn try_every_key(set: &KeySet, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
+fn try_every_key(set: &KeySet, parsed: &jwt::Parsed<'_, '_>) -> Result<Arc<Key>> {
     let mut tried = 0;
     for key in set
         .keys()
@@ -352,7 +355,7 @@ fn try_every_key(set: &KeySet, parsed: &jwt::Parsed<'_>) -> Result<Arc<Key>> {
     {
         tried += 1;
         if key
-            .verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)
+            .verify_signature(parsed.alg, parsed.signing_input, parsed.signature)
             .is_ok()
         {
             return Ok(key.clone());

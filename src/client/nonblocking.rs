@@ -31,14 +31,15 @@ impl Client {
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
         self.same_process()?;
-        let parsed = self.parse(token, &validation)?;
+        let mut scratch = jwt::Scratch::new();
+        let parsed = self.parse(token, &validation, &mut scratch)?;
         let f = &self.inner.fetching;
-        let iss = parsed.claims.iss.clone();
-        let source = self.source_now(iss.as_deref(), parsed.kid.as_deref())?;
-        let (key, stale) = match parsed.kid.as_deref() {
+        let iss = parsed.claims.iss(parsed.texts.payload());
+        let source = self.source_now(iss, parsed.texts.kid())?;
+        let (key, stale) = match parsed.texts.kid() {
             Some(kid) => {
-                let (key, stale) = self.key_now(&source, iss.as_deref(), kid, Some(parsed.alg))?;
-                key.verify_signature(parsed.alg, parsed.signing_input, &parsed.signature)?;
+                let (key, stale) = self.key_now(&source, iss, kid, Some(parsed.alg))?;
+                key.verify_signature(parsed.alg, parsed.signing_input, parsed.signature)?;
                 (key, stale)
             }
             // Kid-less tokens try every fitting key of the set the cache holds now.
@@ -48,7 +49,7 @@ impl Client {
                     if let Some(error) = source.backing_off(f) {
                         return Err(error);
                     }
-                    return Err(self.schedule(iss.as_deref(), None));
+                    return Err(self.schedule(iss, None));
                 }
             },
             None => return Err(missing_kid()),
@@ -59,19 +60,18 @@ impl Client {
     /// The claim checks after the signature verified, and the result.
     pub(crate) fn finish_verify(
         &self,
-        parsed: jwt::Parsed<'_>,
+        parsed: jwt::Parsed<'_, '_>,
         validation: &Validation,
         key: Arc<Key>,
         stale: bool,
     ) -> Result<Verified> {
         let now = self.inner.fetching.clock.unix_time();
-        crate::jose::validation::check_claims(&parsed.claims, &parsed.payload, validation, now)?;
+        let payload = parsed.texts.payload();
+        crate::jose::validation::check_claims(&parsed.claims, payload, validation, now)?;
         Ok(Verified {
-            payload: parsed.payload,
+            texts: parsed.texts,
             claims: OnceLock::new(),
-            kid: parsed.kid,
             alg: parsed.alg,
-            typ: parsed.typ,
             key,
             stale,
         })

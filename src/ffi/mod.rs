@@ -119,8 +119,8 @@ pub(crate) unsafe fn arg_str<'a>(
     // SAFETY: this function's contract is that of arg_bytes (`c_char` and `u8` have the same
     // size and alignment, so the cast keeps `len` bytes at the same address).
     let bytes = unsafe { arg_bytes(ptr.cast(), len, name)? };
-    std::str::from_utf8(bytes)
-        .map_err(|_| Error::invalid_argument(format!("argument {name} is not valid UTF-8")))
+    crate::jose::jwt::utf8_str(bytes)
+        .ok_or_else(|| Error::invalid_argument(format!("argument {name} is not valid UTF-8")))
 }
 
 /// Reads a `(const uint8_t *, size_t)` byte string, with the rules of [`arg_str`].
@@ -216,6 +216,28 @@ impl CText {
         }
         self.0.as_ptr().cast()
     }
+}
+
+/// Lends an optional text given with its terminating NUL (the length written leaves the NUL
+/// out); NULL (and length 0) when absent, or when the text does not end in a NUL.
+///
+/// # Safety
+///
+/// `len` must be NULL or valid for writing one `usize`.
+pub(crate) unsafe fn lend_nul_terminated(
+    text: Option<&[u8]>,
+    len: *mut usize,
+) -> *const libc::c_char {
+    let (ptr, n) = match text {
+        Some(bytes @ [.., 0]) => (bytes.as_ptr(), bytes.len() - 1),
+        _ => (std::ptr::null(), 0),
+    };
+    if !len.is_null() {
+        // SAFETY: `len` is not NULL (checked just above), so by this function's contract it is
+        // writable.
+        unsafe { *len = n };
+    }
+    ptr.cast()
 }
 
 /// Lends an optional text; NULL (and length 0) when absent.

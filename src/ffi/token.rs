@@ -1,37 +1,27 @@
 //! `jwks_token`: the result of a successful verification.
 
 use super::key::jwks_key;
-use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status, lend_opt, CText};
+use super::{arg_ref, arg_str, boundary, boundary_or, jwks_error, jwks_status};
 use crate::client::Verified;
 use crate::error::{Error, ErrorKind};
 
 /// A verified token: its claims (the decoded JSON payload) and header fields. Made by
 /// jwks_client_verify, freed by jwks_token_free. Immutable, so safe to read from many threads;
 /// it outlives the client that made it.
+///
+/// One allocation besides the verification's own: the texts are lent from the `Verified`,
+/// which keeps each followed by a NUL.
 pub struct jwks_token {
-    claims: CText,
-    kid: Option<CText>,
-    alg: CText,
-    typ: Option<CText>,
+    verified: Verified,
     /// The key, turned into its C form only if asked for (it copies JWK, PEM and DER).
-    key: std::sync::Arc<crate::Key>,
     key_c: std::sync::OnceLock<jwks_key>,
-    /// The claims parsed, on first use of jwks_token_claim.
-    parsed: std::sync::OnceLock<serde_json::Value>,
-    stale: bool,
 }
 
 impl jwks_token {
-    pub(crate) fn into_raw(v: Verified) -> *mut jwks_token {
+    pub(crate) fn into_raw(verified: Verified) -> *mut jwks_token {
         Box::into_raw(Box::new(jwks_token {
-            claims: CText::new(v.claims_json()),
-            kid: v.kid().map(CText::new),
-            alg: CText::new(v.alg().name()),
-            typ: v.typ().map(CText::new),
-            key: v.key().clone(),
+            verified,
             key_c: std::sync::OnceLock::new(),
-            parsed: std::sync::OnceLock::new(),
-            stale: v.stale(),
         }))
     }
 }
@@ -47,14 +37,14 @@ impl jwks_token {
 unsafe fn token_text(
     token: *const jwks_token,
     len: *mut usize,
-    get: impl FnOnce(&jwks_token) -> Option<&CText>,
+    get: impl FnOnce(&Verified) -> Option<&[u8]>,
 ) -> *const libc::c_char {
     boundary_or(std::ptr::null(), || {
         // SAFETY: by this function's contract `token` is NULL (None) or a live token; its
         // texts are never changed, so a shared borrow is sound with other threads reading.
-        let text = unsafe { token.as_ref() }.and_then(get);
+        let text = unsafe { token.as_ref() }.and_then(|t| get(&t.verified));
         // SAFETY: `len` is NULL or writable, by this function's contract.
-        unsafe { lend_opt(text, len) }
+        unsafe { super::lend_nul_terminated(text, len) }
     })
 }
 
@@ -68,7 +58,7 @@ pub unsafe extern "C" fn jwks_token_claims(
 ) -> *const libc::c_char {
     // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
     // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
-    unsafe { token_text(token, len, |t| Some(&t.claims)) }
+    unsafe { token_text(token, len, |v| Some(v.texts().payload_c())) }
 }
 
 /// One claim as text, for headers and server variables: the value at `pointer`, an RFC 6901
@@ -107,10 +97,7 @@ pub unsafe extern "C" fn jwks_token_claim(
         if buf.is_null() && buf_len > 0 {
             return Err(super::null_arg("buf"));
         }
-        let claims = token.parsed.get_or_init(|| {
-            serde_json::from_str(token.claims.as_str()).unwrap_or(serde_json::Value::Null)
-        });
-        let text = crate::claim_text(claims, pointer).ok_or_else(|| {
+        let text = token.verified.claim(pointer).ok_or_else(|| {
             Error::new(
                 ErrorKind::MissingClaim,
                 "the token has no such claim (or it is null)",
@@ -138,7 +125,7 @@ pub unsafe extern "C" fn jwks_token_kid(
 ) -> *const libc::c_char {
     // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
     // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
-    unsafe { token_text(token, len, |t| t.kid.as_ref()) }
+    unsafe { token_text(token, len, |v| v.texts().kid_c()) }
 }
 
 /// The header's alg, e.g. "RS256". Lent as jwks_token_claims.
@@ -149,7 +136,7 @@ pub unsafe extern "C" fn jwks_token_alg(
 ) -> *const libc::c_char {
     // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
     // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
-    unsafe { token_text(token, len, |t| Some(&t.alg)) }
+    unsafe { token_text(token, len, |v| Some(v.alg().c_name().as_bytes())) }
 }
 
 /// The header's typ, or NULL if it had none. Lent as jwks_token_claims.
@@ -160,7 +147,7 @@ pub unsafe extern "C" fn jwks_token_typ(
 ) -> *const libc::c_char {
     // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
     // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
-    unsafe { token_text(token, len, |t| t.typ.as_ref()) }
+    unsafe { token_text(token, len, |v| v.texts().typ_c()) }
 }
 
 /// The key that verified the token, lent until jwks_token_free (do not free it); NULL if token
@@ -172,7 +159,7 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
         // form is made once in a OnceLock, so concurrent callers share one `jwks_key`, lent
         // until jwks_token_free.
         unsafe { token.as_ref() }.map_or(std::ptr::null(), |t| {
-            t.key_c.get_or_init(|| jwks_key::new(&t.key)) as *const jwks_key
+            t.key_c.get_or_init(|| jwks_key::new(t.verified.key())) as *const jwks_key
         })
     })
 }
@@ -184,7 +171,9 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
     // SAFETY: the header requires `token` to be NULL (false) or a live token, only read here.
-    boundary_or(false, || unsafe { token.as_ref() }.is_some_and(|t| t.stale))
+    boundary_or(false, || {
+        unsafe { token.as_ref() }.is_some_and(|t| t.verified.stale())
+    })
 }
 
 /// Frees a verified token and everything it lends. NULL is a no-op; freeing twice is undefined

@@ -77,20 +77,26 @@ impl Algorithm {
 
     /// The name used in JWS headers and JWKs, e.g. `"RS256"`.
     pub fn name(self) -> &'static str {
+        let c = self.c_name();
+        &c[..c.len() - 1]
+    }
+
+    /// The name followed by a NUL, as the C ABI lends it.
+    pub(crate) fn c_name(self) -> &'static str {
         match self {
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::ES512 => "ES512",
-            Algorithm::EdDSA => "EdDSA",
-            Algorithm::HS256 => "HS256",
-            Algorithm::HS384 => "HS384",
-            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256\0",
+            Algorithm::RS384 => "RS384\0",
+            Algorithm::RS512 => "RS512\0",
+            Algorithm::PS256 => "PS256\0",
+            Algorithm::PS384 => "PS384\0",
+            Algorithm::PS512 => "PS512\0",
+            Algorithm::ES256 => "ES256\0",
+            Algorithm::ES384 => "ES384\0",
+            Algorithm::ES512 => "ES512\0",
+            Algorithm::EdDSA => "EdDSA\0",
+            Algorithm::HS256 => "HS256\0",
+            Algorithm::HS384 => "HS384\0",
+            Algorithm::HS512 => "HS512\0",
         }
     }
 

@@ -2,92 +2,260 @@
 
 use std::borrow::Cow;
 
-use base64::Engine;
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::alg::Algorithm;
+use crate::jose::b64;
+use crate::jose::json::{self, Kind};
 use crate::jose::validation::Validation;
 
-/// A token split and decoded, not yet verified.
-pub(crate) struct Parsed<'a> {
+/// A token split and decoded, not yet verified; its signature is in the caller's `Scratch`.
+pub(crate) struct Parsed<'a, 's> {
     pub alg: Algorithm,
-    pub kid: Option<String>,
-    pub typ: Option<String>,
     pub signing_input: &'a [u8],
-    pub signature: Vec<u8>,
-    pub payload: String,
+    pub signature: &'s [u8],
+    pub texts: Texts,
     pub claims: Claims,
+}
+
+/// Where a token's signature is decoded: on the caller's stack up to 512 bytes (RSA-4096,
+/// every EC and EdDSA signature), on the heap beyond (RSA-8192).
+pub(crate) struct Scratch {
+    inline: [u8; 512],
+    heap: Vec<u8>,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            inline: [0; 512],
+            heap: Vec::new(),
+        }
+    }
+
+    /// A buffer of `len` bytes.
+    fn take(&mut self, len: usize) -> &mut [u8] {
+        if len <= self.inline.len() {
+            &mut self.inline[..len]
+        } else {
+            self.heap.resize(len, 0);
+            &mut self.heap
+        }
+    }
+}
+
+/// The texts a verified token hands out, in one allocation: the payload, the kid and the typ,
+/// each followed by a NUL so that the C ABI can lend them as they are.
+#[derive(Debug, Clone)]
+pub(crate) struct Texts {
+    buf: String,
+    payload_end: usize,
+    kid: Option<(usize, usize)>,
+    typ: Option<(usize, usize)>,
+}
+
+impl Texts {
+    pub fn payload(&self) -> &str {
+        &self.buf[..self.payload_end]
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.map(|(start, end)| &self.buf[start..end])
+    }
+
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.map(|(start, end)| &self.buf[start..end])
+    }
+
+    /// The payload followed by its NUL, for the C ABI.
+    pub fn payload_c(&self) -> &[u8] {
+        &self.buf.as_bytes()[..=self.payload_end]
+    }
+
+    /// The kid followed by its NUL, for the C ABI.
+    pub fn kid_c(&self) -> Option<&[u8]> {
+        self.kid
+            .map(|(start, end)| &self.buf.as_bytes()[start..=end])
+    }
+
+    /// The typ followed by its NUL, for the C ABI.
+    pub fn typ_c(&self) -> Option<&[u8]> {
+        self.typ
+            .map(|(start, end)| &self.buf.as_bytes()[start..=end])
+    }
+
+    /// Appends `text` and a NUL, returning where the text is.
+    fn push(&mut self, text: &str) -> (usize, usize) {
+        let start = self.buf.len();
+        self.buf.push_str(text);
+        self.buf.push('\0');
+        (start, start + text.len())
+    }
+}
+
+/// A claim's text: where it is in the payload, or decoded when it had escapes.
+#[derive(Debug, Clone)]
+pub(crate) enum Text {
+    At(usize, usize),
+    Decoded(String),
+}
+
+impl Text {
+    fn new(value: &json::Value<'_>, payload: &str) -> Text {
+        match value.as_str() {
+            Some(Cow::Borrowed(s)) => {
+                let start = s.as_ptr() as usize - payload.as_ptr() as usize;
+                Text::At(start, start + s.len())
+            }
+            Some(Cow::Owned(s)) => Text::Decoded(s),
+            None => Text::Decoded(String::new()),
+        }
+    }
+
+    pub fn get<'p>(&'p self, payload: &'p str) -> &'p str {
+        match self {
+            Text::At(start, end) => &payload[*start..*end],
+            Text::Decoded(s) => s,
+        }
+    }
 }
 
 /// The registered claims the checks need, read before any key lookup so a malformed payload
 /// never causes a fetch.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Claims {
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
     pub(crate) iat: Option<f64>,
-    pub iss: Option<String>,
-    pub(crate) aud: Option<Value>,
+    iss: Option<Text>,
+    /// Where the aud value (a string or an array of strings) is in the payload.
+    aud: Option<(usize, usize, Kind, bool)>,
 }
 
-/// The header members libjwks reads; others are skipped without being stored.
-#[derive(Deserialize)]
-struct RawHeader<'a> {
-    #[serde(borrow, default)]
-    alg: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Present,
+impl Claims {
+    pub fn iss<'p>(&'p self, payload: &'p str) -> Option<&'p str> {
+        self.iss.as_ref().map(|t| t.get(payload))
+    }
+
+    pub fn aud<'p>(&self, payload: &'p str) -> Option<json::Value<'p>> {
+        self.aud.map(|(start, end, kind, escaped)| json::Value {
+            kind,
+            raw: &payload[start..end],
+            escaped,
+        })
+    }
 }
 
-/// Whether a member was there at all (even as `null`).
+/// The header members libjwks reads; others are checked and skipped.
 #[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d).map(|_| Present(true))
-    }
+struct Header<'h> {
+    alg: Option<Cow<'h, str>>,
+    kid: Option<Cow<'h, str>>,
+    typ: Option<Cow<'h, str>>,
+    crit: bool,
 }
 
-/// The registered claims the checks read.
-#[derive(Deserialize)]
-struct Registered<'a> {
-    #[serde(default)]
-    exp: Option<Value>,
-    #[serde(default)]
-    nbf: Option<Value>,
-    #[serde(default)]
-    iat: Option<Value>,
-    #[serde(borrow, default)]
-    iss: Option<Cow<'a, str>>,
-    #[serde(default)]
-    aud: Option<Value>,
+fn not_object(what: &str) -> Error {
+    Error::malformed(format!(
+        "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member)"
+    ))
 }
 
-/// Parses a JSON object (and only an object: serde would take an array for a struct too).
-pub(crate) fn parse_object<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T> {
-    if !json.trim_start().starts_with('{') {
-        return Err(Error::malformed(format!(
+/// Reads a JSON object with `member` called for each member; any failure of the text itself
+/// is "not a valid JSON object".
+pub(crate) fn read_object<'a>(
+    text: &'a str,
+    what: &str,
+    member: impl FnMut(&str, json::Value<'a>) -> Result<()>,
+) -> Result<()> {
+    match json::object(text, member) {
+        Ok(outcome) => outcome,
+        Err(_) if !text.trim_start().starts_with('{') => Err(Error::malformed(format!(
             "token {what} is not a JSON object"
-        )));
+        ))),
+        Err(_) => Err(not_object(what)),
     }
-    serde_json::from_str(json).map_err(|_| {
-        Error::malformed(format!(
-            "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member)"
-        ))
-    })
 }
 
-fn decode_part(part: &str, what: &str) -> Result<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| Error::malformed(format!("token {what} is not unpadded base64url")))
+/// A header member that must be a string (null counts as absent).
+fn header_text<'h>(value: json::Value<'h>, slot: &mut Option<Cow<'h, str>>) -> Result<()> {
+    match value.kind {
+        Kind::Null => Ok(()),
+        Kind::String => {
+            *slot = value.as_str();
+            Ok(())
+        }
+        _ => Err(not_object("header")),
+    }
+}
+
+fn read_header<'h>(json_text: &'h str) -> Result<Header<'h>> {
+    let mut header = Header::default();
+    // Names matched as byte patterns: compared inline, without a call per name.
+    read_object(json_text, "header", |name, value| match name.as_bytes() {
+        [b'a', b'l', b'g'] => header_text(value, &mut header.alg),
+        [b'k', b'i', b'd'] => header_text(value, &mut header.kid),
+        [b't', b'y', b'p'] => header_text(value, &mut header.typ),
+        [b'c', b'r', b'i', b't'] => {
+            header.crit = true;
+            Ok(())
+        }
+        _ => Ok(()),
+    })?;
+    Ok(header)
+}
+
+fn read_claims(payload: &str) -> Result<Claims> {
+    let mut claims = Claims::default();
+    read_object(payload, "payload", |name, value| {
+        match name.as_bytes() {
+            [b'e', b'x', b'p'] => claims.exp = numeric_date(&value, "exp")?,
+            [b'n', b'b', b'f'] => claims.nbf = numeric_date(&value, "nbf")?,
+            [b'i', b'a', b't'] => claims.iat = numeric_date(&value, "iat")?,
+            [b'i', b's', b's'] => match value.kind {
+                Kind::Null => {}
+                Kind::String => claims.iss = Some(Text::new(&value, payload)),
+                _ => return Err(not_object("payload")),
+            },
+            [b'a', b'u', b'd'] => {
+                // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
+                let shaped = match value.kind {
+                    Kind::Null | Kind::String => true,
+                    Kind::Array => value.strings().is_some(),
+                    _ => false,
+                };
+                if !shaped {
+                    return Err(Error::malformed(
+                        "token aud is neither a string nor an array of strings",
+                    ));
+                }
+                if value.kind != Kind::Null {
+                    let start = value.raw.as_ptr() as usize - payload.as_ptr() as usize;
+                    claims.aud = Some((start, start + value.raw.len(), value.kind, value.escaped));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(claims)
+}
+
+/// Decodes one part into `out` (grown to fit): its decoded length.
+fn decode_part(part: &str, what: &str, out: &mut [u8]) -> Result<usize> {
+    b64::decode_into(part.as_bytes(), out)
+        .ok_or_else(|| Error::malformed(format!("token {what} is not unpadded base64url")))
+}
+
+fn bad_base64(what: &str) -> Error {
+    Error::malformed(format!("token {what} is not unpadded base64url"))
+}
+
+/// Decodes a part that is text (the header or the payload) into `out`, which it replaces.
+fn decode_text(part: &str, what: &str, out: &mut Vec<u8>) -> Result<()> {
+    let len = b64::decoded_len(part.len()).ok_or_else(|| bad_base64(what))?;
+    out.resize(len, 0);
+    decode_part(part, what, out)?;
+    Ok(())
 }
 
 /// Refuses a token over `max_len` bytes before any work on it.
@@ -106,35 +274,54 @@ fn check_size(token: &str, max_len: usize) -> Result<()> {
 
 /// Splits, decodes and screens a token: everything that can be refused without a key.
 /// `allow_hmac` says whether HMAC keys can exist at all (the client enabled `oct` keys).
-pub(crate) fn parse<'a>(
+/// One allocation: the texts of the result (the header and signature decode on the stack).
+pub(crate) fn parse<'a, 's>(
     token: &'a str,
     max_len: usize,
     validation: &Validation,
     allow_hmac: bool,
-) -> Result<Parsed<'a>> {
+    scratch: &'s mut Scratch,
+) -> Result<Parsed<'a, 's>> {
     check_size(token, max_len)?;
-    let mut parts = token.splitn(4, '.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        let count = token.split('.').count();
-        if count == 5 {
-            return Err(Error::malformed(
-                "token is a JWE (five parts); only signed tokens (JWS) are supported",
-            ));
-        }
-        return Err(Error::malformed(format!(
-            "token has {count} dot-separated parts, expected 3"
-        )));
-    };
-    let header_bytes = decode_part(header_b64, "header")?;
-    let header_json = std::str::from_utf8(&header_bytes)
-        .map_err(|_| Error::malformed("token header is not UTF-8"))?;
-    let header: RawHeader<'_> = parse_object(header_json, "header")?;
+    // The signature part is not searched for a third dot: its decoding refuses a dot like
+    // any other character outside the alphabet. Any failure is then reported as the part
+    // count when that is what is wrong.
+    let first = find_dot(token.as_bytes(), 0).ok_or_else(|| part_count(token))?;
+    let second = find_dot(token.as_bytes(), first + 1).ok_or_else(|| part_count(token))?;
+    let (header_b64, payload_b64) = (&token[..first], &token[first + 1..second]);
+    let signature_b64 = &token[second + 1..];
+    parse_parts(
+        token,
+        header_b64,
+        payload_b64,
+        signature_b64,
+        validation,
+        allow_hmac,
+        scratch,
+    )
+    .map_err(|e| match signature_b64.contains('.') {
+        true => part_count(token),
+        false => e,
+    })
+}
+
+fn parse_parts<'a, 's>(
+    token: &'a str,
+    header_b64: &str,
+    payload_b64: &str,
+    signature_b64: &str,
+    validation: &Validation,
+    allow_hmac: bool,
+    scratch: &'s mut Scratch,
+) -> Result<Parsed<'a, 's>> {
+    let mut stack = [0u8; 512];
+    let mut heap = Vec::new();
+    let header_json = decode_header(header_b64, &mut stack, &mut heap)?;
+    let header = read_header(header_json)?;
 
     // RFC 7515 §4.1.11: a recipient must reject a token whose crit names anything it does not
     // understand; libjwks implements no extension, so any crit is refused.
-    if header.crit.0 {
+    if header.crit {
         return Err(Error::new(
             ErrorKind::UnsupportedCritical,
             "token header lists critical extensions (crit) that libjwks does not implement",
@@ -163,43 +350,115 @@ pub(crate) fn parse<'a>(
         ));
     }
     crate::jose::validation::check_typ(header.typ.as_deref(), &validation.typ)?;
-    let typ = header.typ.map(Cow::into_owned);
-    let kid = header.kid.map(Cow::into_owned);
 
-    let signature = decode_part(signature_b64, "signature")?;
-    let payload_bytes = decode_part(payload_b64, "payload")?;
-    let payload = String::from_utf8(payload_bytes)
-        .map_err(|_| Error::malformed("token payload is not UTF-8"))?;
-    let registered: Registered<'_> = parse_object(&payload, "payload")?;
-    // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
-    let aud_shaped = match &registered.aud {
-        None | Some(Value::Null | Value::String(_)) => true,
-        Some(Value::Array(list)) => list.iter().all(Value::is_string),
-        Some(_) => false,
+    let sig_len = b64::decoded_len(signature_b64.len()).ok_or_else(|| bad_base64("signature"))?;
+    let signature = scratch.take(sig_len);
+    decode_part(signature_b64, "signature", signature)?;
+
+    let extra =
+        3 + header.kid.as_ref().map_or(0, |k| k.len()) + header.typ.as_ref().map_or(0, |t| t.len());
+    let mut bytes = Vec::with_capacity(payload_b64.len() / 4 * 3 + 2 + extra);
+    decode_text(payload_b64, "payload", &mut bytes)?;
+    let payload =
+        utf8_string(bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;
+    let claims = read_claims(&payload)?;
+    let mut texts = Texts {
+        payload_end: payload.len(),
+        buf: payload,
+        kid: None,
+        typ: None,
     };
-    if !aud_shaped {
-        return Err(Error::malformed(
-            "token aud is neither a string nor an array of strings",
-        ));
-    }
-    let claims = Claims {
-        exp: numeric_date(&registered.exp, "exp")?,
-        nbf: numeric_date(&registered.nbf, "nbf")?,
-        iat: numeric_date(&registered.iat, "iat")?,
-        iss: registered.iss.map(Cow::into_owned),
-        aud: registered.aud,
-    };
+    texts.buf.push('\0');
+    texts.kid = header.kid.map(|k| texts.push(&k));
+    texts.typ = header.typ.map(|t| texts.push(&t));
 
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
     Ok(Parsed {
         alg,
-        kid,
-        typ,
         signing_input: &token.as_bytes()[..signing_input_len],
         signature,
-        payload,
+        texts,
         claims,
     })
+}
+
+/// Where the first '.' at or after `from` is, sixteen bytes at a time on x86-64.
+fn find_dot(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2, all these intrinsics need, is part of every x86-64 CPU; each load
+        // reads 16 bytes from i, with i + 16 <= bytes.len(), so inside `bytes` (loadu has no
+        // alignment requirement).
+        unsafe {
+            let dots = _mm_set1_epi8(b'.' as i8);
+            while i + 16 <= bytes.len() {
+                let block = _mm_loadu_si128(bytes.as_ptr().add(i).cast());
+                let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(block, dots));
+                if hits != 0 {
+                    return Some(i + hits.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'.')
+        .map(|p| p + i)
+}
+
+/// The error for a token that does not have three parts.
+fn part_count(token: &str) -> Error {
+    let count = token.split('.').count();
+    if count == 5 {
+        return Error::malformed(
+            "token is a JWE (five parts); only signed tokens (JWS) are supported",
+        );
+    }
+    Error::malformed(format!("token has {count} dot-separated parts, expected 3"))
+}
+
+/// `bytes` as text, when they are UTF-8; ASCII (nearly every token) is recognised a word at a
+/// time.
+pub(crate) fn utf8_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII text is UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+/// [`utf8_str`] for owned bytes.
+fn utf8_string(bytes: Vec<u8>) -> Option<String> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII text is UTF-8.
+        Some(unsafe { String::from_utf8_unchecked(bytes) })
+    } else {
+        String::from_utf8(bytes).ok()
+    }
+}
+
+/// Decodes the header into `stack` when it fits, else into `heap`, as UTF-8 text.
+fn decode_header<'b>(
+    header_b64: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b str> {
+    let len = b64::decoded_len(header_b64.len()).ok_or_else(|| bad_base64("header"))?;
+    let bytes = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap[..]
+    };
+    decode_part(header_b64, "header", bytes)?;
+    utf8_str(bytes).ok_or_else(|| Error::malformed("token header is not UTF-8"))
 }
 
 /// Reads the header's `kid` and the payload's `iss` without verifying anything (for
@@ -210,26 +469,23 @@ pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Optio
     let (Some(header_b64), Some(payload_b64)) = (parts.next(), parts.next()) else {
         return Err(Error::malformed("token has no dot-separated parts"));
     };
-    let bytes = decode_part(header_b64, "header")?;
-    let json =
-        std::str::from_utf8(&bytes).map_err(|_| Error::malformed("token header is not UTF-8"))?;
-    let header: RawHeader<'_> = parse_object(json, "header")?;
-    let bytes = decode_part(payload_b64, "payload")?;
-    let json =
-        std::str::from_utf8(&bytes).map_err(|_| Error::malformed("token payload is not UTF-8"))?;
-    let claims: Registered<'_> = parse_object(json, "payload")?;
-    Ok((
-        header.kid.map(Cow::into_owned),
-        claims.iss.map(Cow::into_owned),
-    ))
+    let mut stack = [0u8; 512];
+    let mut heap = Vec::new();
+    let kid = read_header(decode_header(header_b64, &mut stack, &mut heap)?)?
+        .kid
+        .map(Cow::into_owned);
+    let mut bytes = Vec::new();
+    decode_text(payload_b64, "payload", &mut bytes)?;
+    let payload = utf8_str(&bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;
+    let claims = read_claims(payload)?;
+    Ok((kid, claims.iss(payload).map(str::to_owned)))
 }
 
-fn numeric_date(value: &Option<Value>, name: &str) -> Result<Option<f64>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
+fn numeric_date(value: &json::Value<'_>, name: &str) -> Result<Option<f64>> {
+    match value.kind {
+        Kind::Null => Ok(None),
+        _ => value
             .as_f64()
-            .filter(|f| f.is_finite())
             .map(Some)
             .ok_or_else(|| Error::malformed(format!("claim \"{name}\" is not a number"))),
     }

@@ -2,7 +2,9 @@
 //! encoding of public keys, and the claim checks' settings.
 
 pub(crate) mod alg;
+pub(crate) mod b64;
 pub(crate) mod der;
+pub(crate) mod json;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod validation;

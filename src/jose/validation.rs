@@ -4,15 +4,10 @@
 
 use std::time::Duration;
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-
-use serde::de::IgnoredAny;
-use serde_json::Value;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::alg::Algorithm;
-use crate::jose::jwt::{parse_object, Claims};
+use crate::jose::json::Kind;
+use crate::jose::jwt::{read_object, Claims};
 
 /// Claim and header checks. The defaults follow DESIGN.md: `exp` required and checked, `nbf`
 /// checked when present, 60 s leeway, `aud`/`iss` checked when configured, `typ` unchecked unless
@@ -202,7 +197,7 @@ pub(crate) fn check_claims(
     )?;
     if v.verify_iss {
         if let Some(expected) = &v.issuer {
-            match claims.iss.as_deref() {
+            match claims.iss(payload) {
                 None => return Err(missing("iss")),
                 Some(iss) if iss == expected => {}
                 Some(_) => {
@@ -214,7 +209,8 @@ pub(crate) fn check_claims(
             }
         }
     }
-    if v.verify_aud && v.audience.is_empty() && claims.aud.as_ref().is_some_and(|a| !a.is_null()) {
+    let aud = claims.aud(payload);
+    if v.verify_aud && v.audience.is_empty() && aud.is_some() {
         // RFC 7519 §4.1.3: a recipient that does not identify itself with a value of a
         // present aud must reject the token (PyJWT does too); a token minted for another
         // service must not be accepted by a client that forgot to say who it is.
@@ -224,16 +220,8 @@ pub(crate) fn check_claims(
         ));
     }
     if v.verify_aud && !v.audience.is_empty() {
-        let matches = |a: &Value| {
-            a.as_str()
-                .is_some_and(|a| v.audience.iter().any(|e| e == a))
-        };
-        let ok = match &claims.aud {
-            None => return Err(missing("aud")),
-            Some(Value::Array(list)) => list.iter().any(matches),
-            Some(single) => matches(single),
-        };
-        if !ok {
+        let aud = aud.ok_or_else(|| missing("aud"))?;
+        if !aud.contains_str(|a| v.audience.iter().any(|e| e == a)) {
             return Err(Error::new(
                 ErrorKind::WrongAudience,
                 "token aud contains none of the expected audiences",
@@ -242,10 +230,17 @@ pub(crate) fn check_claims(
     }
     if !v.required_claims.is_empty() {
         // A claim whose value is null counts as absent.
-        let present: HashMap<Cow<'_, str>, Option<IgnoredAny>> = parse_object(payload, "payload")?;
-        let has = |c: &str| present.get(c).is_some_and(Option::is_some);
-        if let Some(name) = v.required_claims.iter().find(|c| !has(c)) {
-            return Err(missing(name));
+        let mut present = vec![false; v.required_claims.len()];
+        read_object(payload, "payload", |name, value| {
+            if value.kind != Kind::Null {
+                for (i, wanted) in v.required_claims.iter().enumerate() {
+                    present[i] |= wanted == name;
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(i) = present.iter().position(|p| !p) {
+            return Err(missing(&v.required_claims[i]));
         }
     }
     Ok(())

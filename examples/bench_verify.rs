@@ -1,0 +1,211 @@
+//! The Rust side of the cross-language benchmark (`bench/run.sh`, see BENCHMARKS.md).
+//!
+//! - `fixtures DIR`: writes the keys and tokens every path verifies (`jwks.json`,
+//!   `tokens.json`, and `floor.json`: each public key in the form aws-lc-rs takes).
+//! - `time URL DIR MILLIS`: one round of the floor and of `Client::verify`, each algorithm for
+//!   about MILLIS ms; prints `path alg ns_per_verification`.
+//! - `count floor|rust ALG N URL DIR`: N verifications in `counted_loop`, for callgrind.
+//! - `lookup URL DIR MILLIS`: ns per cache-hit `get_signing_key`, and verifications per second
+//!   on 1 and on 2 threads.
+
+#[path = "../tests/support/keys.rs"]
+mod keys;
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use jwks::{Client, ClientOptions};
+use keys::TestKey;
+use serde_json::{json, Value};
+
+/// The algorithms measured, in table order.
+const ALGS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
+const AUDIENCE: &str = "bench";
+const ISSUER: &str = "https://issuer.bench";
+
+fn verification_alg(alg: &str) -> &'static dyn signature::VerificationAlgorithm {
+    match alg {
+        "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
+        "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+        "ES256" => &signature::ECDSA_P256_SHA256_FIXED,
+        "ES384" => &signature::ECDSA_P384_SHA384_FIXED,
+        "EdDSA" => &signature::ED25519,
+        other => panic!("unknown algorithm {other}"),
+    }
+}
+
+fn read_json(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).expect("fixture file");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+fn fixtures(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let keys = [
+        TestKey::rsa("rs256", "RS256"),
+        TestKey::rsa("ps256", "PS256"),
+        TestKey::ec("es256", "ES256"),
+        TestKey::ec("es384", "ES384"),
+        TestKey::ed25519("eddsa"),
+    ];
+    // The pinned claims: sub, iss, aud, iat and exp (valid until 2100); kid and alg in the
+    // header, nothing else.
+    let claims = json!({
+        "sub": "user-1", "iss": ISSUER, "aud": AUDIENCE, "iat": 1_767_225_600u64,
+        "exp": 4_102_444_800u64,
+    });
+    let mut tokens = BTreeMap::new();
+    let mut floor = BTreeMap::new();
+    for key in &keys {
+        let header = json!({ "alg": key.alg, "kid": key.kid });
+        tokens.insert(key.alg, key.sign_with(key.alg, &header, &claims));
+        floor.insert(key.alg, B64.encode(key.public_key_bytes()));
+    }
+    let set = keys::jwks(&keys.iter().collect::<Vec<_>>());
+    std::fs::write(dir.join("jwks.json"), set + "\n").unwrap();
+    let pretty = |v: &BTreeMap<&str, String>| serde_json::to_string_pretty(v).unwrap() + "\n";
+    std::fs::write(dir.join("tokens.json"), pretty(&tokens)).unwrap();
+    std::fs::write(dir.join("floor.json"), pretty(&floor)).unwrap();
+}
+
+/// What one path verifies: a closure per algorithm.
+type Verifier = Box<dyn Fn()>;
+
+fn floor_verifier(dir: &Path, alg: &str) -> Verifier {
+    let token = read_json(dir, "tokens.json")[alg]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = B64
+        .decode(read_json(dir, "floor.json")[alg].as_str().unwrap())
+        .unwrap();
+    let key = ParsedPublicKey::new(verification_alg(alg), key).expect("floor key");
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let (input, sig) = (input.as_bytes().to_vec(), B64.decode(sig).unwrap());
+    Box::new(move || key.verify_sig(black_box(&input), black_box(&sig)).unwrap())
+}
+
+fn client(url: &str) -> Client {
+    let mut options = ClientOptions::new(url);
+    options.validation.audience = vec![AUDIENCE.into()];
+    options.validation.issuer = Some(ISSUER.into());
+    let client = Client::new(options).expect("client");
+    client.warm_up().expect("warm up");
+    client
+}
+
+fn rust_verifier(client: &Client, dir: &Path, alg: &str) -> Verifier {
+    let token = read_json(dir, "tokens.json")[alg]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = client.clone();
+    client.verify(&token).expect("the fixture token verifies");
+    Box::new(move || {
+        black_box(client.verify(black_box(&token)).unwrap());
+    })
+}
+
+/// ns per call of `f`, over about `millis` ms after a short warm-up.
+fn time(f: &dyn Fn(), millis: u64) -> f64 {
+    let budget = Duration::from_millis(millis);
+    let mut n = 16u64;
+    for _ in 0..n {
+        f();
+    }
+    loop {
+        let start = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        let took = start.elapsed();
+        if took >= budget {
+            return took.as_nanos() as f64 / n as f64;
+        }
+        n = (n * 2).max((n as f64 * budget.as_secs_f64() / took.as_secs_f64().max(1e-9)) as u64);
+    }
+}
+
+#[inline(never)]
+fn counted_loop(f: &dyn Fn(), n: u64) {
+    for _ in 0..n {
+        f();
+    }
+}
+
+/// Verifications per second over `millis` ms on `threads` threads together.
+fn throughput(client: &Client, token: &str, threads: usize, millis: u64) -> f64 {
+    let stop = Instant::now() + Duration::from_millis(millis);
+    let done: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0u64;
+                    while Instant::now() < stop {
+                        for _ in 0..32 {
+                            black_box(client.verify(black_box(token)).unwrap());
+                        }
+                        n += 32;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    done as f64 / (millis as f64 / 1000.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    match arg(0) {
+        "fixtures" => fixtures(Path::new(arg(1))),
+        "time" => {
+            let (url, dir) = (arg(1), Path::new(arg(2)));
+            let millis: u64 = arg(3).parse().unwrap_or(300);
+            let client = client(url);
+            for alg in ALGS {
+                let floor = floor_verifier(dir, alg);
+                println!("floor {alg} {:.0}", time(&floor, millis));
+                let rust = rust_verifier(&client, dir, alg);
+                println!("rust {alg} {:.0}", time(&rust, millis));
+            }
+        }
+        "count" => {
+            let (path, alg, n) = (arg(1), arg(2), arg(3).parse().unwrap_or(100));
+            let (url, dir) = (arg(4), Path::new(arg(5)));
+            let f = match path {
+                "floor" => floor_verifier(dir, alg),
+                _ => rust_verifier(&client(url), dir, alg),
+            };
+            counted_loop(&f, n);
+        }
+        "lookup" => {
+            let (url, dir) = (arg(1), Path::new(arg(2)));
+            let millis: u64 = arg(3).parse().unwrap_or(300);
+            let client = client(url);
+            client.get_signing_key("rs256").unwrap();
+            let lookup = || {
+                black_box(client.get_signing_key(black_box("rs256")).unwrap());
+            };
+            println!("lookup rs256 {:.1}", time(&lookup, millis));
+            let tokens = read_json(dir, "tokens.json");
+            for alg in ["RS256", "ES256"] {
+                let token = tokens[alg].as_str().unwrap();
+                let one = throughput(&client, token, 1, millis * 3);
+                let two = throughput(&client, token, 2, millis * 3);
+                println!("threads {alg} {one:.0} {two:.0}");
+            }
+        }
+        _ => {
+            eprintln!("usage: bench_verify fixtures DIR | time URL DIR MILLIS | count floor|rust ALG N URL DIR | lookup URL DIR MILLIS");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Unpadded base64url decoding (RFC 7515 §2) into a buffer the caller owns, for the token's
+//! three parts on every verification.
+//!
+//! It accepts exactly what the `base64` crate's `URL_SAFE_NO_PAD` engine accepts (a unit test
+//! and the token fuzz target compare the two): the URL-safe alphabet only, no padding, no
+//! length of the form 4n+1, and zero bits past the last whole byte. On x86-64 with SSSE3,
+//! blocks of 16 characters are checked and decoded in SSE registers (table lookups by
+//! nibble, as described by Muła and Lemire for standard base64, with tables for the URL-safe
+//! alphabet); the rest goes four characters at a time, each group one OR of four table
+//! entries that already sit at their bit positions. About five times faster than the crate
+//! for a token, with no allocation.
+
+/// Marks a byte outside the alphabet: bit 31 is never set by a valid group.
+const BAD: u32 = 1 << 31;
+
+/// `TABLES[i][c]`: the six bits of character `c`, placed where the i-th character of a group
+/// of four puts them in the group's 24 bits; `BAD` for a character outside the alphabet.
+static TABLES: [[u32; 256]; 4] = tables();
+
+const fn tables() -> [[u32; 256]; 4] {
+    let mut t = [[BAD; 256]; 4];
+    let mut c = 0;
+    while c < 256 {
+        let v = match c as u8 {
+            b'A'..=b'Z' => c as u32 - b'A' as u32,
+            b'a'..=b'z' => c as u32 - b'a' as u32 + 26,
+            b'0'..=b'9' => c as u32 - b'0' as u32 + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => BAD,
+        };
+        if v != BAD {
+            t[0][c] = v << 18;
+            t[1][c] = v << 12;
+            t[2][c] = v << 6;
+            t[3][c] = v;
+        }
+        c += 1;
+    }
+    t
+}
+
+/// The decoded length of `encoded` characters, or None when no valid text has that length.
+pub(crate) fn decoded_len(encoded: usize) -> Option<usize> {
+    match encoded % 4 {
+        1 => None,
+        r => Some(encoded / 4 * 3 + r.saturating_sub(1)),
+    }
+}
+
+/// Decodes `input` into the start of `out`, returning the decoded length, or None when
+/// `input` is not canonical unpadded base64url or `out` is too short.
+pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = decoded_len(input.len())?;
+    let out = out.get_mut(..len)?;
+    let (done_in, done_out) = blocks(input, out);
+    let (input, out) = (&input[done_in..], &mut out[done_out..]);
+    let [t0, t1, t2, t3] = &TABLES;
+    let mut bad = 0u32;
+    let mut groups = input.chunks_exact(4);
+    let mut outs = out.chunks_exact_mut(3);
+    for (g, o) in (&mut groups).zip(&mut outs) {
+        let v = t0[g[0] as usize] | t1[g[1] as usize] | t2[g[2] as usize] | t3[g[3] as usize];
+        bad |= v;
+        o.copy_from_slice(&v.to_be_bytes()[1..]);
+    }
+    let rest = groups.remainder();
+    let tail = outs.into_remainder();
+    // The bits of the last character that fall past the last whole byte must be zero.
+    let past = match rest.len() {
+        0 => 0,
+        2 => {
+            let v = t0[rest[0] as usize] | t1[rest[1] as usize];
+            bad |= v;
+            tail[0] = (v >> 16) as u8;
+            v & 0xF000
+        }
+        3 => {
+            let v = t0[rest[0] as usize] | t1[rest[1] as usize] | t2[rest[2] as usize];
+            bad |= v;
+            tail[0] = (v >> 16) as u8;
+            tail[1] = (v >> 8) as u8;
+            v & 0xC0
+        }
+        _ => return None,
+    };
+    (bad & BAD == 0 && past == 0).then_some(len)
+}
+
+/// Decodes the leading whole blocks of 16 characters it can with SIMD: returns how many
+/// characters it read and bytes it wrote (0, 0 without SSSE3). It stops before a block with a
+/// character outside the alphabet, which the scalar code then refuses.
+fn blocks(input: &[u8], out: &mut [u8]) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("ssse3") {
+        // SAFETY: the CPU has SSSE3 (checked just above), the only requirement of the
+        // target_feature function.
+        return unsafe { ssse3::blocks(input, out) };
+    }
+    let _ = (input, out);
+    (0, 0)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod ssse3 {
+    use std::arch::x86_64::*;
+
+    /// [`super::blocks`] in SSSE3: 16 characters into 12 bytes per step.
+    #[target_feature(enable = "ssse3")]
+    pub(super) fn blocks(input: &[u8], out: &mut [u8]) -> (usize, usize) {
+        // Each byte's high nibble class gets a bit (2: '-', 3: digits, 4 and 5: upper case
+        // and '_', 6 and 7: lower case); the low-nibble table holds, for each low nibble, the
+        // classes in which it makes a character of the alphabet.
+        let by_high = _mm_setr_epi8(
+            0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
+        );
+        let by_low = _mm_setr_epi8(
+            0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x14, 0x14, 0x15,
+            0x14, 0x1C,
+        );
+        // What to add to a character of each high nibble to get its six bits.
+        let shift = _mm_setr_epi8(0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+        let nibble = _mm_set1_epi8(0x0F);
+        let underscore = _mm_set1_epi8(b'_' as i8);
+        let to_12_bits = _mm_set1_epi32(0x0140_0140);
+        let to_24_bits = _mm_set1_epi32(0x0001_1000);
+        let order = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+        let (mut i, mut o) = (0, 0);
+        while i + 16 <= input.len() && o + 16 <= out.len() {
+            // SAFETY: i + 16 <= input.len(), so the 16 bytes read are inside `input`
+            // (loadu has no alignment requirement).
+            let v = unsafe { _mm_loadu_si128(input.as_ptr().add(i).cast()) };
+            let high = _mm_and_si128(_mm_srli_epi32(v, 4), nibble);
+            let low = _mm_and_si128(v, nibble);
+            let fits = _mm_and_si128(
+                _mm_shuffle_epi8(by_low, low),
+                _mm_shuffle_epi8(by_high, high),
+            );
+            if _mm_movemask_epi8(_mm_cmpeq_epi8(fits, _mm_setzero_si128())) != 0 {
+                break;
+            }
+            // '_' shares its high nibble with 'P'..'Z' but comes 33 later in the alphabet.
+            let fix = _mm_and_si128(_mm_cmpeq_epi8(v, underscore), _mm_set1_epi8(33));
+            let sixes = _mm_add_epi8(v, _mm_add_epi8(_mm_shuffle_epi8(shift, high), fix));
+            let twelves = _mm_maddubs_epi16(sixes, to_12_bits);
+            let words = _mm_madd_epi16(twelves, to_24_bits);
+            let bytes = _mm_shuffle_epi8(words, order);
+            // SAFETY: o + 16 <= out.len(), so the 16 bytes written (12 decoded, 4 that the next
+            // step or the scalar tail overwrites) are inside `out`.
+            unsafe { _mm_storeu_si128(out.as_mut_ptr().add(o).cast(), bytes) };
+            i += 16;
+            o += 12;
+        }
+        (i, o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_into, decoded_len};
+    use base64::Engine;
+
+    fn ours(text: &str) -> Option<Vec<u8>> {
+        let mut out = vec![0; decoded_len(text.len())?];
+        decode_into(text.as_bytes(), &mut out).map(|n| out[..n].to_vec())
+    }
+
+    fn reference(text: &str) -> Option<Vec<u8>> {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+    }
+
+    #[test]
+    fn agrees_with_the_base64_crate() {
+        let mut cases: Vec<String> = [
+            "", "A", "AA", "AAA", "AAAA", "AB", "AQ", "AR", "AAB", "AAE", "AAC", "_-_-", "____",
+            "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "Zm9vYmE=", "Zm9vYg==", "Zm9v+/", "Zm9v\n",
+            "Zm 9v", "Zm9vY", "é", "Zm9vYé", "\0AAA",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every pair and triple of one character class each, and every single byte in each
+        // position of a group.
+        let alphabet = "AQgw_-09azZ=+/.\u{7f}";
+        for a in alphabet.chars() {
+            for b in alphabet.chars() {
+                cases.push(format!("{a}{b}"));
+                for c in alphabet.chars() {
+                    cases.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for byte in 0u8..=127 {
+            for pos in 0..8 {
+                let mut s = b"QUJDREVG".to_vec();
+                s[pos] = byte;
+                cases.push(String::from_utf8(s).unwrap());
+            }
+        }
+        for case in &cases {
+            assert_eq!(ours(case), reference(case), "input {case:?}");
+        }
+    }
+
+    #[test]
+    fn agrees_on_every_byte_in_every_position_of_long_texts() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let base = engine.encode((0..=255u8).collect::<Vec<u8>>());
+        for len in [40, 43, 64, 66] {
+            for pos in 0..len {
+                for byte in 0..=255u8 {
+                    let mut text = base.as_bytes()[..len].to_vec();
+                    text[pos] = byte;
+                    let mut out = vec![0; decoded_len(len).unwrap()];
+                    let ours = decode_into(&text, &mut out).map(|n| out[..n].to_vec());
+                    assert_eq!(
+                        ours,
+                        engine.decode(&text).ok(),
+                        "byte {byte} at {pos} of {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn round_trips_every_length() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        for n in 0..bytes.len() {
+            let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..n]);
+            assert_eq!(ours(&text).as_deref(), Some(&bytes[..n]));
+        }
+    }
+
+    #[test]
+    fn refuses_a_short_buffer() {
+        assert_eq!(decode_into(b"Zm9vYmFy", &mut [0; 5]), None);
+        assert_eq!(decode_into(b"Zm9vYmFy", &mut [0; 6]), Some(6));
+    }
+}
