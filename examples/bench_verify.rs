@@ -7,9 +7,14 @@
 //! - `count floor|rust ALG N URL DIR`: N verifications in `counted_loop`, for callgrind.
 //! - `lookup URL DIR MILLIS`: ns per cache-hit `get_signing_key`, and verifications per second
 //!   on 1 and on 2 threads.
+//! - `cold ROUNDS`: µs from client creation to the first verified token against a loopback
+//!   server, for a fixed JWKS URL and through discovery, with the requests each made.
 
-#[path = "../tests/support/keys.rs"]
-mod keys;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::keys;
+use support::server::{Reply, TestServer};
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -90,6 +95,24 @@ fn floor_verifier(dir: &Path, alg: &str) -> Verifier {
     Box::new(move || key.verify_sig(black_box(&input), black_box(&sig)).unwrap())
 }
 
+/// The signature check alone through the key libjwks parsed from the JWKS (the floor's work
+/// on libjwks's own key object).
+fn key_verifier(client: &Client, dir: &Path, alg: &str) -> Verifier {
+    let token = read_json(dir, "tokens.json")[alg]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kid = alg.to_ascii_lowercase();
+    let key = client.get_signing_key(&kid).expect("fixture key");
+    let alg: jwks::Algorithm = alg.parse().unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let (input, sig) = (input.as_bytes().to_vec(), B64.decode(sig).unwrap());
+    Box::new(move || {
+        key.verify_signature(alg, black_box(&input), black_box(&sig))
+            .unwrap()
+    })
+}
+
 fn client(url: &str) -> Client {
     let mut options = ClientOptions::new(url);
     options.validation.audience = vec![AUDIENCE.into()];
@@ -161,6 +184,46 @@ fn throughput(client: &Client, token: &str, threads: usize, millis: u64) -> f64 
     done as f64 / (millis as f64 / 1000.0)
 }
 
+/// The cold path, timed from `Client::new` to the first verified token, `rounds` times over
+/// fresh clients: a fixed JWKS URL (one request) and discovery (the configuration, then the
+/// keys: two requests). Prints `cold fixed|discovery median_us requests_per_client`.
+fn cold(rounds: usize) {
+    let key = TestKey::ec("cold", "ES256");
+    let server = TestServer::start();
+    let iss = server.url("/idp");
+    server.set("/idp/jwks", Reply::json(keys::jwks(&[&key])));
+    server.set(
+        "/idp/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")}).to_string()),
+    );
+    let token =
+        key.token(&json!({"iss": iss, "sub": "u", "aud": AUDIENCE, "exp": 4_102_444_800u64}));
+    for mode in ["fixed", "discovery"] {
+        let before =
+            server.hits("/idp/jwks") + server.hits("/idp/.well-known/openid-configuration");
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let mut options = match mode {
+                "fixed" => ClientOptions::new(server.url("/idp/jwks")),
+                _ => {
+                    let mut o = ClientOptions::default();
+                    o.discovery.allowed_issuers = vec![iss.clone()];
+                    o
+                }
+            };
+            options.validation.audience = vec![AUDIENCE.into()];
+            let start = Instant::now();
+            let client = Client::new(options).expect("client");
+            client.verify(&token).expect("the first token verifies");
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        let after = server.hits("/idp/jwks") + server.hits("/idp/.well-known/openid-configuration");
+        times.sort_by(f64::total_cmp);
+        let requests = (after - before) as f64 / rounds as f64;
+        println!("cold {mode} {:.0} {requests}", times[times.len() / 2]);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
@@ -182,6 +245,15 @@ fn main() {
             let (url, dir) = (arg(4), Path::new(arg(5)));
             let f = match path {
                 "floor" => floor_verifier(dir, alg),
+                "key" => key_verifier(&client(url), dir, alg),
+                "keyalloc" => {
+                    let inner = key_verifier(&client(url), dir, alg);
+                    Box::new(move || {
+                        let held = black_box(vec![1u8; 160]);
+                        inner();
+                        drop(held);
+                    })
+                }
                 _ => rust_verifier(&client(url), dir, alg),
             };
             counted_loop(&f, n);
@@ -203,8 +275,9 @@ fn main() {
                 println!("threads {alg} {one:.0} {two:.0}");
             }
         }
+        "cold" => cold(arg(1).parse().unwrap_or(20)),
         _ => {
-            eprintln!("usage: bench_verify fixtures DIR | time URL DIR MILLIS | count floor|rust ALG N URL DIR | lookup URL DIR MILLIS");
+            eprintln!("usage: bench_verify fixtures DIR | time URL DIR MILLIS | count floor|key|rust ALG N URL DIR | lookup URL DIR MILLIS | cold ROUNDS");
             std::process::exit(2);
         }
     }

@@ -56,7 +56,9 @@ pub fn token(data: &[u8]) {
     let validation = client.validation();
     let _ = crate::jose::jwt::peek(text, 1 << 20);
     let mut scratch = crate::jose::jwt::Scratch::new();
-    if let Ok(parsed) = crate::jose::jwt::parse(text, 1 << 20, validation, false, &mut scratch) {
+    if let Ok(parsed) =
+        crate::jose::jwt::parse(text.as_bytes(), 1 << 20, validation, false, &mut scratch)
+    {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

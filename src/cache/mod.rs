@@ -208,6 +208,17 @@ impl SetCache {
         self.current.read().clone()
     }
 
+    /// `f` on the installed set, under the read lock (no clone of the set's `Arc`, whose
+    /// count every reader would otherwise write).
+    pub fn with_current<R>(&self, f: impl FnOnce(&Installed) -> Option<R>) -> Option<R> {
+        self.current.read().as_deref().and_then(f)
+    }
+
+    /// Whether the kid → key LRU is on.
+    pub fn has_key_lru(&self) -> bool {
+        self.keys_lru.is_some()
+    }
+
     /// Fetches through `fetch` unless a set newer than generation `seen` (0: none) was
     /// installed meanwhile, sharing one fetch among all concurrent callers.
     pub fn refresh(

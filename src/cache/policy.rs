@@ -10,16 +10,19 @@ use std::time::{Duration, SystemTime};
 
 use crate::cache::Backoff;
 
-/// A cached set (or issuer configuration) is refreshed in the background once this fraction
-/// of its lifespan has passed, so with traffic it never expires: with the default 300 s
-/// lifespan that leaves 60 s — two default timeouts, or five backoff retries — before it
-/// would be served stale. The per-set jitter (`refresh_jitter`, up to 10% of the lifespan
-/// taken off) also moves this point, spreading a fleet's refreshes over 8% of the lifespan.
-pub(crate) const REFRESH_AHEAD: f64 = 0.8;
+/// A cached set (or issuer configuration) is refreshed in the background once 80% of its
+/// lifespan has passed, so with traffic it never expires: with the default 300 s lifespan
+/// that leaves 60 s — two default timeouts, or five backoff retries — before it would be
+/// served stale. The per-set jitter (`refresh_jitter`, up to 10% of the lifespan taken off)
+/// also moves this point, spreading a fleet's refreshes over 8% of the lifespan. Computed in
+/// integers: every lookup asks.
+fn refresh_point(lifespan: Duration) -> Duration {
+    lifespan - lifespan / 5
+}
 
 /// When something fetched at `at` with this `lifespan` is due for its background refresh.
 pub(crate) fn refresh_due_at(at: Duration, lifespan: Duration) -> Duration {
-    at.saturating_add(lifespan.mul_f64(REFRESH_AHEAD))
+    at.saturating_add(refresh_point(lifespan))
 }
 
 /// The caching policy of a source.
@@ -98,6 +101,14 @@ impl Freshness {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_refresh_point_is_refresh_ahead_of_the_lifespan() {
+        for secs in [1, 5, 60, 300, 86_400] {
+            let lifespan = Duration::from_secs(secs);
+            assert_eq!(refresh_point(lifespan), lifespan.mul_f64(0.8));
+        }
+    }
+
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -167,7 +178,7 @@ pub(crate) struct Rules {
     /// How long past its lifespan the last good set keeps serving while refreshes fail.
     pub max_stale: Duration,
     pub backoff: Backoff,
-    /// Refresh in the background once `REFRESH_AHEAD` of a set's lifespan has passed.
+    /// Refresh in the background once 80% of a set's lifespan has passed (`refresh_point`).
     pub refresh_ahead: bool,
 }
 
@@ -184,7 +195,7 @@ impl Rules {
     /// How a cached thing of this `age` and `lifespan` may be used now.
     pub fn age(&self, age: Duration, lifespan: Duration) -> Age {
         if age < lifespan {
-            let due = self.refresh_ahead && age >= lifespan.mul_f64(REFRESH_AHEAD);
+            let due = self.refresh_ahead && age >= refresh_point(lifespan);
             Age::Fresh { refresh_due: due }
         } else if age < lifespan.saturating_add(self.max_stale) {
             Age::Stale

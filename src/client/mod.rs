@@ -264,13 +264,13 @@ impl Client {
 
     /// Verifies a compact JWS with the client's settings.
     pub fn verify(&self, token: &str) -> Result<Verified> {
-        self.verify_impl(token, Cow::Borrowed(&self.inner.validation))
+        self.verify_impl(token.as_bytes(), Cow::Borrowed(&self.inner.validation))
     }
 
     /// Verifies a compact JWS with per-call overrides of the client's settings.
     pub fn verify_with(&self, token: &str, options: &VerifyOptions) -> Result<Verified> {
         let validation = options.apply(&self.inner.validation)?;
-        self.verify_impl(token, Cow::Owned(validation))
+        self.verify_impl(token.as_bytes(), Cow::Owned(validation))
     }
 
     /// Fetches every configured source now (blocking): the fixed JWKS, or each allowed and
@@ -299,7 +299,7 @@ impl Client {
     /// Splits, decodes and screens a token under this client's limits and `validation`.
     pub(crate) fn parse<'t, 's>(
         &self,
-        token: &'t str,
+        token: &'t [u8],
         validation: &Validation,
         scratch: &'s mut jwt::Scratch,
     ) -> Result<jwt::Parsed<'t, 's>> {
@@ -312,9 +312,10 @@ impl Client {
         )
     }
 
+    /// Verifies `token`, read as bytes (a valid token is ASCII; anything else fails to decode).
     pub(crate) fn verify_impl(
         &self,
-        token: &str,
+        token: &[u8],
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
         let mut scratch = jwt::Scratch::new();

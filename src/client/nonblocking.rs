@@ -12,7 +12,7 @@ impl Client {
     /// later). A set past its lifespan but within max-stale answers (flagged stale) while it is
     /// refreshed in the background. Meant for event loops.
     pub fn verify_nonblocking(&self, token: &str) -> Result<Verified> {
-        self.verify_now(token, Cow::Borrowed(&self.inner.validation))
+        self.verify_now(token.as_bytes(), Cow::Borrowed(&self.inner.validation))
     }
 
     /// [`Client::verify_nonblocking`] with per-call settings.
@@ -22,12 +22,12 @@ impl Client {
         options: &VerifyOptions,
     ) -> Result<Verified> {
         let validation = options.apply(&self.inner.validation)?;
-        self.verify_now(token, Cow::Owned(validation))
+        self.verify_now(token.as_bytes(), Cow::Owned(validation))
     }
 
     pub(crate) fn verify_now(
         &self,
-        token: &str,
+        token: &[u8],
         validation: Cow<'_, Validation>,
     ) -> Result<Verified> {
         self.same_process()?;

@@ -4,8 +4,9 @@ use super::key::{jwks_key, jwks_key_set};
 use super::options::jwks_options;
 use super::token::jwks_token;
 use super::verify_options::jwks_verify_options;
-use super::{arg_ref, arg_str, boundary, jwks_error, jwks_status, out_arg};
+use super::{arg_bytes, arg_ref, arg_str, boundary, jwks_error, jwks_status, out_arg};
 use crate::client::Client;
+use crate::error::Error;
 
 /// A JWKS client: one JWKS URL, its cache and its settings. Thread-safe: one client is meant
 /// to be shared by all threads (every function taking `const jwks_client *` may be called
@@ -106,15 +107,18 @@ pub unsafe extern "C" fn jwks_client_verify(
         let client = unsafe { arg_ref(client, "client")? };
         // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
         // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
-        // borrow is not kept past the call.
-        let token = unsafe { arg_str(token, token_len, "token")? };
+        // borrow is not kept past the call. `c_char` and `u8` have the same size and alignment.
+        let token = unsafe { arg_bytes(token.cast(), token_len, "token")? };
         let out = out_arg(out, "out")?;
         // SAFETY: the header requires `options` to be NULL (the client's settings) or a
         // live per-call settings object that no thread changes while a verify uses it.
-        let verified = match unsafe { options.as_ref() } {
-            None => client.inner.verify(token)?,
-            Some(o) => client.inner.verify_with(token, &o.inner)?,
-        };
+        let options = unsafe { options.as_ref() };
+        let verified = verify_token(
+            token,
+            |validation| client.inner.verify_impl(token, validation),
+            options,
+            &client.inner,
+        )?;
         // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable;
         // the new `jwks_token` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_token::into_raw(verified) };
@@ -344,15 +348,18 @@ pub unsafe extern "C" fn jwks_client_verify_nonblocking(
         let client = unsafe { arg_ref(client, "client")? };
         // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
         // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
-        // borrow is not kept past the call.
-        let token = unsafe { arg_str(token, token_len, "token")? };
+        // borrow is not kept past the call. `c_char` and `u8` have the same size and alignment.
+        let token = unsafe { arg_bytes(token.cast(), token_len, "token")? };
         let out = out_arg(out, "out")?;
         // SAFETY: the header requires `options` to be NULL (the client's settings) or a
         // live per-call settings object that no thread changes while a verify uses it.
-        let verified = match unsafe { options.as_ref() } {
-            None => client.inner.verify_nonblocking(token)?,
-            Some(o) => client.inner.verify_nonblocking_with(token, &o.inner)?,
-        };
+        let options = unsafe { options.as_ref() };
+        let verified = verify_token(
+            token,
+            |validation| client.inner.verify_now(token, validation),
+            options,
+            &client.inner,
+        )?;
         // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
         // `jwks_token` passes to the caller, nothing else holds it.
         unsafe { *out = jwks_token::into_raw(verified) };
@@ -405,4 +412,23 @@ pub unsafe extern "C" fn jwks_client_warm_up_nonblocking(
     // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
     // error object, if any.
     unsafe { boundary(err, call) }
+}
+
+/// Runs a verification of the token argument with the client's settings or `options`. The
+/// token is read as bytes (a valid token is ASCII, and anything else fails to decode), so its
+/// UTF-8 is checked only to word the error of a token that fails.
+fn verify_token(
+    token: &[u8],
+    verify: impl FnOnce(std::borrow::Cow<'_, crate::Validation>) -> Result<crate::Verified, Error>,
+    options: Option<&jwks_verify_options>,
+    client: &crate::Client,
+) -> Result<crate::Verified, Error> {
+    let validation = match options {
+        None => std::borrow::Cow::Borrowed(client.validation()),
+        Some(o) => std::borrow::Cow::Owned(o.inner.apply(client.validation())?),
+    };
+    verify(validation).map_err(|e| match std::str::from_utf8(token) {
+        Ok(_) => e,
+        Err(_) => Error::invalid_argument("argument token is not valid UTF-8"),
+    })
 }

@@ -170,8 +170,9 @@ pub unsafe extern "C" fn jwks_token_key(token: *const jwks_token) -> *const jwks
 /// a NULL token. Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_stale(token: *const jwks_token) -> bool {
-    // SAFETY: the header requires `token` to be NULL (false) or a live token, only read here.
     boundary_or(false, || {
+        // SAFETY: the header requires `token` to be NULL (false) or a live token, only read
+        // here.
         unsafe { token.as_ref() }.is_some_and(|t| t.verified.stale())
     })
 }

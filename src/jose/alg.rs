@@ -133,10 +133,24 @@ impl FromStr for Algorithm {
 
     /// Parses a header/JWK `alg` name (case-sensitive, as RFC 7515 requires).
     fn from_str(s: &str) -> Result<Self, Error> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
+        // Matched as bytes: every token names one, so no string comparison per candidate.
+        let alg = match s.as_bytes() {
+            b"RS256" => Some(Algorithm::RS256),
+            b"RS384" => Some(Algorithm::RS384),
+            b"RS512" => Some(Algorithm::RS512),
+            b"PS256" => Some(Algorithm::PS256),
+            b"PS384" => Some(Algorithm::PS384),
+            b"PS512" => Some(Algorithm::PS512),
+            b"ES256" => Some(Algorithm::ES256),
+            b"ES384" => Some(Algorithm::ES384),
+            b"ES512" => Some(Algorithm::ES512),
+            b"EdDSA" => Some(Algorithm::EdDSA),
+            b"HS256" => Some(Algorithm::HS256),
+            b"HS384" => Some(Algorithm::HS384),
+            b"HS512" => Some(Algorithm::HS512),
+            _ => None,
+        };
+        alg.ok_or_else(|| {
                 Error::new(
                     ErrorKind::UnsupportedAlgorithm,
                     "algorithm is not supported (expected one of RS256..RS512, PS256..PS512, ES256..ES512, EdDSA, HS256..HS512)",
@@ -158,5 +172,16 @@ mod tests {
             hmac.len() + Algorithm::ASYMMETRIC.len(),
             Algorithm::ALL.len()
         );
+    }
+
+    #[test]
+    fn every_name_parses_back_and_nothing_else_does() {
+        for alg in Algorithm::ALL {
+            assert_eq!(alg.name().parse::<Algorithm>().unwrap(), alg);
+            assert_eq!(alg.c_name(), format!("{}\0", alg.name()));
+        }
+        for other in ["rs256", "RS256 ", "", "none", "ES256K", "Ed25519"] {
+            assert!(other.parse::<Algorithm>().is_err(), "{other}");
+        }
     }
 }

@@ -241,8 +241,8 @@ fn read_claims(payload: &str) -> Result<Claims> {
 }
 
 /// Decodes one part into `out` (grown to fit): its decoded length.
-fn decode_part(part: &str, what: &str, out: &mut [u8]) -> Result<usize> {
-    b64::decode_into(part.as_bytes(), out)
+fn decode_part(part: &[u8], what: &str, out: &mut [u8]) -> Result<usize> {
+    b64::decode_into(part, out)
         .ok_or_else(|| Error::malformed(format!("token {what} is not unpadded base64url")))
 }
 
@@ -251,7 +251,7 @@ fn bad_base64(what: &str) -> Error {
 }
 
 /// Decodes a part that is text (the header or the payload) into `out`, which it replaces.
-fn decode_text(part: &str, what: &str, out: &mut Vec<u8>) -> Result<()> {
+fn decode_text(part: &[u8], what: &str, out: &mut Vec<u8>) -> Result<()> {
     let len = b64::decoded_len(part.len()).ok_or_else(|| bad_base64(what))?;
     out.resize(len, 0);
     decode_part(part, what, out)?;
@@ -259,7 +259,7 @@ fn decode_text(part: &str, what: &str, out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Refuses a token over `max_len` bytes before any work on it.
-fn check_size(token: &str, max_len: usize) -> Result<()> {
+fn check_size(token: &[u8], max_len: usize) -> Result<()> {
     if token.len() > max_len {
         return Err(Error::new(
             ErrorKind::TokenTooLarge,
@@ -276,7 +276,7 @@ fn check_size(token: &str, max_len: usize) -> Result<()> {
 /// `allow_hmac` says whether HMAC keys can exist at all (the client enabled `oct` keys).
 /// One allocation: the texts of the result (the header and signature decode on the stack).
 pub(crate) fn parse<'a, 's>(
-    token: &'a str,
+    token: &'a [u8],
     max_len: usize,
     validation: &Validation,
     allow_hmac: bool,
@@ -286,8 +286,8 @@ pub(crate) fn parse<'a, 's>(
     // The signature part is not searched for a third dot: its decoding refuses a dot like
     // any other character outside the alphabet. Any failure is then reported as the part
     // count when that is what is wrong.
-    let first = find_dot(token.as_bytes(), 0).ok_or_else(|| part_count(token))?;
-    let second = find_dot(token.as_bytes(), first + 1).ok_or_else(|| part_count(token))?;
+    let first = find_dot(token, 0).ok_or_else(|| part_count(token))?;
+    let second = find_dot(token, first + 1).ok_or_else(|| part_count(token))?;
     let (header_b64, payload_b64) = (&token[..first], &token[first + 1..second]);
     let signature_b64 = &token[second + 1..];
     parse_parts(
@@ -299,22 +299,22 @@ pub(crate) fn parse<'a, 's>(
         allow_hmac,
         scratch,
     )
-    .map_err(|e| match signature_b64.contains('.') {
+    .map_err(|e| match signature_b64.contains(&b'.') {
         true => part_count(token),
         false => e,
     })
 }
 
 fn parse_parts<'a, 's>(
-    token: &'a str,
-    header_b64: &str,
-    payload_b64: &str,
-    signature_b64: &str,
+    token: &'a [u8],
+    header_b64: &[u8],
+    payload_b64: &[u8],
+    signature_b64: &[u8],
     validation: &Validation,
     allow_hmac: bool,
     scratch: &'s mut Scratch,
 ) -> Result<Parsed<'a, 's>> {
-    let mut stack = [0u8; 512];
+    let mut stack = [0u8; 256];
     let mut heap = Vec::new();
     let header_json = decode_header(header_b64, &mut stack, &mut heap)?;
     let header = read_header(header_json)?;
@@ -375,7 +375,7 @@ fn parse_parts<'a, 's>(
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
     Ok(Parsed {
         alg,
-        signing_input: &token.as_bytes()[..signing_input_len],
+        signing_input: &token[..signing_input_len],
         signature,
         texts,
         claims,
@@ -413,8 +413,8 @@ fn find_dot(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The error for a token that does not have three parts.
-fn part_count(token: &str) -> Error {
-    let count = token.split('.').count();
+fn part_count(token: &[u8]) -> Error {
+    let count = token.split(|&b| b == b'.').count();
     if count == 5 {
         return Error::malformed(
             "token is a JWE (five parts); only signed tokens (JWS) are supported",
@@ -426,7 +426,7 @@ fn part_count(token: &str) -> Error {
 /// `bytes` as text, when they are UTF-8; ASCII (nearly every token) is recognised a word at a
 /// time.
 pub(crate) fn utf8_str(bytes: &[u8]) -> Option<&str> {
-    if bytes.is_ascii() {
+    if is_ascii(bytes) {
         // SAFETY: ASCII text is UTF-8.
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     } else {
@@ -434,9 +434,21 @@ pub(crate) fn utf8_str(bytes: &[u8]) -> Option<&str> {
     }
 }
 
+/// Whether every byte is below 0x80, eight at a time without an early exit (which the
+/// compiler turns into vector code).
+fn is_ascii(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut high = 0u64;
+    for word in &mut words {
+        high |= u64::from_le_bytes(word.try_into().unwrap_or_default());
+    }
+    let tail = words.remainder().iter().fold(0u8, |acc, b| acc | b);
+    high & 0x8080_8080_8080_8080 == 0 && tail < 0x80
+}
+
 /// [`utf8_str`] for owned bytes.
 fn utf8_string(bytes: Vec<u8>) -> Option<String> {
-    if bytes.is_ascii() {
+    if is_ascii(bytes.as_slice()) {
         // SAFETY: ASCII text is UTF-8.
         Some(unsafe { String::from_utf8_unchecked(bytes) })
     } else {
@@ -446,7 +458,7 @@ fn utf8_string(bytes: Vec<u8>) -> Option<String> {
 
 /// Decodes the header into `stack` when it fits, else into `heap`, as UTF-8 text.
 fn decode_header<'b>(
-    header_b64: &str,
+    header_b64: &[u8],
     stack: &'b mut [u8],
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b str> {
@@ -464,18 +476,18 @@ fn decode_header<'b>(
 /// Reads the header's `kid` and the payload's `iss` without verifying anything (for
 /// `get_signing_key_from_jwt`).
 pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Option<String>)> {
-    check_size(token, max_len)?;
+    check_size(token.as_bytes(), max_len)?;
     let mut parts = token.split('.');
     let (Some(header_b64), Some(payload_b64)) = (parts.next(), parts.next()) else {
         return Err(Error::malformed("token has no dot-separated parts"));
     };
-    let mut stack = [0u8; 512];
+    let mut stack = [0u8; 256];
     let mut heap = Vec::new();
-    let kid = read_header(decode_header(header_b64, &mut stack, &mut heap)?)?
+    let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?
         .kid
         .map(Cow::into_owned);
     let mut bytes = Vec::new();
-    decode_text(payload_b64, "payload", &mut bytes)?;
+    decode_text(payload_b64.as_bytes(), "payload", &mut bytes)?;
     let payload = utf8_str(&bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;
     let claims = read_claims(payload)?;
     Ok((kid, claims.iss(payload).map(str::to_owned)))

@@ -162,6 +162,32 @@ impl Source {
         Some((c, stale))
     }
 
+    /// The common case of every lookup, with the fewest shared writes: a set within its
+    /// lifespan and not yet due for refresh holds the key. Read under the set's lock, counted
+    /// as a cache hit. None for anything else, which the full lookups decide (and when the
+    /// kid → key LRU is on, so that it keeps its own rules).
+    fn fresh_hit(&self, f: &Fetching, kid: &str, alg: Option<Algorithm>) -> Option<Arc<Key>> {
+        if !self.rules.cache_jwk_set || self.cache.has_key_lru() {
+            return None;
+        }
+        let now = f.now();
+        let key = self.cache.with_current(|c| {
+            let age = self.rules.age(now.saturating_sub(c.fetched_at), c.lifespan);
+            if age != (Age::Fresh { refresh_due: false }) {
+                return None;
+            }
+            match alg {
+                Some(alg) => c.set.find_for(kid, alg).cloned(),
+                None => c.set.find(kid).cloned(),
+            }
+        })?;
+        bump(&f.counters.cache_hits);
+        if self.refreshing() {
+            bump(&f.counters.served_while_refreshing);
+        }
+        Some(key)
+    }
+
     /// The lookup without any waiting: answers from the cache (see [`Source::cached`]), or
     /// None when a fetch is needed: no usable set, or an unknown kid that may refetch now (or
     /// whose refetch is in flight). Errors are those the blocking lookup would return without
@@ -172,6 +198,9 @@ impl Source {
         kid: &str,
         alg: Option<Algorithm>,
     ) -> Result<NowLookup> {
+        if let Some(key) = self.fresh_hit(f, kid, alg) {
+            return Ok(Some((key, false)));
+        }
         let cache = &self.cache;
         let now = f.now();
         if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
@@ -377,6 +406,9 @@ impl Source {
         kid: &str,
         alg: Option<Algorithm>,
     ) -> Result<(Arc<Key>, bool)> {
+        if let Some(key) = self.fresh_hit(f, kid, alg) {
+            return Ok((key, false));
+        }
         let cache = &self.cache;
         let now = f.now();
         if let Some(key) = cache.lru_get(kid, alg, now, self.rules.freshness.lifespan) {
