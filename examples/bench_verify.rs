@@ -9,6 +9,8 @@
 //!   on 1 and on 2 threads.
 //! - `cold ROUNDS`: µs from client creation to the first verified token against a loopback
 //!   server, for a fixed JWKS URL and through discovery, with the requests each made.
+//! - `memory`: the heap a client holds for a cached set of 10 RSA-2048 keys (malloc's own
+//!   count; the difference between the client before and after its first fetch).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -27,6 +29,40 @@ use base64::Engine;
 use jwks::{Client, ClientOptions};
 use keys::TestKey;
 use serde_json::{json, Value};
+
+/// The bytes malloc has handed out and not had back, in every arena (glibc's mallinfo2):
+/// Rust's allocations and aws-lc's alike.
+fn live() -> isize {
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as isize
+}
+
+/// Bytes a warm client holds beyond the same client before its first fetch, for a set of
+/// `n` RSA-2048 keys.
+fn held_for(keys: &[TestKey], n: usize) -> isize {
+    let server = TestServer::start();
+    server.set_jwks(&keys::jwks(&keys[..n].iter().collect::<Vec<_>>()));
+    let client = Client::new(ClientOptions::new(server.url("/jwks"))).expect("client");
+    std::thread::sleep(Duration::from_millis(50));
+    let before = live();
+    client.warm_up().expect("the set");
+    std::thread::sleep(Duration::from_millis(50));
+    live() - before
+}
+
+fn memory() {
+    let keys: Vec<TestKey> = (0..10)
+        .map(|i| TestKey::rsa(&format!("key-{i}"), "RS256"))
+        .collect();
+    let ten = held_for(&keys, 10);
+    let one = held_for(&keys, 1);
+    println!(
+        "A client holding a set of 10 RSA-2048 keys: {ten} bytes of heap more than before its \
+         first fetch; {} bytes per key beyond the first (the set of one: {one} bytes).",
+        (ten - one) / 9
+    );
+}
 
 /// The algorithms measured, in table order.
 const ALGS: [&str; 5] = ["RS256", "PS256", "ES256", "ES384", "EdDSA"];
@@ -276,6 +312,7 @@ fn main() {
             }
         }
         "cold" => cold(arg(1).parse().unwrap_or(20)),
+        "memory" => memory(),
         _ => {
             eprintln!("usage: bench_verify fixtures DIR | time URL DIR MILLIS | count floor|key|rust ALG N URL DIR | lookup URL DIR MILLIS | cold ROUNDS");
             std::process::exit(2);

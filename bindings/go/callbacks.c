@@ -28,13 +28,18 @@ jwks_status jwksgo_key_async(const jwks_client *c, const char *kid, size_t n, ui
 }
 
 /* Verify's cache hit in one cgo call: verifies without waiting and, on success, copies the
- * token's claims, kid, alg and typ one after the other into buf (cap bytes; the token's length
- * always suffices, its texts being decoded from it), writes their lengths to out, and frees
- * the token. When buf is too small, the token is handed over in out->token instead. */
-jwks_status jwksgo_verify_now(const jwks_client *c, const char *t, size_t n, char *buf, size_t cap,
-                              jwksgo_verified *out, jwks_error **err) {
+ * token's claims, kid, alg and typ one after the other into buf after the header (the token's
+ * length always suffices for them, its texts being decoded from it), writes the header, and
+ * frees the token. When buf is too small, the token is handed over in the header instead.
+ * Everything the call returns lives in buf, so Go allocates nothing else for it. */
+jwks_status jwksgo_verify_now(const jwks_client *c, const char *t, size_t n, char *buf, size_t cap) {
+    jwksgo_verified *out = (jwksgo_verified *)buf;
+    char *texts_at = buf + sizeof(jwksgo_verified);
+    cap -= sizeof(jwksgo_verified);
     jwks_token *tok = NULL;
-    jwks_status st = jwks_client_verify_nonblocking(c, t, n, NULL, &tok, err);
+    out->err = NULL;
+    out->token = NULL;
+    jwks_status st = jwks_client_verify_nonblocking(c, t, n, NULL, &tok, &out->err);
     if (st != JWKS_OK) return st;
     const char *texts[4];
     size_t lens[4] = {0, 0, 0, 0};
@@ -49,14 +54,13 @@ jwks_status jwksgo_verify_now(const jwks_client *c, const char *t, size_t n, cha
     }
     size_t at = 0;
     for (int i = 0; i < 4; i++) {
-        if (lens[i] > 0) memcpy(buf + at, texts[i], lens[i]);
+        if (lens[i] > 0) memcpy(texts_at + at, texts[i], lens[i]);
         at += lens[i];
     }
     out->claims = lens[0];
     out->kid = lens[1];
     out->alg = lens[2];
     out->typ = lens[3];
-    out->token = NULL;
     jwks_token_free(tok);
     return st;
 }

@@ -154,16 +154,16 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 		return nil, err
 	}
 	defer cl.mu.RUnlock()
-	// One allocation holds the claims, kid, alg and typ, which the token's own length
-	// bounds; the C side fills it in the same call that verifies.
-	buf := make([]byte, len(token))
-	var v C.jwksgo_verified
-	var e *C.jwks_error
+	// One allocation holds what the call returns (a header of lengths, then the claims,
+	// kid, alg and typ, which the token's own length bounds); the C side fills it in the
+	// same call that verifies. A Verify that hits the cache allocates it and the Token.
+	buf := make([]byte, headerSize+len(token))
 	p, n := cstr(token)
-	st := C.jwksgo_verify_now(c, p, n, (*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)), &v, &e)
+	st := C.jwksgo_verify_now(c, p, n, (*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)))
 	runtime.KeepAlive(token)
+	v := (*C.jwksgo_verified)(unsafe.Pointer(unsafe.SliceData(buf)))
 	if st == C.JWKS_PENDING {
-		C.jwks_error_free(e)
+		C.jwks_error_free(v.err)
 		r, err := verifyAsync(ctx, c, token)
 		if err != nil {
 			return nil, err
@@ -171,21 +171,24 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 		return r.tok, r.err
 	}
 	if st != C.JWKS_OK {
-		return nil, takeError(st, e)
+		return nil, takeError(st, v.err)
 	}
 	if v.token != nil {
 		defer C.jwks_token_free(v.token)
 		return tokenFromC(v.token), nil
 	}
-	return tokenFromBuf(buf, &v), nil
+	return tokenFromBuf(buf[headerSize:], v), nil
 }
+
+// headerSize is the room jwksgo_verify_now's header takes at the start of its buffer.
+const headerSize = int(unsafe.Sizeof(C.jwksgo_verified{}))
 
 // tokenFromBuf makes a Token of the texts jwksgo_verify_now copied into buf. Kid and Typ
 // share buf's memory past the end (and capacity) of Claims, so nothing written through
 // Claims reaches them; Alg is one of the constant names.
 func tokenFromBuf(buf []byte, v *C.jwksgo_verified) *Token {
 	claims, kid, alg, typ := int(v.claims), int(v.kid), int(v.alg), int(v.typ)
-	tok := &Token{Claims: buf[:claims:claims], Stale: bool(v.stale)}
+	tok := &Token{Claims: buf[:claims:claims], Stale: v.stale != 0}
 	at := claims
 	if kid > 0 {
 		tok.Kid = unsafe.String(&buf[at], kid)

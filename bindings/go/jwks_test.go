@@ -178,6 +178,42 @@ func TestVerifiesEveryKeyType(t *testing.T) {
 	}
 }
 
+// A cache hit allocates the Token and one buffer, which its Claims, Kid and Typ share
+// without stepping on each other.
+func TestACacheHitAllocatesTwiceAndItsTextsStayApart(t *testing.T) {
+	k := rsaKey(t, "kid-that-is-long-enough")
+	c := newClient(t, serve(t, k).URL)
+	ctx := context.Background()
+	token := k.token(claims(nil))
+	if _, err := c.Verify(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Verify(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Fatalf("%.1f allocations per cache hit, want at most 2", allocs)
+	}
+	tok, err := c.Verify(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimsBefore := string(tok.Claims)
+	for i := range tok.Claims {
+		tok.Claims[i] = 'x'
+	}
+	tok.Claims = append(tok.Claims, "more claims than before"...)
+	if tok.Kid != "kid-that-is-long-enough" || tok.Alg != "RS256" || tok.Typ != "JWT" {
+		t.Fatalf("texts changed with the claims: %+v", tok)
+	}
+	again, err := c.Verify(ctx, token)
+	if err != nil || string(again.Claims) != claimsBefore {
+		t.Fatalf("a later token shares the earlier one's memory: %s %v", again.Claims, err)
+	}
+}
+
 func TestErrorsAreComparable(t *testing.T) {
 	k := ecKey(t, "e")
 	srv := serve(t, k)

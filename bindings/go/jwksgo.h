@@ -5,14 +5,16 @@
 #include <stddef.h>
 #include <jwks.h>
 
-/* What jwksgo_verify_now copied: the lengths of the claims, kid, alg and typ laid one after
- * another in the caller's buffer, or the token itself when the buffer was too small. */
+/* What jwksgo_verify_now writes at the start of the caller's buffer: the lengths of the
+ * claims, kid, alg and typ laid one after another after this header, or the token itself when
+ * the buffer was too small; and the error of a failure. */
 typedef struct {
     size_t claims, kid, alg, typ;
-    bool stale;
     jwks_token *token;
+    jwks_error *err;
+    size_t stale;
 } jwksgo_verified;
 
-jwks_status jwksgo_verify_now(const jwks_client *c, const char *t, size_t n, char *buf, size_t cap,
-                              jwksgo_verified *out, jwks_error **err);
+/* buf holds cap bytes, 8-byte aligned, at least sizeof(jwksgo_verified). */
+jwks_status jwksgo_verify_now(const jwks_client *c, const char *t, size_t n, char *buf, size_t cap);
 #endif

@@ -192,8 +192,17 @@ fn expect(s: &[u8], i: usize, c: u8) -> Step<usize> {
 fn string(s: &[u8], i: usize) -> Step<(usize, bool)> {
     let mut i = expect(s, i, b'"')?;
     let mut escaped = false;
+    // Most names and values are short: their first bytes one at a time.
+    let short_end = (i + 8).min(s.len());
+    while i < short_end {
+        match STRING_BYTES[s[i] as usize] {
+            PLAIN => i += 1,
+            QUOTE => return Ok((i + 1, false)),
+            _ => break,
+        }
+    }
     loop {
-        // Eight bytes at a time, straight to the first special one.
+        // Then eight bytes at a time, straight to the first special one.
         while let Some(chunk) = s.get(i..i + 8) {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
             let special = special_bytes(word);
