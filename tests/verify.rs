@@ -58,6 +58,48 @@ fn claims_json_is_the_payload_byte_for_byte() {
     assert_eq!(v.claims_json(), payload.to_string());
 }
 
+/// The payload is read by the library's own JSON reader: every layout of the same claims reads
+/// the same, and a name given twice is refused whether the library reads it or not.
+#[test]
+fn payload_layouts_read_alike_and_a_name_twice_is_refused() {
+    let key = TestKey::ec("e1", "ES256");
+    let server = serve(&[&key]);
+    let client = client_for(&server);
+    let header = key.header().to_string();
+    let exp = now() + 60;
+    let layouts = [
+        format!(r#"{{"sub":"u","exp":{exp},"n":-0,"t":true,"f":false,"z":null}}"#),
+        format!("{{ \"sub\" : \"u\" ,\n\t\"exp\" : {exp} }}"),
+        format!(r#"{{"s\u0075b":"u","exp":{exp}.0,"x":{{"y":[1,2.5e3,"\"q\""]}}}}"#),
+        format!(r#"{{"sub":"\u00fc\ud83d\ude00","exp":{exp}e0}}"#),
+    ];
+    for payload in &layouts {
+        let token = key.sign_raw("ES256", header.as_bytes(), payload.as_bytes());
+        let v = client
+            .verify(&token)
+            .unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert!(v.claims()["sub"].is_string(), "{payload}");
+        assert_eq!(v.claims_json(), payload.as_str());
+    }
+    for payload in [
+        format!(r#"{{"sub":"a","exp":{exp},"sub":"b"}}"#),
+        format!(r#"{{"sub":"a","exp":{exp},"s\u0075b":"b"}}"#),
+        format!(r#"{{"exp":{exp},"exp":{exp}}}"#),
+        format!(r#"{{"exp":{exp},"x":1,"x":{{}}}}"#),
+    ] {
+        let token = key.sign_raw("ES256", header.as_bytes(), payload.as_bytes());
+        let err = client.verify(&token).expect_err(&payload);
+        assert_eq!(err.kind(), ErrorKind::MalformedToken, "{payload}");
+        assert!(err.to_string().contains("duplicate"), "{err}");
+    }
+    let twice = key.sign_raw(
+        "ES256",
+        format!(r#"{{"alg":"ES256","kid":"e1","x":1,"x":2}}"#).as_bytes(),
+        format!(r#"{{"exp":{exp}}}"#).as_bytes(),
+    );
+    assert_eq!(kind(client.verify(&twice)), ErrorKind::MalformedToken);
+}
+
 #[test]
 fn rsa_key_without_alg_verifies_rs_and_ps() {
     let key = TestKey::rsa("r", "RS256").without_alg();

@@ -64,18 +64,8 @@ impl<'a> Value<'a> {
         }
         let bytes = self.raw.as_bytes();
         // Most numeric dates are plain integers: exact in an f64 up to 15 digits.
-        if bytes.len() <= 15 {
-            let mut n = 0u64;
-            let mut digits = true;
-            for &d in bytes {
-                digits &= d.is_ascii_digit();
-                n = n
-                    .wrapping_mul(10)
-                    .wrapping_add(u64::from(d.wrapping_sub(b'0')));
-            }
-            if digits {
-                return Some(n as f64);
-            }
+        if (1..=15).contains(&bytes.len()) && digits_fast(bytes, 0) == bytes.len() {
+            return Some(integer(bytes) as f64);
         }
         let value = self.raw.parse::<f64>().ok()?;
         value.is_finite().then_some(value)
@@ -334,7 +324,10 @@ fn value(s: &[u8], i: usize, depth: usize) -> Step<(usize, Kind, bool)> {
 #[inline(always)]
 fn value_of(text: &str, i: usize) -> Step<(Value<'_>, usize)> {
     let (end, kind, escaped) = value(text.as_bytes(), i, 1)?;
-    let raw = text.get(i..end).ok_or(Bad::Syntax)?;
+    // SAFETY: `value` read a whole value from `i` to `end`: it starts with an ASCII byte and
+    // its last byte (before `end`) is ASCII, so both ends are char boundaries of `text`, and
+    // i <= end <= text.len().
+    let raw = unsafe { text.get_unchecked(i..end) };
     Ok((Value { kind, raw, escaped }, end))
 }
 
@@ -413,7 +406,153 @@ const FAST_NAMES: usize = 16;
 /// Reads `text`, which must be one JSON object, and calls `member` with each member's name
 /// (unescaped) and value, in order, until `member` returns an error; the text is checked to
 /// its end all the same, and its own faults (syntax, then duplicates) come before that error.
+/// `member` must only record what it is given: a text the compact reader gives up on part
+/// way is read again from the start, so a member can be handed over twice.
 pub(crate) fn object<'a, E>(
+    text: &'a str,
+    mut member: impl FnMut(&str, Value<'a>) -> Result<(), E>,
+) -> Result<Result<(), E>, Bad> {
+    match compact(text, &mut member) {
+        Some(read) => Ok(read),
+        None => general(text, member),
+    }
+}
+
+/// The end of the plain string whose opening quote is just before `i`: the position of its
+/// closing quote, or None at a backslash, a control character or the end of the text.
+#[inline(always)]
+fn plain_string_end(s: &[u8], mut i: usize) -> Option<usize> {
+    // Eight bytes at a time, straight to the first special one.
+    while let Some(chunk) = s.get(i..i + 8) {
+        let special = special_bytes(u64::from_le_bytes(chunk.try_into().ok()?));
+        if special != 0 {
+            i += special.trailing_zeros() as usize / 8;
+            return (s[i] == b'"').then_some(i);
+        }
+        i += 8;
+    }
+    loop {
+        match STRING_BYTES[*s.get(i)? as usize] {
+            PLAIN => i += 1,
+            QUOTE => return Some(i),
+            _ => return None,
+        }
+    }
+}
+
+/// The value of 1 to 19 ASCII digits: eight at a time (the digits of a little-endian word
+/// paired into two-digit, then four-digit, then eight-digit numbers by multiply and shift),
+/// then one at a time.
+fn integer(digits: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut n = 0u64;
+    let mut rest = digits;
+    while let Some((head, tail)) = rest.split_first_chunk::<8>() {
+        let w = u64::from_le_bytes(*head) - ONES * u64::from(b'0');
+        let w = (w * 10 + (w >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let w = (w * 100 + (w >> 16)) & 0x0000_FFFF_0000_FFFF;
+        let w = (w * 10_000 + (w >> 32)) & 0xFFFF_FFFF;
+        n = n * 100_000_000 + w;
+        rest = tail;
+    }
+    rest.iter().fold(n, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
+/// Past the digits at `i`, eight at a time: `(w - 0x30..) | (w + 0x46..) | w` has the high
+/// bit of each byte below '0', above '9' or past ASCII, exact up to the first such byte (a
+/// borrow or carry only ever starts at one).
+#[inline(always)]
+fn digits_fast(s: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let other = (word.wrapping_sub(ONES * 0x30) | word.wrapping_add(ONES * 0x46) | word)
+            & (ONES * 0x80);
+        if other != 0 {
+            return i + other.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    digits(s, i).0
+}
+
+/// The object as most tokens write it, read in one pass with no calls: no whitespace, names
+/// and string values without escapes, integer numbers, literals, no nested value, no
+/// fingerprint shared by two names. Some when it is that, with `member` called for each
+/// member in order and its first error returned; None for anything else (including a syntax
+/// error or an error from `member`), which the general reader then decides from the start.
+#[inline(always)]
+fn compact<'a, E>(
+    text: &'a str,
+    member: &mut impl FnMut(&str, Value<'a>) -> Result<(), E>,
+) -> Option<Result<(), E>> {
+    let s = text.as_bytes();
+    if s.first() != Some(&b'{') || s.last() != Some(&b'}') {
+        return None;
+    }
+    if s.len() == 2 {
+        return Some(Ok(()));
+    }
+    let mut prints = [0u32; FAST_NAMES];
+    let mut count = 0;
+    let mut i = 1;
+    loop {
+        // A name, then a colon.
+        if s.get(i) != Some(&b'"') {
+            return None;
+        }
+        let name_end = plain_string_end(s, i + 1)?;
+        if s.get(name_end + 1) != Some(&b':') {
+            return None;
+        }
+        // SAFETY: the name lies between two ASCII quotes, at `i` and `name_end`, so it starts
+        // and ends at char boundaries of `text`, and i + 1 <= name_end <= text.len().
+        let name = unsafe { text.get_unchecked(i + 1..name_end) };
+        let print = fingerprint(name);
+        if count == FAST_NAMES || prints[..count].contains(&print) {
+            return None;
+        }
+        prints[count] = print;
+        count += 1;
+        // The value: a plain string, an integer or a literal.
+        let start = name_end + 2;
+        let (end, kind) = match *s.get(start)? {
+            b'"' => (plain_string_end(s, start + 1)? + 1, Kind::String),
+            b't' if s.get(start..start + 4) == Some(b"true") => (start + 4, Kind::Bool),
+            b'f' if s.get(start..start + 5) == Some(b"false") => (start + 5, Kind::Bool),
+            b'n' if s.get(start..start + 4) == Some(b"null") => (start + 4, Kind::Null),
+            c => {
+                let first = start + usize::from(c == b'-');
+                let end = digits_fast(s, first);
+                // No leading zero (but "0" itself); fractions and exponents go the long way.
+                if end == first || (s[first] == b'0' && end > first + 1) {
+                    return None;
+                }
+                (end, Kind::Number)
+            }
+        };
+        // SAFETY: the value starts with an ASCII byte at `start` and ends after an ASCII
+        // byte at `end - 1`, so both ends are char boundaries, and start < end <= text.len().
+        let raw = unsafe { text.get_unchecked(start..end) };
+        let value = Value {
+            kind,
+            raw,
+            escaped: false,
+        };
+        if member(name, value).is_err() {
+            return None;
+        }
+        match s.get(end) {
+            Some(b',') => i = end + 1,
+            Some(b'}') if end + 1 == s.len() => return Some(Ok(())),
+            _ => return None,
+        }
+    }
+}
+
+/// [`object`] for any text: the whole grammar, with whitespace, escapes, nesting and the
+/// general duplicate check.
+fn general<'a, E>(
     text: &'a str,
     mut member: impl FnMut(&str, Value<'a>) -> Result<(), E>,
 ) -> Result<Result<(), E>, Bad> {
@@ -432,7 +571,10 @@ pub(crate) fn object<'a, E>(
     } else {
         loop {
             let (name_end, escaped) = string(s, i)?;
-            let raw = text.get(i + 1..name_end - 1).ok_or(Bad::Syntax)?;
+            // SAFETY: `string` read a string whose quotes (ASCII) are at `i` and
+            // `name_end - 1`, so the bytes between them start and end at char boundaries of
+            // `text`, and i + 1 <= name_end - 1 <= text.len().
+            let raw = unsafe { text.get_unchecked(i + 1..name_end - 1) };
             i = ws(s, name_end);
             i = expect(s, i, b':')?;
             i = ws(s, i);
@@ -638,6 +780,57 @@ mod tests {
             "\u{feff}{}",
         ] {
             assert!(!agree(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers_read_eight_digits_at_a_time() {
+        for text in [
+            "0",
+            "7",
+            "42",
+            "1767225600",
+            "4102444800",
+            "12345678",
+            "123456789",
+            "99999999",
+            "100000000",
+            "999999999999999",
+            "1234567890123456789",
+        ] {
+            assert_eq!(
+                integer(text.as_bytes()),
+                text.parse::<u64>().unwrap(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn digits_end_at_the_first_other_byte() {
+        for text in [
+            "",
+            "1",
+            "12345678",
+            "123456789",
+            "1234567890123456789x",
+            "12/45",
+            "12:45",
+            "0",
+            "9999999999999999999999",
+            "12345678\u{e9}",
+            "123\u{e9}4567890",
+        ] {
+            let s = text.as_bytes();
+            assert_eq!(digits_fast(s, 0), digits(s, 0).0, "{text:?}");
+        }
+        for byte in 0..=255u8 {
+            for pos in 0..12 {
+                let mut s = *b"123456789012";
+                s[pos] = byte;
+                assert_eq!(digits_fast(&s, 0), digits(&s, 0).0, "byte {byte} at {pos}");
+                assert_eq!(digits_fast(&s, 1), digits(&s, 1).0, "byte {byte} at {pos}");
+            }
         }
     }
 

@@ -191,52 +191,63 @@ fn header_text<'h>(value: json::Value<'h>, slot: &mut Option<Cow<'h, str>>) -> R
 fn read_header<'h>(json_text: &'h str) -> Result<Header<'h>> {
     let mut header = Header::default();
     // Names matched as byte patterns: compared inline, without a call per name.
-    read_object(json_text, "header", |name, value| match name.as_bytes() {
-        [b'a', b'l', b'g'] => header_text(value, &mut header.alg),
-        [b'k', b'i', b'd'] => header_text(value, &mut header.kid),
-        [b't', b'y', b'p'] => header_text(value, &mut header.typ),
-        [b'c', b'r', b'i', b't'] => {
-            header.crit = true;
-            Ok(())
-        }
-        _ => Ok(()),
-    })?;
+    read_object(
+        json_text,
+        "header",
+        #[inline(always)]
+        |name, value| match name.as_bytes() {
+            [b'a', b'l', b'g'] => header_text(value, &mut header.alg),
+            [b'k', b'i', b'd'] => header_text(value, &mut header.kid),
+            [b't', b'y', b'p'] => header_text(value, &mut header.typ),
+            [b'c', b'r', b'i', b't'] => {
+                header.crit = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        },
+    )?;
     Ok(header)
 }
 
 fn read_claims(payload: &str) -> Result<Claims> {
     let mut claims = Claims::default();
-    read_object(payload, "payload", |name, value| {
-        match name.as_bytes() {
-            [b'e', b'x', b'p'] => claims.exp = numeric_date(&value, "exp")?,
-            [b'n', b'b', b'f'] => claims.nbf = numeric_date(&value, "nbf")?,
-            [b'i', b'a', b't'] => claims.iat = numeric_date(&value, "iat")?,
-            [b'i', b's', b's'] => match value.kind {
-                Kind::Null => {}
-                Kind::String => claims.iss = Some(Text::new(&value, payload)),
-                _ => return Err(not_object("payload")),
-            },
-            [b'a', b'u', b'd'] => {
-                // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
-                let shaped = match value.kind {
-                    Kind::Null | Kind::String => true,
-                    Kind::Array => value.strings().is_some(),
-                    _ => false,
-                };
-                if !shaped {
-                    return Err(Error::malformed(
-                        "token aud is neither a string nor an array of strings",
-                    ));
+    read_object(
+        payload,
+        "payload",
+        #[inline(always)]
+        |name, value| {
+            match name.as_bytes() {
+                [b'e', b'x', b'p'] => claims.exp = numeric_date(&value, "exp")?,
+                [b'n', b'b', b'f'] => claims.nbf = numeric_date(&value, "nbf")?,
+                [b'i', b'a', b't'] => claims.iat = numeric_date(&value, "iat")?,
+                [b'i', b's', b's'] => match value.kind {
+                    Kind::Null => {}
+                    Kind::String => claims.iss = Some(Text::new(&value, payload)),
+                    _ => return Err(not_object("payload")),
+                },
+                [b'a', b'u', b'd'] => {
+                    // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
+                    let shaped = match value.kind {
+                        Kind::Null | Kind::String => true,
+                        Kind::Array => value.strings().is_some(),
+                        _ => false,
+                    };
+                    if !shaped {
+                        return Err(Error::malformed(
+                            "token aud is neither a string nor an array of strings",
+                        ));
+                    }
+                    if value.kind != Kind::Null {
+                        let start = value.raw.as_ptr() as usize - payload.as_ptr() as usize;
+                        claims.aud =
+                            Some((start, start + value.raw.len(), value.kind, value.escaped));
+                    }
                 }
-                if value.kind != Kind::Null {
-                    let start = value.raw.as_ptr() as usize - payload.as_ptr() as usize;
-                    claims.aud = Some((start, start + value.raw.len(), value.kind, value.escaped));
-                }
+                _ => {}
             }
-            _ => {}
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     Ok(claims)
 }
 
