@@ -94,7 +94,7 @@ fn payload_layouts_read_alike_and_a_name_twice_is_refused() {
     }
     let twice = key.sign_raw(
         "ES256",
-        format!(r#"{{"alg":"ES256","kid":"e1","x":1,"x":2}}"#).as_bytes(),
+        br#"{"alg":"ES256","kid":"e1","x":1,"x":2}"#,
         format!(r#"{{"exp":{exp}}}"#).as_bytes(),
     );
     assert_eq!(kind(client.verify(&twice)), ErrorKind::MalformedToken);

@@ -264,15 +264,20 @@ fn digits(s: &[u8], mut i: usize) -> (usize, bool) {
 /// Past the number at `i`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
 #[inline(always)]
 fn number(s: &[u8], mut i: usize) -> Step<usize> {
+    let start = i;
     if s.get(i) == Some(&b'-') {
         i += 1;
     }
+    let int_start = i;
     match s.get(i) {
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => i = digits(s, i).0,
         _ => return Err(Bad::Syntax),
     }
+    // At most 15 integer digits and no fraction or exponent: always within range.
+    let mut short_integer = i - int_start <= 15;
     if s.get(i) == Some(&b'.') {
+        short_integer = false;
         let (end, any) = digits(s, i + 1);
         if !any {
             return Err(Bad::Syntax);
@@ -280,6 +285,7 @@ fn number(s: &[u8], mut i: usize) -> Step<usize> {
         i = end;
     }
     if let Some(b'e' | b'E') = s.get(i) {
+        short_integer = false;
         i += 1;
         if let Some(b'+' | b'-') = s.get(i) {
             i += 1;
@@ -290,7 +296,21 @@ fn number(s: &[u8], mut i: usize) -> Step<usize> {
         }
         i = end;
     }
+    // A number too large for an f64 is refused, as serde_json refuses it (so that every text
+    // accepted here also parses into the claims map). Short integers cannot be.
+    if !short_integer && !finite(&s[start..i]) {
+        return Err(Bad::Syntax);
+    }
     Ok(i)
+}
+
+/// Whether a number (checked ASCII) is within an f64's range.
+#[cold]
+fn finite(number: &[u8]) -> bool {
+    std::str::from_utf8(number)
+        .ok()
+        .and_then(|n| n.parse::<f64>().ok())
+        .is_some_and(f64::is_finite)
 }
 
 /// Past the literal `word` at `i`.
@@ -524,8 +544,9 @@ fn compact<'a, E>(
             c => {
                 let first = start + usize::from(c == b'-');
                 let end = digits_fast(s, first);
-                // No leading zero (but "0" itself); fractions and exponents go the long way.
-                if end == first || (s[first] == b'0' && end > first + 1) {
+                // No leading zero (but "0" itself); fractions, exponents and integers long
+                // enough to leave an f64's range go the long way.
+                if end == first || (s[first] == b'0' && end > first + 1) || end - first > 15 {
                     return None;
                 }
                 (end, Kind::Number)
@@ -740,12 +761,16 @@ mod tests {
             "{\"é\":\"ü\"}",
             "{\n\t\"a\" :\r 1 }",
             r#"{"a":0,"b":1E5,"c":1e-5,"d":12.5}"#,
+            r#"{"tiny":1e-400,"big":1e308,"long":123456789012345678901234567890}"#,
         ] {
             assert!(agree(ok), "{ok}");
         }
         for bad in [
             "",
             "[]",
+            r#"{"n":4E02444800}"#,
+            r#"{"n":-1e309}"#,
+            r#"{"n":[1e400]}"#,
             "1",
             "\"a\"",
             "{",
