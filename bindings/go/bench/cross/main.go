@@ -8,8 +8,9 @@
 //	                               allocs" for each algorithm
 //	cross heap URL TOKENS          Go heap after a GC, after 10,000 and after 200,000 more
 //	                               verifications: "heap BYTES_10K BYTES_210K"
-//	cross cgo                      what a cgo call costs around C work of 1 to 40 µs:
-//	                               "cgo WORK_US NS_IN_C NS_THROUGH_CGO"
+//	cross cgo                      what a cgo call costs around C work of 1 to 40 µs (medians
+//	                               of five interleaved runs): "cgo WORK_US NS_IN_C
+//	                               NS_THROUGH_CGO"
 //
 // TOKENS is bench/fixtures/tokens.json. Both libraries are set up alike: audience "bench",
 // issuer "https://issuer.bench", exp required; keyfunc with its defaults.
@@ -73,6 +74,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -228,21 +230,26 @@ func heap(url string, toks map[string]string) {
 	fmt.Printf("heap %d %d\n", first, measure(200_000))
 }
 
-// cgo times n calls of C work of each size, from C and through cgo: the difference is what
-// the cgo call costs, including the scheduler's hand-off of the P for calls that last long.
+// cgo times calls of C work of each size, from C and through cgo, interleaved five times
+// (medians): the difference is what the cgo call costs.
 func cgo() {
 	for _, us := range []int{1, 5, 10, 15, 20, 25, 40} {
 		ns := C.uint64_t(us * 1000)
-		n := 20_000_000 / (us * 1000) * 10
-		if n < 2000 {
-			n = 2000
+		n := 100_000 / us
+		var inC, through []float64
+		for r := 0; r < 5; r++ {
+			inC = append(inC, float64(C.spin_loop(ns, C.int(n)))/float64(n))
+			start := time.Now()
+			for i := 0; i < n; i++ {
+				C.spin(ns)
+			}
+			through = append(through, float64(time.Since(start).Nanoseconds())/float64(n))
 		}
-		inC := float64(C.spin_loop(ns, C.int(n))) / float64(n)
-		start := time.Now()
-		for i := 0; i < n; i++ {
-			C.spin(ns)
-		}
-		through := float64(time.Since(start).Nanoseconds()) / float64(n)
-		fmt.Printf("cgo %d %.0f %.0f\n", us, inC, through)
+		fmt.Printf("cgo %d %.0f %.0f\n", us, median(inC), median(through))
 	}
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
