@@ -117,32 +117,34 @@ fn fixtures(dir: &Path) {
 /// What one path verifies: a closure per algorithm.
 type Verifier = Box<dyn Fn()>;
 
-fn floor_verifier(dir: &Path, alg: &str) -> Verifier {
+/// The fixture token for `alg`, and its signing input and decoded signature.
+fn fixture_token(dir: &Path, alg: &str) -> (String, Vec<u8>, Vec<u8>) {
     let token = read_json(dir, "tokens.json")[alg]
         .as_str()
         .unwrap()
         .to_owned();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let (input, sig) = (input.as_bytes().to_vec(), B64.decode(sig).unwrap());
+    (token, input, sig)
+}
+
+fn floor_verifier(dir: &Path, alg: &str) -> Verifier {
+    let (_, input, sig) = fixture_token(dir, alg);
     let key = B64
         .decode(read_json(dir, "floor.json")[alg].as_str().unwrap())
         .unwrap();
     let key = ParsedPublicKey::new(verification_alg(alg), key).expect("floor key");
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let (input, sig) = (input.as_bytes().to_vec(), B64.decode(sig).unwrap());
     Box::new(move || key.verify_sig(black_box(&input), black_box(&sig)).unwrap())
 }
 
 /// The signature check alone through the key libjwks parsed from the JWKS (the floor's work
 /// on libjwks's own key object).
 fn key_verifier(client: &Client, dir: &Path, alg: &str) -> Verifier {
-    let token = read_json(dir, "tokens.json")[alg]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let kid = alg.to_ascii_lowercase();
-    let key = client.get_signing_key(&kid).expect("fixture key");
+    let (_, input, sig) = fixture_token(dir, alg);
+    let key = client
+        .get_signing_key(&alg.to_ascii_lowercase())
+        .expect("fixture key");
     let alg: jwks::Algorithm = alg.parse().unwrap();
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let (input, sig) = (input.as_bytes().to_vec(), B64.decode(sig).unwrap());
     Box::new(move || {
         key.verify_signature(alg, black_box(&input), black_box(&sig))
             .unwrap()
@@ -159,10 +161,7 @@ fn client(url: &str) -> Client {
 }
 
 fn rust_verifier(client: &Client, dir: &Path, alg: &str) -> Verifier {
-    let token = read_json(dir, "tokens.json")[alg]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (token, _, _) = fixture_token(dir, alg);
     let client = client.clone();
     client.verify(&token).expect("the fixture token verifies");
     Box::new(move || {

@@ -100,33 +100,8 @@ pub unsafe extern "C" fn jwks_client_verify(
     out: *mut *mut jwks_token,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let call = || {
-        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
-        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
-        // client is thread-safe.
-        let client = unsafe { arg_ref(client, "client")? };
-        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
-        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
-        // borrow is not kept past the call. `c_char` and `u8` have the same size and alignment.
-        let token = unsafe { arg_bytes(token.cast(), token_len, "token")? };
-        let out = out_arg(out, "out")?;
-        // SAFETY: the header requires `options` to be NULL (the client's settings) or a
-        // live per-call settings object that no thread changes while a verify uses it.
-        let options = unsafe { options.as_ref() };
-        let verified = verify_token(
-            token,
-            |validation| client.inner.verify_impl(token, validation),
-            options,
-            &client.inner,
-        )?;
-        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable;
-        // the new `jwks_token` passes to the caller, nothing else holds it.
-        unsafe { *out = jwks_token::into_raw(verified) };
-        Ok(())
-    };
-    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
-    // error object, if any.
-    unsafe { boundary(err, call) }
+    // SAFETY: the header's contract for this function is verify_entry's.
+    unsafe { verify_entry(client, token, token_len, options, out, err, true) }
 }
 
 /// Finds the signing key with this kid; on a miss refetches the set once (at most once per
@@ -341,33 +316,8 @@ pub unsafe extern "C" fn jwks_client_verify_nonblocking(
     out: *mut *mut jwks_token,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
-    let call = || {
-        // SAFETY: the header requires `client` to be NULL (refused here) or a live client from
-        // jwks_client_new that no thread frees during the call; a shared borrow is enough, the
-        // client is thread-safe.
-        let client = unsafe { arg_ref(client, "client")? };
-        // SAFETY: (`token`, `token_len`) is a string in: by the header's convention `token` is NULL
-        // with length 0 or points to `token_len` readable bytes, unchanged during the call; the
-        // borrow is not kept past the call. `c_char` and `u8` have the same size and alignment.
-        let token = unsafe { arg_bytes(token.cast(), token_len, "token")? };
-        let out = out_arg(out, "out")?;
-        // SAFETY: the header requires `options` to be NULL (the client's settings) or a
-        // live per-call settings object that no thread changes while a verify uses it.
-        let options = unsafe { options.as_ref() };
-        let verified = verify_token(
-            token,
-            |validation| client.inner.verify_now(token, validation),
-            options,
-            &client.inner,
-        )?;
-        // SAFETY: out_arg refused a NULL `out`, and the header requires it to be writable; the new
-        // `jwks_token` passes to the caller, nothing else holds it.
-        unsafe { *out = jwks_token::into_raw(verified) };
-        Ok(())
-    };
-    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
-    // error object, if any.
-    unsafe { boundary(err, call) }
+    // SAFETY: the header's contract for this function is verify_entry's.
+    unsafe { verify_entry(client, token, token_len, options, out, err, false) }
 }
 
 /// Fetches every configured source now: the JWKS, or in discovery mode each allowed and static
@@ -414,21 +364,54 @@ pub unsafe extern "C" fn jwks_client_warm_up_nonblocking(
     unsafe { boundary(err, call) }
 }
 
-/// Runs a verification of the token argument with the client's settings or `options`. The
-/// token is read as bytes (a valid token is ASCII, and anything else fails to decode), so its
-/// UTF-8 is checked only to word the error of a token that fails.
-fn verify_token(
-    token: &[u8],
-    verify: impl FnOnce(std::borrow::Cow<'_, crate::Validation>) -> Result<crate::Verified, Error>,
-    options: Option<&jwks_verify_options>,
-    client: &crate::Client,
-) -> Result<crate::Verified, Error> {
-    let validation = match options {
-        None => std::borrow::Cow::Borrowed(client.validation()),
-        Some(o) => std::borrow::Cow::Owned(o.inner.apply(client.validation())?),
+/// jwks_client_verify (`wait`) and jwks_client_verify_nonblocking. The token is read as bytes
+/// (a valid token is ASCII, and anything else fails to decode), so its UTF-8 is checked only to
+/// word the error of a token that fails.
+///
+/// # Safety
+///
+/// The arguments follow the header's contract for those functions: `client` NULL or live,
+/// (`token`, `token_len`) a string in, `options` NULL or live and unchanged during the call,
+/// `out` and `err` NULL or writable.
+unsafe fn verify_entry(
+    client: *const jwks_client,
+    token: *const libc::c_char,
+    token_len: usize,
+    options: *const jwks_verify_options,
+    out: *mut *mut jwks_token,
+    err: *mut *mut jwks_error,
+    wait: bool,
+) -> jwks_status {
+    let call = || {
+        // SAFETY: by this function's contract `client` is NULL (refused here) or a live client
+        // that no thread frees during the call; a shared borrow is enough, the client is
+        // thread-safe.
+        let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: (`token`, `token_len`) is a string in: NULL with length 0 or `token_len`
+        // readable bytes, unchanged during the call; the borrow is not kept past the call.
+        // `c_char` and `u8` have the same size and alignment.
+        let token = unsafe { arg_bytes(token.cast(), token_len, "token")? };
+        let out = out_arg(out, "out")?;
+        // SAFETY: `options` is NULL (the client's settings) or a live per-call settings object
+        // that no thread changes while a verify uses it, by this function's contract.
+        let validation = match unsafe { options.as_ref() } {
+            None => std::borrow::Cow::Borrowed(client.inner.validation()),
+            Some(o) => std::borrow::Cow::Owned(o.inner.apply(client.inner.validation())?),
+        };
+        let verified = match wait {
+            true => client.inner.verify_impl(token, validation),
+            false => client.inner.verify_now(token, validation),
+        }
+        .map_err(|e| match std::str::from_utf8(token) {
+            Ok(_) => e,
+            Err(_) => Error::invalid_argument("argument token is not valid UTF-8"),
+        })?;
+        // SAFETY: out_arg refused a NULL `out`, and it is writable by this function's
+        // contract; the new `jwks_token` passes to the caller, nothing else holds it.
+        unsafe { *out = jwks_token::into_raw(verified) };
+        Ok(())
     };
-    verify(validation).map_err(|e| match std::str::from_utf8(token) {
-        Ok(_) => e,
-        Err(_) => Error::invalid_argument("argument token is not valid UTF-8"),
-    })
+    // SAFETY: `err` is NULL or a writable `jwks_error **` by this function's contract; it
+    // receives the error object, if any.
+    unsafe { boundary(err, call) }
 }
