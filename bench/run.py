@@ -229,7 +229,9 @@ def extras(url, tokens, quick):
     log("cold path")
     for line in run([bench, "cold", "20"]).splitlines():
         _, mode, us, requests = line.split()
-        out.append(f"- Cold path, {mode} ({float(requests):g} requests): {float(us) / 1000:.2f} ms from client "
+        count = float(requests)
+        noun = "request" if count == 1 else "requests"
+        out.append(f"- Cold path, {mode} ({count:g} {noun} per client): {float(us) / 1000:.2f} ms from client "
                    "creation to the first verified token (median of 20).")
     log("cgo call cost")
     out += ["", "What a cgo call costs around C work of a verification's length (ns per call):", "",
