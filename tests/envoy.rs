@@ -333,6 +333,8 @@ fn a_cold_start_parks_100_requests_on_one_fetch_without_blocking_a_worker() {
         .map(|_| send(envoy.ports[0], "/api/x", &good))
         .collect();
     wait_until("100 parked requests", || envoy.stat("pending_now") == 100);
+    // The requests can all be parked before the library's fetch reaches the server.
+    wait_until("the one fetch, held", || b.jwks.held("/jwks") >= 1);
     assert_eq!(b.jwks.held("/jwks"), 1);
     // The workers are free: a path without authentication is served meanwhile.
     assert_eq!(envoy.get(0, "/open/x", &[]).status, 200);
