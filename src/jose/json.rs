@@ -585,7 +585,7 @@ fn general<'a, E>(
     // that share length and three bytes) send the object to the general check.
     let mut prints = [0u32; FAST_NAMES];
     let mut count = 0;
-    let mut general = false;
+    let mut check_all = false;
     let mut outcome = Ok(());
     if s.get(i) == Some(&b'}') {
         i += 1;
@@ -601,10 +601,10 @@ fn general<'a, E>(
             i = ws(s, i);
             let (value, end) = value_of(text, i)?;
             i = end;
-            if !general {
+            if !check_all {
                 let print = fingerprint(raw);
                 if escaped || count == FAST_NAMES || prints[..count].contains(&print) {
-                    general = true;
+                    check_all = true;
                 } else {
                     prints[count] = print;
                     count += 1;
@@ -631,7 +631,7 @@ fn general<'a, E>(
     if ws(s, i) != s.len() {
         return Err(Bad::Syntax);
     }
-    if general {
+    if check_all {
         check_duplicates(text)?;
     }
     Ok(outcome)
