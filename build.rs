@@ -59,24 +59,29 @@ fn main() {
     }
 }
 
-/// jwks_status_str's table, read off the `jwks_status` enum in src/ffi/error.rs (its
-/// `NAME = value,` lines), so that the status table is written once: a `match` on `status`
-/// giving each constant's name.
+/// jwks_status_str's table and the int-to-status table of jwks_status_outcome, read off the
+/// `jwks_status` enum in src/ffi/error.rs (its `NAME = value,` lines), so that the status
+/// table is written once: a `match` on `status` giving each constant's name, and one giving
+/// the constant.
 fn write_status_names(crate_dir: &std::path::Path, out_dir: &std::path::Path) {
     let source = fs::read_to_string(crate_dir.join("src/ffi/error.rs")).expect("src/ffi/error.rs");
     let start = source
         .find("pub enum jwks_status {")
         .expect("the jwks_status enum");
     let body = &source[start..source[start..].find("\n}").expect("its end") + start];
-    let mut arms = String::from("match status {\n");
+    let mut names = String::from("match status {\n");
+    let mut values = String::from("match status {\n");
     for line in body.lines() {
         let line = line.trim();
         if let Some((name, value)) = line.strip_suffix(',').and_then(|l| l.split_once(" = ")) {
             if name.starts_with("JWKS_") {
-                arms.push_str(&format!("    {value} => c\"{name}\",\n"));
+                names.push_str(&format!("    {value} => c\"{name}\",\n"));
+                values.push_str(&format!("    {value} => Some(jwks_status::{name}),\n"));
             }
         }
     }
-    arms.push_str("    _ => c\"JWKS_ERR_UNKNOWN\",\n}\n");
-    fs::write(out_dir.join("status_names.rs"), arms).expect("write status_names.rs");
+    names.push_str("    _ => c\"JWKS_ERR_UNKNOWN\",\n}\n");
+    values.push_str("    _ => None,\n}\n");
+    fs::write(out_dir.join("status_names.rs"), names).expect("write status_names.rs");
+    fs::write(out_dir.join("status_values.rs"), values).expect("write status_values.rs");
 }

@@ -226,6 +226,38 @@ typedef enum {
 } jwks_status;
 
 /**
+ * What a status means for a request being authenticated, as an HTTP server answers it. Every
+ * status has one; servers map these rather than lists of statuses, so that a status added
+ * later lands in the right answer.
+ */
+typedef enum {
+  /**
+   * JWKS_OK: the token verified.
+   */
+  JWKS_OUTCOME_VERIFIED = 0,
+  /**
+   * The token is refused (malformed, expired, bad signature, unknown key, wrong audience,
+   * ...): the client's fault; HTTP 401.
+   */
+  JWKS_OUTCOME_REJECTED = 1,
+  /**
+   * The keys cannot be had now (the identity provider unreachable or broken with no usable
+   * cached set, or the library overloaded): not the token's fault; HTTP 503, try again
+   * later.
+   */
+  JWKS_OUTCOME_KEYS_UNAVAILABLE = 2,
+  /**
+   * Misuse or a bug on this side (an invalid argument, a client used after fork, a
+   * libjwks bug, a status this version does not define): HTTP 500.
+   */
+  JWKS_OUTCOME_INTERNAL = 3,
+  /**
+   * JWKS_PENDING: no answer yet; ask again later (or wait for the callback).
+   */
+  JWKS_OUTCOME_PENDING = 4,
+} jwks_outcome;
+
+/**
  * A JWKS client: one JWKS URL, its cache and its settings. Thread-safe: one client is meant
  * to be shared by all threads (every function taking `const jwks_client *` may be called
  * concurrently). Made by jwks_client_new, freed by jwks_client_free.
@@ -774,6 +806,12 @@ void jwks_error_free(jwks_error *error);
  * value this version does not define. The string is static. Never blocks; thread-safe.
  */
 const char *jwks_status_str(int status);
+
+/**
+ * The outcome of a status (see jwks_outcome); JWKS_OUTCOME_INTERNAL for a value this
+ * version does not define. Never blocks; thread-safe.
+ */
+jwks_outcome jwks_status_outcome(int status);
 
 /**
  * The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built

@@ -616,19 +616,11 @@ bool finish(Filter *f, jwks_status status, jwks_token *token, jwks_error *error)
         }
         go_on = true;
     } else {
-        switch (status) {
-        // The keys cannot be had (cold cache, IdP unreachable): a dependency is down, for
-        // now. Not the token's fault, so no 401; 503 tells clients to retry.
-        case JWKS_ERR_CONNECTION:
-        case JWKS_ERR_TIMEOUT:
-        case JWKS_ERR_TLS:
-        case JWKS_ERR_HTTP_STATUS:
-        case JWKS_ERR_INVALID_JWKS:
-        case JWKS_ERR_NO_SIGNING_KEYS:
-        case JWKS_ERR_RESPONSE_TOO_LARGE:
-        case JWKS_ERR_REDIRECT:
-        case JWKS_ERR_DISCOVERY:
-        case JWKS_ERR_CANCELLED:
+        switch (jwks_status_outcome(status)) {
+        // The keys cannot be had (cold cache, IdP unreachable, the library's queue full): a
+        // dependency is down, for now. Not the token's fault, so no 401; 503 tells clients to
+        // retry.
+        case JWKS_OUTCOME_KEYS_UNAVAILABLE:
             c->count(kKeysUnavailable);
             log(envoy_dynamic_module_type_log_level_Error,
                 std::string("signing keys unavailable: ") +
@@ -642,9 +634,8 @@ bool finish(Filter *f, jwks_status status, jwks_token *token, jwks_error *error)
                            "jwks_keys_unavailable");
             }
             break;
-        case JWKS_ERR_INTERNAL:
-        case JWKS_ERR_FORKED:
-        case JWKS_ERR_INVALID_ARGUMENT:
+        case JWKS_OUTCOME_INTERNAL:
+        case JWKS_OUTCOME_PENDING:  // never here: a pending call is answered by its callback
             c->count(kInternalError);
             log(envoy_dynamic_module_type_log_level_Error,
                 std::string(jwks_status_str(status)) + ": " +

@@ -989,36 +989,27 @@ static ngx_int_t
 ngx_http_jwks_finish(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
     ngx_http_jwks_ctx_t *ctx)
 {
-    switch (ctx->status) {
+    switch (jwks_status_outcome((int) ctx->status)) {
 
-    case JWKS_OK:
+    case JWKS_OUTCOME_VERIFIED:
         return ngx_http_jwks_check_requires(r, jlcf);
 
-    /* The IdP cannot be reached (and no keys are cached): a dependency is down, for now.
-     * 503 says "try again later", which clients and load balancers act on; it is not a
-     * problem with the token, nor a bug in this server. */
-    case JWKS_ERR_CONNECTION:
-    case JWKS_ERR_TIMEOUT:
-    case JWKS_ERR_TLS:
-    case JWKS_ERR_HTTP_STATUS:
-    case JWKS_ERR_INVALID_JWKS:
-    case JWKS_ERR_NO_SIGNING_KEYS:
-    case JWKS_ERR_RESPONSE_TOO_LARGE:
-    case JWKS_ERR_REDIRECT:
-    case JWKS_ERR_DISCOVERY:
-    case JWKS_ERR_CANCELLED:      /* the library's queue is full: overloaded, for now */
+    /* The keys cannot be had (the IdP unreachable and no keys cached, or the library's queue
+     * full): a dependency is down, for now. 503 says "try again later", which clients and load
+     * balancers act on; it is not a problem with the token, nor a bug in this server. */
+    case JWKS_OUTCOME_KEYS_UNAVAILABLE:
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "jwks: keys unavailable: %s",
                       ctx->error ? jwks_error_message(ctx->error) : "no answer in time");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
 
-    case JWKS_ERR_INTERNAL:
-    case JWKS_ERR_FORKED:
-    case JWKS_ERR_INVALID_ARGUMENT:
+    case JWKS_OUTCOME_INTERNAL:
+    case JWKS_OUTCOME_PENDING:    /* never reaches here: the handler waits for the answer */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "jwks: %s: %s", jwks_status_str((int) ctx->status),
                       jwks_error_message(ctx->error));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
+    case JWKS_OUTCOME_REJECTED:
     default:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "jwks: token rejected: %s", jwks_error_message(ctx->error));

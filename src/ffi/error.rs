@@ -179,6 +179,71 @@ pub extern "C" fn jwks_status_str(status: libc::c_int) -> *const libc::c_char {
     name.as_ptr()
 }
 
+/// What a status means for a request being authenticated, as an HTTP server answers it. Every
+/// status has one; servers map these rather than lists of statuses, so that a status added
+/// later lands in the right answer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum jwks_outcome {
+    /// JWKS_OK: the token verified.
+    JWKS_OUTCOME_VERIFIED = 0,
+    /// The token is refused (malformed, expired, bad signature, unknown key, wrong audience,
+    /// ...): the client's fault; HTTP 401.
+    JWKS_OUTCOME_REJECTED = 1,
+    /// The keys cannot be had now (the identity provider unreachable or broken with no usable
+    /// cached set, or the library overloaded): not the token's fault; HTTP 503, try again
+    /// later.
+    JWKS_OUTCOME_KEYS_UNAVAILABLE = 2,
+    /// Misuse or a bug on this side (an invalid argument, a client used after fork, a
+    /// libjwks bug, a status this version does not define): HTTP 500.
+    JWKS_OUTCOME_INTERNAL = 3,
+    /// JWKS_PENDING: no answer yet; ask again later (or wait for the callback).
+    JWKS_OUTCOME_PENDING = 4,
+}
+
+/// The outcome of a status (see jwks_outcome); JWKS_OUTCOME_INTERNAL for a value this
+/// version does not define. Never blocks; thread-safe.
+#[no_mangle]
+pub extern "C" fn jwks_status_outcome(status: libc::c_int) -> jwks_outcome {
+    use jwks_outcome::*;
+    use jwks_status::*;
+    // The int-to-status table comes from the jwks_status enum above, read by build.rs.
+    let known: Option<jwks_status> = include!(concat!(env!("OUT_DIR"), "/status_values.rs"));
+    let Some(status) = known else {
+        return JWKS_OUTCOME_INTERNAL;
+    };
+    match status {
+        JWKS_OK => JWKS_OUTCOME_VERIFIED,
+        JWKS_PENDING => JWKS_OUTCOME_PENDING,
+        JWKS_ERR_CONNECTION
+        | JWKS_ERR_TIMEOUT
+        | JWKS_ERR_TLS
+        | JWKS_ERR_HTTP_STATUS
+        | JWKS_ERR_INVALID_JWKS
+        | JWKS_ERR_NO_SIGNING_KEYS
+        | JWKS_ERR_RESPONSE_TOO_LARGE
+        | JWKS_ERR_REDIRECT
+        | JWKS_ERR_DISCOVERY
+        | JWKS_ERR_CANCELLED => JWKS_OUTCOME_KEYS_UNAVAILABLE,
+        JWKS_ERR_INVALID_ARGUMENT | JWKS_ERR_FORKED | JWKS_ERR_INTERNAL => JWKS_OUTCOME_INTERNAL,
+        JWKS_ERR_KEY_NOT_FOUND
+        | JWKS_ERR_MALFORMED_TOKEN
+        | JWKS_ERR_MISSING_KID
+        | JWKS_ERR_UNSUPPORTED_ALGORITHM
+        | JWKS_ERR_ALGORITHM_NOT_ALLOWED
+        | JWKS_ERR_BAD_SIGNATURE
+        | JWKS_ERR_EXPIRED
+        | JWKS_ERR_NOT_YET_VALID
+        | JWKS_ERR_WRONG_AUDIENCE
+        | JWKS_ERR_WRONG_ISSUER
+        | JWKS_ERR_WRONG_TYP
+        | JWKS_ERR_MISSING_CLAIM
+        | JWKS_ERR_UNSUPPORTED_CRITICAL
+        | JWKS_ERR_TOKEN_TOO_LARGE
+        | JWKS_ERR_ISSUER_NOT_ALLOWED => JWKS_OUTCOME_REJECTED,
+    }
+}
+
 /// The library version, e.g. "0.1.0" (equal to JWKS_VERSION_STRING of the header it was built
 /// with). The string is static.
 #[no_mangle]

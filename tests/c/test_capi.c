@@ -120,6 +120,33 @@ static void test_version_and_names(void) {
     CHECK(JWKS_ERR_TOKEN_TOO_LARGE == 23 && JWKS_ERR_INTERNAL == 100);
 }
 
+/* Every status has its outcome for a server; unknown values are internal errors. */
+static void test_status_outcomes(void) {
+    static const int unavailable[] = {JWKS_ERR_CONNECTION, JWKS_ERR_TIMEOUT, JWKS_ERR_TLS,
+                                      JWKS_ERR_HTTP_STATUS, JWKS_ERR_INVALID_JWKS,
+                                      JWKS_ERR_NO_SIGNING_KEYS, JWKS_ERR_RESPONSE_TOO_LARGE,
+                                      JWKS_ERR_REDIRECT, JWKS_ERR_DISCOVERY, JWKS_ERR_CANCELLED};
+    static const int internal[] = {JWKS_ERR_INVALID_ARGUMENT, JWKS_ERR_FORKED, JWKS_ERR_INTERNAL,
+                                   29, 99, 101, -1};
+    static const int rejected[] = {JWKS_ERR_KEY_NOT_FOUND, JWKS_ERR_MALFORMED_TOKEN,
+                                   JWKS_ERR_MISSING_KID, JWKS_ERR_UNSUPPORTED_ALGORITHM,
+                                   JWKS_ERR_ALGORITHM_NOT_ALLOWED, JWKS_ERR_BAD_SIGNATURE,
+                                   JWKS_ERR_EXPIRED, JWKS_ERR_NOT_YET_VALID, JWKS_ERR_WRONG_AUDIENCE,
+                                   JWKS_ERR_WRONG_ISSUER, JWKS_ERR_WRONG_TYP, JWKS_ERR_MISSING_CLAIM,
+                                   JWKS_ERR_UNSUPPORTED_CRITICAL, JWKS_ERR_TOKEN_TOO_LARGE,
+                                   JWKS_ERR_ISSUER_NOT_ALLOWED};
+    CHECK(jwks_status_outcome(JWKS_OK) == JWKS_OUTCOME_VERIFIED);
+    CHECK(jwks_status_outcome(JWKS_PENDING) == JWKS_OUTCOME_PENDING);
+    for (size_t i = 0; i < sizeof unavailable / sizeof *unavailable; i++)
+        CHECK(jwks_status_outcome(unavailable[i]) == JWKS_OUTCOME_KEYS_UNAVAILABLE);
+    for (size_t i = 0; i < sizeof internal / sizeof *internal; i++)
+        CHECK(jwks_status_outcome(internal[i]) == JWKS_OUTCOME_INTERNAL);
+    for (size_t i = 0; i < sizeof rejected / sizeof *rejected; i++)
+        CHECK(jwks_status_outcome(rejected[i]) == JWKS_OUTCOME_REJECTED);
+    /* Every defined status is in one list: 2 + 10 + 3 + 15 of the 30. */
+    CHECK(sizeof unavailable / sizeof *unavailable + 3 + sizeof rejected / sizeof *rejected + 2 == 30);
+}
+
 static void test_null_and_garbage(const char *url) {
     jwks_error *err = NULL;
     jwks_client *client = SENTINEL;
@@ -1243,6 +1270,7 @@ static void test_fork(const char *url) {
 int main(void) {
     const char *url = env("JWKS_URL");
     test_version_and_names();
+    test_status_outcomes();
     test_null_and_garbage(url);
     test_happy_path_and_keys(url);
     test_token_errors(url);
