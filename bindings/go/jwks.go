@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -86,8 +87,16 @@ func newClient(build func(*C.jwks_options) error, opts []Option) (*Client, error
 		return nil, takeError(st, e)
 	}
 	client := &Client{c: c}
-	client.cleanup = runtime.AddCleanup(client, func(c *C.jwks_client) { C.jwks_client_free(c) }, c)
+	client.cleanup = runtime.AddCleanup(client, freeForgotten, c)
 	return client, nil
+}
+
+// forgottenFreed counts the clients freed by their cleanup rather than by Close; a test reads it.
+var forgottenFreed atomic.Int64
+
+func freeForgotten(c *C.jwks_client) {
+	C.jwks_client_free(c)
+	forgottenFreed.Add(1)
 }
 
 // New makes a client for the JWKS at url (https, or http to a loopback host).

@@ -1,0 +1,5 @@
+//go:build !race
+
+package jwks_test
+
+const raceDetector = false
