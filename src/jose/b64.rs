@@ -48,10 +48,25 @@ pub(crate) fn decoded_len(encoded: usize) -> Option<usize> {
     }
 }
 
+/// How long `out` must be for [`decode_into`] to take its fastest path on `encoded`
+/// characters: whole blocks of 32 characters, the last one padded, each stored as 32 bytes
+/// (24 decoded, 8 that the next block overwrites).
+pub(crate) const fn room(encoded: usize) -> usize {
+    encoded.div_ceil(32) * 24 + 8
+}
+
 /// Decodes `input` into the start of `out`, returning the decoded length, or None when
-/// `input` is not canonical unpadded base64url or `out` is too short.
+/// `input` is not canonical unpadded base64url or `out` is too short. When `out` has
+/// [`room`] for the input, its bytes past the decoded length are overwritten too.
 pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = decoded_len(input.len())?;
+    #[cfg(target_arch = "x86_64")]
+    if out.len() >= room(input.len()) && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the
+        // target_feature function; `out` has room for its stores (checked just above).
+        let valid = unsafe { avx2::whole(input, out) };
+        return (valid && last_bits_zero(input)).then_some(len);
+    }
     let out = out.get_mut(..len)?;
     #[cfg(target_arch = "x86_64")]
     if let Some(valid) = simd(input, out) {
@@ -187,57 +202,97 @@ mod ssse3 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// The leading blocks of 32 characters, 24 bytes each, while 32 bytes fit in `out` (the
-    /// SSSE3 step's tables in both 128-bit lanes): how many characters it read and bytes it
-    /// wrote. It stops before a block with a character outside the alphabet, which the SSSE3
-    /// step then refuses.
+    /// The SSSE3 step's tables in both 128-bit lanes.
+    struct Tables {
+        by_high: __m256i,
+        by_low: __m256i,
+        shift: __m256i,
+        nibble: __m256i,
+        underscore: __m256i,
+        to_12_bits: __m256i,
+        to_24_bits: __m256i,
+        order: __m256i,
+        join: __m256i,
+    }
+
+    impl Tables {
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn new() -> Tables {
+            #[rustfmt::skip]
+            let by_high = _mm256_setr_epi8(
+                0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
+            );
+            #[rustfmt::skip]
+            let by_low = _mm256_setr_epi8(
+                0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x14, 0x14, 0x15, 0x14, 0x1C,
+                0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x14, 0x14, 0x15, 0x14, 0x1C,
+            );
+            #[rustfmt::skip]
+            let shift = _mm256_setr_epi8(
+                0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+            );
+            #[rustfmt::skip]
+            let order = _mm256_setr_epi8(
+                2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+                2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+            );
+            Tables {
+                by_high,
+                by_low,
+                shift,
+                nibble: _mm256_set1_epi8(0x0F),
+                underscore: _mm256_set1_epi8(b'_' as i8),
+                to_12_bits: _mm256_set1_epi32(0x0140_0140),
+                to_24_bits: _mm256_set1_epi32(0x0001_1000),
+                order,
+                // Each lane's 12 bytes, moved together: dwords 0-2 and 4-6.
+                join: _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7),
+            }
+        }
+
+        /// One block of 32 characters: its 24 bytes (in the first 24 of 32), or None when a
+        /// character is outside the alphabet.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn block(&self, v: __m256i) -> Option<__m256i> {
+            let high = _mm256_and_si256(_mm256_srli_epi32(v, 4), self.nibble);
+            let low = _mm256_and_si256(v, self.nibble);
+            let fits = _mm256_and_si256(
+                _mm256_shuffle_epi8(self.by_low, low),
+                _mm256_shuffle_epi8(self.by_high, high),
+            );
+            if _mm256_movemask_epi8(_mm256_cmpeq_epi8(fits, _mm256_setzero_si256())) != 0 {
+                return None;
+            }
+            let fix = _mm256_and_si256(_mm256_cmpeq_epi8(v, self.underscore), _mm256_set1_epi8(33));
+            let sixes = _mm256_add_epi8(
+                v,
+                _mm256_add_epi8(_mm256_shuffle_epi8(self.shift, high), fix),
+            );
+            let twelves = _mm256_maddubs_epi16(sixes, self.to_12_bits);
+            let words = _mm256_madd_epi16(twelves, self.to_24_bits);
+            Some(_mm256_permutevar8x32_epi32(
+                _mm256_shuffle_epi8(words, self.order),
+                self.join,
+            ))
+        }
+    }
+
+    /// The leading blocks of 32 characters, 24 bytes each, while 32 bytes fit in `out`: how
+    /// many characters it read and bytes it wrote. It stops before a block with a character
+    /// outside the alphabet, which the SSSE3 step then refuses.
     #[target_feature(enable = "avx2")]
     pub(super) fn blocks(input: &[u8], out: &mut [u8]) -> (usize, usize) {
-        #[rustfmt::skip]
-        let by_high = _mm256_setr_epi8(
-            0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
-        );
-        #[rustfmt::skip]
-        let by_low = _mm256_setr_epi8(
-            0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x14, 0x14, 0x15, 0x14, 0x1C,
-            0x2A, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3E, 0x3C, 0x14, 0x14, 0x15, 0x14, 0x1C,
-        );
-        #[rustfmt::skip]
-        let shift = _mm256_setr_epi8(
-            0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-        );
-        let nibble = _mm256_set1_epi8(0x0F);
-        let underscore = _mm256_set1_epi8(b'_' as i8);
-        let to_12_bits = _mm256_set1_epi32(0x0140_0140);
-        let to_24_bits = _mm256_set1_epi32(0x0001_1000);
-        #[rustfmt::skip]
-        let order = _mm256_setr_epi8(
-            2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
-            2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
-        );
-        // Each lane's 12 bytes, moved together: dwords 0-2 and 4-6.
-        let join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+        let tables = Tables::new();
         let (mut i, mut o) = (0, 0);
         while i + 32 <= input.len() && o + 32 <= out.len() {
             // SAFETY: i + 32 <= input.len(), so the 32 bytes read are inside `input`
             // (loadu has no alignment requirement).
             let v = unsafe { _mm256_loadu_si256(input.as_ptr().add(i).cast()) };
-            let high = _mm256_and_si256(_mm256_srli_epi32(v, 4), nibble);
-            let low = _mm256_and_si256(v, nibble);
-            let fits = _mm256_and_si256(
-                _mm256_shuffle_epi8(by_low, low),
-                _mm256_shuffle_epi8(by_high, high),
-            );
-            if _mm256_movemask_epi8(_mm256_cmpeq_epi8(fits, _mm256_setzero_si256())) != 0 {
-                break;
-            }
-            let fix = _mm256_and_si256(_mm256_cmpeq_epi8(v, underscore), _mm256_set1_epi8(33));
-            let sixes = _mm256_add_epi8(v, _mm256_add_epi8(_mm256_shuffle_epi8(shift, high), fix));
-            let twelves = _mm256_maddubs_epi16(sixes, to_12_bits);
-            let words = _mm256_madd_epi16(twelves, to_24_bits);
-            let bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(words, order), join);
+            let Some(bytes) = tables.block(v) else { break };
             // SAFETY: o + 32 <= out.len(), so the 32 bytes written (24 decoded, 8 that the next
             // step or the tail overwrites) are inside `out`.
             unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(o).cast(), bytes) };
@@ -246,19 +301,91 @@ mod avx2 {
         }
         (i, o)
     }
+
+    /// Decodes all of `input` in blocks of 32 characters, the last one filled up with 'A'
+    /// (six zero bits): whether every character is in the alphabet. `out` must be at least
+    /// `room(input.len())` long; every block is stored whole.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn whole(input: &[u8], out: &mut [u8]) -> bool {
+        debug_assert!(out.len() >= super::room(input.len()));
+        let tables = Tables::new();
+        let (mut i, mut o) = (0, 0);
+        let mut store = |o: usize, bytes: __m256i| {
+            // SAFETY: block k (from 0) is stored at o = 24k, and there are
+            // ceil(input.len() / 32) blocks, so o + 32 <= 24 * blocks + 8 = room(input.len()),
+            // which `out.len()` is at least (the caller's check): the 32 bytes written are
+            // inside `out`.
+            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(o).cast(), bytes) };
+        };
+        while i + 32 <= input.len() {
+            // SAFETY: i + 32 <= input.len(), so the 32 bytes read are inside `input`
+            // (loadu has no alignment requirement).
+            let v = unsafe { _mm256_loadu_si256(input.as_ptr().add(i).cast()) };
+            let Some(bytes) = tables.block(v) else {
+                return false;
+            };
+            store(o, bytes);
+            i += 32;
+            o += 24;
+        }
+        let tail = &input[i..];
+        if tail.is_empty() {
+            return true;
+        }
+        let Some(bytes) = tables.block(padded(tail)) else {
+            return false;
+        };
+        store(o, bytes);
+        true
+    }
+
+    /// The 1 to 31 characters of `tail` followed by 'A's, copied in two overlapping pieces
+    /// of a fixed size (no call, no loop).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn padded(tail: &[u8]) -> __m256i {
+        let mut block = [b'A'; 32];
+        let n = tail.len();
+        if n >= 16 {
+            block[..16].copy_from_slice(&tail[..16]);
+            block[n - 16..n].copy_from_slice(&tail[n - 16..]);
+        } else if n >= 8 {
+            block[..8].copy_from_slice(&tail[..8]);
+            block[n - 8..n].copy_from_slice(&tail[n - 8..]);
+        } else if n >= 4 {
+            block[..4].copy_from_slice(&tail[..4]);
+            block[n - 4..n].copy_from_slice(&tail[n - 4..]);
+        } else {
+            block[0] = tail[0];
+            block[n / 2] = tail[n / 2];
+            block[n - 1] = tail[n - 1];
+        }
+        // SAFETY: `block` is 32 bytes (loadu has no alignment requirement).
+        unsafe { _mm256_loadu_si256(block.as_ptr().cast()) }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_into, decoded_len};
+    use super::{decode_into, decoded_len, room};
     use base64::Engine;
 
-    /// Decodes with every path this machine has (the dispatch, the scalar code, SSSE3
-    /// alone), which must agree; the answer.
+    /// Decodes into a buffer of exactly the decoded length and into one with room for whole
+    /// blocks, which must agree; the answer.
+    fn both(text: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0; decoded_len(text.len()).unwrap_or(0)];
+        let exact = decode_into(text, &mut out).map(|n| out[..n].to_vec());
+        let mut roomy = vec![0xEE; room(text.len())];
+        let whole = decode_into(text, &mut roomy).map(|n| roomy[..n].to_vec());
+        assert_eq!(whole, exact, "with room, on {text:?}");
+        exact
+    }
+
+    /// Decodes with every path this machine has (the dispatch with and without room, the
+    /// scalar code, SSSE3 alone), which must agree; the answer.
     fn ours_bytes(text: &[u8]) -> Option<Vec<u8>> {
-        let mut out = vec![0; decoded_len(text.len())?];
-        let answer = decode_into(text, &mut out).map(|n| out[..n].to_vec());
-        let mut alone = vec![0; out.len()];
+        let answer = both(text);
+        let mut alone = vec![0; decoded_len(text.len()).unwrap_or(0)];
         let scalar =
             (super::scalar(text, &mut alone) && super::last_bits_zero(text)).then(|| alone.clone());
         assert_eq!(scalar, answer, "scalar path on {text:?}");
@@ -319,15 +446,13 @@ mod tests {
     fn agrees_on_every_byte_in_every_position_of_long_texts() {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let base = engine.encode((0..=255u8).collect::<Vec<u8>>());
-        for len in [40, 43, 64, 66, 100, 130] {
+        for len in [40, 43, 50, 63, 64, 66, 79, 95, 100, 130] {
             for pos in 0..len {
                 for byte in 0..=255u8 {
                     let mut text = base.as_bytes()[..len].to_vec();
                     text[pos] = byte;
-                    let mut out = vec![0; decoded_len(len).unwrap()];
-                    let ours = decode_into(&text, &mut out).map(|n| out[..n].to_vec());
                     assert_eq!(
-                        ours,
+                        both(&text),
                         engine.decode(&text).ok(),
                         "byte {byte} at {pos} of {len}"
                     );
@@ -349,5 +474,15 @@ mod tests {
     fn refuses_a_short_buffer() {
         assert_eq!(decode_into(b"Zm9vYmFy", &mut [0; 5]), None);
         assert_eq!(decode_into(b"Zm9vYmFy", &mut [0; 6]), Some(6));
+    }
+
+    #[test]
+    fn room_covers_every_whole_block_store() {
+        // The last block of n characters is stored at 24 * (ceil(n / 32) - 1), 32 bytes.
+        for n in 1..200usize {
+            let last = 24 * (n.div_ceil(32) - 1);
+            assert!(last + 32 <= room(n), "{n}");
+            assert!(decoded_len(n).is_none_or(|len| len <= room(n)), "{n}");
+        }
     }
 }

@@ -32,10 +32,10 @@ impl Scratch {
         }
     }
 
-    /// A buffer of `len` bytes.
+    /// A buffer of at least `len` bytes.
     fn take(&mut self, len: usize) -> &mut [u8] {
         if len <= self.inline.len() {
-            &mut self.inline[..len]
+            &mut self.inline
         } else {
             self.heap.resize(len, 0);
             &mut self.heap
@@ -251,10 +251,10 @@ fn read_claims(payload: &str) -> Result<Claims> {
     Ok(claims)
 }
 
-/// Decodes one part into `out` (grown to fit): its decoded length.
+/// Decodes one part into `out` (long enough; longer is faster, see `b64::room`): its decoded
+/// length.
 fn decode_part(part: &[u8], what: &str, out: &mut [u8]) -> Result<usize> {
-    b64::decode_into(part, out)
-        .ok_or_else(|| Error::malformed(format!("token {what} is not unpadded base64url")))
+    b64::decode_into(part, out).ok_or_else(|| bad_base64(what))
 }
 
 fn bad_base64(what: &str) -> Error {
@@ -263,9 +263,9 @@ fn bad_base64(what: &str) -> Error {
 
 /// Decodes a part that is text (the header or the payload) into `out`, which it replaces.
 fn decode_text(part: &[u8], what: &str, out: &mut Vec<u8>) -> Result<()> {
-    let len = b64::decoded_len(part.len()).ok_or_else(|| bad_base64(what))?;
-    out.resize(len, 0);
-    decode_part(part, what, out)?;
+    out.resize(b64::room(part.len()), 0);
+    let len = decode_part(part, what, out)?;
+    out.truncate(len);
     Ok(())
 }
 
@@ -362,13 +362,13 @@ fn parse_parts<'a, 's>(
     }
     crate::jose::validation::check_typ(header.typ.as_deref(), &validation.typ)?;
 
-    let sig_len = b64::decoded_len(signature_b64.len()).ok_or_else(|| bad_base64("signature"))?;
-    let signature = scratch.take(sig_len);
-    decode_part(signature_b64, "signature", signature)?;
+    let signature = scratch.take(b64::room(signature_b64.len()));
+    let sig_len = decode_part(signature_b64, "signature", signature)?;
+    let signature = &signature[..sig_len];
 
     let extra =
         3 + header.kid.as_ref().map_or(0, |k| k.len()) + header.typ.as_ref().map_or(0, |t| t.len());
-    let mut bytes = Vec::with_capacity(payload_b64.len() / 4 * 3 + 2 + extra);
+    let mut bytes = Vec::with_capacity(b64::room(payload_b64.len()) + extra);
     decode_text(payload_b64, "payload", &mut bytes)?;
     let payload =
         utf8_string(bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;
@@ -491,15 +491,15 @@ fn decode_header<'b>(
     stack: &'b mut [u8],
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b str> {
-    let len = b64::decoded_len(header_b64.len()).ok_or_else(|| bad_base64("header"))?;
-    let bytes = if len <= stack.len() {
-        &mut stack[..len]
+    let room = b64::room(header_b64.len());
+    let bytes = if room <= stack.len() {
+        stack
     } else {
-        heap.resize(len, 0);
+        heap.resize(room, 0);
         &mut heap[..]
     };
-    decode_part(header_b64, "header", bytes)?;
-    utf8_str(bytes).ok_or_else(|| Error::malformed("token header is not UTF-8"))
+    let len = decode_part(header_b64, "header", bytes)?;
+    utf8_str(&bytes[..len]).ok_or_else(|| Error::malformed("token header is not UTF-8"))
 }
 
 /// Reads the header's `kid` and the payload's `iss` without verifying anything (for
