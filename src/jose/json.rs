@@ -43,6 +43,9 @@ pub(crate) struct Value<'a> {
     pub raw: &'a str,
     /// Whether a string has escapes (false for other kinds).
     pub escaped: bool,
+    /// Whether the reader already found the value to be digits alone, at most 15 of them
+    /// with no leading zero (exact in an f64): `as_f64` then converts without a second look.
+    pub digits: bool,
 }
 
 impl<'a> Value<'a> {
@@ -63,6 +66,9 @@ impl<'a> Value<'a> {
             return None;
         }
         let bytes = self.raw.as_bytes();
+        if self.digits {
+            return Some(integer(bytes) as f64);
+        }
         // Most numeric dates are plain integers: exact in an f64 up to 15 digits.
         if (1..=15).contains(&bytes.len()) && digits_fast(bytes, 0) == bytes.len() {
             return Some(integer(bytes) as f64);
@@ -348,7 +354,13 @@ fn value_of(text: &str, i: usize) -> Step<(Value<'_>, usize)> {
     // its last byte (before `end`) is ASCII, so both ends are char boundaries of `text`, and
     // i <= end <= text.len().
     let raw = unsafe { text.get_unchecked(i..end) };
-    Ok((Value { kind, raw, escaped }, end))
+    let value = Value {
+        kind,
+        raw,
+        escaped,
+        digits: false,
+    };
+    Ok((value, end))
 }
 
 /// Past the object or array at `i`, inside `outer` levels, with everything in it; without
@@ -536,11 +548,11 @@ fn compact<'a, E>(
         count += 1;
         // The value: a plain string, an integer or a literal.
         let start = name_end + 2;
-        let (end, kind) = match *s.get(start)? {
-            b'"' => (plain_string_end(s, start + 1)? + 1, Kind::String),
-            b't' if s.get(start..start + 4) == Some(b"true") => (start + 4, Kind::Bool),
-            b'f' if s.get(start..start + 5) == Some(b"false") => (start + 5, Kind::Bool),
-            b'n' if s.get(start..start + 4) == Some(b"null") => (start + 4, Kind::Null),
+        let (end, kind, digits) = match *s.get(start)? {
+            b'"' => (plain_string_end(s, start + 1)? + 1, Kind::String, false),
+            b't' if s.get(start..start + 4) == Some(b"true") => (start + 4, Kind::Bool, false),
+            b'f' if s.get(start..start + 5) == Some(b"false") => (start + 5, Kind::Bool, false),
+            b'n' if s.get(start..start + 4) == Some(b"null") => (start + 4, Kind::Null, false),
             c => {
                 let first = start + usize::from(c == b'-');
                 let end = digits_fast(s, first);
@@ -549,7 +561,7 @@ fn compact<'a, E>(
                 if end == first || (s[first] == b'0' && end > first + 1) || end - first > 15 {
                     return None;
                 }
-                (end, Kind::Number)
+                (end, Kind::Number, first == start)
             }
         };
         // SAFETY: the value starts with an ASCII byte at `start` and ends after an ASCII
@@ -559,6 +571,7 @@ fn compact<'a, E>(
             kind,
             raw,
             escaped: false,
+            digits,
         };
         if member(name, value).is_err() {
             return None;
@@ -832,6 +845,41 @@ mod tests {
     }
 
     #[test]
+    fn both_readers_give_every_number_the_same_value() {
+        for number in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "1767225600",
+            "4102444800",
+            "999999999999999",
+            "1000000000000000",
+            "-999999999999999",
+            "1.5",
+            "1e3",
+            "-2.5E-3",
+            "0.0",
+        ] {
+            let want = number.parse::<f64>().unwrap();
+            // Compact, then with a space that sends the text to the general reader.
+            for text in [
+                format!(r#"{{"n":{number}}}"#),
+                format!(r#"{{"n": {number}}}"#),
+            ] {
+                let mut got = None;
+                object(&text, |_, v| {
+                    got = v.as_f64();
+                    Ok::<(), ()>(())
+                })
+                .unwrap()
+                .unwrap();
+                assert_eq!(got.map(f64::to_bits), Some(want.to_bits()), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn digits_end_at_the_first_other_byte() {
         for text in [
             "",
@@ -915,12 +963,14 @@ mod tests {
             kind: Kind::Number,
             raw: "1e400",
             escaped: false,
+            digits: false,
         };
         assert_eq!(huge.as_f64(), None, "not finite");
         let mixed = Value {
             kind: Kind::Array,
             raw: r#"["a",1]"#,
             escaped: false,
+            digits: false,
         };
         assert!(mixed.strings().is_none());
     }

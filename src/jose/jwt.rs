@@ -141,6 +141,7 @@ impl Claims {
             kind,
             raw: &payload[start..end],
             escaped,
+            digits: false,
         })
     }
 }
