@@ -164,9 +164,15 @@ func (cl *Client) Verify(ctx context.Context, token string) (*Token, error) {
 	}
 	defer cl.mu.RUnlock()
 	// One allocation holds what the call returns (a header of lengths, then the claims,
-	// kid, alg and typ, which the token's own length bounds); the C side fills it in the
-	// same call that verifies. A Verify that hits the cache allocates it and the Token.
-	buf := make([]byte, headerSize+len(token))
+	// kid, alg and typ); the C side fills it in the same call that verifies. A Verify that
+	// hits the cache allocates it and the Token. The texts all come from the header and the
+	// payload, so they take at most 3/4 of the characters before the last dot (the C side
+	// hands back the token itself should they not fit).
+	texts := 0
+	if dot := strings.LastIndexByte(token, '.'); dot > 0 {
+		texts = dot/4*3 + 3
+	}
+	buf := make([]byte, headerSize+texts)
 	p, n := cstr(token)
 	st := C.jwksgo_verify_now(c, p, n, (*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)))
 	runtime.KeepAlive(token)
