@@ -18,16 +18,17 @@ pub(crate) struct Parsed<'a, 's> {
 }
 
 /// Where a token's signature is decoded: on the caller's stack up to 512 bytes (RSA-4096,
-/// every EC and EdDSA signature), on the heap beyond (RSA-8192).
+/// every EC and EdDSA signature), on the heap beyond (RSA-8192). The stack part is the
+/// decoder's room for 512 bytes (`b64::room` of their 683 characters).
 pub(crate) struct Scratch {
-    inline: [u8; 512],
+    inline: [u8; b64::room(683)],
     heap: Vec<u8>,
 }
 
 impl Scratch {
     pub fn new() -> Self {
         Scratch {
-            inline: [0; 512],
+            inline: [0; b64::room(683)],
             heap: Vec::new(),
         }
     }
@@ -326,7 +327,7 @@ fn parse_parts<'a, 's>(
     allow_hmac: bool,
     scratch: &'s mut Scratch,
 ) -> Result<Parsed<'a, 's>> {
-    let mut stack = [0u8; 256];
+    let mut stack = [0u8; HEADER_ROOM];
     let mut heap = Vec::new();
     let header_json = decode_header(header_b64, &mut stack, &mut heap)?;
     let header = read_header(header_json)?;
@@ -486,6 +487,9 @@ fn utf8_string(bytes: Vec<u8>) -> Option<String> {
     }
 }
 
+/// The stack buffer for a header: the decoder's room for 256 bytes (342 characters).
+const HEADER_ROOM: usize = b64::room(342);
+
 /// Decodes the header into `stack` when it fits, else into `heap`, as UTF-8 text.
 fn decode_header<'b>(
     header_b64: &[u8],
@@ -511,7 +515,7 @@ pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Optio
     let (Some(header_b64), Some(payload_b64)) = (parts.next(), parts.next()) else {
         return Err(Error::malformed("token has no dot-separated parts"));
     };
-    let mut stack = [0u8; 256];
+    let mut stack = [0u8; HEADER_ROOM];
     let mut heap = Vec::new();
     let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?
         .kid
@@ -535,7 +539,25 @@ fn numeric_date(value: &json::Value<'_>, name: &str) -> Result<Option<f64>> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_ascii;
+    use super::{is_ascii, parse, Scratch};
+    use crate::jose::validation::Validation;
+
+    #[test]
+    fn signatures_up_to_rsa_4096_decode_on_the_stack() {
+        let validation = Validation::default();
+        // {"alg":"RS256","kid":"k"} and {"sub":"a"}, then signatures of 512 and 1024 zero bytes.
+        let head = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJhIn0.";
+        for (bytes, on_heap) in [(256usize, false), (512, false), (1024, true)] {
+            let chars = (bytes * 4).div_ceil(3);
+            let token = format!("{head}{}", "A".repeat(chars));
+            let mut scratch = Scratch::new();
+            let parsed = parse(token.as_bytes(), 1 << 16, &validation, false, &mut scratch)
+                .expect("a well-formed token");
+            assert_eq!(parsed.signature, vec![0; bytes], "{bytes}");
+            drop(parsed);
+            assert_eq!(scratch.heap.capacity() > 0, on_heap, "{bytes}");
+        }
+    }
 
     #[test]
     fn ascii_is_recognised_at_every_length_and_position() {
