@@ -1,12 +1,11 @@
 package jwtkeyfunc_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -19,24 +18,20 @@ import (
 
 // Code that used keyfunc with golang-jwt keeps its jwt.Parse call and swaps the Keyfunc.
 func Example() {
-	// An identity provider on loopback publishing one P-256 key (a real service points
+	// An identity provider on loopback publishing one Ed25519 key (a real service points
 	// jwks.New at its provider's JWKS URL), and a token it signed.
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	enc := base64.RawURLEncoding
-	fixed := func(b []byte) []byte { return append(make([]byte, 32-len(b)), b...) }
-	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "kid": "key-1", "alg": "ES256",
-		"x": enc.EncodeToString(fixed(key.X.Bytes())), "y": enc.EncodeToString(fixed(key.Y.Bytes())),
-	}}})
+	public, private, _ := ed25519.GenerateKey(rand.Reader)
+	set := fmt.Sprintf(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"key-1","x":%q}]}`,
+		base64.RawURLEncoding.EncodeToString(public))
 	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write(set)
+		_, _ = io.WriteString(w, set)
 	}))
 	defer provider.Close()
-	signed := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+	signed := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
 		"sub": "alice", "aud": "my-api", "exp": time.Now().Add(time.Hour).Unix(),
 	})
 	signed.Header["kid"] = "key-1"
-	raw, _ := signed.SignedString(key)
+	raw, _ := signed.SignedString(private)
 
 	client, err := jwks.New(provider.URL)
 	if err != nil {
