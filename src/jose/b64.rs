@@ -3,11 +3,12 @@
 //!
 //! It accepts exactly what the `base64` crate's `URL_SAFE_NO_PAD` engine accepts (a unit test
 //! and the token fuzz target compare the two): the URL-safe alphabet only, no padding, no
-//! length of the form 4n+1, and zero bits past the last whole byte. On x86-64 with AVX2 or
-//! SSSE3, blocks of 32 or 16 characters are checked and decoded in vector registers (lookups by
-//! nibble, as described by Muła and Lemire for standard base64, with tables for the URL-safe
-//! alphabet); the rest goes four characters at a time, each group one OR of four table
-//! entries that already sit at their bit positions. About five times faster than the crate
+//! length of the form 4n+1, and zero bits past the last whole byte. On x86-64, blocks of
+//! characters are checked and decoded in vector registers (lookups by nibble, as described by
+//! Muła and Lemire for standard base64, with tables for the URL-safe alphabet): with AVX2 and
+//! an output with [`room`], the whole text in blocks of 32, the last one padded; otherwise
+//! blocks of 16 with SSSE3, and the rest four characters at a time, each group one OR of four
+//! table entries that already sit at their bit positions. About five times faster than the crate
 //! for a token, with no allocation.
 
 /// Marks a byte outside the alphabet: bit 31 is never set by a valid group.
@@ -117,21 +118,17 @@ fn last_bits_zero(input: &[u8]) -> bool {
     }
 }
 
-/// Decodes all of `input` into `out` (its decoded length) with SIMD: whether every
-/// character is in the alphabet, or None when the CPU has neither AVX2 nor SSSE3.
+/// Decodes all of `input` into `out` (its decoded length) in SSSE3 blocks: whether every
+/// character is in the alphabet, or None when the CPU lacks SSSE3. (A buffer with `room` takes
+/// the AVX2 path instead; the token's parts always have it.)
 #[cfg(target_arch = "x86_64")]
 fn simd(input: &[u8], out: &mut [u8]) -> Option<bool> {
-    let (mut i, mut o) = (0, 0);
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above), the only requirement of the
-        // target_feature function.
-        (i, o) = unsafe { avx2::blocks(input, out) };
-    } else if !std::arch::is_x86_feature_detected!("ssse3") {
+    if !std::arch::is_x86_feature_detected!("ssse3") {
         return None;
     }
-    // SAFETY: the CPU has SSSE3 (AVX2 implies it), the only requirement of the
+    // SAFETY: the CPU has SSSE3 (checked just above), the only requirement of the
     // target_feature function.
-    Some(unsafe { ssse3::rest(&input[i..], &mut out[o..]) })
+    Some(unsafe { ssse3::rest(input, out) })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -279,27 +276,6 @@ mod avx2 {
                 self.join,
             ))
         }
-    }
-
-    /// The leading blocks of 32 characters, 24 bytes each, while 32 bytes fit in `out`: how
-    /// many characters it read and bytes it wrote. It stops before a block with a character
-    /// outside the alphabet, which the SSSE3 step then refuses.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn blocks(input: &[u8], out: &mut [u8]) -> (usize, usize) {
-        let tables = Tables::new();
-        let (mut i, mut o) = (0, 0);
-        while i + 32 <= input.len() && o + 32 <= out.len() {
-            // SAFETY: i + 32 <= input.len(), so the 32 bytes read are inside `input`
-            // (loadu has no alignment requirement).
-            let v = unsafe { _mm256_loadu_si256(input.as_ptr().add(i).cast()) };
-            let Some(bytes) = tables.block(v) else { break };
-            // SAFETY: o + 32 <= out.len(), so the 32 bytes written (24 decoded, 8 that the next
-            // step or the tail overwrites) are inside `out`.
-            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(o).cast(), bytes) };
-            i += 32;
-            o += 24;
-        }
-        (i, o)
     }
 
     /// Decodes all of `input` in blocks of 32 characters, the last one filled up with 'A'
