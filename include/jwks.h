@@ -1397,15 +1397,24 @@ jwks_status jwks_client_stats(const jwks_client *client, jwks_stats *stats, jwks
  * The claims: the token's decoded JSON payload, byte for byte. NUL-terminated; its length is
  * written to `*len` unless len is NULL. NULL if token is NULL. Lent until jwks_token_free.
  * Never blocks; thread-safe.
+ *
+ * The payload is the issuer's JSON as signed: it may hold raw CR, LF and TAB as whitespace,
+ * and its strings any Unicode character (escaped as JSON allows; DEL even raw). Never put it
+ * into a header or a line-based protocol as it is: jwks_token_header_value with the pointer
+ * "" gives the same JSON compact and header-safe.
  */
 const char *jwks_token_claims(const jwks_token *token, size_t *len);
 
 /**
- * One claim as text, for headers and server variables: the value at `pointer`, an RFC 6901
- * JSON Pointer `(pointer, pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
+ * One claim as text: the value at `pointer`, an RFC 6901 JSON Pointer `(pointer,
+ * pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
  * "/https:~1~1example.com~1roles" for a claim named by a URI, "~1" standing for "/" and "~0"
  * for "~"). A string is written as it is, a number or boolean as its JSON text, an array as
  * its elements so written joined by commas, an object as JSON.
+ *
+ * The text is the claim's own and may hold any Unicode character, CR, LF and NUL included:
+ * users choose some claims (names, emails). Never put it into a header, a log line or any
+ * protocol as it is: jwks_token_header_value renders the same claim safe for that.
  *
  * On success writes the text's full length to `*len` and, if it fits (`buf_len >= *len`),
  * the text to `buf` (not NUL-terminated); otherwise writes nothing to `buf`: call again with
@@ -1422,7 +1431,68 @@ jwks_status jwks_token_claim(const jwks_token *token,
                              jwks_error **err);
 
 /**
- * The header's kid, or NULL if it had none. Lent as jwks_token_claims.
+ * One claim rendered safe for an HTTP header value (or a server variable, a log field, any
+ * line-based protocol): the claim at `pointer` as jwks_token_claim finds it, or the whole
+ * payload for the pointer "" (`(NULL, 0)`), by the one rule that nginx's and Envoy's modules
+ * and the Go and C++ bindings all use:
+ *
+ * - no byte 0x00-0x1F other than HTAB, and no 0x7F, ever appears in the value;
+ * - text (a string claim, a string in an array) has exactly those bytes and the backslash
+ *   written `\xHH` (two uppercase hex digits: "x\r\nX-Admin: 1" becomes
+ *   `x\x0D\x0AX-Admin: 1`, and a typed `\` becomes `\x5C`, so no one can type a look-alike of
+ *   an escape); every other byte, UTF-8 included, stays as it is;
+ * - a number or boolean is its JSON text; an array is its elements so written, joined by
+ *   commas;
+ * - JSON (an object claim, an object in an array, the whole payload) stays valid JSON of the
+ *   same value: compact, no whitespace outside strings, those bytes inside strings as
+ *   `\u00XX`; the whole payload keeps its members' order and numbers as the token wrote them.
+ *
+ * A claim that is present is never dropped: its value is always written, escaped. Output,
+ * errors, blocking and thread-safety as jwks_token_claim (JWKS_ERR_MISSING_CLAIM when absent
+ * or null).
+ */
+jwks_status jwks_token_header_value(const jwks_token *token,
+                                    const char *pointer,
+                                    size_t pointer_len,
+                                    char *buf,
+                                    size_t buf_len,
+                                    size_t *len,
+                                    jwks_error **err);
+
+/**
+ * jwks_token_header_value on a payload that was copied out of its token: `(claims,
+ * claims_len)` is a JSON object, such as jwks_token_claims lent. For bindings that keep the
+ * payload and free the token (Go, C++). JWKS_ERR_INVALID_ARGUMENT when claims is not a JSON
+ * object (or NULL with a length, or len is NULL); otherwise as jwks_token_header_value.
+ * Never blocks; thread-safe.
+ */
+jwks_status jwks_claims_header_value(const char *claims,
+                                     size_t claims_len,
+                                     const char *pointer,
+                                     size_t pointer_len,
+                                     char *buf,
+                                     size_t buf_len,
+                                     size_t *len,
+                                     jwks_error **err);
+
+/**
+ * Any text escaped by jwks_token_header_value's rule for text: bytes 0x00-0x1F but HTAB,
+ * 0x7F and the backslash written `\xHH`, every other byte kept. For values that are not
+ * claims (jwks_token_kid, jwks_token_typ, text of the caller's own) on their way into a
+ * header. `(text, text_len)` is a string in; output and errors as jwks_token_claim (never
+ * JWKS_ERR_MISSING_CLAIM: the empty text is the empty value). Never blocks; thread-safe.
+ */
+jwks_status jwks_header_value_escape(const char *text,
+                                     size_t text_len,
+                                     char *buf,
+                                     size_t buf_len,
+                                     size_t *len,
+                                     jwks_error **err);
+
+/**
+ * The header's kid, or NULL if it had none. Lent as jwks_token_claims. The issuer chose it,
+ * and it may hold any character: escape it with jwks_header_value_escape before it goes
+ * into a header.
  */
 const char *jwks_token_kid(const jwks_token *token, size_t *len);
 
@@ -1432,7 +1502,8 @@ const char *jwks_token_kid(const jwks_token *token, size_t *len);
 const char *jwks_token_alg(const jwks_token *token, size_t *len);
 
 /**
- * The header's typ, or NULL if it had none. Lent as jwks_token_claims.
+ * The header's typ, or NULL if it had none. Lent as jwks_token_claims; escape it as the
+ * kid before it goes into a header.
  */
 const char *jwks_token_typ(const jwks_token *token, size_t *len);
 

@@ -86,8 +86,32 @@ fn c_tests_pass_under_sanitizers() {
         b64(claims().to_string().as_bytes())
     );
     let hs = TestKey::hmac("ec", "HS256", &[1; 32]).token(&claims());
+    // Claims a user chose, signed as raw bytes: CR/LF whitespace, CR, LF, NUL, DEL (escaped
+    // and raw), a backslash and UTF-8. INJECT_COMPACT is what the header-safe rendering of
+    // the whole payload must be.
+    let exp = now() + 3600;
+    let inject = format!(
+        "{{\r\n\"sub\": \"x\\r\\nX-Admin: true\\u0000\\u007f\\\\\",\r\n\t\"iss\": \"https://issuer.test\",\
+         \n\"aud\": \"api\", \"exp\": {exp}, \"org\": {{\"name\": \"a\\nb\"}}, \"roles\": [\"ok\", \"c\\rd\"],\
+         \"del\": \"a{del}b\", \"name\": \"Zoë\"}}",
+        del = '\u{7f}',
+    );
+    let inject_compact = format!(
+        "{{\"sub\":\"x\\r\\nX-Admin: true\\u0000\\u007f\\\\\",\"iss\":\"https://issuer.test\",\
+         \"aud\":\"api\",\"exp\":{exp},\"org\":{{\"name\":\"a\\nb\"}},\"roles\":[\"ok\",\"c\\rd\"],\
+         \"del\":\"a\\u007fb\",\"name\":\"Zoë\"}}",
+    );
     let tokens = [
         ("TOK_GOOD", good),
+        (
+            "TOK_INJECT",
+            ec.sign_raw(
+                "ES256",
+                header(json!({})).to_string().as_bytes(),
+                inject.as_bytes(),
+            ),
+        ),
+        ("INJECT_COMPACT", inject_compact),
         ("TOK_RSA", rsa.token(&claims())),
         (
             "TOK_RICH",
@@ -191,11 +215,11 @@ fn c_tests_pass_under_sanitizers() {
     );
     assert!(!reports, "sanitizer reports:\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    // Nine clients fetch once each, plus three forced refreshes (get_jwk_set(refresh),
+    // Ten clients fetch once each, plus three forced refreshes (get_jwk_set(refresh),
     // fetch_data, the async forced refresh) and one refetch for the unknown kid; nothing
     // refetches per verify, not even 1,600 verifies from 8 threads, nor the forked child
     // (refused before any lookup).
-    assert_eq!(server.hits("/jwks"), 13);
+    assert_eq!(server.hits("/jwks"), 14);
     assert_eq!(server.hits("/a/.well-known/openid-configuration"), 1);
     assert_eq!(server.hits("/a/jwks"), 1);
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);

@@ -648,3 +648,114 @@ fn reload_under_load_serves_every_request_and_new_workers_start_warm_from_the_sa
     b.jwks.release("/jwks");
     let _ = std::fs::remove_dir_all(&persist);
 }
+
+/// Claims are user data (display names, emails): none may add a header, a line or a request.
+/// Each hostile value of support::inject, signed as written in `sub`, in a nested claim
+/// (`jwks_claim_set`) and in an array, in a payload laid out with raw CR/LF whitespace, goes
+/// through every variable to a raw-socket upstream behind a keep-alive pool and back to the
+/// client through `add_header`. The upstream must receive exactly one request, with only the
+/// headers the config wrote, no control byte in any, and each value escaped by the library's
+/// one rule; the client the same in its response.
+#[test]
+fn claims_cannot_inject_headers_or_smuggle_requests() {
+    use support::inject::{cases, header, one_message, raw_get, RawUpstream};
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let upstream = RawUpstream::start();
+    let nginx = Nginx::start(
+        "inject",
+        1,
+        &format!(
+            r#"
+  large_client_header_buffers 4 512k;
+  jwks_claim_set $org_name org name;
+  upstream raw {{ server 127.0.0.1:{raw}; keepalive 4; }}
+  server {{
+    listen 127.0.0.1:{{port}};
+    jwks_uri {jwks};
+    jwks_audience api;
+    location /inject/ {{
+      jwks_auth "api";
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Sub $jwks_claim_sub;
+      proxy_set_header X-Org $org_name;
+      proxy_set_header X-Roles $jwks_claim_roles;
+      proxy_set_header X-Claims $jwks_claims;
+      proxy_set_header X-Kid $jwks_kid;
+      proxy_set_header X-Alg $jwks_alg;
+      add_header X-Resp-Sub $jwks_claim_sub always;
+      add_header X-Resp-Claims $jwks_claims always;
+      proxy_pass http://raw;
+    }}
+  }}"#,
+            raw = upstream.port,
+            jwks = b.jwks.url("/jwks"),
+        ),
+    );
+    let allowed = [
+        "host",
+        "connection",
+        "authorization",
+        "x-sub",
+        "x-org",
+        "x-roles",
+        "x-claims",
+        "x-kid",
+        "x-alg",
+    ];
+    let jose = br#"{"alg":"ES256","kid":"ec","typ":"JWT"}"#;
+    for case in cases() {
+        let what = case.name;
+        let body = case.payload("api", "https://issuer.test");
+        let signed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let token = b.ec.sign_raw("ES256", jose, &body);
+
+        let response = raw_get(
+            nginx.port,
+            "/inject/x",
+            &[("Authorization", &bearer(&token))],
+        );
+        let (status, headers) = one_message(&response, 2, &format!("{what}: to the client"));
+        assert!(status.starts_with("HTTP/1.1 200"), "{what}: {status}");
+        assert_eq!(
+            header(&headers, "x-resp-sub"),
+            Some(case.header.as_bytes()),
+            "{what}"
+        );
+        let claims: serde_json::Value =
+            serde_json::from_slice(header(&headers, "x-resp-claims").unwrap()).unwrap();
+        assert_eq!(claims, signed, "{what}: $jwks_claims keeps the value");
+
+        let got = upstream.wait_for(1);
+        assert_eq!(got.len(), 1, "{what}: one connection");
+        let (line, headers) = one_message(&got[0], 0, &format!("{what}: to the upstream"));
+        assert_eq!(line, "GET /inject/x HTTP/1.1", "{what}");
+        for (name, _) in &headers {
+            assert!(
+                allowed.contains(&name.as_str()),
+                "{what}: a header the config did not write: {name}"
+            );
+        }
+        let value = |name| header(&headers, name).map(|v| v.to_vec());
+        assert_eq!(
+            value("x-sub"),
+            Some(case.header.clone().into_bytes()),
+            "{what}"
+        );
+        assert_eq!(value("x-org"), case.nested(), "{what}");
+        assert_eq!(value("x-roles"), case.roles(), "{what}");
+        assert_eq!(value("x-kid").as_deref(), Some(&b"ec"[..]), "{what}");
+        assert_eq!(value("x-alg").as_deref(), Some(&b"ES256"[..]), "{what}");
+        let forwarded: serde_json::Value =
+            serde_json::from_slice(&value("x-claims").unwrap()).unwrap();
+        assert_eq!(forwarded, signed, "{what}: $jwks_claims keeps the value");
+    }
+    assert!(
+        upstream.take().is_empty(),
+        "no connection beyond one per request"
+    );
+}

@@ -1135,39 +1135,79 @@ ngx_http_jwks_set_value(ngx_http_variable_value_t *v, u_char *data, size_t len)
 }
 
 
-/* The claim at `pointer` into `v`, copied into the request's pool. */
+/*
+ * Every value a variable of this module takes goes through libjwks's header-safe rendering
+ * (jwks_token_header_value for claims and the payload, jwks_header_value_escape for the
+ * token's header fields): claim text is chosen in part by users and may hold CR, LF or NUL,
+ * and nginx checks neither proxy_set_header nor add_header values. An absent claim is "not
+ * found"; a present one always has its escaped value; any other failure fails the
+ * variable's evaluation (the request ends with 500), never an empty value.
+ *
+ * The value at `pointer` (or, when pointer is NULL, `text` escaped) into `v`, copied into the
+ * request's pool.
+ */
+static ngx_int_t
+ngx_http_jwks_safe_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    ngx_http_jwks_ctx_t *ctx, ngx_str_t *pointer, const char *text, size_t text_len)
+{
+    size_t       len = 0, cap;
+    u_char       small[128], *p;
+    char        *buf;
+    jwks_error  *err = NULL;
+    jwks_status  s;
+    ngx_uint_t   pass;
+
+    p = NULL;
+    for (pass = 0; pass < 2; pass++) {
+        buf = (char *) (pass ? p : small);
+        cap = pass ? len : sizeof(small);
+        if (pointer != NULL) {
+            s = jwks_token_header_value(ctx->token, (const char *) pointer->data, pointer->len,
+                                        buf, cap, &len, &err);
+        } else {
+            s = jwks_header_value_escape(text, text_len, buf, cap, &len, &err);
+        }
+        if (s == JWKS_ERR_MISSING_CLAIM) {
+            jwks_error_free(err);
+            v->not_found = 1;
+            return NGX_OK;
+        }
+        if (s != JWKS_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "jwks: variable value: %s",
+                          err ? jwks_error_message(err) : jwks_status_str(s));
+            jwks_error_free(err);
+            return NGX_ERROR;
+        }
+        if (pass == 0) {
+            p = ngx_pnalloc(r->pool, len ? len : 1);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+            if (len <= sizeof(small)) {
+                ngx_memcpy(p, small, len);
+                break;
+            }
+        }
+    }
+
+    ngx_http_jwks_set_value(v, p, len);
+    return NGX_OK;
+}
+
+
+/* The claim at `pointer` ("" for the whole payload) into `v`, header-safe. */
 static ngx_int_t
 ngx_http_jwks_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_str_t *pointer)
 {
     ngx_http_jwks_ctx_t  *ctx;
-    size_t                len = 0;
-    u_char                small[128], *p;
 
     ctx = ngx_http_jwks_verified(r);
-    if (ctx == NULL
-        || jwks_token_claim(ctx->token, (const char *) pointer->data, pointer->len,
-                            (char *) small, sizeof(small), &len, NULL) != JWKS_OK)
-    {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
-
-    p = ngx_pnalloc(r->pool, len ? len : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-    if (len <= sizeof(small)) {
-        ngx_memcpy(p, small, len);
-    } else if (jwks_token_claim(ctx->token, (const char *) pointer->data, pointer->len,
-                                (char *) p, len, &len, NULL) != JWKS_OK)
-    {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_jwks_set_value(v, p, len);
-    return NGX_OK;
+    return ngx_http_jwks_safe_value(r, v, ctx, pointer, NULL, 0);
 }
 
 
@@ -1211,6 +1251,7 @@ ngx_http_jwks_token_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
     ngx_http_jwks_ctx_t  *ctx;
     const char           *text = NULL;
     size_t                len = 0;
+    ngx_str_t             whole = ngx_null_string;
 
     ctx = ngx_http_jwks_verified(r);
     if (ctx == NULL) {
@@ -1219,22 +1260,21 @@ ngx_http_jwks_token_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
     }
 
     switch (data) {
-    case NGX_HTTP_JWKS_VAR_CLAIMS: text = jwks_token_claims(ctx->token, &len); break;
+    case NGX_HTTP_JWKS_VAR_CLAIMS:
+        /* The payload as compact JSON: no raw whitespace, the same value. */
+        return ngx_http_jwks_safe_value(r, v, ctx, &whole, NULL, 0);
     case NGX_HTTP_JWKS_VAR_KID:    text = jwks_token_kid(ctx->token, &len); break;
     case NGX_HTTP_JWKS_VAR_ALG:    text = jwks_token_alg(ctx->token, &len); break;
     case NGX_HTTP_JWKS_VAR_STALE:
-        text = jwks_token_stale(ctx->token) ? "1" : "0";
-        len = 1;
-        break;
+        ngx_http_jwks_set_value(v, (u_char *) (jwks_token_stale(ctx->token) ? "1" : "0"), 1);
+        return NGX_OK;
     }
     if (text == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    /* Lent by the token, which lives as long as the request's pool. */
-    ngx_http_jwks_set_value(v, (u_char *) text, len);
-    return NGX_OK;
+    return ngx_http_jwks_safe_value(r, v, ctx, NULL, text, len);
 }
 
 

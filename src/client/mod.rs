@@ -2,10 +2,12 @@
 //! plus verification). The asynchronous entry points are in `async_verify`.
 
 pub(crate) mod async_verify;
+mod header_value;
 mod new;
 mod nonblocking;
 mod verified;
 
+pub use header_value::{claims_header_value, escape_header_text};
 pub use verified::{claim_text, Verified};
 
 use std::borrow::Cow;

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
+use super::header_value::{header_value_in, lookup, render, Rendering};
 use crate::jose::alg::Algorithm;
 use crate::jose::jwt::Texts;
 use crate::jose::keys::Key;
@@ -33,8 +34,22 @@ impl Verified {
     /// The claim at `pointer` (RFC 6901 JSON Pointer: `/sub`, `/realm_access/roles`,
     /// `/https:~1~1example.com~1roles`) rendered as text, as servers put claims into headers
     /// and variables: see [`claim_text`]. None when absent or null.
+    ///
+    /// The text is the claim's own: users choose some claims (names, emails), and a claim may
+    /// hold any character, CR, LF and NUL included. Before it goes into a header, a log line
+    /// or any protocol, escape it: [`Verified::header_value`] does.
     pub fn claim(&self, pointer: &str) -> Option<String> {
         claim_in(self.claims(), pointer)
+    }
+
+    /// The claim at `pointer` rendered safe for an HTTP header (or any line-based protocol),
+    /// by the one rule every module and binding uses: no byte 0x00-0x1F but HTAB, nor 0x7F,
+    /// ever appears. Text (a string, a string in an array) has those bytes and the backslash
+    /// written `\xHH`, every other byte (UTF-8 included) kept; JSON (an object, the whole
+    /// payload for `pointer` "") stays valid compact JSON of the same value, with those bytes
+    /// as `\u00XX`. None when the claim is absent or null; a present claim is never dropped.
+    pub fn header_value(&self, pointer: &str) -> Option<String> {
+        header_value_in(self.claims(), self.texts.payload(), pointer)
     }
 
     /// The texts with their NULs, for the C ABI.
@@ -73,43 +88,21 @@ impl Verified {
 
 /// [`claim_text`] on the claims as a map, without building a `Value` of the whole document.
 fn claim_in(claims: &Map<String, Value>, pointer: &str) -> Option<String> {
-    let Some(rest) = pointer.strip_prefix('/') else {
-        // "" is the whole document; anything else is not a pointer.
-        return pointer
-            .is_empty()
-            .then(|| Value::Object(claims.clone()).to_string());
-    };
-    let unescape = |token: &str| token.replace("~1", "/").replace("~0", "~");
-    match rest.split_once('/') {
-        None => render(claims.get(&unescape(rest))?),
-        Some((first, _)) => render(
-            claims
-                .get(&unescape(first))?
-                .pointer(&rest[first.len()..])?,
-        ),
+    if pointer.is_empty() {
+        // "" is the whole document.
+        return Some(Value::Object(claims.clone()).to_string());
     }
+    render(lookup(claims, pointer)?, Rendering::Text)
 }
 
 /// The value at `pointer` in `claims` (RFC 6901 JSON Pointer; "" is the whole document) as
 /// text: a string as it is; a number or boolean as its JSON text; an array as its elements so
 /// rendered, joined by commas; an object as JSON. None when absent or null.
+///
+/// The text is the claim's own: it may hold any character, CR, LF and NUL included. Escape it
+/// before it goes into a protocol, or use [`claims_header_value`](crate::claims_header_value).
 pub fn claim_text(claims: &Value, pointer: &str) -> Option<String> {
-    render(claims.pointer(pointer)?)
-}
-
-/// A claim's value as [`claim_text`] writes it.
-fn render(value: &Value) -> Option<String> {
-    fn scalar(v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
-    match value {
-        Value::Null => None,
-        Value::Array(items) => Some(items.iter().map(scalar).collect::<Vec<_>>().join(",")),
-        other => Some(scalar(other)),
-    }
+    render(claims.pointer(pointer)?, Rendering::Text)
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ unsafe fn token_text(
 /// The claims: the token's decoded JSON payload, byte for byte. NUL-terminated; its length is
 /// written to `*len` unless len is NULL. NULL if token is NULL. Lent until jwks_token_free.
 /// Never blocks; thread-safe.
+///
+/// The payload is the issuer's JSON as signed: it may hold raw CR, LF and TAB as whitespace,
+/// and its strings any Unicode character (escaped as JSON allows; DEL even raw). Never put it
+/// into a header or a line-based protocol as it is: jwks_token_header_value with the pointer
+/// "" gives the same JSON compact and header-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_claims(
     token: *const jwks_token,
@@ -61,11 +66,15 @@ pub unsafe extern "C" fn jwks_token_claims(
     unsafe { token_text(token, len, |v| Some(v.texts().payload_c())) }
 }
 
-/// One claim as text, for headers and server variables: the value at `pointer`, an RFC 6901
-/// JSON Pointer `(pointer, pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
+/// One claim as text: the value at `pointer`, an RFC 6901 JSON Pointer `(pointer,
+/// pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
 /// "/https:~1~1example.com~1roles" for a claim named by a URI, "~1" standing for "/" and "~0"
 /// for "~"). A string is written as it is, a number or boolean as its JSON text, an array as
 /// its elements so written joined by commas, an object as JSON.
+///
+/// The text is the claim's own and may hold any Unicode character, CR, LF and NUL included:
+/// users choose some claims (names, emails). Never put it into a header, a log line or any
+/// protocol as it is: jwks_token_header_value renders the same claim safe for that.
 ///
 /// On success writes the text's full length to `*len` and, if it fits (`buf_len >= *len`),
 /// the text to `buf` (not NUL-terminated); otherwise writes nothing to `buf`: call again with
@@ -82,42 +91,196 @@ pub unsafe extern "C" fn jwks_token_claim(
     len: *mut usize,
     err: *mut *mut jwks_error,
 ) -> jwks_status {
+    // SAFETY: the header's contract for these arguments is claim_out's.
+    unsafe {
+        claim_out(
+            token,
+            pointer,
+            pointer_len,
+            buf,
+            buf_len,
+            len,
+            err,
+            Verified::claim,
+        )
+    }
+}
+
+/// One claim rendered safe for an HTTP header value (or a server variable, a log field, any
+/// line-based protocol): the claim at `pointer` as jwks_token_claim finds it, or the whole
+/// payload for the pointer "" (`(NULL, 0)`), by the one rule that nginx's and Envoy's modules
+/// and the Go and C++ bindings all use:
+///
+/// - no byte 0x00-0x1F other than HTAB, and no 0x7F, ever appears in the value;
+/// - text (a string claim, a string in an array) has exactly those bytes and the backslash
+///   written `\xHH` (two uppercase hex digits: "x\r\nX-Admin: 1" becomes
+///   `x\x0D\x0AX-Admin: 1`, and a typed `\` becomes `\x5C`, so no one can type a look-alike of
+///   an escape); every other byte, UTF-8 included, stays as it is;
+/// - a number or boolean is its JSON text; an array is its elements so written, joined by
+///   commas;
+/// - JSON (an object claim, an object in an array, the whole payload) stays valid JSON of the
+///   same value: compact, no whitespace outside strings, those bytes inside strings as
+///   `\u00XX`; the whole payload keeps its members' order and numbers as the token wrote them.
+///
+/// A claim that is present is never dropped: its value is always written, escaped. Output,
+/// errors, blocking and thread-safety as jwks_token_claim (JWKS_ERR_MISSING_CLAIM when absent
+/// or null).
+#[no_mangle]
+pub unsafe extern "C" fn jwks_token_header_value(
+    token: *const jwks_token,
+    pointer: *const libc::c_char,
+    pointer_len: usize,
+    buf: *mut libc::c_char,
+    buf_len: usize,
+    len: *mut usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    // SAFETY: the header's contract for these arguments is claim_out's.
+    unsafe {
+        claim_out(
+            token,
+            pointer,
+            pointer_len,
+            buf,
+            buf_len,
+            len,
+            err,
+            Verified::header_value,
+        )
+    }
+}
+
+/// jwks_token_header_value on a payload that was copied out of its token: `(claims,
+/// claims_len)` is a JSON object, such as jwks_token_claims lent. For bindings that keep the
+/// payload and free the token (Go, C++). JWKS_ERR_INVALID_ARGUMENT when claims is not a JSON
+/// object (or NULL with a length, or len is NULL); otherwise as jwks_token_header_value.
+/// Never blocks; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_claims_header_value(
+    claims: *const libc::c_char,
+    claims_len: usize,
+    pointer: *const libc::c_char,
+    pointer_len: usize,
+    buf: *mut libc::c_char,
+    buf_len: usize,
+    len: *mut usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
     let call = || {
-        // SAFETY: the header requires `token` to be NULL (refused) or a live token; the
-        // parsed-claims cache is a OnceLock, so a shared borrow is sound with other
-        // threads calling this too.
-        let token = unsafe { arg_ref(token, "token")? };
-        // SAFETY: (`pointer`, `pointer_len`) is a string in: by the header's convention `pointer`
-        // is NULL with length 0 or points to `pointer_len` readable bytes, unchanged during the
-        // call; the borrow is not kept past the call.
+        // SAFETY: (`claims`, `claims_len`) and (`pointer`, `pointer_len`) are strings in, by
+        // the header's convention; neither borrow outlives the call.
+        let claims = unsafe { arg_str(claims, claims_len, "claims")? };
+        // SAFETY: as for `claims` just above.
         let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
-        // SAFETY: the header requires `len` to be NULL (refused) or a writable `size_t *`
-        // that nothing else uses during the call.
-        let len = unsafe { len.as_mut() }.ok_or_else(|| super::null_arg("len"))?;
-        if buf.is_null() && buf_len > 0 {
-            return Err(super::null_arg("buf"));
-        }
-        let text = token.verified.claim(pointer).ok_or_else(|| {
-            Error::new(
-                ErrorKind::MissingClaim,
-                "the token has no such claim (or it is null)",
-            )
-        })?;
-        *len = text.len();
-        if !text.is_empty() && text.len() <= buf_len {
-            // SAFETY: 0 < text.len() <= buf_len, so buf_len > 0 and `buf` is not NULL
-            // (refused above); the header requires `buf_len` writable bytes at `buf`. The
-            // source is our own string, so the regions cannot overlap.
-            unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len()) };
-        }
-        Ok(())
+        let text = crate::claims_header_value(claims, pointer)
+            .map_err(|e| {
+                // serde_json's message names a line and column, never the text itself.
+                Error::invalid_argument(format!("argument claims is not a JSON object: {e}"))
+            })?
+            .ok_or_else(missing_claim)?;
+        // SAFETY: `buf`, `buf_len` and `len` are as the header requires of text_out.
+        unsafe { text_out(&text, buf, buf_len, len) }
     };
-    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`; it receives the
-    // error object, if any.
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`.
     unsafe { boundary(err, call) }
 }
 
-/// The header's kid, or NULL if it had none. Lent as jwks_token_claims.
+/// Any text escaped by jwks_token_header_value's rule for text: bytes 0x00-0x1F but HTAB,
+/// 0x7F and the backslash written `\xHH`, every other byte kept. For values that are not
+/// claims (jwks_token_kid, jwks_token_typ, text of the caller's own) on their way into a
+/// header. `(text, text_len)` is a string in; output and errors as jwks_token_claim (never
+/// JWKS_ERR_MISSING_CLAIM: the empty text is the empty value). Never blocks; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_header_value_escape(
+    text: *const libc::c_char,
+    text_len: usize,
+    buf: *mut libc::c_char,
+    buf_len: usize,
+    len: *mut usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let call = || {
+        // SAFETY: (`text`, `text_len`) is a string in, by the header's convention; the borrow
+        // does not outlive the call.
+        let text = unsafe { arg_str(text, text_len, "text")? };
+        // SAFETY: `buf`, `buf_len` and `len` are as the header requires of text_out.
+        unsafe { text_out(&crate::escape_header_text(text), buf, buf_len, len) }
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`.
+    unsafe { boundary(err, call) }
+}
+
+fn missing_claim() -> Error {
+    Error::new(
+        ErrorKind::MissingClaim,
+        "the token has no such claim (or it is null)",
+    )
+}
+
+/// The claim `get` renders at the pointer, copied out as jwks_token_claim says.
+///
+/// # Safety
+///
+/// `token` is NULL or a live token; (`pointer`, `pointer_len`) a string in; `buf`,
+/// `buf_len` and `len` as text_out requires; `err` NULL or a writable `jwks_error **`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn claim_out(
+    token: *const jwks_token,
+    pointer: *const libc::c_char,
+    pointer_len: usize,
+    buf: *mut libc::c_char,
+    buf_len: usize,
+    len: *mut usize,
+    err: *mut *mut jwks_error,
+    get: fn(&Verified, &str) -> Option<String>,
+) -> jwks_status {
+    let call = || {
+        // SAFETY: by this function's contract `token` is NULL (refused) or a live token; the
+        // parsed-claims cache is a OnceLock, so a shared borrow is sound with other threads
+        // calling this too.
+        let token = unsafe { arg_ref(token, "token")? };
+        // SAFETY: (`pointer`, `pointer_len`) is a string in: NULL with length 0 or
+        // `pointer_len` readable bytes, unchanged during the call; the borrow is not kept.
+        let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
+        let text = get(&token.verified, pointer).ok_or_else(missing_claim)?;
+        // SAFETY: `buf`, `buf_len` and `len` are as this function's contract requires.
+        unsafe { text_out(&text, buf, buf_len, len) }
+    };
+    // SAFETY: `err` is NULL or a writable `jwks_error **`, by this function's contract.
+    unsafe { boundary(err, call) }
+}
+
+/// Writes `text`'s length to `*len` and, if it fits, the text to `buf` (no NUL).
+///
+/// # Safety
+///
+/// `len` must be NULL (refused) or a writable `size_t *` that nothing else uses during the
+/// call; `buf` must be NULL (allowed only with `buf_len` 0) or valid for writing `buf_len`
+/// bytes, not overlapping `text`.
+unsafe fn text_out(
+    text: &str,
+    buf: *mut libc::c_char,
+    buf_len: usize,
+    len: *mut usize,
+) -> Result<(), Error> {
+    // SAFETY: by this function's contract `len` is NULL (refused) or writable.
+    let len = unsafe { len.as_mut() }.ok_or_else(|| super::null_arg("len"))?;
+    if buf.is_null() && buf_len > 0 {
+        return Err(super::null_arg("buf"));
+    }
+    *len = text.len();
+    if !text.is_empty() && text.len() <= buf_len {
+        // SAFETY: 0 < text.len() <= buf_len, so buf_len > 0 and `buf` is not NULL (refused
+        // above); the contract gives `buf_len` writable bytes at `buf`. The source is our own
+        // string, so the regions cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len()) };
+    }
+    Ok(())
+}
+
+/// The header's kid, or NULL if it had none. Lent as jwks_token_claims. The issuer chose it,
+/// and it may hold any character: escape it with jwks_header_value_escape before it goes
+/// into a header.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_kid(
     token: *const jwks_token,
@@ -139,7 +302,8 @@ pub unsafe extern "C" fn jwks_token_alg(
     unsafe { token_text(token, len, |v| Some(v.alg().c_name().as_bytes())) }
 }
 
-/// The header's typ, or NULL if it had none. Lent as jwks_token_claims.
+/// The header's typ, or NULL if it had none. Lent as jwks_token_claims; escape it as the
+/// kid before it goes into a header.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_typ(
     token: *const jwks_token,

@@ -408,6 +408,104 @@ static void test_happy_path_and_keys(const char *url) {
     jwks_key_set_free(set);
 }
 
+/* No byte that may not stand raw in a header value: 0x00-0x1F but HTAB, and 0x7F. */
+static int header_safe(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)p[i];
+        if ((b < 0x20 && b != '\t') || b == 0x7f) return 0;
+    }
+    return 1;
+}
+
+/* Claims are user data: the header-safe rendering escapes what the raw one returns as is. */
+static void test_header_values(const char *url) {
+    jwks_client *c = make_client(url);
+    const char *inject = env("TOK_INJECT");
+    jwks_token *t = NULL;
+    CHECK(jwks_client_verify(c, inject, strlen(inject), NULL, &t, NULL) == JWKS_OK);
+    size_t claims_len = 0;
+    const char *claims = jwks_token_claims(t, &claims_len);
+    CHECK(!header_safe(claims, claims_len)); /* the payload byte for byte, raw CR/LF included */
+
+    /* The raw text keeps the user's bytes: exactly what must never reach a header. */
+    char raw[64];
+    size_t got = 0;
+    CHECK(jwks_token_claim(t, "/sub", 4, raw, sizeof raw, &got, NULL) == JWKS_OK);
+    CHECK(got == 19 && memcmp(raw, "x\r\nX-Admin: true\0\x7f\\", 19) == 0);
+
+    const char *compact = env("INJECT_COMPACT");
+    struct { const char *pointer, *text; } cases[] = {
+        {"/sub", "x\\x0D\\x0AX-Admin: true\\x00\\x7F\\x5C"},
+        {"/org/name", "a\\x0Ab"},
+        {"/roles", "ok,c\\x0Dd"},
+        {"/roles/1", "c\\x0Dd"},
+        {"/del", "a\\x7Fb"},
+        {"/name", "Zo\xc3\xab"},
+        {"/org", "{\"name\":\"a\\nb\"}"},
+        {"/exp", NULL}, /* a number: its JSON text, checked as safe only */
+        {"", compact},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = cases[i].pointer;
+        size_t need = 0;
+        CHECK(jwks_token_header_value(t, p, strlen(p), NULL, 0, &need, NULL) == JWKS_OK);
+        char *buf = malloc(need + 1);
+        buf[need] = '#';
+        CHECK(jwks_token_header_value(t, p, strlen(p), buf, need, &got, NULL) == JWKS_OK);
+        CHECK(got == need && buf[need] == '#' && header_safe(buf, got));
+        if (cases[i].text) {
+            CHECK(got == strlen(cases[i].text) && memcmp(buf, cases[i].text, got) == 0);
+            if (!(got == strlen(cases[i].text) && memcmp(buf, cases[i].text, got) == 0)) {
+                fprintf(stderr, "  %s: %.*s\n", p, (int)got, buf);
+            }
+        }
+        /* The same from the payload copied out of the token (what Go and C++ hold). */
+        char *again = malloc(need + 1);
+        size_t got2 = 0;
+        CHECK(jwks_claims_header_value(claims, claims_len, p, strlen(p), again, need, &got2, NULL) == JWKS_OK);
+        CHECK(got2 == got && memcmp(again, buf, got) == 0);
+        free(again);
+        free(buf);
+    }
+    {
+        char small[4] = {'#', '#', '#', '#'};
+        jwks_error *e = NULL;
+        CHECK(jwks_token_header_value(t, "/sub", 4, small, sizeof small, &got, NULL) == JWKS_OK);
+        CHECK(got == 34 && small[0] == '#'); /* too small: nothing written, length told */
+        CHECK(jwks_token_header_value(t, "/absent", 7, small, sizeof small, &got, &e) == JWKS_ERR_MISSING_CLAIM);
+        CHECK(e != NULL && jwks_error_status(e) == JWKS_ERR_MISSING_CLAIM);
+        jwks_error_free(e);
+        CHECK(jwks_token_header_value(NULL, "/sub", 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_header_value(t, "/sub", 4, small, sizeof small, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_header_value(t, "/sub", 4, NULL, 8, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_header_value(t, NULL, 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_header_value(t, "\xff", 1, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+
+        /* A payload text that is no JSON object is refused, never rendered empty. */
+        e = NULL;
+        CHECK(jwks_claims_header_value("[1]", 3, "/0", 2, small, sizeof small, &got, &e) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "not a JSON object") != NULL);
+        jwks_error_free(e);
+        CHECK(jwks_claims_header_value("{\"a\":", 5, "", 0, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_claims_header_value(NULL, 3, "", 0, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_claims_header_value(NULL, 0, "", 0, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_claims_header_value("{}", 2, "/a", 2, small, sizeof small, &got, NULL) == JWKS_ERR_MISSING_CLAIM);
+        CHECK(jwks_claims_header_value("{\"a\":null}", 10, "/a", 2, small, sizeof small, &got, NULL) == JWKS_ERR_MISSING_CLAIM);
+
+        /* Any text: the kid and typ, or the caller's own. */
+        char out[32];
+        CHECK(jwks_header_value_escape("a\r\n\tb\\", 6, out, sizeof out, &got, NULL) == JWKS_OK);
+        CHECK(got == 15 && memcmp(out, "a\\x0D\\x0A\tb\\x5C", 15) == 0);
+        CHECK(jwks_header_value_escape(NULL, 0, out, sizeof out, &got, NULL) == JWKS_OK && got == 0);
+        CHECK(jwks_header_value_escape("ec", 2, NULL, 0, &got, NULL) == JWKS_OK && got == 2);
+        CHECK(jwks_header_value_escape(NULL, 2, out, sizeof out, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_header_value_escape("\xff", 1, out, sizeof out, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_header_value_escape("a", 1, out, sizeof out, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    }
+    jwks_token_free(t);
+    jwks_client_free(c);
+}
+
 static void test_token_errors(const char *url) {
     jwks_options *o = jwks_options_new();
     CHECK(set_uri(o, url) == JWKS_OK);
@@ -1273,6 +1371,7 @@ int main(void) {
     test_status_outcomes();
     test_null_and_garbage(url);
     test_happy_path_and_keys(url);
+    test_header_values(url);
     test_token_errors(url);
     test_fetch_errors();
     test_tls_with_ca();

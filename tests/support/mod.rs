@@ -5,6 +5,7 @@ pub mod cbuild;
 pub mod clocked;
 pub mod envoy;
 pub mod http;
+pub mod inject;
 pub mod keys;
 pub mod server;
 pub mod tls;
