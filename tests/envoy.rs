@@ -953,3 +953,84 @@ fn differential_against_jwt_authn_on_a_corpus_of_tokens() {
     eprintln!("{table}");
     assert_eq!(differs, JWT_AUTHN_DIFFERS, "jwt_authn differs on:\n{table}");
 }
+
+/// Claims are user data: none may add a header, a line or a request. Each hostile value of
+/// support::inject, signed as written in `sub`, a nested claim and an array, goes through
+/// `claim_to_headers` to a raw-socket upstream. The module escapes by the library's one rule
+/// (the same as nginx's) instead of leaving Envoy to refuse the value with a 503: the upstream
+/// receives exactly one request, no header from the claim, no control byte, each value
+/// escaped, and non-ASCII text intact.
+#[test]
+fn claims_cannot_inject_headers_or_smuggle_requests() {
+    use support::inject::{cases, header, one_message, raw_get, RawUpstream};
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let upstream = RawUpstream::start();
+    let filter = json!({
+        "remote_jwks": {"http_uri": {"uri": b.jwks.url("/jwks"), "timeout": "2s"}},
+        "audiences": ["api"],
+        "claim_to_headers": [
+            {"header_name": "x-sub", "claim_name": "sub"},
+            {"header_name": "x-org", "claim_name": "org.name"},
+            {"header_name": "x-roles", "claim_name": "roles"}
+        ]
+    });
+    let envoy = Envoy::start(
+        "inject",
+        &Setup {
+            listeners: &[Listener::Module(filter)],
+            upstream: Some(upstream.port),
+            jwks: None,
+            concurrency: 1,
+            modules: modules(),
+        },
+    );
+    let from_claims = [
+        "x-admin",
+        "x-lf-inj",
+        "x-cr-inj",
+        "x-nul-inj",
+        "x-fake",
+        "x-big-inj",
+        "content-length",
+    ];
+    let jose = br#"{"alg":"ES256","kid":"ec","typ":"JWT"}"#;
+    for case in cases() {
+        let what = case.name;
+        let token = b.ec.sign_raw("ES256", jose, &case.payload("api", "https://issuer.test"));
+        let response = raw_get(
+            envoy.ports[0],
+            "/inject/x",
+            &[("Authorization", &bearer(&token))],
+        );
+        let (status, _) = one_message(&response, 2, &format!("{what}: to the client"));
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "{what}: {status}\n{}",
+            envoy.log_tail()
+        );
+
+        let got = upstream.wait_for(1);
+        assert_eq!(got.len(), 1, "{what}: one connection");
+        let (line, headers) = one_message(&got[0], 0, &format!("{what}: to the upstream"));
+        assert_eq!(line, "GET /inject/x HTTP/1.1", "{what}");
+        for (name, _) in &headers {
+            assert!(
+                !from_claims.contains(&name.as_str()),
+                "{what}: a header from the claim: {name}"
+            );
+        }
+        assert_eq!(header(&headers, "host"), Some(&b"localhost"[..]), "{what}");
+        let value = |name| header(&headers, name).map(|v| v.to_vec());
+        assert_eq!(value("x-sub"), Some(case.header.clone().into_bytes()), "{what}");
+        assert_eq!(value("x-org"), case.nested(), "{what}");
+        assert_eq!(value("x-roles"), case.roles(), "{what}");
+    }
+    assert!(
+        upstream.take().is_empty(),
+        "no connection beyond one per request"
+    );
+}

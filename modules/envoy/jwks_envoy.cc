@@ -598,23 +598,40 @@ bool finish(Filter *f, jwks_status status, jwks_token *token, jwks_error *error)
         if (!c->forward_payload_header.empty()) {
             set_request_header(f, c->forward_payload_header, f->payload);
         }
+        // Claims are user data (a display name may hold CR, LF or NUL): every value goes
+        // through libjwks's header-safe rendering, the one rule the nginx module and the
+        // bindings use, instead of relying on Envoy to refuse it. An absent claim removes
+        // the header; any other failure answers 500, never an empty value.
         std::string value;
+        go_on = true;
         for (const auto &ch : c->claim_to_headers) {
             size_t len = 0;
-            jwks_status s = jwks_token_claim(token, ch.pointer.data(), ch.pointer.size(), nullptr,
-                                             0, &len, nullptr);
+            jwks_error *e = nullptr;
+            jwks_status s = jwks_token_header_value(token, ch.pointer.data(), ch.pointer.size(),
+                                                    nullptr, 0, &len, &e);
             if (s == JWKS_OK) {
                 value.resize(len);
-                s = jwks_token_claim(token, ch.pointer.data(), ch.pointer.size(), &value[0],
-                                     value.size(), &len, nullptr);
+                s = jwks_token_header_value(token, ch.pointer.data(), ch.pointer.size(),
+                                            value.empty() ? nullptr : &value[0], value.size(),
+                                            &len, &e);
             }
             if (s == JWKS_OK && !value.empty()) {
                 set_request_header(f, ch.header, value);
-            } else {
+            } else if (s == JWKS_OK || s == JWKS_ERR_MISSING_CLAIM) {
                 remove_request_header(f, ch.header);
+            } else {
+                c->count(kInternalError);
+                log(envoy_dynamic_module_type_log_level_Error,
+                    "claim_to_headers " + ch.header + ": " +
+                        (e ? jwks_error_message(e) : jwks_status_str(s)));
+                send_error(f, 500, "internal error", "jwks_internal_error");
+                go_on = false;
+            }
+            jwks_error_free(e);
+            if (!go_on) {
+                break;
             }
         }
-        go_on = true;
     } else {
         switch (jwks_status_outcome(status)) {
         // The keys cannot be had (cold cache, IdP unreachable, the library's queue full): a

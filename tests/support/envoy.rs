@@ -153,6 +153,8 @@ pub fn listener_yaml(i: usize, port: u16, listener: &Listener, direct: bool) -> 
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: l{i}
+          # Room for the injection test's 40 KB claim (the default is 60 KiB in all).
+          max_request_headers_kb: 256
           route_config:
             virtual_hosts:
             - name: all
