@@ -41,9 +41,13 @@ type Client struct {
 }
 
 // Token is a verified token.
+//
+// Claims are data that users choose in part (names, emails): their text may hold any Unicode
+// character, CR, LF and NUL included. Never put a claim, Kid or Typ into a header, a log line
+// or any protocol as it is: HeaderValue and EscapeHeaderValue escape it by libjwks's rule.
 type Token struct {
-	// Claims is the token's decoded JSON payload, to unmarshal into your own struct (or
-	// read with ClaimsMap). It is decoded into a map only when asked for.
+	// Claims is the token's decoded JSON payload, byte for byte, to unmarshal into your own
+	// struct (or read with ClaimsMap). It is decoded into a map only when asked for.
 	Claims []byte
 	// Kid, Alg and Typ are the header's (Kid and Typ may be empty).
 	Kid, Alg, Typ string
@@ -57,6 +61,66 @@ func (t *Token) ClaimsMap() (map[string]any, error) {
 	var m map[string]any
 	err := json.Unmarshal(t.Claims, &m)
 	return m, err
+}
+
+// HeaderValue returns the claim at pointer (an RFC 6901 JSON Pointer: "/sub", "/org/name",
+// "/https:~1~1example.com~1roles"; "" for the whole payload) rendered safe for an HTTP
+// header value, by the one rule of libjwks that its nginx and Envoy modules use too
+// (jwks_token_header_value in jwks.h):
+//   - no byte 0x00-0x1F other than HTAB, and no 0x7F, ever appears in the value;
+//   - text (a string claim, each string of an array) has exactly those bytes and the
+//     backslash written \xHH ("x\r\nX-Admin: 1" gives `x\x0D\x0AX-Admin: 1`); every other
+//     byte, UTF-8 included, stays as it is;
+//   - numbers and booleans are their JSON text; arrays their elements joined by commas;
+//   - objects and the whole payload are compact, valid JSON of the same value, with those
+//     bytes as \u00XX.
+//
+// ErrMissingClaim when the claim is absent or null. A present claim always has a value.
+func (t *Token) HeaderValue(pointer string) (string, error) {
+	cp, cn := cbytes(t.Claims)
+	pp, pn := cstr(pointer)
+	return sized(func(buf *C.char, cap C.size_t, n *C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_claims_header_value(cp, cn, pp, pn, buf, cap, n, e)
+	}, t.Claims, pointer)
+}
+
+// EscapeHeaderValue escapes s by HeaderValue's rule for text: bytes 0x00-0x1F but HTAB, 0x7F
+// and the backslash become \xHH, every other byte stays. For values that are not claims (Kid,
+// Typ, text of your own) on their way into a header. ErrInvalidArgument when s is not UTF-8.
+func EscapeHeaderValue(s string) (string, error) {
+	p, n := cstr(s)
+	return sized(func(buf *C.char, cap C.size_t, out *C.size_t, e **C.jwks_error) C.jwks_status {
+		return C.jwks_header_value_escape(p, n, buf, cap, out, e)
+	}, s)
+}
+
+// sized runs a C call that writes a text of unknown length into a caller's buffer: once with
+// 128 bytes, and again with the length it told when that was too small. keep are the Go
+// values whose memory the call reads.
+func sized(f func(buf *C.char, cap C.size_t, n *C.size_t, e **C.jwks_error) C.jwks_status, keep ...any) (string, error) {
+	buf := make([]byte, 128)
+	for {
+		var n C.size_t
+		err := call(func(e **C.jwks_error) C.jwks_status {
+			return f((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n, e)
+		})
+		runtime.KeepAlive(keep)
+		if err != nil {
+			return "", err
+		}
+		if int(n) <= len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, n)
+	}
+}
+
+// cbytes passes a Go byte slice to C as pointer + length without copying (C does not keep it).
+func cbytes(b []byte) (*C.char, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
 }
 
 // cstr passes a Go string to C as pointer + length without copying (C does not keep it).

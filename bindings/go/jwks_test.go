@@ -677,3 +677,66 @@ func TestFetchErrorClasses(t *testing.T) {
 		}
 	}
 }
+
+// Claims are user data: HeaderValue escapes them by libjwks's rule, so no claim can add a
+// header line when a Go server forwards it, and EscapeHeaderValue does the same for the kid.
+func TestHeaderValueEscapesWhatUsersTyped(t *testing.T) {
+	k := ecKey(t, "e\r\nX-Kid-Inj: 1")
+	srv := serve(t, k)
+	c := newClient(t, srv.URL)
+	exp := time.Now().Add(time.Hour).Unix()
+	// Raw CR/LF as JSON whitespace, as a hostile issuer may sign it.
+	payload := fmt.Sprintf("{\r\n\"sub\": \"x\\r\\nX-Admin: true\\u0000\\u007f\\\\\",\r\n\t\"aud\": \"api\","+
+		" \"exp\": %d, \"org\": {\"name\": \"a\\nb\"}, \"roles\": [\"ok\", \"c\\rd\"], \"name\": \"Zoë 漢字\"}", exp)
+	h, _ := json.Marshal(map[string]any{"alg": k.alg, "kid": k.kid})
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString([]byte(payload))
+	token := input + "." + b64.EncodeToString(k.sign([]byte(input)))
+
+	tok, err := c.Verify(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(tok.Claims) != payload {
+		t.Fatalf("Claims is not the payload byte for byte: %q", tok.Claims)
+	}
+	for pointer, want := range map[string]string{
+		"/sub":      `x\x0D\x0AX-Admin: true\x00\x7F\x5C`,
+		"/org/name": `a\x0Ab`,
+		"/roles":    `ok,c\x0Dd`,
+		"/org":      `{"name":"a\nb"}`,
+		"/exp":      fmt.Sprint(exp),
+		"/name":     "Zoë 漢字",
+		"": fmt.Sprintf(`{"sub":"x\r\nX-Admin: true\u0000\u007f\\","aud":"api","exp":%d,`+
+			`"org":{"name":"a\nb"},"roles":["ok","c\rd"],"name":"Zoë 漢字"}`, exp),
+	} {
+		got, err := tok.HeaderValue(pointer)
+		if err != nil || got != want {
+			t.Errorf("HeaderValue(%q) = %q, %v; want %q", pointer, got, err, want)
+		}
+	}
+	if _, err := tok.HeaderValue("/absent"); !errors.Is(err, jwks.ErrMissingClaim) {
+		t.Errorf("an absent claim: %v", err)
+	}
+	// A payload longer than the first buffer takes the second call.
+	long := &jwks.Token{Claims: []byte(`{"n":"` + strings.Repeat("\\n", 300) + `"}`)}
+	if got, err := long.HeaderValue("/n"); err != nil || got != strings.Repeat(`\x0A`, 300) {
+		t.Errorf("a long value: %q, %v", got, err)
+	}
+	// Claims that are no JSON object are refused, never rendered empty.
+	if _, err := (&jwks.Token{Claims: []byte("[1]")}).HeaderValue("/0"); !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Errorf("a non-object payload: %v", err)
+	}
+	if _, err := (&jwks.Token{}).HeaderValue(""); !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Errorf("no payload: %v", err)
+	}
+
+	if got, err := jwks.EscapeHeaderValue(tok.Kid); err != nil || got != `e\x0D\x0AX-Kid-Inj: 1` {
+		t.Errorf("EscapeHeaderValue(kid) = %q, %v", got, err)
+	}
+	if got, err := jwks.EscapeHeaderValue(""); err != nil || got != "" {
+		t.Errorf("EscapeHeaderValue(\"\") = %q, %v", got, err)
+	}
+	if _, err := jwks.EscapeHeaderValue("\xff"); !errors.Is(err, jwks.ErrInvalidArgument) {
+		t.Errorf("not UTF-8: %v", err)
+	}
+}
