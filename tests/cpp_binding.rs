@@ -58,6 +58,20 @@ fn cpp_binding_passes_its_googletest_suite() {
             ec.sign_with("ES256", &json!({"alg": "ES256"}), &base()),
         ),
         ("TOK_UNKNOWN_KID", TestKey::ec("zz", "ES256").token(&base())),
+        (
+            // A user-chosen name with CR/LF, signed with raw CR/LF as JSON whitespace.
+            "TOK_INJECT",
+            ec.sign_raw(
+                "ES256",
+                ec.header().to_string().as_bytes(),
+                format!(
+                    "{{\r\n\"aud\": \"api\", \"exp\": {},\r\n\"name\": \"x\\r\\nX-Admin: 1\\u0000\\\\\",\
+                     \n\"org\": {{\"name\": \"Zoë\"}}}}",
+                    now() + 3600
+                )
+                .as_bytes(),
+            ),
+        ),
     ];
 
     // Discovery: issuer "a" on the same server; an Ed25519 issuer served only by the C++

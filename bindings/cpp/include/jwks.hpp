@@ -242,12 +242,65 @@ private:
     std::unique_ptr<jwks_key_set, detail::KeySetDeleter> s_;
 };
 
+namespace detail {
+/// Runs a C call that writes a text of unknown length into a caller's buffer: once with 128
+/// bytes, and again with the length it told when that was too small.
+template <typename F>
+Result<std::string> sized(F call) {
+    std::string out(128, '\0');
+    for (;;) {
+        size_t n = 0;
+        jwks_error *e = nullptr;
+        jwks_status s = call(&out[0], out.size(), &n, &e);
+        if (s != JWKS_OK) return take(s, e);
+        if (n <= out.size()) {
+            out.resize(n);
+            return out;
+        }
+        out.assign(n, '\0');
+    }
+}
+}  // namespace detail
+
 /// A verified token.
+///
+/// Claims are data that users choose in part (names, emails): their text may hold any Unicode
+/// character, CR, LF and NUL included. Never put a claim, kid or typ into a header, a log line
+/// or any protocol as it is: header_value and escape_header_value escape it.
 struct Verified {
-    std::string claims;  ///< the decoded JSON payload
+    std::string claims;  ///< the decoded JSON payload, byte for byte
     std::string kid, alg, typ;
     bool stale = false;  ///< verified with a set kept past its lifespan (refresh failing)
+
+    /// The claim at `pointer` (RFC 6901: "/sub", "/org/name"; "" for the whole payload)
+    /// rendered safe for an HTTP header value by libjwks's one rule (jwks_token_header_value
+    /// in jwks.h, which the nginx and Envoy modules use too): control bytes (0x00-0x1F but
+    /// HTAB, and 0x7F) and the backslash in text become `\xHH`, every other byte (UTF-8
+    /// included) stays; JSON (objects, the whole payload) stays compact, valid JSON with those
+    /// bytes as `\u00XX`. JWKS_ERR_MISSING_CLAIM when the claim is absent or null.
+    Result<std::string> try_header_value(std::string_view pointer) const {
+        return detail::sized([&](char *buf, size_t cap, size_t *n, jwks_error **e) {
+            return jwks_claims_header_value(claims.data(), claims.size(), pointer.data(),
+                                            pointer.size(), buf, cap, n, e);
+        });
+    }
+#if JWKS_HPP_EXCEPTIONS
+    /// try_header_value, throwing Error.
+    std::string header_value(std::string_view pointer) const { return try_header_value(pointer).value(); }
+#endif
 };
+
+/// Any text (a kid, a typ, text of your own) escaped by Verified::header_value's rule for
+/// text. JWKS_ERR_INVALID_ARGUMENT when it is not UTF-8.
+inline Result<std::string> try_escape_header_value(std::string_view text) {
+    return detail::sized([&](char *buf, size_t cap, size_t *n, jwks_error **e) {
+        return jwks_header_value_escape(text.data(), text.size(), buf, cap, n, e);
+    });
+}
+#if JWKS_HPP_EXCEPTIONS
+/// try_escape_header_value, throwing Error.
+inline std::string escape_header_value(std::string_view text) { return try_escape_header_value(text).value(); }
+#endif
 
 /// One finished verification handed out by Client::poll.
 struct Completion {

@@ -56,6 +56,33 @@ TEST(Client, VerifiesAndReturnsClaims) {
     EXPECT_EQ(c.stats().fetches, 1u);
 }
 
+TEST(Verified, HeaderValuesEscapeWhatUsersTyped) {
+    auto c = client();
+    jwks::Verified v = c.verify(env("TOK_INJECT"));
+    EXPECT_NE(v.claims.find("\r\n\"name\""), std::string::npos);  // the payload byte for byte
+    EXPECT_EQ(v.header_value("/name"), "x\\x0D\\x0AX-Admin: 1\\x00\\x5C");
+    EXPECT_EQ(v.header_value("/org/name"), "Zo\xc3\xab");
+    EXPECT_EQ(v.header_value("/org"), "{\"name\":\"Zo\xc3\xab\"}");
+    std::string whole = v.header_value("");
+    EXPECT_EQ(whole.rfind("{\"aud\":\"api\",\"exp\":", 0), 0u);
+    for (char ch : whole) {
+        unsigned char b = static_cast<unsigned char>(ch);
+        EXPECT_FALSE((b < 0x20 && b != '\t') || b == 0x7f) << whole;
+    }
+    EXPECT_EQ(v.try_header_value("/absent").error().status(), JWKS_ERR_MISSING_CLAIM);
+    EXPECT_THROW((void)v.header_value("/absent"), jwks::Error);
+    jwks::Verified not_json;
+    not_json.claims = "[1]";
+    EXPECT_EQ(not_json.try_header_value("/0").error().status(), JWKS_ERR_INVALID_ARGUMENT);
+    // Longer than the first buffer: the second call.
+    jwks::Verified long_value;
+    long_value.claims = "{\"n\":\"" + std::string(200, 'a') + "\\n\"}";
+    EXPECT_EQ(long_value.header_value("/n"), std::string(200, 'a') + "\\x0A");
+    EXPECT_EQ(jwks::escape_header_value("k\r\n"), "k\\x0D\\x0A");
+    EXPECT_EQ(jwks::escape_header_value(v.kid), "ec");
+    EXPECT_EQ(jwks::try_escape_header_value("\xff").error().status(), JWKS_ERR_INVALID_ARGUMENT);
+}
+
 TEST(Client, AnExpiredSetAnswersStaleAtOnceAndRefreshesInTheBackground) {
     jwks::Client c(jwks::Options()
                        .uri(env("JWKS_URL"))

@@ -51,6 +51,11 @@ int main() {
     CHECK(ok.ok() && ok.value().kid == "ec");
     auto expired = client.try_verify(env("TOK_EXPIRED"));
     CHECK(!expired.ok() && expired.error().status() == JWKS_ERR_EXPIRED);
+    auto safe = ok.value().try_header_value("/aud");
+    CHECK(safe.ok() && safe.value() == "api");
+    CHECK(ok.value().try_header_value("/absent").error().status() == JWKS_ERR_MISSING_CLAIM);
+    auto escaped = jwks::try_escape_header_value("a\nb");
+    CHECK(escaped.ok() && escaped.value() == "a\\x0Ab");
     auto key = client.try_signing_key("rsa");
     CHECK(key.ok() && key.value().kty() == "RSA");
     auto set = client.try_jwk_set();
