@@ -29,6 +29,11 @@ impl HttpFetch for FixedKeys {
     }
 }
 
+/// No byte that may not stand raw in an HTTP header value (0x00-0x1F but HTAB, and 0x7F).
+fn header_safe(bytes: &[u8]) -> bool {
+    !bytes.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
 fn fixed_client() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
@@ -52,7 +57,24 @@ pub fn token(data: &[u8]) {
     if let Ok(verified) = client.verify(text) {
         let _ = verified.claim("/sub");
         let _ = verified.claim("/aud");
+        // Every claim of a verified token, and the whole payload, render header-safe, and a
+        // claim that is present is never dropped.
+        let whole = verified
+            .header_value("")
+            .expect("the payload always renders");
+        assert!(header_safe(whole.as_bytes()), "{whole:?}");
+        for (name, value) in verified.claims() {
+            let pointer = format!("/{}", name.replace('~', "~0").replace('/', "~1"));
+            let rendered = verified.header_value(&pointer);
+            assert_eq!(rendered.is_some(), !value.is_null(), "{pointer:?}");
+            assert!(header_safe(rendered.unwrap_or_default().as_bytes()));
+        }
     }
+    // Any text escapes, and any text compacts, to header-safe bytes.
+    assert!(header_safe(crate::escape_header_text(text).as_bytes()));
+    assert!(header_safe(
+        crate::client::header_value::compact_json(text).as_bytes()
+    ));
     let validation = client.validation();
     let _ = crate::jose::jwt::peek(text, 1 << 20);
     let mut scratch = crate::jose::jwt::Scratch::new();
@@ -287,6 +309,18 @@ pub fn c_abi(data: &[u8]) {
                     buf.as_mut_ptr().cast()
                 };
                 jwks_token_claim(token, p, n, out, room, &mut len, &mut err);
+                clear(&mut err);
+                // The same pointer header-safe, an arbitrary payload text with the second half
+                // as pointer, and arbitrary text escaped: whatever is written is header-safe.
+                let written = |s: jwks_status, len: usize| s == jwks_status::JWKS_OK && len <= room;
+                let s = jwks_token_header_value(token, p, n, out, room, &mut len, &mut err);
+                assert!(!written(s, len) || header_safe(&buf[..len]));
+                clear(&mut err);
+                let s = jwks_claims_header_value(p1, n1, p2, n2, out, room, &mut len, &mut err);
+                assert!(!written(s, len) || header_safe(&buf[..len]));
+                clear(&mut err);
+                let s = jwks_header_value_escape(p, n, out, room, &mut len, &mut err);
+                assert!(!written(s, len) || header_safe(&buf[..len]));
                 jwks_token_free(token);
             }
             5 => {

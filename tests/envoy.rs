@@ -1000,7 +1000,8 @@ fn claims_cannot_inject_headers_or_smuggle_requests() {
     let jose = br#"{"alg":"ES256","kid":"ec","typ":"JWT"}"#;
     for case in cases() {
         let what = case.name;
-        let token = b.ec.sign_raw("ES256", jose, &case.payload("api", "https://issuer.test"));
+        let token =
+            b.ec.sign_raw("ES256", jose, &case.payload("api", "https://issuer.test"));
         let response = raw_get(
             envoy.ports[0],
             "/inject/x",
@@ -1025,7 +1026,11 @@ fn claims_cannot_inject_headers_or_smuggle_requests() {
         }
         assert_eq!(header(&headers, "host"), Some(&b"localhost"[..]), "{what}");
         let value = |name| header(&headers, name).map(|v| v.to_vec());
-        assert_eq!(value("x-sub"), Some(case.header.clone().into_bytes()), "{what}");
+        assert_eq!(
+            value("x-sub"),
+            Some(case.header.clone().into_bytes()),
+            "{what}"
+        );
         assert_eq!(value("x-org"), case.nested(), "{what}");
         assert_eq!(value("x-roles"), case.roles(), "{what}");
     }

@@ -2,7 +2,7 @@
 //! plus verification). The asynchronous entry points are in `async_verify`.
 
 pub(crate) mod async_verify;
-mod header_value;
+pub(crate) mod header_value;
 mod new;
 mod nonblocking;
 mod verified;
