@@ -269,6 +269,18 @@ fn command_line_verifier_reports_each_token() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("verified (kid cli, alg ES256)") && out.contains("\"sub\":\"user-1\""));
 
+    // What it prints is header-safe: a DEL (which JSON allows raw) in a claim, and a kid with
+    // CR/LF, come out escaped.
+    let mut hostile = claims();
+    hostile["sub"] = json!("a\u{7f}b\u{1b}[2J");
+    let (code, out) = run(&[&key.token(&hostile)], "");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(r#""sub":"a\u007fb\u001b[2J""#), "{out}");
+    assert!(
+        !out.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7f),
+        "{out:?}"
+    );
+
     let (code, out) = run(&[], &format!("{good}\n\n{expired}\r\n"));
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("token 1: verified"), "{out}");

@@ -36,6 +36,26 @@ static int setup_failed(const char *what, jwks_status status, jwks_error *err) {
     return 2;
 }
 
+/* Prints the verified token's claims (pointer "") or, with text set, that text, rendered by
+ * libjwks's header-safe rule: claims are user data, and a terminal or a log reads control
+ * bytes as commands too. */
+static void print_safe(const jwks_token *t, const char *text, size_t text_len) {
+    size_t n = 0;
+    char small[256], *buf = small;
+    jwks_status s = text ? jwks_header_value_escape(text, text_len, small, sizeof small, &n, NULL)
+                         : jwks_token_header_value(t, NULL, 0, small, sizeof small, &n, NULL);
+    if (s == JWKS_OK && n > sizeof small && (buf = malloc(n)) != NULL) {
+        s = text ? jwks_header_value_escape(text, text_len, buf, n, &n, NULL)
+                 : jwks_token_header_value(t, NULL, 0, buf, n, &n, NULL);
+    }
+    if (s == JWKS_OK && buf != NULL) {
+        printf("%.*s", (int)n, buf);
+    } else {
+        printf("(%s)", buf ? jwks_status_str((int)s) : "out of memory");
+    }
+    if (buf != small) free(buf);
+}
+
 /* Verifies one token; prints the result; returns 1 if it verified. */
 static int verify_one(const jwks_client *client, const char *token, size_t len, int n) {
     jwks_token *verified = NULL;
@@ -46,9 +66,13 @@ static int verify_one(const jwks_client *client, const char *token, size_t len, 
         jwks_error_free(err);
         return 0;
     }
-    const char *kid = jwks_token_kid(verified, NULL);
-    printf("token %d: verified (kid %s, alg %s)\n%s\n", n, kid ? kid : "-",
-           jwks_token_alg(verified, NULL), jwks_token_claims(verified, NULL));
+    size_t kid_len = 0;
+    const char *kid = jwks_token_kid(verified, &kid_len);
+    printf("token %d: verified (kid ", n);
+    print_safe(verified, kid ? kid : "-", kid ? kid_len : 1);
+    printf(", alg %s)\n", jwks_token_alg(verified, NULL));
+    print_safe(verified, NULL, 0);
+    printf("\n");
     jwks_token_free(verified);
     return 1;
 }

@@ -20,7 +20,9 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The claims as the token's decoded JSON payload, byte for byte.
+    /// The claims as the token's decoded JSON payload, byte for byte. It may hold raw CR, LF
+    /// and TAB as whitespace, and its strings any character: `header_value("")` gives the
+    /// same JSON compact and safe for a header.
     pub fn claims_json(&self) -> &str {
         self.texts.payload()
     }
