@@ -58,6 +58,45 @@ fn claims_json_is_the_payload_byte_for_byte() {
     assert_eq!(v.claims_json(), payload.to_string());
 }
 
+/// Claims are user data: `claim` gives the text as signed, `header_value` the same claim safe
+/// for a header, by the rule the modules and bindings share; the whole payload compacts.
+#[test]
+fn header_values_escape_what_users_typed_and_drop_nothing() {
+    use support::inject::{cases, is_control};
+
+    let key = TestKey::ec("e1", "ES256");
+    let server = serve(&[&key]);
+    let client = client_for(&server);
+    for case in cases() {
+        let payload = case.payload("api", "https://issuer.test");
+        let token = key.sign_raw("ES256", key.header().to_string().as_bytes(), &payload);
+        let mut options = VerifyOptions::default();
+        options.audience = Some(vec!["api".into()]);
+        let v = client.verify_with(&token, &options).unwrap();
+        let what = case.name;
+        assert_eq!(v.claims_json().as_bytes(), &payload[..], "{what}");
+        let signed: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(v.claim("/sub").as_deref(), signed["sub"].as_str(), "{what}");
+        assert_eq!(v.header_value("/sub"), Some(case.header.clone()), "{what}");
+        assert_eq!(
+            v.header_value("/org/name").map(String::into_bytes),
+            case.nested(),
+            "{what}"
+        );
+        assert_eq!(
+            v.header_value("/roles").map(String::into_bytes),
+            case.roles(),
+            "{what}"
+        );
+        let whole = v.header_value("").unwrap();
+        assert!(!whole.bytes().any(is_control), "{what}");
+        assert!(!whole.contains(['\r', '\n', '\t']), "{what}: compact");
+        let reread: serde_json::Value = serde_json::from_str(&whole).unwrap();
+        assert_eq!(reread, signed, "{what}");
+        assert_eq!(v.header_value("/absent"), None);
+    }
+}
+
 /// The payload is read by the library's own JSON reader: every layout of the same claims reads
 /// the same, and a name given twice is refused whether the library reads it or not.
 #[test]
