@@ -133,8 +133,10 @@ pub(super) fn render(value: &Value, how: Rendering) -> Option<String> {
 }
 
 /// The header-safe value of the claim at `pointer` in the JSON object `claims_json` (a
-/// token's payload): "" is the whole payload as [`compact_json`] writes it. `Ok(None)` when
-/// the claim is absent or null; an error when the text is not a JSON object.
+/// token's payload), as [`Verified::header_value`](crate::Verified::header_value) renders it:
+/// "" is the whole payload, compact (no whitespace outside strings; member order and numbers
+/// as written) with control bytes in strings as `\u00XX`. `Ok(None)` when the claim is absent
+/// or null; an error when the text is not a JSON object.
 pub fn claims_header_value(
     claims_json: &str,
     pointer: &str,

@@ -23,17 +23,7 @@ impl Response {
 
 /// One GET over its own connection (Connection: close).
 pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        request.push_str(&format!("{n}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    conn.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).expect("read the response");
+    let raw = raw_get(port, path, headers);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.split("\r\n");
@@ -51,6 +41,22 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
         headers,
         body: body.to_owned(),
     }
+}
+
+/// One GET over its own connection (Connection: close), returning the response's exact bytes.
+pub fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read the response");
+    raw
 }
 
 pub fn bearer(token: &str) -> String {

@@ -191,12 +191,16 @@ impl RawUpstream {
         std::mem::take(&mut *self.received.lock().unwrap())
     }
 
-    /// Waits (bounded, by super::wait_until) until `n` connections have ended, and takes them.
-    pub fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
-        super::wait_until("the upstream's connections to end", || {
-            self.received.lock().unwrap().len() >= n
+    /// Waits (bounded, by super::wait_until) for the next connection to end, checks that it
+    /// was the only one and carried exactly one request (see [`one_message`]), and returns its
+    /// request line and headers.
+    pub fn one_request(&self, what: &str) -> (String, Vec<(String, Vec<u8>)>) {
+        super::wait_until("the upstream's connection to end", || {
+            !self.received.lock().unwrap().is_empty()
         });
-        self.take()
+        let got = self.take();
+        assert_eq!(got.len(), 1, "{what}: one connection");
+        one_message(&got[0], 0, &format!("{what}: to the upstream"))
     }
 }
 
@@ -220,20 +224,4 @@ fn record(mut conn: TcpStream, log: &Mutex<Vec<Vec<u8>>>) {
         }
     }
     log.lock().unwrap().push(bytes);
-}
-
-/// One GET over its own connection (Connection: close), returning the response's exact bytes.
-pub fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        request.push_str(&format!("{n}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    conn.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).expect("read the response");
-    raw
 }
