@@ -82,3 +82,27 @@ func Example() {
 	// tampered: true
 	// garbage: true
 }
+
+// Forward claims in headers: users choose some of them (a display name), so escape them.
+func ExampleToken_HeaderValue() {
+	// The Token client.Verify returned, for a user who named themselves "Alice\r\nX-Admin: true".
+	tok := &jwks.Token{Claims: []byte(`{"sub":"alice","name":"Alice\r\nX-Admin: true"}`)}
+
+	upstream, _ := http.NewRequest("GET", "http://backend.internal/", nil)
+	for header, claim := range map[string]string{"X-User": "/sub", "X-User-Name": "/name"} {
+		value, err := tok.HeaderValue(claim)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		upstream.Header.Set(header, value)
+	}
+	fmt.Println(upstream.Header.Get("X-User"))
+	fmt.Println(upstream.Header.Get("X-User-Name"))
+	_, err := tok.HeaderValue("/email")
+	fmt.Println("absent:", errors.Is(err, jwks.ErrMissingClaim))
+	// Output:
+	// alice
+	// Alice\x0D\x0AX-Admin: true
+	// absent: true
+}
