@@ -149,6 +149,28 @@ fn c_tests_pass_under_sanitizers() {
             "TOK_CRIT",
             ec.sign_with("ES256", &header(json!({"crit": ["x"], "x": 1})), &claims()),
         ),
+        // Issue 22: a number serde_json refuses, and a name twice in a nested object, each in
+        // an otherwise valid, signed token: malformed, never verified with claims missing.
+        (
+            "TOK_BIG_NUMBER",
+            ec.sign_raw(
+                "ES256",
+                header(json!({})).to_string().as_bytes(),
+                format!(
+                    r#"{{"sub":"user-1","aud":"api","exp":{exp},"role":"admin","note":1.7976931348623158e308}}"#
+                )
+                .as_bytes(),
+            ),
+        ),
+        (
+            "TOK_NESTED_DUP",
+            ec.sign_raw(
+                "ES256",
+                header(json!({})).to_string().as_bytes(),
+                format!(r#"{{"sub":"user-1","aud":"api","exp":{exp},"org":{{"role":"user","role":"admin"}}}}"#)
+                    .as_bytes(),
+            ),
+        ),
     ];
 
     // Discovery: issuer "a" on the same server, and an Ed25519 issuer served only by the C

@@ -160,6 +160,21 @@ fn a_valid_token_passes_with_claim_headers_and_each_rejection_is_a_401_challenge
         ("alg none", bearer(&none), "algorithm"),
         ("malformed", bearer("not.a.jwt"), "malformed"),
         ("garbage", bearer("!!!.???.***"), "malformed"),
+        // Issue 22: a signed claim serde_json refuses is a malformed token, never one
+        // verified with its claims missing.
+        (
+            "a number out of range",
+            bearer(&b.ec.sign_raw(
+                "ES256",
+                b.ec.header().to_string().as_bytes(),
+                format!(
+                    r#"{{"sub":"user-1","aud":"api","exp":{},"role":"admin","note":1.7976931348623158e308}}"#,
+                    now() + 3600
+                )
+                .as_bytes(),
+            )),
+            "malformed",
+        ),
     ];
     for (what, auth, word) in &cases {
         let r = envoy.get(0, "/api/x", &[("Authorization", auth)]);
@@ -191,7 +206,7 @@ fn a_valid_token_passes_with_claim_headers_and_each_rejection_is_a_401_challenge
     assert_eq!(envoy.stat("rejected_unknown_kid"), 1);
     assert_eq!(envoy.stat("rejected_claims"), 1);
     assert_eq!(envoy.stat("rejected_algorithm"), 1);
-    assert_eq!(envoy.stat("rejected_malformed"), 2);
+    assert_eq!(envoy.stat("rejected_malformed"), 3);
     assert_eq!(envoy.stat("rejected_missing"), 2);
     assert_eq!(envoy.stat("bypassed"), 2);
     assert_eq!(envoy.stat("pending_now"), 0);

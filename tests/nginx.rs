@@ -274,7 +274,19 @@ fn valid_tokens_pass_with_claims_in_variables_and_bad_ones_get_rfc6750_challenge
         b64(json!({"alg": "none", "kid": "ec"}).to_string().as_bytes()),
         b64(claims().to_string().as_bytes())
     );
+    // Issue 22: a signed claim serde_json refuses (out of an f64's range) makes the token
+    // malformed; it is never let through with its claims missing.
+    let big_number = b.ec.sign_raw(
+        "ES256",
+        b.ec.header().to_string().as_bytes(),
+        format!(
+            r#"{{"sub":"user-1","aud":"api","exp":{},"role":"admin","note":1.7976931348623158e308}}"#,
+            now() + 3600
+        )
+        .as_bytes(),
+    );
     let cases = [
+        (big_number.as_str(), "the token is malformed"),
         (expired.as_str(), "the token has expired"),
         (bad_sig.as_str(), "the signature does not verify"),
         (unknown_kid.as_str(), "no key with the token's kid"),

@@ -136,12 +136,10 @@ pub(super) fn render(value: &Value, how: Rendering) -> Option<String> {
 /// token's payload), as [`Verified::header_value`](crate::Verified::header_value) renders it:
 /// "" is the whole payload, compact (no whitespace outside strings; member order and numbers
 /// as written) with control bytes in strings as `\u00XX`. `Ok(None)` when the claim is absent
-/// or null; an error when the text is not a JSON object.
-pub fn claims_header_value(
-    claims_json: &str,
-    pointer: &str,
-) -> Result<Option<String>, serde_json::Error> {
-    let claims: Map<String, Value> = serde_json::from_str(claims_json)?;
+/// or null. The text is read as a token's payload is (serde_json, no name twice at any level):
+/// [`ErrorKind::MalformedToken`](crate::ErrorKind::MalformedToken) when that refuses it.
+pub fn claims_header_value(claims_json: &str, pointer: &str) -> crate::Result<Option<String>> {
+    let claims = crate::jose::jwt::read_object(claims_json, "payload")?;
     Ok(header_value_in(&claims, claims_json, pointer))
 }
 

@@ -13,7 +13,7 @@ pub use verified::{claim_text, Verified};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -322,7 +322,7 @@ impl Client {
     ) -> Result<Verified> {
         let mut scratch = jwt::Scratch::new();
         let parsed = self.parse(token, &validation, &mut scratch)?;
-        let source = self.source_for(parsed.claims.iss(parsed.texts.payload()))?;
+        let source = self.source_for(parsed.claims.iss())?;
         let (key, stale) = match parsed.texts.kid() {
             Some(kid) => {
                 let (key, stale) = source.lookup(&self.inner.fetching, kid, Some(parsed.alg))?;

@@ -34,7 +34,7 @@ impl Client {
         let mut scratch = jwt::Scratch::new();
         let parsed = self.parse(token, &validation, &mut scratch)?;
         let f = &self.inner.fetching;
-        let iss = parsed.claims.iss(parsed.texts.payload());
+        let iss = parsed.claims.iss();
         let source = self.source_now(iss, parsed.texts.kid())?;
         let (key, stale) = match parsed.texts.kid() {
             Some(kid) => {
@@ -66,11 +66,10 @@ impl Client {
         stale: bool,
     ) -> Result<Verified> {
         let now = self.inner.fetching.clock.unix_time();
-        let payload = parsed.texts.payload();
-        crate::jose::validation::check_claims(&parsed.claims, payload, validation, now)?;
+        crate::jose::validation::check_claims(&parsed.claims, validation, now)?;
         Ok(Verified {
             texts: parsed.texts,
-            claims: OnceLock::new(),
+            claims: parsed.claims.map,
             alg: parsed.alg,
             key,
             stale,

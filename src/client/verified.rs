@@ -1,6 +1,6 @@
 //! A verified token and its claims as text.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -13,7 +13,8 @@ use crate::jose::keys::Key;
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub(super) texts: Texts,
-    pub(super) claims: OnceLock<Map<String, Value>>,
+    /// The claims as the one reading of the payload gave them, the same the checks used.
+    pub(super) claims: Map<String, Value>,
     pub(super) alg: Algorithm,
     pub(super) key: Arc<Key>,
     pub(super) stale: bool,
@@ -27,10 +28,9 @@ impl Verified {
         self.texts.payload()
     }
 
-    /// The claims, parsed (on first use: C callers and a warm verify never pay for it).
+    /// The claims, as the one reading of the payload that verification used gave them.
     pub fn claims(&self) -> &Map<String, Value> {
-        self.claims
-            .get_or_init(|| serde_json::from_str(self.texts.payload()).unwrap_or_default())
+        &self.claims
     }
 
     /// The claim at `pointer` (RFC 6901 JSON Pointer: `/sub`, `/realm_access/roles`,

@@ -174,8 +174,8 @@ pub unsafe extern "C" fn jwks_claims_header_value(
         let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
         let text = crate::claims_header_value(claims, pointer)
             .map_err(|e| {
-                // serde_json's message names a line and column, never the text itself.
-                Error::invalid_argument(format!("argument claims is not a JSON object: {e}"))
+                // The message names what and where (line, column), never the text itself.
+                Error::invalid_argument(format!("argument claims: {}", e.message()))
             })?
             .ok_or_else(missing_claim)?;
         // SAFETY: `buf`, `buf_len` and `len` are as the header requires of text_out.

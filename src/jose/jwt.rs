@@ -1,11 +1,11 @@
 //! Compact JWS parsing and the claim checks. No key lookup and no network here.
 
-use std::borrow::Cow;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::alg::Algorithm;
 use crate::jose::b64;
-use crate::jose::json::{self, Kind};
+use crate::jose::strict_json::{self, Refused};
 use crate::jose::validation::Validation;
 
 /// A token split and decoded, not yet verified; its signature is in the caller's `Scratch`.
@@ -93,66 +93,36 @@ impl Texts {
     }
 }
 
-/// A claim's text: where it is in the payload, or decoded when it had escapes.
-#[derive(Debug, Clone)]
-pub(crate) enum Text {
-    At(usize, usize),
-    Decoded(String),
-}
-
-impl Text {
-    fn new(value: &json::Value<'_>, payload: &str) -> Text {
-        match value.as_str() {
-            Some(Cow::Borrowed(s)) => {
-                let start = s.as_ptr() as usize - payload.as_ptr() as usize;
-                Text::At(start, start + s.len())
-            }
-            Some(Cow::Owned(s)) => Text::Decoded(s),
-            None => Text::Decoded(String::new()),
-        }
-    }
-
-    pub fn get<'p>(&'p self, payload: &'p str) -> &'p str {
-        match self {
-            Text::At(start, end) => &payload[*start..*end],
-            Text::Decoded(s) => s,
-        }
-    }
-}
-
-/// The registered claims the checks need, read before any key lookup so a malformed payload
-/// never causes a fetch.
+/// The claims, read once by the one JSON reading (`strict_json`) before any key lookup, so
+/// that a malformed payload never causes a fetch; the registered claims the checks need are
+/// picked out as they are read. `map` is what callers are served once the token verified.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Claims {
     pub(crate) exp: Option<f64>,
     pub(crate) nbf: Option<f64>,
     pub(crate) iat: Option<f64>,
-    iss: Option<Text>,
-    /// Where the aud value (a string or an array of strings) is in the payload.
-    aud: Option<(usize, usize, Kind, bool)>,
+    pub(crate) map: Map<String, Value>,
 }
 
 impl Claims {
-    pub fn iss<'p>(&'p self, payload: &'p str) -> Option<&'p str> {
-        self.iss.as_ref().map(|t| t.get(payload))
+    /// The `iss` claim (a string, checked when read).
+    pub fn iss(&self) -> Option<&str> {
+        self.map.get("iss").and_then(Value::as_str)
     }
 
-    pub fn aud<'p>(&self, payload: &'p str) -> Option<json::Value<'p>> {
-        self.aud.map(|(start, end, kind, escaped)| json::Value {
-            kind,
-            raw: &payload[start..end],
-            escaped,
-            digits: false,
-        })
+    /// The `aud` claim, unless absent or null (a string or an array of strings, checked when
+    /// read).
+    pub fn aud(&self) -> Option<&Value> {
+        self.map.get("aud").filter(|v| !v.is_null())
     }
 }
 
-/// The header members libjwks reads; others are checked and skipped.
+/// The header members libjwks reads; others are read too (so checked) and dropped.
 #[derive(Default)]
-struct Header<'h> {
-    alg: Option<Cow<'h, str>>,
-    kid: Option<Cow<'h, str>>,
-    typ: Option<Cow<'h, str>>,
+struct Header {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
     crit: bool,
 }
 
@@ -162,95 +132,59 @@ fn not_object(what: &str) -> Error {
     ))
 }
 
-/// Reads a JSON object with `member` called for each member; any failure of the text itself
-/// is "not a valid JSON object".
-pub(crate) fn read_object<'a>(
-    text: &'a str,
-    what: &str,
-    member: impl FnMut(&str, json::Value<'a>) -> Result<()>,
-) -> Result<()> {
-    match json::object(text, member) {
-        Ok(outcome) => outcome,
-        Err(_) if !text.trim_start().starts_with('{') => Err(Error::malformed(format!(
-            "token {what} is not a JSON object"
-        ))),
-        Err(_) => Err(not_object(what)),
-    }
+/// Reads a token's JSON text: an object, with no name twice at any level.
+pub(crate) fn read_object(text: &str, what: &str) -> Result<Map<String, Value>> {
+    strict_json::object(text).map_err(|refused| match refused {
+        Refused::NotObject => Error::malformed(format!("token {what} is not a JSON object")),
+        // serde_json's message says what and where (line, column), never the text itself.
+        Refused::Invalid(e) => Error::malformed(format!(
+            "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member): {e}"
+        )),
+    })
 }
 
 /// A header member that must be a string (null counts as absent).
-fn header_text<'h>(value: json::Value<'h>, slot: &mut Option<Cow<'h, str>>) -> Result<()> {
-    match value.kind {
-        Kind::Null => Ok(()),
-        Kind::String => {
-            *slot = value.as_str();
-            Ok(())
-        }
-        _ => Err(not_object("header")),
+fn header_text(value: Option<Value>) -> Result<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(not_object("header")),
     }
 }
 
-fn read_header<'h>(json_text: &'h str) -> Result<Header<'h>> {
-    let mut header = Header::default();
-    // Names matched as byte patterns: compared inline, without a call per name.
-    read_object(
-        json_text,
-        "header",
-        #[inline(always)]
-        |name, value| match name.as_bytes() {
-            [b'a', b'l', b'g'] => header_text(value, &mut header.alg),
-            [b'k', b'i', b'd'] => header_text(value, &mut header.kid),
-            [b't', b'y', b'p'] => header_text(value, &mut header.typ),
-            [b'c', b'r', b'i', b't'] => {
-                header.crit = true;
-                Ok(())
-            }
-            _ => Ok(()),
-        },
-    )?;
-    Ok(header)
+fn read_header(json_text: &str) -> Result<Header> {
+    let mut map = read_object(json_text, "header")?;
+    Ok(Header {
+        alg: header_text(map.remove("alg"))?,
+        kid: header_text(map.remove("kid"))?,
+        typ: header_text(map.remove("typ"))?,
+        crit: map.contains_key("crit"),
+    })
 }
 
 fn read_claims(payload: &str) -> Result<Claims> {
-    let mut claims = Claims::default();
-    read_object(
-        payload,
-        "payload",
-        #[inline(always)]
-        |name, value| {
-            match name.as_bytes() {
-                [b'e', b'x', b'p'] => claims.exp = numeric_date(&value, "exp")?,
-                [b'n', b'b', b'f'] => claims.nbf = numeric_date(&value, "nbf")?,
-                [b'i', b'a', b't'] => claims.iat = numeric_date(&value, "iat")?,
-                [b'i', b's', b's'] => match value.kind {
-                    Kind::Null => {}
-                    Kind::String => claims.iss = Some(Text::new(&value, payload)),
-                    _ => return Err(not_object("payload")),
-                },
-                [b'a', b'u', b'd'] => {
-                    // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
-                    let shaped = match value.kind {
-                        Kind::Null | Kind::String => true,
-                        Kind::Array => value.strings().is_some(),
-                        _ => false,
-                    };
-                    if !shaped {
-                        return Err(Error::malformed(
-                            "token aud is neither a string nor an array of strings",
-                        ));
-                    }
-                    if value.kind != Kind::Null {
-                        let start = value.raw.as_ptr() as usize - payload.as_ptr() as usize;
-                        claims.aud =
-                            Some((start, start + value.raw.len(), value.kind, value.escaped));
-                    }
-                }
-                _ => {}
-            }
-            Ok(())
-        },
-    )?;
-    Ok(claims)
+    let map = read_object(payload, "payload")?;
+    match map.get("iss") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(_) => return Err(not_object("payload")),
+    }
+    // RFC 7519 §4.1.3: a string or an array of strings (null counts as absent).
+    let aud_shaped = match map.get("aud") {
+        None | Some(Value::Null | Value::String(_)) => true,
+        Some(Value::Array(items)) => items.iter().all(Value::is_string),
+        Some(_) => false,
+    };
+    if !aud_shaped {
+        return Err(Error::malformed(
+            "token aud is neither a string nor an array of strings",
+        ));
+    }
+    Ok(Claims {
+        exp: numeric_date(map.get("exp"), "exp")?,
+        nbf: numeric_date(map.get("nbf"), "nbf")?,
+        iat: numeric_date(map.get("iat"), "iat")?,
+        map,
+    })
 }
 
 /// Decodes one part into `out` (long enough; longer is faster, see `b64::room`): its decoded
@@ -517,23 +451,21 @@ pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Optio
     };
     let mut stack = [0u8; HEADER_ROOM];
     let mut heap = Vec::new();
-    let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?
-        .kid
-        .map(Cow::into_owned);
+    let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?.kid;
     let mut bytes = Vec::new();
     decode_text(payload_b64.as_bytes(), "payload", &mut bytes)?;
     let payload = utf8_str(&bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;
     let claims = read_claims(payload)?;
-    Ok((kid, claims.iss(payload).map(str::to_owned)))
+    Ok((kid, claims.iss().map(str::to_owned)))
 }
 
-fn numeric_date(value: &json::Value<'_>, name: &str) -> Result<Option<f64>> {
-    match value.kind {
-        Kind::Null => Ok(None),
-        _ => value
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| Error::malformed(format!("claim \"{name}\" is not a number"))),
+fn numeric_date(value: Option<&Value>, name: &str) -> Result<Option<f64>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(Error::malformed(format!(
+            "claim \"{name}\" is not a number"
+        ))),
     }
 }
 

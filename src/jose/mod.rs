@@ -4,7 +4,7 @@
 pub(crate) mod alg;
 pub(crate) mod b64;
 pub(crate) mod der;
-pub(crate) mod json;
 pub(crate) mod jwt;
 pub(crate) mod keys;
+pub(crate) mod strict_json;
 pub(crate) mod validation;

@@ -550,6 +550,8 @@ static void test_token_errors(const char *url) {
     expect_verify(c, env("TOK_NO_KID"), NULL, JWKS_ERR_MISSING_KID, "no kid");
     expect_verify(c, env("TOK_UNKNOWN_KID"), NULL, JWKS_ERR_KEY_NOT_FOUND, "unknown kid");
     expect_verify(c, env("TOK_CRIT"), NULL, JWKS_ERR_UNSUPPORTED_CRITICAL, "crit");
+    expect_verify(c, env("TOK_BIG_NUMBER"), NULL, JWKS_ERR_MALFORMED_TOKEN, "number out of range");
+    expect_verify(c, env("TOK_NESTED_DUP"), NULL, JWKS_ERR_MALFORMED_TOKEN, "twice");
     expect_verify(c, "a.b", NULL, JWKS_ERR_MALFORMED_TOKEN, "malformed");
     expect_verify(c, "e30.e30.AA", NULL, JWKS_ERR_MALFORMED_TOKEN, "no alg");
     char big[5000];
