@@ -61,17 +61,6 @@
 
 
 /**
- * The largest `max_cached_keys` accepted: memory grows with the keys cached, not with the
- * bound, but a bound past this is a mistake.
- */
-#define MAX_CACHED_KEYS_LIMIT 1000000
-
-/**
- * The largest `DiscoveryOptions::max_issuers` accepted.
- */
-#define MAX_ISSUERS_LIMIT 100000
-
-/**
  * Results of jwks_client_verify_async_queued waiting for jwks_client_poll, at most this
  * many. A client with this many uncollected results refuses new queued calls when they are
  * submitted (JWKS_ERR_CANCELLED, as when overloaded) until jwks_client_poll collects some. The
@@ -1420,7 +1409,8 @@ const char *jwks_token_claims(const jwks_token *token, size_t *len);
  * the text to `buf` (not NUL-terminated); otherwise writes nothing to `buf`: call again with
  * a buffer of `*len` bytes (`buf` may be NULL when `buf_len` is 0). JWKS_ERR_MISSING_CLAIM
  * when the claim is absent or null; JWKS_ERR_INVALID_ARGUMENT for NULL token or len, or a
- * pointer that is not UTF-8. Never blocks; thread-safe.
+ * pointer that is not UTF-8 or not an RFC 6901 JSON Pointer ("sub" without its "/", or a "~"
+ * not followed by "0" or "1"). Never blocks; thread-safe.
  */
 jwks_status jwks_token_claim(const jwks_token *token,
                              const char *pointer,

@@ -640,6 +640,44 @@ fn a_megabyte_of_response_headers_is_too_large_not_a_connection_failure() {
     assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "{err}");
 }
 
+/// A thousand headers, of 1 KiB each or short: too large, on a cold lookup as on a forced
+/// refresh (issue 22 found one reported as a connection failure, "too many headers").
+#[test]
+fn a_thousand_response_headers_are_too_large_cold_or_forced() {
+    let key = TestKey::ec("a", "ES256");
+    let s = setup(&[&key], |_| {});
+    let mut reply = Reply::json(jwks(&[&key]));
+    for i in 0..1024 {
+        reply = reply.with_header(&format!("X-Padding-{i}"), &"p".repeat(1024));
+    }
+    s.server.set("/jwks", reply);
+    let err = s.client.verify(&key.token(&claims())).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::ResponseTooLarge,
+        "cold verify: {err}"
+    );
+    let err = s.client.get_signing_key("a").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "cold: {err}");
+    let err = s.client.get_jwk_set(true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "forced: {err}");
+    // As many short headers: too many, which is too large too.
+    let mut reply = Reply::json(jwks(&[&key]));
+    for i in 0..1024 {
+        reply = reply.with_header(&format!("X-P-{i}"), "p");
+    }
+    s.server.set("/jwks", reply);
+    let err = s.client.get_jwk_set(true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "many short: {err}");
+    // A hundred small headers are fine.
+    let mut reply = Reply::json(jwks(&[&key]));
+    for i in 0..100 {
+        reply = reply.with_header(&format!("X-Small-{i}"), "s");
+    }
+    s.server.set("/jwks", reply);
+    s.client.get_jwk_set(true).unwrap();
+}
+
 #[test]
 fn absurd_cache_bounds_are_refused_and_the_largest_costs_nothing_until_used() {
     let mut o = ClientOptions::new("http://127.0.0.1:9/jwks");

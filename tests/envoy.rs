@@ -487,6 +487,12 @@ fn a_bad_config_is_refused_at_load_with_a_message_naming_the_mistake() {
             &*format!("{{{uri}, \"algorithms\": [\"XS256\"]}}"),
             "XS256".to_owned(),
         ),
+        (
+            &*format!(
+                "{{{uri}, \"claim_to_headers\": [{{\"header_name\": \"x\", \"claim_name\": \"/a~\"}}]}}"
+            ),
+            "not an RFC 6901 JSON Pointer".to_owned(),
+        ),
     ];
     for (config, message) in cases {
         let (ok, out) = validate(config);

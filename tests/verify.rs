@@ -629,6 +629,17 @@ fn iat_in_the_future_is_refused_only_when_asked_and_a_non_numeric_iat_never_pass
     strict.verify(&within_leeway).unwrap();
     strict.verify(&past).unwrap();
     strict.verify(&key.token(&claims())).unwrap(); // no iat at all
+                                                   // A null iat is not a number (issue 22): malformed, checked or not, as the header says.
+    let null_iat = key.sign_raw(
+        "ES256",
+        key.header().to_string().as_bytes(),
+        format!(r#"{{"sub":"u","exp":{},"iat":null}}"#, now() + 60).as_bytes(),
+    );
+    for client in [&strict, &lenient] {
+        let err = client.verify(&null_iat).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MalformedToken, "{err}");
+        assert!(err.message().contains("iat"), "{err}");
+    }
 
     // Per call, both ways.
     let mut on = VerifyOptions::default();

@@ -240,6 +240,21 @@ std::string claim_pointer(const std::string &claim) {
     return p;
 }
 
+// claim_pointer, refused at config load unless libjwks takes it as an RFC 6901 pointer (asked
+// of an empty object, a pointer libjwks accepts can only be missing).
+std::string checked_claim_pointer(const std::string &claim) {
+    std::string p = claim_pointer(claim);
+    size_t len = 0;
+    jwks_error *err = nullptr;
+    jwks_status s = jwks_claims_header_value("{}", 2, p.data(), p.size(), nullptr, 0, &len, &err);
+    std::string message = err ? jwks_error_message(err) : "";
+    jwks_error_free(err);
+    if (s == JWKS_ERR_INVALID_ARGUMENT) {
+        refuse("claim_to_headers[].claim_name \"" + claim + "\": " + message);
+    }
+    return p;
+}
+
 // Throws ConfigError when libjwks refuses a setting. `err` is taken by reference: it is read
 // after the call that sets it (argument evaluation order would not guarantee that).
 void check(jwks_status s, jwks_error *&err) {
@@ -397,7 +412,7 @@ void parse_config(const std::string &filter_name, const std::string &bytes, Conf
             }
             c.claim_to_headers.push_back(
                 {lower(text(ch["header_name"], "claim_to_headers[].header_name")),
-                 claim_pointer(text(ch["claim_name"], "claim_to_headers[].claim_name"))});
+                 checked_claim_pointer(text(ch["claim_name"], "claim_to_headers[].claim_name"))});
         }
     }
     if (j.contains("bypass")) {

@@ -95,8 +95,22 @@ fn json_of(value: &Value) -> String {
     }
 }
 
-/// The claim at `pointer` in `claims` (RFC 6901; not ""), or None when absent.
+/// Whether `pointer` is an RFC 6901 JSON Pointer: "" (the whole document), or reference
+/// tokens each after a "/", in which every "~" is followed by "0" (for "~") or "1" (for "/").
+pub(crate) fn is_json_pointer(pointer: &str) -> bool {
+    (pointer.is_empty() || pointer.starts_with('/'))
+        && pointer
+            .split('~')
+            .skip(1)
+            .all(|after| after.starts_with(['0', '1']))
+}
+
+/// The claim at `pointer` in `claims` (RFC 6901; not ""), or None when absent (or when
+/// `pointer` is no JSON Pointer).
 pub(super) fn lookup<'a>(claims: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
+    if !is_json_pointer(pointer) {
+        return None;
+    }
     let rest = pointer.strip_prefix('/')?;
     let unescape = |token: &str| token.replace("~1", "/").replace("~0", "~");
     match rest.split_once('/') {
@@ -242,6 +256,20 @@ mod tests {
         );
         assert!(claims_header_value("[1]", "/0").is_err());
         assert!(claims_header_value("{", "").is_err());
+    }
+
+    #[test]
+    fn json_pointers_are_checked_as_rfc_6901_says() {
+        for good in ["", "/", "/sub", "/a~0b", "/a~1b/c", "/~01", "//"] {
+            assert!(is_json_pointer(good), "{good}");
+        }
+        for bad in ["sub", "/~", "/a~", "/~2", "/a~b", "~0"] {
+            assert!(!is_json_pointer(bad), "{bad}");
+        }
+        let claims = json!({"~": 1, "a~b": 2}).as_object().unwrap().clone();
+        assert_eq!(lookup(&claims, "/~0"), Some(&json!(1)));
+        assert_eq!(lookup(&claims, "/~"), None);
+        assert_eq!(lookup(&claims, "/a~0b"), Some(&json!(2)));
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub unsafe extern "C" fn jwks_token_claims(
 /// the text to `buf` (not NUL-terminated); otherwise writes nothing to `buf`: call again with
 /// a buffer of `*len` bytes (`buf` may be NULL when `buf_len` is 0). JWKS_ERR_MISSING_CLAIM
 /// when the claim is absent or null; JWKS_ERR_INVALID_ARGUMENT for NULL token or len, or a
-/// pointer that is not UTF-8. Never blocks; thread-safe.
+/// pointer that is not UTF-8 or not an RFC 6901 JSON Pointer ("sub" without its "/", or a "~"
+/// not followed by "0" or "1"). Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_token_claim(
     token: *const jwks_token,
@@ -171,7 +172,7 @@ pub unsafe extern "C" fn jwks_claims_header_value(
         // the header's convention; neither borrow outlives the call.
         let claims = unsafe { arg_str(claims, claims_len, "claims")? };
         // SAFETY: as for `claims` just above.
-        let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
+        let pointer = json_pointer(unsafe { arg_str(pointer, pointer_len, "pointer")? })?;
         let text = crate::claims_header_value(claims, pointer)
             .map_err(|e| {
                 // The message names what and where (line, column), never the text itself.
@@ -210,6 +211,18 @@ pub unsafe extern "C" fn jwks_header_value_escape(
     unsafe { boundary(err, call) }
 }
 
+/// `pointer`, when it is an RFC 6901 JSON Pointer; JWKS_ERR_INVALID_ARGUMENT otherwise (a
+/// caller's mistake, not a missing claim).
+fn json_pointer(pointer: &str) -> Result<&str, Error> {
+    if crate::client::header_value::is_json_pointer(pointer) {
+        Ok(pointer)
+    } else {
+        Err(Error::invalid_argument(
+            "argument pointer is not an RFC 6901 JSON Pointer (\"/name\", \"/outer/inner\"; ~0 for ~ and ~1 for /)",
+        ))
+    }
+}
+
 fn missing_claim() -> Error {
     Error::new(
         ErrorKind::MissingClaim,
@@ -241,7 +254,7 @@ unsafe fn claim_out(
         let token = unsafe { arg_ref(token, "token")? };
         // SAFETY: (`pointer`, `pointer_len`) is a string in: NULL with length 0 or
         // `pointer_len` readable bytes, unchanged during the call; the borrow is not kept.
-        let pointer = unsafe { arg_str(pointer, pointer_len, "pointer")? };
+        let pointer = json_pointer(unsafe { arg_str(pointer, pointer_len, "pointer")? })?;
         let text = get(&token.verified, pointer).ok_or_else(missing_claim)?;
         // SAFETY: `buf`, `buf_len` and `len` are as this function's contract requires.
         unsafe { text_out(&text, buf, buf_len, len) }

@@ -378,6 +378,11 @@ fn map_ureq_error(e: ureq::Error, url: &str) -> Error {
             ErrorKind::ResponseTooLarge,
             format!("response headers from {url} are larger than the limit of {limit} bytes"),
         ),
+        // More headers than the parser takes (128): too large, as too many bytes of them are.
+        U::Protocol(ureq_proto::Error::HttpParseTooManyHeaders) => Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("response from {url} has more headers than the limit of 128"),
+        ),
         U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {err}")),
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS error with {url}: {msg}")),
         U::Io(err)

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::alg::Algorithm;
 use crate::jose::b64;
-use crate::jose::strict_json::{self, Refused};
+use crate::jose::strict_json::{self, Header, Refused};
 use crate::jose::validation::Validation;
 
 /// A token split and decoded, not yet verified; its signature is in the caller's `Scratch`.
@@ -117,15 +117,6 @@ impl Claims {
     }
 }
 
-/// The header members libjwks reads; others are read too (so checked) and dropped.
-#[derive(Default)]
-struct Header {
-    alg: Option<String>,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: bool,
-}
-
 fn not_object(what: &str) -> Error {
     Error::malformed(format!(
         "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member)"
@@ -143,22 +134,12 @@ pub(crate) fn read_object(text: &str, what: &str) -> Result<Map<String, Value>> 
     })
 }
 
-/// A header member that must be a string (null counts as absent).
-fn header_text(value: Option<Value>) -> Result<Option<String>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(not_object("header")),
-    }
-}
-
-fn read_header(json_text: &str) -> Result<Header> {
-    let mut map = read_object(json_text, "header")?;
-    Ok(Header {
-        alg: header_text(map.remove("alg"))?,
-        kid: header_text(map.remove("kid"))?,
-        typ: header_text(map.remove("typ"))?,
-        crit: map.contains_key("crit"),
+fn read_header(json_text: &str) -> Result<Header<'_>> {
+    strict_json::header(json_text).map_err(|refused| match refused {
+        Refused::NotObject => Error::malformed("token header is not a JSON object"),
+        Refused::Invalid(e) => Error::malformed(format!(
+            "token header is not a valid JSON object (bad JSON, duplicate or mistyped member): {e}"
+        )),
     })
 }
 
@@ -182,7 +163,12 @@ fn read_claims(payload: &str) -> Result<Claims> {
     Ok(Claims {
         exp: numeric_date(map.get("exp"), "exp")?,
         nbf: numeric_date(map.get("nbf"), "nbf")?,
-        iat: numeric_date(map.get("iat"), "iat")?,
+        // A null iat is not a number: malformed (whether or not it is checked), as the
+        // header says; null exp and nbf count as absent.
+        iat: match map.get("iat") {
+            Some(Value::Null) => return Err(Error::malformed("claim \"iat\" is not a number")),
+            iat => numeric_date(iat, "iat")?,
+        },
         map,
     })
 }
@@ -451,7 +437,9 @@ pub(crate) fn peek(token: &str, max_len: usize) -> Result<(Option<String>, Optio
     };
     let mut stack = [0u8; HEADER_ROOM];
     let mut heap = Vec::new();
-    let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?.kid;
+    let kid = read_header(decode_header(header_b64.as_bytes(), &mut stack, &mut heap)?)?
+        .kid
+        .map(std::borrow::Cow::into_owned);
     let mut bytes = Vec::new();
     decode_text(payload_b64.as_bytes(), "payload", &mut bytes)?;
     let payload = utf8_str(&bytes).ok_or_else(|| Error::malformed("token payload is not UTF-8"))?;

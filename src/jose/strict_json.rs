@@ -8,6 +8,7 @@
 //! duplicate picks its own winner, which is how two readers of one token come to see two
 //! different tokens.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -31,6 +32,159 @@ pub(crate) fn object(text: &str) -> Result<Map<String, Value>, Refused> {
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(Refused::NotObject),
+    }
+}
+
+/// The JOSE header members libjwks reads, borrowed from the text where they hold no escape.
+/// Every other member is read too (so checked, duplicates included) and dropped.
+#[derive(Default)]
+pub(crate) struct Header<'a> {
+    pub alg: Option<Cow<'a, str>>,
+    pub kid: Option<Cow<'a, str>>,
+    pub typ: Option<Cow<'a, str>>,
+    pub crit: bool,
+}
+
+/// Reads `text` as a token's header: a JSON object with no name twice at any level, whose
+/// `alg`, `kid` and `typ` are strings when present (null counts as absent). The same rules as
+/// [`object`], without building a map of a text that has three members to read.
+pub(crate) fn header(text: &str) -> Result<Header<'_>, Refused> {
+    if !text.trim_start().starts_with('{') {
+        // Valid JSON of another type or not JSON at all: either way no object.
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Refused::NotObject,
+            Err(e) => Refused::Invalid(e),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let header = de
+        .deserialize_map(HeaderVisitor)
+        .map_err(Refused::Invalid)?;
+    de.end().map_err(Refused::Invalid)?;
+    Ok(header)
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut header = Header::default();
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(name) = map.next_key_seed(Text)? {
+            if seen.contains(&name) {
+                return Err(de::Error::custom("a member name given twice"));
+            }
+            let slot = match &*name {
+                "alg" => Some(&mut header.alg),
+                "kid" => Some(&mut header.kid),
+                "typ" => Some(&mut header.typ),
+                _ => None,
+            };
+            match slot {
+                Some(slot) => *slot = map.next_value_seed(Optional(Text))?,
+                None => {
+                    header.crit |= name == "crit";
+                    map.next_value_seed(Strict)?;
+                }
+            }
+            seen.push(name);
+        }
+        Ok(header)
+    }
+}
+
+/// A JSON string, borrowed from the text when it holds no escape.
+#[derive(Clone, Copy)]
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// The error for a member that must be a string and is not. Visitor's default for it would
+/// quote the value, and a message never holds token bytes.
+fn not_text<E: de::Error>() -> E {
+    E::custom("alg, kid and typ must be strings")
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Cow<'de, str>, E> {
+        Err(not_text())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Cow<'de, str>, E> {
+        Err(not_text())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Cow<'de, str>, E> {
+        Err(not_text())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Cow<'de, str>, E> {
+        Err(not_text())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Cow<'de, str>, A::Error> {
+        Err(not_text())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Cow<'de, str>, A::Error> {
+        Err(not_text())
+    }
+}
+
+/// `T`, or None for null.
+struct Optional<T>(T);
+
+impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for Optional<T> {
+    type Value = Option<T::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T::Value>, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, T: DeserializeSeed<'de>> Visitor<'de> for Optional<T> {
+    type Value = Option<T::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("null or a value")
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(d).map(Some)
     }
 }
 
@@ -107,8 +261,9 @@ impl<'de> Visitor<'de> for Strict {
 
 #[cfg(test)]
 mod tests {
-    use super::{object, Refused};
+    use super::{header, object, Refused};
     use serde_json::json;
+    use std::borrow::Cow;
 
     #[test]
     fn objects_read_as_serde_json_reads_them() {
@@ -131,6 +286,43 @@ mod tests {
         }
         // Equal names in different objects are fine.
         assert!(object(r#"{"k":{"k":{"k":1}},"l":[{"k":1},{"k":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn headers_read_their_three_members_and_check_the_rest() {
+        let h =
+            header(r#"{"alg":"RS256","kid":"k\u0031","typ":null,"x":{"y":[1]},"crit":["b64"]}"#)
+                .unwrap();
+        assert!(matches!(h.alg, Some(Cow::Borrowed("RS256"))));
+        assert!(matches!(h.kid.as_deref(), Some("k1")));
+        assert!(h.typ.is_none() && h.crit);
+        for bad in [
+            r#"{"alg":"RS256","alg":"none"}"#,
+            r#"{"alg":"RS256","\u0061lg":"none"}"#,
+            r#"{"x":{"k":1,"k":2}}"#,
+            r#"{"alg":1}"#,
+            r#"{"kid":["k"]}"#,
+            r#"{"alg":"RS256"} x"#,
+            r#"{"n":1e400}"#,
+            "{",
+            "nope",
+        ] {
+            assert!(matches!(header(bad), Err(Refused::Invalid(_))), "{bad}");
+        }
+        for other in ["[]", " 1", "\"s\"", "null"] {
+            assert!(matches!(header(other), Err(Refused::NotObject)), "{other}");
+        }
+        // A message says what is wrong and where, never the token's text.
+        for (text, secret) in [
+            (r#"{"alg":12345}"#, "12345"),
+            (r#"{"kid":true}"#, "true"),
+            (r#"{"typ":{"s3cret":1}}"#, "s3cret"),
+        ] {
+            let Err(Refused::Invalid(e)) = header(text) else {
+                panic!("{text}")
+            };
+            assert!(!e.to_string().contains(secret), "{e}");
+        }
     }
 
     #[test]

@@ -332,6 +332,13 @@ static void test_happy_path_and_keys(const char *url) {
         CHECK(jwks_token_claim(t, "/sub", 4, NULL, 8, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
         CHECK(jwks_token_claim(t, NULL, 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
         CHECK(jwks_token_claim(t, "\xff", 1, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        /* RFC 6901: a pointer starts with "/", and "~" is followed by "0" or "1" (issue 22). */
+        CHECK(jwks_token_claim(t, "/~", 2, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, "/a~2", 4, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_claim(t, "sub", 3, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_token_header_value(t, "/~", 2, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_claims_header_value("{\"~\":1}", 7, "/~", 2, small, sizeof small, &got, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_claims_header_value("{\"~\":1}", 7, "/~0", 3, small, sizeof small, &got, NULL) == JWKS_OK && got == 1);
     }
     jwks_token_free(t);
 
