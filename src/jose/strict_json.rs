@@ -75,25 +75,30 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
         let mut header = Header::default();
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        // The three members read are marked in `seen`; other names are kept only when there
+        // are any (a typical header has none, so nothing is allocated).
+        let (mut seen, mut others) = (0u8, Vec::<Cow<'de, str>>::new());
+        let twice = || de::Error::custom("a member name given twice");
         while let Some(name) = map.next_key_seed(Text)? {
-            if seen.contains(&name) {
-                return Err(de::Error::custom("a member name given twice"));
-            }
-            let slot = match &*name {
-                "alg" => Some(&mut header.alg),
-                "kid" => Some(&mut header.kid),
-                "typ" => Some(&mut header.typ),
-                _ => None,
-            };
-            match slot {
-                Some(slot) => *slot = map.next_value_seed(Optional(Text))?,
-                None => {
+            let (slot, bit) = match &*name {
+                "alg" => (&mut header.alg, 1),
+                "kid" => (&mut header.kid, 2),
+                "typ" => (&mut header.typ, 4),
+                _ => {
+                    if others.contains(&name) {
+                        return Err(twice());
+                    }
                     header.crit |= name == "crit";
                     map.next_value_seed(Strict)?;
+                    others.push(name);
+                    continue;
                 }
+            };
+            if seen & bit != 0 {
+                return Err(twice());
             }
-            seen.push(name);
+            seen |= bit;
+            *slot = map.next_value_seed(Optional(Text))?;
         }
         Ok(header)
     }
@@ -298,6 +303,8 @@ mod tests {
         assert!(h.typ.is_none() && h.crit);
         for bad in [
             r#"{"alg":"RS256","alg":"none"}"#,
+            r#"{"typ":null,"typ":null}"#,
+            r#"{"x":1,"y":2,"x":3}"#,
             r#"{"alg":"RS256","\u0061lg":"none"}"#,
             r#"{"x":{"k":1,"k":2}}"#,
             r#"{"alg":1}"#,
