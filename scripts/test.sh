@@ -13,15 +13,20 @@ cargo fmt --all --check
 
 step "clippy"
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy -p jwks --all-targets --features capi,fuzzing --locked -- -D warnings
 
-step "build (libjwks.a / libjwks.so for the C tests)"
+step "build (libjwks.a / libjwks.so for the C tests, and the release libjwks.a the fuzzing check reads)"
 cargo build --locked
+cargo build --locked --release -p jwks-capi
 
 step "interop dependencies (oauth2-mock-server from npm)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
 step "tests (Rust, C, interop)"
 JWKS_INTEROP=1 cargo test --locked
+
+step "fuzz corpus replay (the fuzz targets' entry points exist only with the fuzzing feature)"
+cargo test --locked -p jwks --features capi,fuzzing --test fuzz_replay
 
 step "Go binding (go vet, go test -race, against the debug static library)"
 for module in bindings/go bindings/go/jwtkeyfunc bindings/go/bench; do

@@ -34,7 +34,7 @@ impl Clock for SystemClock {
     fn unix_time(&self) -> Duration {
         // Coarse too: claims are in whole seconds.
         #[cfg(target_os = "linux")]
-        if let Some(now) = read_clock(libc::CLOCK_REALTIME_COARSE) {
+        if let Some(now) = crate::os::clock_gettime(libc::CLOCK_REALTIME_COARSE) {
             return now;
         }
         SystemTime::now()
@@ -48,28 +48,12 @@ impl Clock for SystemClock {
         // and it is read without the time-stamp counter on every lookup); elsewhere, time
         // since the first reading.
         #[cfg(target_os = "linux")]
-        if let Some(now) = read_clock(libc::CLOCK_MONOTONIC_COARSE) {
+        if let Some(now) = crate::os::clock_gettime(libc::CLOCK_MONOTONIC_COARSE) {
             return MONOTONIC_ORIGIN + now;
         }
         static START: OnceLock<Instant> = OnceLock::new();
         MONOTONIC_ORIGIN + START.get_or_init(Instant::now).elapsed()
     }
-}
-
-/// One clock_gettime reading, or None if the clock cannot be read.
-#[cfg(target_os = "linux")]
-fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let status = unsafe { libc::clock_gettime(clock, &mut ts) };
-    let secs = u64::try_from(ts.tv_sec).ok()?;
-    let nanos = u32::try_from(ts.tv_nsec)
-        .ok()
-        .filter(|n| *n < 1_000_000_000)?;
-    (status == 0).then(|| Duration::new(secs, nanos))
 }
 
 /// A clock that moves only when told to: both readings advance together. For tests.

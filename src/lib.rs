@@ -20,24 +20,31 @@
 //! See `DESIGN.md` in the repository for the behaviour every layer relies on.
 
 #![warn(missing_docs)]
+// The core is safe Rust: `unsafe` is allowed only in the C ABI (`ffi`), the token's vector
+// code (`jose::b64`) and the OS calls (`os`), each marked where it is declared.
+#![deny(unsafe_code)]
 
 mod cache;
 mod client;
 mod clock;
 mod discovery;
 mod error;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
 mod jose;
 mod log;
 mod options;
+#[allow(unsafe_code)] // pthread_atfork, clock_gettime
+mod os;
 mod process;
 mod source;
 mod stats;
 mod worker;
 
 #[cfg(feature = "capi")]
+#[allow(unsafe_code)] // the C ABI: raw pointers in and out, each checked where it is used
 pub mod ffi;
 
 pub use client::async_verify::{Async, AsyncVerify, Callback, Request};

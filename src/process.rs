@@ -18,7 +18,7 @@ static WATCH: Once = Once::new();
 static WATCHING: AtomicBool = AtomicBool::new(false);
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-unsafe extern "C" fn forked() {
+extern "C" fn forked() {
     // Async-signal-safe: one atomic add.
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
@@ -27,11 +27,8 @@ fn watch_forks() {
     WATCH.call_once(|| {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            // SAFETY: registers a handler that only touches an atomic; it stays valid as long
-            // as this code is loaded (glibc drops a shared object's handlers when it is
-            // unloaded).
-            let rc = unsafe { libc::pthread_atfork(None, None, Some(forked)) };
-            WATCHING.store(rc == 0, Ordering::Release);
+            // The handler only touches an atomic: async-signal-safe.
+            WATCHING.store(crate::os::on_fork_in_child(forked), Ordering::Release);
         }
     });
 }
@@ -78,19 +75,9 @@ mod tests {
     #[test]
     fn a_forked_child_is_another_process() {
         let here = Process::current();
-        // SAFETY: the child only reads atomics and calls _exit, both async-signal-safe.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork failed");
-        if pid == 0 {
-            let code = if here.is_current() { 1 } else { 0 };
-            unsafe { libc::_exit(code) };
-        }
-        let mut status = 0;
-        // SAFETY: waits for the child made above.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert!(libc::WIFEXITED(status), "child status {status}");
+        // The child only reads atomics: async-signal-safe.
         assert_eq!(
-            libc::WEXITSTATUS(status),
+            crate::os::in_forked_child(|| !here.is_current()),
             0,
             "the child took itself for its parent"
         );

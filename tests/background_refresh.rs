@@ -178,7 +178,7 @@ fn a_rotation_during_a_random_kid_flood_verifies_within_the_interval() {
             s.server.set_jwks(&jwks(&[&old, &rotated]));
         }
         // Tokens with the new kid every 100 ms from its publication.
-        let new_token_due = ms >= publish_at && (ms - publish_at) % 100 == 0;
+        let new_token_due = ms >= publish_at && (ms - publish_at).is_multiple_of(100);
         if new_token_due && verified_at.is_none() && s.client.verify(&rotated_token).is_ok() {
             verified_at = Some(ms);
         }

@@ -391,6 +391,41 @@ fn shared_library_exports_only_jwks_symbols_and_has_a_soname() {
     );
 }
 
+/// The fuzz targets' code is compiled only with the `fuzzing` feature (issue 22): neither the
+/// debug nor the release libjwks.a may carry any of it. `scripts/test.sh` builds the release
+/// library first; without it (a bare `cargo test`) only the debug one is checked, unless
+/// JWKS_REQUIRE_ALL makes its absence a failure.
+#[test]
+fn the_static_libraries_carry_no_fuzzing_code() {
+    let debug = cbuild::static_lib();
+    let release = debug
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("release/libjwks.a");
+    let mut libs = vec![debug];
+    if support::require(
+        "the release libjwks.a (cargo build --release -p jwks-capi, as scripts/test.sh does)",
+        release.exists(),
+    ) {
+        libs.push(release);
+    }
+    for lib in libs {
+        let nm = Command::new("nm").arg("-a").arg(&lib).output().expect("nm");
+        assert!(nm.status.success(), "nm {}", lib.display());
+        let symbols = String::from_utf8_lossy(&nm.stdout);
+        // The check can see: the C ABI's own functions are there.
+        assert!(symbols.contains("jwks_client_verify"), "{}", lib.display());
+        let fuzzing: Vec<&str> = symbols.lines().filter(|l| l.contains("fuzzing")).collect();
+        assert!(
+            fuzzing.is_empty(),
+            "{} carries fuzzing code: {:?}",
+            lib.display(),
+            &fuzzing[..fuzzing.len().min(5)]
+        );
+    }
+}
+
 #[cfg(feature = "capi")]
 #[test]
 fn version_matches_cargo_toml() {

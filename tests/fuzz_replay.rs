@@ -52,18 +52,18 @@ fn discovery_inputs_replay() {
 #[cfg(feature = "capi")]
 #[test]
 fn c_abi_inputs_replay() {
-    assert!(replay("c_abi", jwks::fuzzing::c_abi) >= 28);
+    assert!(replay("c_abi", jwks::ffi::fuzzing::c_abi) >= 28);
 }
 
 /// The fixed token still verifies against the fixed key set (the seeds depend on both).
 #[cfg(feature = "capi")]
 #[test]
 fn the_fixed_token_verifies() {
-    let client_input = jwks::fuzzing::FIXED_TOKEN.trim_end().as_bytes();
+    let client_input = jwks::ffi::fuzzing::FIXED_TOKEN.trim_end().as_bytes();
     // The C-ABI target asserts it verifies; op 4 reads a claim of it.
     let mut input = vec![4u8, 0];
     input.extend_from_slice(b"/sub");
-    jwks::fuzzing::c_abi(&input);
+    jwks::ffi::fuzzing::c_abi(&input);
     jwks::fuzzing::token(client_input);
 }
 

@@ -19,6 +19,9 @@ mod client;
 mod completion;
 mod error;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 mod options;
 mod stats;

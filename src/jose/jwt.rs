@@ -219,8 +219,8 @@ pub(crate) fn parse<'a, 's>(
     // The signature part is not searched for a third dot: its decoding refuses a dot like
     // any other character outside the alphabet. Any failure is then reported as the part
     // count when that is what is wrong.
-    let first = find_dot(token, 0).ok_or_else(|| part_count(token))?;
-    let second = find_dot(token, first + 1).ok_or_else(|| part_count(token))?;
+    let first = b64::find_dot(token, 0).ok_or_else(|| part_count(token))?;
+    let second = b64::find_dot(token, first + 1).ok_or_else(|| part_count(token))?;
     let (header_b64, payload_b64) = (&token[..first], &token[first + 1..second]);
     let signature_b64 = &token[second + 1..];
     parse_parts(
@@ -313,37 +313,6 @@ fn parse_parts<'a, 's>(
         texts,
         claims,
     })
-}
-
-/// Where the first '.' at or after `from` is, sixteen bytes at a time on x86-64 (it saves
-/// 1,035 instructions per RS256 verification over the byte loop, BENCHMARKS.md).
-fn find_dot(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        };
-        // SAFETY: SSE2, all these intrinsics need, is part of every x86-64 CPU; each load
-        // reads 16 bytes from i, with i + 16 <= bytes.len(), so inside `bytes` (loadu has no
-        // alignment requirement).
-        unsafe {
-            let dots = _mm_set1_epi8(b'.' as i8);
-            while i + 16 <= bytes.len() {
-                let block = _mm_loadu_si128(bytes.as_ptr().add(i).cast());
-                let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(block, dots));
-                if hits != 0 {
-                    return Some(i + hits.trailing_zeros() as usize);
-                }
-                i += 16;
-            }
-        }
-    }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&b| b == b'.')
-        .map(|p| p + i)
 }
 
 /// The error for a token that does not have three parts.
