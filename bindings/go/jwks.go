@@ -22,6 +22,7 @@ package jwks
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"runtime"
@@ -56,11 +57,19 @@ type Token struct {
 	Stale bool
 }
 
-// ClaimsMap decodes the claims into a map.
+// ClaimsMap decodes the claims into a map. Claims is the text libjwks read and accepted with
+// its one reading (serde_json), which refuses whatever two JSON readers could read
+// differently: a name given twice at any depth, a number beyond an f64, a lone surrogate. So
+// this map holds the members and values the library checked. Numbers are json.Number, their
+// text as signed, so that none loses precision (2^53+1 stays exact): call Int64 or Float64.
 func (t *Token) ClaimsMap() (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(t.Claims))
+	d.UseNumber()
 	var m map[string]any
-	err := json.Unmarshal(t.Claims, &m)
-	return m, err
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // HeaderValue returns the claim at pointer (an RFC 6901 JSON Pointer: "/sub", "/org/name",

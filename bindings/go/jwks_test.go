@@ -169,7 +169,7 @@ func TestVerifiesEveryKeyType(t *testing.T) {
 			t.Fatalf("claims %s: %v", tok.Claims, err)
 		}
 		m, err := tok.ClaimsMap()
-		if err != nil || m["aud"] != "api" {
+		if err != nil || m["aud"] != "api" || m["exp"] == nil {
 			t.Fatalf("claims map %v: %v", m, err)
 		}
 	}
@@ -738,5 +738,50 @@ func TestHeaderValueEscapesWhatUsersTyped(t *testing.T) {
 	}
 	if _, err := jwks.EscapeHeaderValue("\xff"); !errors.Is(err, jwks.ErrInvalidArgument) {
 		t.Errorf("not UTF-8: %v", err)
+	}
+}
+
+// One reading (issue 22): what the library refuses never verifies, and ClaimsMap holds the
+// values the library read, numbers exact.
+func TestClaimsMapHoldsTheValuesTheLibraryRead(t *testing.T) {
+	k := ecKey(t, "e")
+	srv := serve(t, k)
+	c := newClient(t, srv.URL)
+	exp := time.Now().Add(time.Hour).Unix()
+	sign := func(payload string) string {
+		h, _ := json.Marshal(map[string]any{"alg": k.alg, "kid": k.kid})
+		input := b64.EncodeToString(h) + "." + b64.EncodeToString([]byte(payload))
+		return input + "." + b64.EncodeToString(k.sign([]byte(input)))
+	}
+	ctx := context.Background()
+	for _, claims := range []string{
+		`"role":"admin","note":1.7976931348623158e308`,
+		`"org":{"role":"user","role":"admin"}`,
+	} {
+		_, err := c.Verify(ctx, sign(fmt.Sprintf(`{"aud":"api","exp":%d,%s}`, exp, claims)))
+		if !errors.Is(err, jwks.ErrMalformedToken) {
+			t.Errorf("%s: %v", claims, err)
+		}
+	}
+	tok, err := c.Verify(ctx, sign(fmt.Sprintf(
+		`{"aud":"api","exp":%d,"n":9007199254740993,"f":-0.5e-3,"o":{"k":[1,"s"]}}`, exp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tok.ClaimsMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := m["n"].(json.Number); !ok || n.String() != "9007199254740993" {
+		t.Errorf("n = %#v", m["n"])
+	}
+	if f, ok := m["f"].(json.Number); !ok || f.String() != "-0.5e-3" {
+		t.Errorf("f = %#v", m["f"])
+	}
+	if got, _ := tok.HeaderValue("/n"); got != "9007199254740993" {
+		t.Errorf("the library's own rendering of n: %q", got)
+	}
+	if o, ok := m["o"].(map[string]any); !ok || fmt.Sprint(o["k"]) != "[1 s]" {
+		t.Errorf("o = %#v", m["o"])
 	}
 }

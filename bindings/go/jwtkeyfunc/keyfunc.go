@@ -4,8 +4,9 @@
 //	token, err := jwt.Parse(raw, jwtkeyfunc.New(client).Keyfunc)
 //
 // golang-jwt then checks the signature and claims itself with the key libjwks found (fetched,
-// cached, rotated and rate-limited by libjwks). For libjwks's own, faster verification, call
-// client.Verify instead.
+// cached, rotated and rate-limited by libjwks): it reads the token and its claims with its own
+// JSON reader, not libjwks's. For libjwks's own, faster verification and its one reading of
+// the claims, call client.Verify instead.
 package jwtkeyfunc
 
 import (
