@@ -645,37 +645,42 @@ fn a_megabyte_of_response_headers_is_too_large_not_a_connection_failure() {
 #[test]
 fn a_thousand_response_headers_are_too_large_cold_or_forced() {
     let key = TestKey::ec("a", "ES256");
-    let s = setup(&[&key], |_| {});
-    let mut reply = Reply::json(jwks(&[&key]));
-    for i in 0..1024 {
-        reply = reply.with_header(&format!("X-Padding-{i}"), &"p".repeat(1024));
+    let with_headers = |count: usize, value: &str| {
+        (0..count).fold(Reply::json(jwks(&[&key])), |reply, i| {
+            reply.with_header(&format!("X-Padding-{i}"), value)
+        })
+    };
+    // 1 KiB each (too many bytes), and one byte each (too many headers): each on a cold
+    // verify, a cold lookup (fresh clients, so no backoff answers for the fetch) and a
+    // forced refresh.
+    for value in ["p".repeat(1024), "p".to_owned()] {
+        let what = format!("1,024 headers of {} bytes", value.len());
+        let s = setup(&[&key], |_| {});
+        s.server.set("/jwks", with_headers(1024, &value));
+        let err = s.client.verify(&key.token(&claims())).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::ResponseTooLarge,
+            "{what}, cold verify: {err}"
+        );
+        let s = setup(&[&key], |_| {});
+        s.server.set("/jwks", with_headers(1024, &value));
+        let err = s.client.get_signing_key("a").unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::ResponseTooLarge,
+            "{what}, cold: {err}"
+        );
+        let err = s.client.get_jwk_set(true).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::ResponseTooLarge,
+            "{what}, forced: {err}"
+        );
+        // A hundred small headers are fine.
+        s.server.set("/jwks", with_headers(100, "s"));
+        s.client.get_jwk_set(true).unwrap();
     }
-    s.server.set("/jwks", reply);
-    let err = s.client.verify(&key.token(&claims())).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::ResponseTooLarge,
-        "cold verify: {err}"
-    );
-    let err = s.client.get_signing_key("a").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "cold: {err}");
-    let err = s.client.get_jwk_set(true).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "forced: {err}");
-    // As many short headers: too many, which is too large too.
-    let mut reply = Reply::json(jwks(&[&key]));
-    for i in 0..1024 {
-        reply = reply.with_header(&format!("X-P-{i}"), "p");
-    }
-    s.server.set("/jwks", reply);
-    let err = s.client.get_jwk_set(true).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge, "many short: {err}");
-    // A hundred small headers are fine.
-    let mut reply = Reply::json(jwks(&[&key]));
-    for i in 0..100 {
-        reply = reply.with_header(&format!("X-Small-{i}"), "s");
-    }
-    s.server.set("/jwks", reply);
-    s.client.get_jwk_set(true).unwrap();
 }
 
 #[test]
