@@ -153,9 +153,11 @@ pub unsafe extern "C" fn jwks_token_header_value(
 
 /// jwks_token_header_value on a payload that was copied out of its token: `(claims,
 /// claims_len)` is a JSON object, such as jwks_token_claims lent. For bindings that keep the
-/// payload and free the token (Go, C++). JWKS_ERR_INVALID_ARGUMENT when claims is not a JSON
-/// object (or NULL with a length, or len is NULL); otherwise as jwks_token_header_value.
-/// Never blocks; thread-safe.
+/// payload and free the token (Go, C++). The text is read as a token's payload is (serde_json,
+/// no name twice at any depth): JWKS_ERR_INVALID_ARGUMENT when that refuses it or it is no
+/// object (or claims is NULL with a length, or len is NULL); otherwise as
+/// jwks_token_header_value: the value goes into the caller's buffer, nothing to free. Never
+/// blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_claims_header_value(
     claims: *const libc::c_char,
