@@ -479,6 +479,12 @@ typedef struct {
    * Background refreshes queued or running now (key sets and issuer configurations).
    */
   uint64_t refreshing;
+  /**
+   * Reads of a saved key set (jwks_options_set_persist_dir) that were refused: a file not
+   * trusted (not a regular file, another owner, writable by group or others, in a directory
+   * others can write), too large, or not a valid saved set. The first is also logged.
+   */
+  uint64_t persist_refused;
 } jwks_stats;
 
 #ifdef __cplusplus
@@ -971,6 +977,16 @@ jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
  * per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
  * that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
  * directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+ *
+ * A saved file is trusted only as OpenSSH trusts authorized_keys: a regular file (opened
+ * without following a symlink and without blocking, so a FIFO never makes a call wait),
+ * owned by the process's effective user, not writable by group or others, in a directory
+ * others cannot write (unless sticky and the user's own); read with a bound (twice
+ * max_response_bytes, plus the URL and the record), its set at most max_response_bytes, its
+ * fetch time never later than now. Anything else is ignored, counted in
+ * jwks_stats.persist_refused and logged once (Warn). The file is read when the client is
+ * made, and again only by a cold lookup whose fetch failed, at most once per
+ * min_refetch_interval.
  */
 jwks_status jwks_options_set_persist_dir(jwks_options *options,
                                          const char *path,

@@ -1,4 +1,4 @@
-//! The operating-system calls the core makes, the one place outside the C ABI and the SIMD
+//! The operating-system calls the core makes (fork handler, clock, effective uid), the one place outside the C ABI and the SIMD
 //! decoder where `unsafe` is allowed. Each is a thin, documented wrapper; no other module of
 //! the core spells `unsafe`.
 
@@ -13,6 +13,13 @@ pub(crate) fn on_fork_in_child(child: unsafe extern "C" fn()) -> bool {
     // this code is loaded (glibc drops a shared object's handlers when it is unloaded), and
     // the caller gives one that is async-signal-safe.
     unsafe { libc::pthread_atfork(None, None, Some(child)) == 0 }
+}
+
+/// The process's effective user id (`geteuid`), which a saved key set's owner must be.
+#[cfg(unix)]
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// One `clock_gettime` reading of `clock`, or None if it cannot be read.

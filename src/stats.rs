@@ -42,6 +42,10 @@ pub struct Stats {
     pub served_while_refreshing: u64,
     /// Background refreshes queued or running now (key sets and issuer configurations).
     pub refreshing: u64,
+    /// Reads of a saved key set (`persist_dir`) that were refused: a file not trusted (not a
+    /// regular file, another owner, writable by group or others, in a directory others can
+    /// write), too large, or not a valid saved set. The first is also logged, with its reason.
+    pub persist_refused: u64,
 }
 
 #[derive(Default)]
@@ -61,6 +65,7 @@ pub(crate) struct Counters {
     pub pending_requests: AtomicU64,
     pub background_refreshes: AtomicU64,
     pub served_while_refreshing: AtomicU64,
+    pub persist_refused: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -101,6 +106,7 @@ impl Counters {
             background_refreshes: get(&self.background_refreshes),
             served_while_refreshing: get(&self.served_while_refreshing),
             refreshing,
+            persist_refused: get(&self.persist_refused),
         }
     }
 }

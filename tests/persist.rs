@@ -195,3 +195,176 @@ fn a_new_client_starts_warm_from_the_saved_set_without_a_request() {
     assert_eq!(server.hits("/jwks"), 1, "no request");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 23: the saved file is part of the trust boundary. `plant` writes, where a client of
+/// `url` will look (the name is predictable: a hash of the URL), a well-formed record holding
+/// `key`'s set, as anyone who can write into the directory could.
+#[cfg(unix)]
+mod planted {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use support::guarded;
+    use support::server::Reply;
+
+    fn file_for(dir: &Path, url: &str) -> PathBuf {
+        use aws_lc_rs::digest;
+        let hash = digest::digest(&digest::SHA256, url.as_bytes());
+        let name: String = hash.as_ref()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        dir.join(format!("jwks-{name}.json"))
+    }
+
+    fn plant(dir: &Path, url: &str, key: &TestKey, mode: u32) -> PathBuf {
+        let path = file_for(dir, url);
+        let record = json!({
+            "version": 1, "uri": url, "fetched_at_unix_ms": now() * 1000, "jwks": jwks(&[key])
+        });
+        std::fs::write(&path, record.to_string()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    /// An IdP that answers 500: a cold client can only have keys from the file.
+    fn broken_idp() -> TestServer {
+        let server = TestServer::start();
+        server.set("/jwks", Reply::status(500, "down"));
+        server
+    }
+
+    fn private_dir(name: &str, mode: u32) -> PathBuf {
+        let dir = temp_dir(name);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_planted_file_verifies_a_forged_token_only_when_it_is_trusted() {
+        let attacker = TestKey::ec("a", "ES256");
+        let forged = attacker.token(&claims());
+        let idp = broken_idp();
+        let url = idp.url("/jwks");
+        let clock = Arc::new(ManualClock::starting_now());
+
+        // Writable by others: ignored, reported, and the forged token is refused.
+        let dir = private_dir("persist-planted-0666", 0o700);
+        plant(&dir, &url, &attacker, 0o666);
+        let client = Client::new(options(&url, &dir, &clock)).unwrap();
+        assert_eq!(client.stats().persist_refused, 1);
+        let err = client.verify(&forged).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::HttpStatus, "{err}");
+        // Group-writable too.
+        plant(&dir, &url, &attacker, 0o620);
+        let client = Client::new(options(&url, &dir, &clock)).unwrap();
+        assert!(client.verify(&forged).is_err());
+
+        // In a directory anyone can write (no sticky bit): ignored, though the file is 0600.
+        let open_dir = private_dir("persist-planted-0777", 0o777);
+        plant(&open_dir, &url, &attacker, 0o600);
+        let client = Client::new(options(&url, &open_dir, &clock)).unwrap();
+        assert_eq!(client.stats().persist_refused, 1);
+        assert!(client.verify(&forged).is_err());
+
+        // The control: the same file, 0600 in a 0700 directory (or a sticky one of the
+        // user's own), is the process's own and is trusted. The test can see the difference.
+        for mode in [0o700, 0o1777] {
+            let own = private_dir(&format!("persist-planted-own-{mode:o}"), mode);
+            plant(&own, &url, &attacker, 0o600);
+            let client = Client::new(options(&url, &own, &clock)).unwrap();
+            assert_eq!(client.stats().persist_refused, 0, "{mode:o}");
+            client.verify(&forged).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_file_owned_by_another_user_is_ignored() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: chown to another user needs root (CI runs as root)");
+            return;
+        }
+        let attacker = TestKey::ec("a", "ES256");
+        let idp = broken_idp();
+        let url = idp.url("/jwks");
+        let clock = Arc::new(ManualClock::starting_now());
+        let dir = private_dir("persist-planted-nobody", 0o755);
+        let path = plant(&dir, &url, &attacker, 0o600);
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let client = Client::new(options(&url, &dir, &clock)).unwrap();
+        assert_eq!(client.stats().persist_refused, 1);
+        assert!(client.verify(&attacker.token(&claims())).is_err());
+    }
+
+    /// A FIFO, a symlink to /dev/zero and a 100 MB file: each ignored with a bounded read;
+    /// client creation and a cold verify return (the guard fails the test if they hang).
+    #[test]
+    fn a_fifo_a_symlink_to_dev_zero_and_a_huge_file_are_ignored_without_waiting() {
+        let idp = broken_idp();
+        let url = idp.url("/jwks");
+        let key = TestKey::ec("a", "ES256");
+        for what in ["fifo", "dev-zero", "huge"] {
+            let dir = private_dir(&format!("persist-hostile-{what}"), 0o700);
+            let path = file_for(&dir, &url);
+            match what {
+                "fifo" => {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&path)
+                        .status()
+                        .unwrap();
+                    assert!(made.success());
+                }
+                "dev-zero" => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
+                _ => {
+                    let file = std::fs::File::create(&path).unwrap();
+                    file.set_len(100 << 20).unwrap();
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .unwrap();
+                }
+            }
+            let (url, token) = (url.clone(), key.token(&claims()));
+            let (refused, err) = guarded(what, move || {
+                let clock = Arc::new(ManualClock::starting_now());
+                let client = Client::new(options(&url, &dir, &clock)).unwrap();
+                let err = client.verify(&token).unwrap_err();
+                (client.stats().persist_refused, err.kind())
+            });
+            assert_eq!(refused, 1, "{what}");
+            assert_eq!(err, ErrorKind::HttpStatus, "{what}");
+        }
+    }
+
+    /// The file is read once when the client is made; after that a cold lookup whose fetch
+    /// failed reads it again at most once per refetch interval, never on every failure.
+    #[test]
+    fn failed_cold_lookups_reread_the_file_at_most_once_per_refetch_interval() {
+        let idp = broken_idp();
+        let url = idp.url("/jwks");
+        let key = TestKey::ec("a", "ES256");
+        let dir = private_dir("persist-reread", 0o700);
+        let path = file_for(&dir, &url);
+        std::fs::write(&path, "garbage, not a saved set").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut o = options(&url, &dir, &clock);
+        o.min_refetch_interval = Duration::from_secs(60);
+        let client = Client::new(o).unwrap();
+        assert_eq!(client.stats().persist_refused, 1, "read once at creation");
+        let token = key.token(&claims());
+        for _ in 0..10 {
+            assert!(client.verify(&token).is_err());
+            clock.advance(Duration::from_secs(1));
+        }
+        assert_eq!(
+            client.stats().persist_refused,
+            1,
+            "not once per failed lookup"
+        );
+        clock.advance(Duration::from_secs(61));
+        let _ = client.verify(&token);
+        assert_eq!(
+            client.stats().persist_refused,
+            2,
+            "once more after the interval"
+        );
+    }
+}

@@ -384,7 +384,11 @@ type Stats struct {
 	// unknown-kid refetches); ServedWhileRefreshing counts lookups answered from the cache
 	// while a refresh of that set was in flight; Refreshing is how many are in flight now.
 	BackgroundRefreshes, ServedWhileRefreshing, Refreshing uint64
-	LastSuccess, LastFailure                               time.Time // zero when none yet
+	// PersistRefused counts reads of a saved key set (WithPersistDir) that were refused: a
+	// file not trusted (not a regular file, another owner, writable by group or others, in a
+	// directory others can write), too large, or not a valid saved set.
+	PersistRefused           uint64
+	LastSuccess, LastFailure time.Time // zero when none yet
 }
 
 // Stats reads the client's counters. Never blocks on the network.
@@ -415,6 +419,7 @@ func (cl *Client) Stats() (Stats, error) {
 		BackgroundRefreshes:   uint64(s.background_refreshes),
 		ServedWhileRefreshing: uint64(s.served_while_refreshing),
 		Refreshing:            uint64(s.refreshing),
+		PersistRefused:        uint64(s.persist_refused),
 		LastSuccess:           at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
 	}, nil
 }

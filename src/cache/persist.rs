@@ -4,7 +4,7 @@
 //! directory: a reader sees one complete file or another, never a mix.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -81,16 +81,121 @@ impl Persist {
         result
     }
 
-    /// The saved set of `uri` and its fetch time, if a readable record for that URL exists.
-    pub fn load(&self, uri: &str) -> Option<(String, Duration)> {
-        let bytes = fs::read(&self.path).ok()?;
-        let record: Record = serde_json::from_slice(&bytes).ok()?;
-        (record.version == 1 && record.uri == uri).then(|| {
-            (
-                record.jwks,
-                Duration::from_millis(record.fetched_at_unix_ms),
-            )
-        })
+    /// The saved set of `uri` and its fetch time (clamped to `now_unix`, so a file cannot
+    /// extend its own max-stale). `Ok(None)` when there is no file; `Err(reason)` when there
+    /// is one that is not trusted or not a valid record for `uri`, which the caller reports.
+    ///
+    /// The file is part of the trust boundary: it is trusted as OpenSSH trusts
+    /// `authorized_keys` (see `check_trusted`), opened without following a symlink and
+    /// without blocking (a FIFO never makes this wait), and read with a bound:
+    /// `max_response_bytes` twice over (the set is stored as an escaped JSON string) plus the
+    /// URL and the record's envelope. The set itself must fit `max_response_bytes`, as a
+    /// fetched body must.
+    pub fn load(
+        &self,
+        uri: &str,
+        max_response_bytes: usize,
+        now_unix: Duration,
+    ) -> Result<Option<(String, Duration)>, String> {
+        let file = match open_no_follow(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot be opened safely: {e}")),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| format!("cannot be examined: {e}"))?;
+        check_trusted(&meta, self.path.parent().unwrap_or(Path::new(".")))?;
+        let bound = max_response_bytes
+            .saturating_mul(2)
+            .saturating_add(uri.len())
+            .saturating_add(ENVELOPE);
+        if meta.len() > bound as u64 {
+            return Err(format!("is larger than {bound} bytes"));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(bound as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot be read: {e}"))?;
+        if bytes.len() > bound {
+            return Err(format!("is larger than {bound} bytes"));
+        }
+        let record: Record =
+            serde_json::from_slice(&bytes).map_err(|_| "is not a saved key set".to_owned())?;
+        if record.version != 1 || record.uri != uri {
+            return Err("is not a saved key set of this URL".to_owned());
+        }
+        if record.jwks.len() > max_response_bytes {
+            return Err(format!(
+                "holds a set larger than max_response_bytes ({max_response_bytes})"
+            ));
+        }
+        let fetched = Duration::from_millis(record.fetched_at_unix_ms).min(now_unix);
+        Ok(Some((record.jwks, fetched)))
+    }
+
+    /// The file's path, for reports.
+    pub fn display(&self) -> std::path::Display<'_> {
+        self.path.display()
+    }
+}
+
+/// Room for the record's envelope: its member names, version and time, quotes and braces.
+const ENVELOPE: usize = 4096;
+
+/// Opens `path` for reading without following a final symlink and without blocking on a FIFO.
+fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    options.open(path)
+}
+
+/// Whether an opened saved file may be trusted, as OpenSSH's StrictModes trusts
+/// `authorized_keys`: a regular file (checked on the open descriptor, not the path), owned by
+/// the process's effective user, not writable by group or others, in a directory that others
+/// cannot write (unless it is sticky and the user's own). Otherwise, why not.
+#[cfg(unix)]
+fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if !meta.file_type().is_file() {
+        return Err("is not a regular file".to_owned());
+    }
+    let euid = crate::os::effective_uid();
+    if meta.uid() != euid {
+        return Err(format!(
+            "is owned by uid {}, not by this process's effective uid {euid}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "is writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    let dir_meta =
+        fs::metadata(dir).map_err(|e| format!("is in a directory that cannot be examined: {e}"))?;
+    let sticky_own = dir_meta.mode() & 0o1000 != 0 && dir_meta.uid() == euid;
+    if dir_meta.mode() & 0o002 != 0 && !sticky_own {
+        return Err(format!(
+            "is in a directory writable by others (mode {:o})",
+            dir_meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_trusted(meta: &fs::Metadata, _dir: &Path) -> Result<(), String> {
+    if meta.file_type().is_file() {
+        Ok(())
+    } else {
+        Err("is not a regular file".to_owned())
     }
 }
 
@@ -102,6 +207,11 @@ mod tests {
     fn round_trip_and_url_check() {
         let dir = std::env::temp_dir().join(format!("jwks-persist-unit-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        }
         let p = Persist::new(&dir, "https://a.example/jwks");
         p.save(
             "https://a.example/jwks",
@@ -109,11 +219,24 @@ mod tests {
             Duration::from_secs(7),
         )
         .unwrap();
+        let now = Duration::from_secs(100);
         assert_eq!(
-            p.load("https://a.example/jwks"),
-            Some(("{\"keys\":[]}".to_owned(), Duration::from_secs(7)))
+            p.load("https://a.example/jwks", 1 << 20, now),
+            Ok(Some(("{\"keys\":[]}".to_owned(), Duration::from_secs(7))))
         );
-        assert_eq!(p.load("https://b.example/jwks"), None);
+        assert!(p.load("https://b.example/jwks", 1 << 20, now).is_err());
+        // A fetch time in the future is clamped to now.
+        p.save(
+            "https://a.example/jwks",
+            "{\"keys\":[]}",
+            Duration::from_secs(1000),
+        )
+        .unwrap();
+        let loaded = p.load("https://a.example/jwks", 1 << 20, now).unwrap();
+        assert_eq!(loaded.unwrap().1, now);
+        // A set larger than max_response_bytes is refused, as a fetched one is.
+        let err = p.load("https://a.example/jwks", 4, now).unwrap_err();
+        assert!(err.contains("larger"), "{err}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

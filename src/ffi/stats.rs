@@ -46,6 +46,10 @@ pub struct jwks_stats {
     pub served_while_refreshing: u64,
     /// Background refreshes queued or running now (key sets and issuer configurations).
     pub refreshing: u64,
+    /// Reads of a saved key set (jwks_options_set_persist_dir) that were refused: a file not
+    /// trusted (not a regular file, another owner, writable by group or others, in a directory
+    /// others can write), too large, or not a valid saved set. The first is also logged.
+    pub persist_refused: u64,
 }
 
 /// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
@@ -95,6 +99,7 @@ pub unsafe extern "C" fn jwks_client_stats(
             background_refreshes: s.background_refreshes,
             served_while_refreshing: s.served_while_refreshing,
             refreshing: s.refreshing,
+            persist_refused: s.persist_refused,
         };
         let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
         // SAFETY: `header <= size` (checked above), so `len` does not underflow and bytes

@@ -4,7 +4,7 @@
 //! has one source; a discovery client has one per issuer.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -42,6 +42,11 @@ pub(crate) struct Source {
     rules: Rules,
     cache: SetCache,
     persist: Option<Persist>,
+    /// When the saved file was last read (monotonic ms + 1; 0: never), so that failed cold
+    /// lookups re-read it at most once per refetch interval, not on each failure.
+    persist_read_at: AtomicU64,
+    /// Whether a refusal of the saved file was reported (once per source).
+    persist_reported: AtomicBool,
     /// Up while a background refresh of this set is queued or running.
     refreshing: Arc<AtomicBool>,
 }
@@ -53,6 +58,8 @@ impl Source {
         Source {
             cache: SetCache::new(rules.cache_keys, rules.max_cached_keys),
             persist: persist_dir.map(|dir| Persist::new(dir, &uri)),
+            persist_read_at: AtomicU64::new(0),
+            persist_reported: AtomicBool::new(false),
             uri,
             rules,
             refreshing: Arc::default(),
@@ -63,9 +70,42 @@ impl Source {
     /// (so freshness and max-stale count from its original fetch): when the source is made, so
     /// a new process (an nginx worker after a reload) starts warm, and again if a first fetch
     /// fails.
+    ///
+    /// The file is read when the source is made and, after that, by a cold lookup whose fetch
+    /// failed, at most once per refetch interval. A file that is present but not trusted (or
+    /// not a valid saved set) is ignored and reported once, at Warn.
     pub fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
-        let (json, fetched_at_unix) = self.persist.as_ref()?.load(&self.uri)?;
-        let set = keys::parse_jwk_set(json.as_bytes(), &f.policy).ok()?;
+        let persist = self.persist.as_ref()?;
+        let now_ms = u64::try_from(f.now().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let last = self.persist_read_at.load(Ordering::Relaxed);
+        let interval =
+            u64::try_from(self.rules.min_refetch_interval.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now_ms.saturating_sub(last) < interval.max(1) {
+            return None;
+        }
+        self.persist_read_at.store(now_ms, Ordering::Relaxed);
+        let loaded = persist
+            .load(&self.uri, f.max_response_bytes, f.clock.unix_time())
+            .and_then(|found| match found {
+                None => Ok(None),
+                Some((json, at)) => keys::parse_jwk_set(json.as_bytes(), &f.policy)
+                    .map(|set| Some((set, at)))
+                    .map_err(|e| format!("holds no usable key set: {}", e.message())),
+            });
+        let (set, fetched_at_unix) = match loaded {
+            Ok(found) => found?,
+            Err(reason) => {
+                bump(&f.counters.persist_refused);
+                if !self.persist_reported.swap(true, Ordering::Relaxed) {
+                    f.log(LogLevel::Warn, || {
+                        format!("the saved key set {} {reason}: ignored", persist.display())
+                    });
+                }
+                return None;
+            }
+        };
         let age = f.clock.unix_time().saturating_sub(fetched_at_unix);
         let freshness = &self.rules.freshness;
         let lifespan = freshness.jittered(freshness.lifespan);
