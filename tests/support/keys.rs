@@ -173,6 +173,21 @@ impl TestKey {
         json!({ "alg": self.alg, "kid": self.kid, "typ": "JWT" })
     }
 
+    /// Issue 22's defect: a token with `aud` and a valid `exp`, whose other claims include a
+    /// number beyond an f64's range (which the old JSON reader accepted and serde_json
+    /// refuses) beside `"role":"admin"`, signed as written.
+    pub fn out_of_range_token(&self, aud: &str) -> String {
+        let payload = format!(
+            r#"{{"sub":"user-1","aud":"{aud}","exp":{},"role":"admin","note":1.7976931348623158e308}}"#,
+            now() + 3600
+        );
+        self.sign_raw(
+            self.alg,
+            self.header().to_string().as_bytes(),
+            payload.as_bytes(),
+        )
+    }
+
     /// A token with these claims and the standard header.
     pub fn token(&self, claims: &Value) -> String {
         self.sign_with(self.alg, &self.header(), claims)
