@@ -619,6 +619,11 @@ jwks_status jwks_client_new(const jwks_options *options, jwks_client **out, jwks
  * Frees a client. NULL is a no-op. Results it returned (keys, sets, tokens) stay valid. The
  * caller must make sure no other thread is still using the client (that is a use after free);
  * freeing twice is undefined behaviour.
+ *
+ * In a process forked from the one that made the client (fork() without exec), the client is
+ * released without touching anything that belonged to the parent's threads: its memory is
+ * leaked, deliberately, since its threads, locks and queues exist only in the parent. Free
+ * it there anyway (it costs nothing) and make the child's own clients after forking.
  */
 void jwks_client_free(jwks_client *client);
 
@@ -1394,7 +1399,8 @@ jwks_status jwks_options_add_required_claim(jwks_options *options,
  * Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
  * Only the fields within that size are written (a caller built against an older header gets
  * the fields it knows). JWKS_ERR_INVALID_ARGUMENT for NULL arguments or a size smaller than
- * the size field itself. Never blocks on the network; thread-safe.
+ * the size field itself. Never blocks on the network; thread-safe. Readable in a forked child
+ * too: there it takes no lock and reports keys_held and refreshing as 0.
  */
 jwks_status jwks_client_stats(const jwks_client *client, jwks_stats *stats, jwks_error **err);
 

@@ -197,7 +197,10 @@ func NewDiscovery(issuers []string, opts ...Option) (*Client, error) {
 }
 
 // Close frees the client after the calls in flight return. Idempotent; later calls fail with
-// ErrClosed.
+// ErrClosed. A Go program forks only through syscall.ForkExec (which execs at once), so a
+// client never reaches a forked child from Go; one that does through cgo misuse (C code
+// calling fork()) answers ErrForked there, and freeing it, by Close or by the cleanup of a
+// forgotten client, touches nothing of the parent's threads (libjwks leaks it deliberately).
 func (cl *Client) Close() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()

@@ -59,6 +59,14 @@ struct UserGuard(std::sync::Weak<Inner>);
 impl Drop for UserGuard {
     fn drop(&mut self) {
         if let Some(inner) = self.0.upgrade() {
+            if !inner.process.is_current() {
+                // A forked child: the client's threads, their locks and condition variables
+                // belong to the parent and do not exist here. Waking them (or dropping the
+                // worker, which would) can touch memory the child has reused, and crashed.
+                // Leak the whole client instead, deliberately: nothing of it is touched.
+                std::mem::forget(inner);
+                return;
+            }
             inner
                 .closed
                 .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -163,9 +171,15 @@ impl Client {
         &self.inner.validation
     }
 
-    /// A snapshot of the client's counters. Never blocks on the network.
+    /// A snapshot of the client's counters. Never blocks on the network. In a process forked
+    /// from the one that made the client it takes no lock (a parent thread may have held one
+    /// at the fork) and reports `keys_held` and `refreshing` as 0.
     pub fn stats(&self) -> Stats {
+        // In a forked child the counters are atomics and read as they were inherited; the
+        // caches' locks may have been held by a parent thread at the fork, so none is taken:
+        // an inherited client serves nothing there, so it holds no keys and refreshes nothing.
         let (keys_held, refreshing) = match &self.inner.mode {
+            _ if !self.inner.process.is_current() => (0, 0),
             Mode::Fixed(source) => (source.keys_held(), u64::from(source.refreshing())),
             Mode::Discovery(d) => (d.keys_held(), d.refreshing()),
         };

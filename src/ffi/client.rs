@@ -67,6 +67,11 @@ pub unsafe extern "C" fn jwks_client_new(
 /// Frees a client. NULL is a no-op. Results it returned (keys, sets, tokens) stay valid. The
 /// caller must make sure no other thread is still using the client (that is a use after free);
 /// freeing twice is undefined behaviour.
+///
+/// In a process forked from the one that made the client (fork() without exec), the client is
+/// released without touching anything that belonged to the parent's threads: its memory is
+/// leaked, deliberately, since its threads, locks and queues exist only in the parent. Free
+/// it there anyway (it costs nothing) and make the child's own clients after forking.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
     super::boundary_or((), || {
@@ -74,7 +79,14 @@ pub unsafe extern "C" fn jwks_client_free(client: *mut jwks_client) {
             // SAFETY: a non-NULL `client` came from jwks_client_new (Box::into_raw), and the
             // header makes this its one free, once no other thread uses it; background work
             // holds the core's own references, not this box.
-            drop(unsafe { Box::from_raw(client) });
+            let client = unsafe { Box::from_raw(client) };
+            if client.inner.same_process().is_err() {
+                // Inherited across fork(): its threads, locks and completion queue belong to
+                // the parent. Leak it whole, deliberately (see the header).
+                std::mem::forget(client);
+                return;
+            }
+            drop(client);
         }
     })
 }

@@ -55,7 +55,8 @@ pub struct jwks_stats {
 /// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
 /// Only the fields within that size are written (a caller built against an older header gets
 /// the fields it knows). JWKS_ERR_INVALID_ARGUMENT for NULL arguments or a size smaller than
-/// the size field itself. Never blocks on the network; thread-safe.
+/// the size field itself. Never blocks on the network; thread-safe. Readable in a forked child
+/// too: there it takes no lock and reports keys_held and refreshing as 0.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_stats(
     client: *const jwks_client,

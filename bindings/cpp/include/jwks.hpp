@@ -758,7 +758,10 @@ private:
 
 /// A JWKS client with a fixed JWKS URL or in discovery mode. Share one between threads (every
 /// method is thread-safe). Move-only. "Blocking" calls may wait on an HTTP fetch when the cache
-/// cannot answer; the non-blocking and async calls never do.
+/// cannot answer; the non-blocking and async calls never do. After fork() (without exec) a
+/// client inherited by the child answers JWKS_ERR_FORKED there, and its destructor touches
+/// nothing of the parent's threads (jwks_client_free leaks it deliberately): make clients in
+/// the child after forking.
 class Client {
 public:
 #if JWKS_HPP_EXCEPTIONS
