@@ -186,7 +186,22 @@ fn c_tests_pass_under_sanitizers() {
     let cb_key = TestKey::ed25519("cb-key");
     let cb_issuer = "https://idp.invalid";
     let cb_config = json!({"issuer": cb_issuer, "jwks_uri": "https://keys.invalid/jwks"});
+    // Issue 23: saved key sets planted by someone else, for an IdP that answers 500. Each
+    // directory holds, under the name a client of DOWN_URL reads, an attacker's set: in a
+    // file of mode 0666, in a 0777 directory, as a FIFO, as a symlink to /dev/zero, and (the
+    // control) a 0600 file in a 0700 directory, which is the process's own and is trusted.
+    server.set("/down", Reply::status(500, "down"));
+    let down_url = server.url("/down");
+    let attacker = TestKey::ec("ec", "ES256");
+    let persist_dirs = plant_saved_sets(&down_url, &attacker);
     let discovery_env = [
+        ("DOWN_URL", down_url.clone()),
+        ("TOK_FORGED", attacker.token(&claims())),
+        ("PERSIST_0666", persist_dirs[0].display().to_string()),
+        ("PERSIST_0777", persist_dirs[1].display().to_string()),
+        ("PERSIST_FIFO", persist_dirs[2].display().to_string()),
+        ("PERSIST_ZERO", persist_dirs[3].display().to_string()),
+        ("PERSIST_OWN", persist_dirs[4].display().to_string()),
         ("ISSUER_A", issuer_a.clone()),
         ("TOK_ISS_A", a_key.token(&iss_claims(&issuer_a))),
         ("TOK_ISS_B", a_key.token(&iss_claims(&server.url("/b")))),
@@ -247,6 +262,47 @@ fn c_tests_pass_under_sanitizers() {
     assert_eq!(server.hits("/b/.well-known/openid-configuration"), 0);
     // The warm-up and the one (held) background refresh.
     assert_eq!(server.hits("/held-jwks"), 2);
+}
+
+/// The directories of the saved-set cases (see the C tests' test_persist_trust), in the order
+/// 0666 file, 0777 directory, FIFO, symlink to /dev/zero, and the trusted control.
+fn plant_saved_sets(url: &str, key: &TestKey) -> Vec<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, url.as_bytes());
+    let name: String = hash.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let record = json!({
+        "version": 1, "uri": url, "fetched_at_unix_ms": now() * 1000, "jwks": jwks(&[key])
+    })
+    .to_string();
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    ["0666", "0777", "fifo", "zero", "own"]
+        .iter()
+        .map(|case| {
+            let dir = out_path(&format!("persist-{case}"));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            mode(&dir, if *case == "0777" { 0o777 } else { 0o700 });
+            let file = dir.join(format!("jwks-{name}.json"));
+            match *case {
+                "fifo" => assert!(Command::new("mkfifo")
+                    .arg(&file)
+                    .status()
+                    .unwrap()
+                    .success()),
+                "zero" => std::os::unix::fs::symlink("/dev/zero", &file).unwrap(),
+                _ => {
+                    std::fs::write(&file, &record).unwrap();
+                    mode(&file, if *case == "0666" { 0o666 } else { 0o600 });
+                }
+            }
+            dir
+        })
+        .collect()
 }
 
 #[test]

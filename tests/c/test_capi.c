@@ -513,6 +513,37 @@ static void test_header_values(const char *url) {
     jwks_client_free(c);
 }
 
+/* Issue 23: a saved key set someone else planted is not trusted (the forged token is refused
+ * and the refusal counted), a FIFO or /dev/zero at the file's path makes nothing wait, and
+ * the process's own file (0600 in a 0700 directory) is trusted: the control. */
+static void test_persist_trust(void) {
+    const char *down = env("DOWN_URL");
+    const char *forged = env("TOK_FORGED");
+    struct { const char *dir_env; jwks_status expected; uint64_t refused; } cases[] = {
+        {"PERSIST_0666", JWKS_ERR_HTTP_STATUS, 1},
+        {"PERSIST_0777", JWKS_ERR_HTTP_STATUS, 1},
+        {"PERSIST_FIFO", JWKS_ERR_HTTP_STATUS, 1},
+        {"PERSIST_ZERO", JWKS_ERR_HTTP_STATUS, 1},
+        {"PERSIST_OWN", JWKS_OK, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *dir = env(cases[i].dir_env);
+        jwks_options *o = jwks_options_new();
+        CHECK(set_uri(o, down) == JWKS_OK);
+        CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
+        CHECK(jwks_options_set_persist_dir(o, dir, strlen(dir), NULL) == JWKS_OK);
+        jwks_client *c = NULL;
+        CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+        jwks_options_free(o);
+        jwks_stats st = stats_of(c);
+        CHECK(st.persist_refused == cases[i].refused);
+        char label[64];
+        snprintf(label, sizeof label, "saved set in %s", cases[i].dir_env);
+        expect_verify(c, forged, NULL, cases[i].expected, label);
+        jwks_client_free(c);
+    }
+}
+
 static void test_token_errors(const char *url) {
     jwks_options *o = jwks_options_new();
     CHECK(set_uri(o, url) == JWKS_OK);
@@ -1390,6 +1421,7 @@ int main(void) {
     test_null_and_garbage(url);
     test_happy_path_and_keys(url);
     test_header_values(url);
+    test_persist_trust();
     test_token_errors(url);
     test_fetch_errors();
     test_tls_with_ca();
