@@ -456,7 +456,16 @@ fn a_bad_config_is_refused_at_load_with_a_message_naming_the_mistake() {
     let uri = r#""remote_jwks": {"http_uri": {"uri": "https://idp.example/jwks"}}"#;
     let (ok, out) = validate(&format!("{{{uri}, \"audiences\": [\"api\"]}}"));
     assert!(ok, "a good config failed validation:\n{out}");
+    // A persist_dir others can write (issue 23): refused at config load, naming the check.
+    let open_dir = std::env::temp_dir().join(format!("jwks-envoy-open-{}", std::process::id()));
+    std::fs::create_dir_all(&open_dir).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let open_dir_config = format!("{{{uri}, \"persist_dir\": \"{}\"}}", open_dir.display());
     let cases = [
+        (&*open_dir_config, "writable by others".to_owned()),
         ("not json", "not JSON".to_owned()),
         ("{}", "set exactly one key source".to_owned()),
         (

@@ -57,6 +57,41 @@ impl Nginx {
     /// Starts nginx with `workers` workers and `http` as the body of its http block, where
     /// `{port}` is the port to listen on.
     fn start(name: &str, workers: usize, http: &str) -> Nginx {
+        let (dir, port) = Nginx::configure(name, workers, http);
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nginx (is it installed?)");
+        let nginx = Nginx { child, dir, port };
+        wait_until("nginx to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        nginx
+    }
+
+    /// `nginx -t` of the configuration `start` would run: whether it passed, and its output.
+    fn config_test(name: &str, http: &str) -> (bool, String) {
+        let (dir, _) = Nginx::configure(name, 1, http);
+        let out = Command::new("nginx")
+            .arg("-t")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .output()
+            .expect("run nginx -t (is it installed?)");
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), text)
+    }
+
+    /// Writes the configuration of `start` into a fresh directory: the directory and port.
+    fn configure(name: &str, workers: usize, http: &str) -> (PathBuf, u16) {
         let dir = std::env::temp_dir().join(format!("jwks-nginx-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -79,20 +114,7 @@ impl Nginx {
                 .replace("{dir}", &dir.display().to_string()),
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nginx (is it installed?)");
-        let nginx = Nginx { child, dir, port };
-        wait_until("nginx to listen", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        nginx
+        (dir, port)
     }
 
     fn error_log(&self) -> String {
@@ -761,4 +783,45 @@ fn claims_cannot_inject_headers_or_smuggle_requests() {
         upstream.take().is_empty(),
         "no connection beyond one per request"
     );
+}
+
+/// Issue 23: a `jwks_persist_dir` that others can write is refused at `nginx -t`, with the
+/// directive's file and line and the check's name; a private one passes.
+#[test]
+fn a_persist_dir_others_can_write_fails_nginx_t() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    for (mode, passes) in [(0o777, false), (0o700, true)] {
+        let dir =
+            std::env::temp_dir().join(format!("jwks-saved-sets-{mode:o}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        let http = format!(
+            r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location / {{
+      jwks_auth "api";
+      jwks_uri {jwks};
+      jwks_persist_dir {dir};
+      return 200;
+    }}
+  }}"#,
+            jwks = b.jwks.url("/jwks"),
+            dir = dir.display()
+        );
+        let (ok, out) = Nginx::config_test(&format!("persist-{mode:o}"), &http);
+        assert_eq!(ok, passes, "mode {mode:o}:\n{out}");
+        if !passes {
+            assert!(
+                out.contains("writable by others") && out.contains("nginx.conf:"),
+                "{out}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

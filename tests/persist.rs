@@ -259,12 +259,13 @@ mod planted {
         let client = Client::new(options(&url, &dir, &clock)).unwrap();
         assert!(client.verify(&forged).is_err());
 
-        // In a directory anyone can write (no sticky bit): ignored, though the file is 0600.
+        // A directory anyone can write (no sticky bit) is refused when the client is made,
+        // naming the check, so nothing is ever read from it.
         let open_dir = private_dir("persist-planted-0777", 0o777);
         plant(&open_dir, &url, &attacker, 0o600);
-        let client = Client::new(options(&url, &open_dir, &clock)).unwrap();
-        assert_eq!(client.stats().persist_refused, 1);
-        assert!(client.verify(&forged).is_err());
+        let err = Client::new(options(&url, &open_dir, &clock)).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.message().contains("writable by others"), "{err}");
 
         // The control: the same file, 0600 in a 0700 directory (or a sticky one of the
         // user's own), is the process's own and is trusted. The test can see the difference.

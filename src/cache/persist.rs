@@ -178,16 +178,36 @@ fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
             meta.mode() & 0o7777
         ));
     }
-    let dir_meta =
-        fs::metadata(dir).map_err(|e| format!("is in a directory that cannot be examined: {e}"))?;
-    let sticky_own = dir_meta.mode() & 0o1000 != 0 && dir_meta.uid() == euid;
-    if dir_meta.mode() & 0o002 != 0 && !sticky_own {
+    check_dir(dir).map_err(|reason| format!("is in a directory that {reason}"))
+}
+
+/// Whether `dir` may hold saved key sets: a directory that others cannot write, unless it is
+/// sticky and the effective user's own (so no one else can plant or replace a file there).
+/// Otherwise, why not (a phrase after "that": "is writable by others (mode 777)").
+#[cfg(unix)]
+pub(crate) fn check_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir).map_err(|e| format!("cannot be examined: {e}"))?;
+    if !meta.is_dir() {
+        return Err("is not a directory".to_owned());
+    }
+    let sticky_own = meta.mode() & 0o1000 != 0 && meta.uid() == crate::os::effective_uid();
+    if meta.mode() & 0o002 != 0 && !sticky_own {
         return Err(format!(
-            "is in a directory writable by others (mode {:o})",
-            dir_meta.mode() & 0o7777
+            "is writable by others (mode {:o}; make it 0700, owned by the user the library runs as)",
+            meta.mode() & 0o7777
         ));
     }
     Ok(())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn check_dir(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err("is not a directory".to_owned())
+    }
 }
 
 #[cfg(not(unix))]

@@ -54,10 +54,12 @@ impl Client {
             check_header(name, value)?;
         }
         if let Some(dir) = &o.persist_dir {
-            invalid_if(
-                !dir.is_dir(),
-                &format!("persist_dir {} is not a directory", dir.display()),
-            )?;
+            // Saved sets are part of the trust boundary: a directory others can write is
+            // refused here, where the configuration is checked, rather than ignored at each
+            // read.
+            crate::cache::persist::check_dir(dir).map_err(|reason| {
+                Error::invalid_argument(format!("persist_dir {} {reason}", dir.display()))
+            })?;
         }
         let mut ca_pem = o.ca_pem.clone();
         for path in &o.ca_files {

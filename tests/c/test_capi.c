@@ -514,18 +514,31 @@ static void test_header_values(const char *url) {
 }
 
 /* Issue 23: a saved key set someone else planted is not trusted (the forged token is refused
- * and the refusal counted), a FIFO or /dev/zero at the file's path makes nothing wait, and
- * the process's own file (0600 in a 0700 directory) is trusted: the control. */
+ * and the refusal counted), a FIFO or /dev/zero at the file's path makes nothing wait, a
+ * directory others can write is refused at creation, and the process's own file (0600 in a
+ * 0700 directory) is trusted: the control. */
 static void test_persist_trust(void) {
     const char *down = env("DOWN_URL");
     const char *forged = env("TOK_FORGED");
     struct { const char *dir_env; jwks_status expected; uint64_t refused; } cases[] = {
         {"PERSIST_0666", JWKS_ERR_HTTP_STATUS, 1},
-        {"PERSIST_0777", JWKS_ERR_HTTP_STATUS, 1},
         {"PERSIST_FIFO", JWKS_ERR_HTTP_STATUS, 1},
         {"PERSIST_ZERO", JWKS_ERR_HTTP_STATUS, 1},
         {"PERSIST_OWN", JWKS_OK, 0},
     };
+    /* A directory others can write is refused when the client is made, naming the check. */
+    {
+        const char *dir = env("PERSIST_0777");
+        jwks_options *o = jwks_options_new();
+        CHECK(set_uri(o, down) == JWKS_OK);
+        CHECK(jwks_options_set_persist_dir(o, dir, strlen(dir), NULL) == JWKS_OK);
+        jwks_client *c = SENTINEL;
+        jwks_error *e = NULL;
+        CHECK(jwks_client_new(o, &c, &e) == JWKS_ERR_INVALID_ARGUMENT && c == SENTINEL);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "writable by others") != NULL);
+        jwks_error_free(e);
+        jwks_options_free(o);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *dir = env(cases[i].dir_env);
         jwks_options *o = jwks_options_new();

@@ -70,7 +70,10 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
 /// A directory for last-known-good files: each fetched key set is also written there (one file
 /// per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
 /// that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
-/// directory must exist (checked by jwks_client_new). An empty path turns it off (the default).
+/// directory must exist and must not be writable by others, unless it is sticky and the
+/// effective user's own (jwks_client_new refuses it with JWKS_ERR_INVALID_ARGUMENT, naming the
+/// check: make it 0700, owned by the user the library runs as). An empty path turns it off
+/// (the default).
 ///
 /// A saved file is trusted only as OpenSSH trusts authorized_keys: a regular file (opened
 /// without following a symlink and without blocking, so a FIFO never makes a call wait),
