@@ -34,7 +34,9 @@ impl HttpFetch for FixedKeys {
 
 /// No byte that may not stand raw in an HTTP header value (0x00-0x1F but HTAB, and 0x7F).
 pub fn header_safe(bytes: &[u8]) -> bool {
-    !bytes.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    !bytes
+        .iter()
+        .any(|&b| crate::client::header_value::is_control(b))
 }
 
 fn fixed_client() -> &'static Client {

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 /// Whether `b` must not appear raw in a header value: a C0 control byte other than HTAB, or
 /// DEL.
-fn is_control(b: u8) -> bool {
+pub(crate) fn is_control(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 

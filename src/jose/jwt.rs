@@ -125,22 +125,22 @@ fn not_object(what: &str) -> Error {
 
 /// Reads a token's JSON text: an object, with no name twice at any level.
 pub(crate) fn read_object(text: &str, what: &str) -> Result<Map<String, Value>> {
-    strict_json::object(text).map_err(|refused| match refused {
+    strict_json::object(text).map_err(|refused| malformed(what, refused))
+}
+
+fn read_header(json_text: &str) -> Result<Header<'_>> {
+    strict_json::header(json_text).map_err(|refused| malformed("header", refused))
+}
+
+/// The error for a token's `what` (header or payload) that the one reading refused.
+fn malformed(what: &str, refused: Refused) -> Error {
+    match refused {
         Refused::NotObject => Error::malformed(format!("token {what} is not a JSON object")),
         // serde_json's message says what and where (line, column), never the text itself.
         Refused::Invalid(e) => Error::malformed(format!(
             "token {what} is not a valid JSON object (bad JSON, duplicate or mistyped member): {e}"
         )),
-    })
-}
-
-fn read_header(json_text: &str) -> Result<Header<'_>> {
-    strict_json::header(json_text).map_err(|refused| match refused {
-        Refused::NotObject => Error::malformed("token header is not a JSON object"),
-        Refused::Invalid(e) => Error::malformed(format!(
-            "token header is not a valid JSON object (bad JSON, duplicate or mistyped member): {e}"
-        )),
-    })
+    }
 }
 
 fn read_claims(payload: &str) -> Result<Claims> {
