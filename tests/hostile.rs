@@ -317,6 +317,18 @@ fn sixteen_threads_verify_through_a_flapping_server() {
     };
     assert!(flapper > 0);
     server.set_jwks(&good);
-    client.get_jwk_set(true).expect("the server is good again");
+    // A forced refresh shares a fetch already in flight, and a background refresh may have
+    // started before the server was fixed (it then fails with what the flapper served). The
+    // refresh after that one starts a fetch of its own, which meets the good server.
+    if let Err(e) = client.get_jwk_set(true) {
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::HttpStatus | ErrorKind::InvalidJwks | ErrorKind::Connection
+            ),
+            "the refresh that may share a fetch of the flapping server failed with {e}"
+        );
+        client.get_jwk_set(true).expect("the server is good again");
+    }
     assert!(client.verify(&token).is_ok());
 }
