@@ -480,9 +480,10 @@ typedef struct {
    */
   uint64_t refreshing;
   /**
-   * Reads of a saved key set (jwks_options_set_persist_dir) that were refused: a file not
-   * trusted (not a regular file, another owner, writable by group or others, in a directory
-   * others can write), too large, or not a valid saved set. The first is also logged.
+   * Reads of a saved key set or configuration document (jwks_options_set_persist_dir) that
+   * were refused: a file not trusted (not a regular file, another owner, writable by group
+   * or others, in a directory others can write), too large, or not a valid saved record.
+   * The first of each file is also logged.
    */
   uint64_t persist_refused;
 } jwks_stats;
@@ -980,8 +981,12 @@ jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
 /**
  * A directory for last-known-good files: each fetched key set is also written there (one file
  * per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
- * that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
- * directory must exist and must not be writable by others, unless it is sticky and the
+ * that starts while the IdP is unreachable verifies with the saved set, within max-stale. In
+ * discovery mode each configured issuer's configuration document is saved too (one file per
+ * configuration URL), so a client made during an outage resolves its allowed issuers from
+ * the saved documents (within max-stale past issuer_ttl) and verifies its first token with no
+ * request; a failed discovery also falls back to the saved document. Issuers that only a
+ * token names (jwks_options_set_allow_any_issuer) are never saved. The directory must exist and must not be writable by others, unless it is sticky and the
  * effective user's own (jwks_client_new refuses it with JWKS_ERR_INVALID_ARGUMENT, naming the
  * check: make it 0700, owned by the user the library runs as). An empty path turns it off
  * (the default).
@@ -990,11 +995,11 @@ jwks_status jwks_options_set_refresh_jitter(jwks_options *options,
  * without following a symlink and without blocking, so a FIFO never makes a call wait),
  * owned by the process's effective user, not writable by group or others, in a directory
  * others cannot write (unless sticky and the user's own); read with a bound (twice
- * max_response_bytes, plus the URL and the record), its set at most max_response_bytes, its
- * fetch time never later than now. Anything else is ignored, counted in
- * jwks_stats.persist_refused and logged once (Warn). The file is read when the client is
+ * max_response_bytes, plus the URL and the record), its set or document at most
+ * max_response_bytes, its fetch time never later than now. Anything else is ignored, counted
+ * in jwks_stats.persist_refused and logged once (Warn). A file is read when the client is
  * made, and again only by a cold lookup whose fetch failed, at most once per
- * min_refetch_interval.
+ * min_refetch_interval (discovery: the discovery refetch interval).
  */
 jwks_status jwks_options_set_persist_dir(jwks_options *options,
                                          const char *path,

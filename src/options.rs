@@ -67,7 +67,11 @@ pub struct ClientOptions {
     pub failure_backoff_max: Duration,
     /// A directory for last-known-good files (one per JWKS URL, written atomically, mode 0600,
     /// safe to share between worker processes): at start with the IdP unreachable, the saved
-    /// set is used within `max_stale`. None: nothing is written.
+    /// set is used within `max_stale`. In discovery mode, configured issuers' configuration
+    /// documents are saved as well (never those of issuers only a token names), so a restart
+    /// during an outage verifies with no request. The directory must not be writable by
+    /// others; files are trusted only when they are the user's own and not writable by group
+    /// or others. None: nothing is written.
     pub persist_dir: Option<PathBuf>,
     /// A log hook for fetch failures, recoveries and stale serving (each event reported once,
     /// never under a lock). None by default.

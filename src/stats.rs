@@ -42,9 +42,10 @@ pub struct Stats {
     pub served_while_refreshing: u64,
     /// Background refreshes queued or running now (key sets and issuer configurations).
     pub refreshing: u64,
-    /// Reads of a saved key set (`persist_dir`) that were refused: a file not trusted (not a
-    /// regular file, another owner, writable by group or others, in a directory others can
-    /// write), too large, or not a valid saved set. The first is also logged, with its reason.
+    /// Reads of a saved key set or configuration document (`persist_dir`) that were refused: a
+    /// file not trusted (not a regular file, another owner, writable by group or others, in a
+    /// directory others can write), too large, or not a valid saved record. The first of each
+    /// file is also logged, with its reason.
     pub persist_refused: u64,
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use jwks::{Client, ClientOptions, ErrorKind, ManualClock};
 use serde_json::json;
 use support::keys::{jwks, now, TestKey};
-use support::server::TestServer;
+use support::server::{Reply, TestServer};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("jwks-{name}-{}", std::process::id()));
@@ -196,6 +196,140 @@ fn a_new_client_starts_warm_from_the_saved_set_without_a_request() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A discovered issuer on `server` at `/idp`: its configuration document names its JWKS.
+fn publish_issuer(server: &TestServer, key: &TestKey) -> String {
+    let iss = server.url("/idp");
+    let config = json!({"issuer": iss, "jwks_uri": server.url("/idp/jwks")});
+    server.set(CONFIG, Reply::json(config.to_string()));
+    server.set("/idp/jwks", Reply::json(jwks(&[key])));
+    iss
+}
+
+const CONFIG: &str = "/idp/.well-known/openid-configuration";
+
+fn discovery_options(iss: &str, dir: &Path, clock: &Arc<ManualClock>) -> ClientOptions {
+    let mut o = options("", dir, clock);
+    o.discovery.allowed_issuers = vec![iss.to_owned()];
+    o
+}
+
+/// The IdP answers 500 to everything it served.
+fn outage(server: &TestServer) {
+    server.set(CONFIG, Reply::status(500, "down"));
+    server.set("/idp/jwks", Reply::status(500, "down"));
+}
+
+#[test]
+fn a_discovery_restart_during_an_outage_verifies_from_the_saved_documents_without_a_request() {
+    let dir = temp_dir("persist-discovery");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    let iss = publish_issuer(&server, &key);
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = key.token(&json!({"iss": iss, "sub": "u", "exp": now() + 7 * 86_400}));
+    Client::new(discovery_options(&iss, &dir, &clock))
+        .unwrap()
+        .verify(&token)
+        .unwrap();
+    let mut files: Vec<String> = saved_files(&dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].starts_with("jwks-"), "{files:?}");
+    assert!(files[1].starts_with("openid-configuration-"), "{files:?}");
+    #[cfg(unix)]
+    for file in saved_files(&dir) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+
+    // The IdP fails; the service restarts. The first token verifies from the saved
+    // configuration and key set, and no request reaches the IdP.
+    outage(&server);
+    let restarted = Client::new(discovery_options(&iss, &dir, &clock)).unwrap();
+    assert_eq!(restarted.stats().keys_held, 1, "loaded when made");
+    restarted.warm_up_nonblocking().unwrap();
+    let v = restarted.verify(&token).unwrap();
+    assert!(!v.stale());
+    assert_eq!(server.hits(CONFIG), 1, "no discovery request");
+    assert_eq!(server.hits("/idp/jwks"), 1, "no key set request");
+
+    // The control: without the saved configuration the restart cannot find the keys.
+    let config_file = dir.join(&files[1]);
+    let saved_config = std::fs::read(&config_file).unwrap();
+    std::fs::remove_file(&config_file).unwrap();
+    let err = Client::new(discovery_options(&iss, &dir, &clock))
+        .unwrap()
+        .verify(&token)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Discovery, "{err}");
+    assert_eq!(server.hits(CONFIG), 2);
+
+    // Past the issuer TTL and max-stale, the saved configuration is not used.
+    write_private(&config_file, &saved_config);
+    clock.advance(Duration::from_secs(3600 + 3600 + 1));
+    let late = Client::new(discovery_options(&iss, &dir, &clock)).unwrap();
+    assert_eq!(late.stats().keys_held, 0);
+    assert_eq!(
+        late.verify(&token).unwrap_err().kind(),
+        ErrorKind::Discovery
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cold_discovery_that_fails_reads_the_configuration_another_process_saved() {
+    // nginx workers share the directory: one made its client before any file existed, another
+    // saved both documents later; when the first one's discovery fails, it reads them (at most
+    // once per refetch interval).
+    let dir = temp_dir("persist-discovery-cold");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    let iss = publish_issuer(&server, &key);
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = key.token(&json!({"iss": iss, "sub": "u", "exp": now() + 7 * 86_400}));
+    let early = Client::new(discovery_options(&iss, &dir, &clock)).unwrap();
+    assert_eq!(early.stats().keys_held, 0);
+    clock.advance(Duration::from_secs(301)); // the default discovery refetch interval
+    Client::new(discovery_options(&iss, &dir, &clock))
+        .unwrap()
+        .verify(&token)
+        .unwrap();
+    outage(&server);
+    let hits = server.hits(CONFIG);
+    assert!(early.verify(&token).is_ok());
+    assert_eq!(server.hits(CONFIG), hits + 1, "it tried the IdP first");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn issuers_only_a_token_names_are_never_saved() {
+    // In allow-any mode the token chooses the issuer: nothing it chooses is written to disk.
+    let dir = temp_dir("persist-discovery-any");
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    let iss = publish_issuer(&server, &key);
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut o = options("", &dir, &clock);
+    o.discovery.allow_any_issuer = true;
+    let token = key.token(&json!({"iss": iss, "sub": "u", "exp": now() + 3600}));
+    Client::new(o).unwrap().verify(&token).unwrap();
+    assert_eq!(saved_files(&dir), Vec::<PathBuf>::new());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn write_private(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 /// Issue 23: the saved file is part of the trust boundary. `plant` writes, where a client of
 /// `url` will look (the name is predictable: a hash of the URL), a well-formed record holding
 /// `key`'s set, as anyone who can write into the directory could.
@@ -204,16 +338,19 @@ mod planted {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
     use support::guarded;
-    use support::server::Reply;
 
     fn file_for(dir: &Path, url: &str) -> PathBuf {
+        named(dir, "jwks", url)
+    }
+
+    fn named(dir: &Path, prefix: &str, url: &str) -> PathBuf {
         use aws_lc_rs::digest;
         let hash = digest::digest(&digest::SHA256, url.as_bytes());
         let name: String = hash.as_ref()[..12]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        dir.join(format!("jwks-{name}.json"))
+        dir.join(format!("{prefix}-{name}.json"))
     }
 
     fn plant(dir: &Path, url: &str, key: &TestKey, mode: u32) -> PathBuf {
@@ -294,6 +431,42 @@ mod planted {
         let client = Client::new(options(&url, &dir, &clock)).unwrap();
         assert_eq!(client.stats().persist_refused, 1);
         assert!(client.verify(&attacker.token(&claims())).is_err());
+    }
+
+    /// A saved configuration document names the JWKS URL, so a planted one is as dangerous as
+    /// a planted key set: it is trusted by the same checks.
+    #[test]
+    fn a_planted_configuration_document_is_trusted_only_as_a_saved_set_is() {
+        let attacker = TestKey::ec("a", "ES256");
+        let evil = TestServer::start();
+        evil.set("/jwks", Reply::json(jwks(&[&attacker])));
+        let idp = TestServer::start();
+        outage(&idp);
+        let iss = idp.url("/idp");
+        let config_url = idp.url(CONFIG);
+        let forged = attacker.token(&json!({"iss": iss, "sub": "u", "exp": now() + 3600}));
+        let clock = Arc::new(ManualClock::starting_now());
+        for (mode, trusted) in [(0o666, false), (0o620, false), (0o600, true)] {
+            let dir = private_dir(&format!("persist-planted-config-{mode:o}"), 0o700);
+            let path = named(&dir, "openid-configuration", &config_url);
+            let document = json!({"issuer": iss, "jwks_uri": evil.url("/jwks")});
+            let record = json!({
+                "version": 1, "uri": config_url, "fetched_at_unix_ms": now() * 1000,
+                "configuration": document.to_string()
+            });
+            std::fs::write(&path, record.to_string()).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let client = Client::new(discovery_options(&iss, &dir, &clock)).unwrap();
+            let result = client.verify(&forged);
+            if trusted {
+                // The control: the process's own file is used, so the test can tell.
+                assert_eq!(client.stats().persist_refused, 0);
+                result.unwrap();
+            } else {
+                assert_eq!(client.stats().persist_refused, 1, "{mode:o}");
+                assert_eq!(result.unwrap_err().kind(), ErrorKind::Discovery, "{mode:o}");
+            }
+        }
     }
 
     /// A FIFO, a symlink to /dev/zero and a 100 MB file: each ignored with a bounded read;

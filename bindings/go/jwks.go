@@ -387,9 +387,10 @@ type Stats struct {
 	// unknown-kid refetches); ServedWhileRefreshing counts lookups answered from the cache
 	// while a refresh of that set was in flight; Refreshing is how many are in flight now.
 	BackgroundRefreshes, ServedWhileRefreshing, Refreshing uint64
-	// PersistRefused counts reads of a saved key set (WithPersistDir) that were refused: a
-	// file not trusted (not a regular file, another owner, writable by group or others, in a
-	// directory others can write), too large, or not a valid saved set.
+	// PersistRefused counts reads of a saved key set or configuration document
+	// (WithPersistDir) that were refused: a file not trusted (not a regular file, another
+	// owner, writable by group or others, in a directory others can write), too large, or not
+	// a valid saved record.
 	PersistRefused           uint64
 	LastSuccess, LastFailure time.Time // zero when none yet
 }

@@ -241,7 +241,11 @@ func WithCacheKeys(max int) Option {
 	})
 }
 
-// WithPersistDir keeps last-known-good key sets in this directory.
+// WithPersistDir keeps last-known-good key sets in this directory (and, in discovery mode,
+// the configuration documents of configured issuers), so a process started during an IdP
+// outage verifies with them, within max-stale, without a request. The directory must not be
+// writable by others (NewClient refuses it); a file that is not the user's own regular file,
+// or that group or others can write, is ignored and counted in Stats.PersistRefused.
 func WithPersistDir(dir string) Option {
 	return strOption(dir, func(o *C.jwks_options, p *C.char, n C.size_t, e **C.jwks_error) C.jwks_status {
 		return C.jwks_options_set_persist_dir(o, p, n, e)

@@ -1,7 +1,8 @@
-//! The last-known-good file of a source: the last fetched JWK Set and its fetch time, written
-//! atomically (temporary file, then rename) with mode 0600, so that a process started while the
-//! IdP is unreachable can still verify, within max-stale. Several processes may share a
-//! directory: a reader sees one complete file or another, never a mix.
+//! The last-known-good files: a source's last fetched JWK Set, or (discovery mode) an issuer's
+//! last OpenID configuration document, with its fetch time, written atomically (temporary file,
+//! then rename) with mode 0600, so that a process started while the IdP is unreachable can
+//! still verify, within max-stale. Several processes may share a directory: a reader sees one
+//! complete file or another, never a mix.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -12,32 +13,69 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
+/// A saved file. A key set's record has `jwks`, a configuration document's `configuration`;
+/// the one a reader expects must be there.
 #[derive(Serialize, Deserialize)]
 struct Record {
     version: u32,
     uri: String,
     /// Fetch time, milliseconds since the Unix epoch.
     fetched_at_unix_ms: u64,
-    jwks: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    configuration: Option<String>,
 }
 
-/// One source's file.
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A JWK Set, saved under the hash of its URL.
+    KeySet,
+    /// An issuer's OpenID configuration document, saved under the hash of its URL.
+    Configuration,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::KeySet => "jwks",
+            Kind::Configuration => "openid-configuration",
+        }
+    }
+
+    /// How reports name the file.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::KeySet => "saved key set",
+            Kind::Configuration => "saved configuration document",
+        }
+    }
+}
+
+/// One saved file.
 #[derive(Debug, Clone)]
 pub(crate) struct Persist {
     path: PathBuf,
+    kind: Kind,
 }
 
 impl Persist {
-    /// The file for the JWKS at `uri` in `dir`, named by a hash of the URL.
-    pub fn new(dir: &Path, uri: &str) -> Persist {
+    /// The file of `kind` for the document at `uri` in `dir`, named by a hash of the URL.
+    pub fn of(kind: Kind, dir: &Path, uri: &str) -> Persist {
         let hash = digest::digest(&digest::SHA256, uri.as_bytes());
         let name: String = hash.as_ref()[..12]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         Persist {
-            path: dir.join(format!("jwks-{name}.json")),
+            path: dir.join(format!("{}-{name}.json", kind.prefix())),
+            kind,
         }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     #[cfg(test)]
@@ -45,14 +83,21 @@ impl Persist {
         &self.path
     }
 
-    /// Writes the record through a temporary file in the same directory and a rename.
-    pub fn save(&self, uri: &str, jwks: &str, fetched_at_unix: Duration) -> std::io::Result<()> {
+    /// Writes the record of `text` (the set, or the document) through a temporary file in the
+    /// same directory and a rename.
+    pub fn save(&self, uri: &str, text: &str, fetched_at_unix: Duration) -> std::io::Result<()> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let text = Some(text.to_owned());
+        let (jwks, configuration) = match self.kind {
+            Kind::KeySet => (text, None),
+            Kind::Configuration => (None, text),
+        };
         let record = Record {
             version: 1,
             uri: uri.to_owned(),
             fetched_at_unix_ms: fetched_at_unix.as_millis() as u64,
-            jwks: jwks.to_owned(),
+            jwks,
+            configuration,
         };
         let bytes = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
@@ -81,7 +126,7 @@ impl Persist {
         result
     }
 
-    /// The saved set of `uri` and its fetch time (clamped to `now_unix`, so a file cannot
+    /// The saved text (set or document) of `uri` and its fetch time (clamped to `now_unix`, so a file cannot
     /// extend its own max-stale). `Ok(None)` when there is no file; `Err(reason)` when there
     /// is one that is not trusted or not a valid record for `uri`, which the caller reports.
     ///
@@ -89,7 +134,7 @@ impl Persist {
     /// `authorized_keys` (see `check_trusted`), opened without following a symlink and
     /// without blocking (a FIFO never makes this wait), and read with a bound:
     /// `max_response_bytes` twice over (the set is stored as an escaped JSON string) plus the
-    /// URL and the record's envelope. The set itself must fit `max_response_bytes`, as a
+    /// URL and the record's envelope. The text itself must fit `max_response_bytes`, as a
     /// fetched body must.
     pub fn load(
         &self,
@@ -120,18 +165,24 @@ impl Persist {
         if bytes.len() > bound {
             return Err(format!("is larger than {bound} bytes"));
         }
+        let noun = self.kind.noun();
         let record: Record =
-            serde_json::from_slice(&bytes).map_err(|_| "is not a saved key set".to_owned())?;
-        if record.version != 1 || record.uri != uri {
-            return Err("is not a saved key set of this URL".to_owned());
-        }
-        if record.jwks.len() > max_response_bytes {
+            serde_json::from_slice(&bytes).map_err(|_| format!("is not a {noun}"))?;
+        let text = match self.kind {
+            Kind::KeySet => record.jwks,
+            Kind::Configuration => record.configuration,
+        };
+        let text = match text {
+            Some(text) if record.version == 1 && record.uri == uri => text,
+            _ => return Err(format!("is not a {noun} of this URL")),
+        };
+        if text.len() > max_response_bytes {
             return Err(format!(
-                "holds a set larger than max_response_bytes ({max_response_bytes})"
+                "holds a text larger than max_response_bytes ({max_response_bytes})"
             ));
         }
         let fetched = Duration::from_millis(record.fetched_at_unix_ms).min(now_unix);
-        Ok(Some((record.jwks, fetched)))
+        Ok(Some((text, fetched)))
     }
 
     /// The file's path, for reports.
@@ -232,7 +283,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
         }
-        let p = Persist::new(&dir, "https://a.example/jwks");
+        let p = Persist::of(Kind::KeySet, &dir, "https://a.example/jwks");
         p.save(
             "https://a.example/jwks",
             "{\"keys\":[]}",
@@ -245,6 +296,14 @@ mod tests {
             Ok(Some(("{\"keys\":[]}".to_owned(), Duration::from_secs(7))))
         );
         assert!(p.load("https://b.example/jwks", 1 << 20, now).is_err());
+        // A configuration document is never read as a key set, nor the other way round, even
+        // when a file of one kind is moved to the other's name.
+        let c = Persist::of(Kind::Configuration, &dir, "https://a.example/jwks");
+        assert_ne!(c.path(), p.path());
+        fs::copy(p.path(), c.path()).unwrap();
+        let err = c.load("https://a.example/jwks", 1 << 20, now).unwrap_err();
+        assert!(err.contains("not a saved configuration document"), "{err}");
+        fs::remove_file(c.path()).unwrap();
         // A fetch time in the future is clamped to now.
         p.save(
             "https://a.example/jwks",

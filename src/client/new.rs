@@ -178,7 +178,7 @@ impl Client {
             Mode::Fixed(source) => {
                 source.load_persisted(f);
             }
-            Mode::Discovery(d) => d.load_static_issuers(f),
+            Mode::Discovery(d) => d.load_saved_issuers(f),
         }
         // With the set cache off (fixed mode) nothing is kept, so there is nothing to refresh.
         if o.background_refresh && (o.cache_jwk_set || o.uri.is_empty()) {

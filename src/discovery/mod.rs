@@ -12,12 +12,13 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::flight::SingleFlight;
+use crate::cache::persist::Kind;
 use crate::cache::policy::refresh_due_at;
 use crate::cache::policy::{Age, Rules};
 use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http;
-use crate::source::{Fetching, Source};
+use crate::source::{Fetching, SavedFile, Source};
 
 mod document;
 
@@ -36,6 +37,9 @@ struct IssuerEntry {
     failures: FailureTracker,
     /// Up while a background rediscovery is queued or running.
     refreshing: Arc<AtomicBool>,
+    /// The issuer's saved configuration document (a configured, discovered issuer of a
+    /// client with a persist directory).
+    saved: Option<SavedFile>,
 }
 
 pub(crate) struct Discovery {
@@ -203,10 +207,12 @@ impl Discovery {
             .sum()
     }
 
-    /// Resolves the static issuers (no request: their JWKS URLs are configured) and loads
-    /// their last-known-good sets, when a client is made with a persist directory. Discovered
-    /// issuers' saved sets are used once discovery has named their URL.
-    pub fn load_static_issuers(&self, f: &Fetching) {
+    /// When a client is made with a persist directory: resolves the static issuers (no
+    /// request: their JWKS URLs are configured) and the allowed ones from their saved
+    /// configuration documents (within max-stale past the issuer TTL), and loads their saved
+    /// key sets, so a process started during an outage verifies its first token with no
+    /// request. Issuers that only a token names (allow-any mode) are never saved.
+    pub fn load_saved_issuers(&self, f: &Fetching) {
         if self.persist_dir.is_none() {
             return;
         }
@@ -226,6 +232,72 @@ impl Discovery {
             }));
             self.issuers.lock().put(iss.clone(), Arc::new(entry));
         }
+        for iss in self
+            .allowed
+            .iter()
+            .filter(|i| !self.statics.contains_key(*i))
+        {
+            // Kept even when nothing was loaded, so that the entry's file is read again only
+            // after the refetch interval.
+            let entry = self.new_entry(iss);
+            *entry.resolved.write() = self.saved_resolution(f, iss, &entry);
+            self.issuers.lock().put(iss.clone(), Arc::new(entry));
+        }
+    }
+
+    /// A new issuer entry; it has a saved configuration document when the issuer is
+    /// configured (not only named by a token), discovered (not static), and the client has a
+    /// persist directory.
+    fn new_entry(&self, iss: &str) -> IssuerEntry {
+        let saved = match &self.persist_dir {
+            Some(dir) if self.configured(iss) && !self.statics.contains_key(iss) => {
+                Some(SavedFile::new(
+                    Kind::Configuration,
+                    dir,
+                    &config_url(iss, &self.config_path),
+                ))
+            }
+            _ => None,
+        };
+        IssuerEntry {
+            saved,
+            ..IssuerEntry::default()
+        }
+    }
+
+    /// Where the key set of `iss` is saved: only a configured issuer's.
+    fn persist_dir_of(&self, iss: &str) -> Option<&std::path::Path> {
+        self.persist_dir.as_deref().filter(|_| self.configured(iss))
+    }
+
+    /// The resolution of `iss` from its saved configuration document, aged as saved, with
+    /// its saved key set loaded; None without a trusted document within max-stale (the
+    /// document is read at most once per refetch interval).
+    fn saved_resolution(
+        &self,
+        f: &Fetching,
+        iss: &str,
+        entry: &IssuerEntry,
+    ) -> Option<Arc<Resolved>> {
+        let url = config_url(iss, &self.config_path);
+        let (jwks_uri, at_unix) =
+            entry
+                .saved
+                .as_ref()?
+                .read(f, &url, self.rules.min_refetch_interval, |doc| {
+                    parse_configuration(doc.as_bytes(), iss, self.allow_http)
+                        .map_err(|reason| format!("is refused: {reason}"))
+                })?;
+        let age = f.clock.unix_time().saturating_sub(at_unix);
+        if self.rules.age(age, self.rules.freshness.lifespan) == Age::TooOld {
+            return None;
+        }
+        let source = Arc::new(Source::new(jwks_uri, self.rules, self.persist_dir_of(iss)));
+        source.load_persisted(f);
+        Some(Arc::new(Resolved {
+            source,
+            at: f.now().saturating_sub(age),
+        }))
     }
 
     /// The issuers to resolve at warm-up: allowed and static ones.
@@ -281,7 +353,7 @@ impl Discovery {
             match issuers.get(iss) {
                 Some(entry) => entry.clone(),
                 None => {
-                    let entry = Arc::new(IssuerEntry::default());
+                    let entry = Arc::new(self.new_entry(iss));
                     issuers.put(iss.to_owned(), entry.clone());
                     entry
                 }
@@ -303,7 +375,9 @@ impl Discovery {
     /// Resolves `iss` once for all concurrent callers (a resolution newer than `seen` that
     /// lands meanwhile is used instead) and records the outcome for backoff. In the
     /// background, a new JWKS URL's set is fetched before the issuer switches to it, so the
-    /// known set keeps answering until then.
+    /// known set keeps answering until then. When a caller's discovery fails, the saved
+    /// configuration document (if any, trusted and within max-stale) answers instead, while
+    /// the failure still counts for backoff.
     fn resolve_shared(
         &self,
         f: &Arc<Fetching>,
@@ -320,7 +394,7 @@ impl Discovery {
             },
             || {
                 let previous = seen.as_ref().map(|r| &r.source);
-                let result = self.resolve(f, iss, previous, background);
+                let result = self.resolve(f, iss, entry, previous, background);
                 let moved =
                     |source: &Arc<Source>| previous.is_some_and(|p| !Arc::ptr_eq(p, source));
                 let result = match result {
@@ -330,17 +404,20 @@ impl Discovery {
                     other => other,
                 };
                 let result = result.map(|source| {
-                    let resolved = Arc::new(Resolved {
+                    Arc::new(Resolved {
                         source,
                         at: f.now(),
-                    });
-                    *entry.resolved.write() = Some(resolved.clone());
-                    resolved
+                    })
                 });
                 entry
                     .failures
                     .record(result.as_ref().err(), f.now(), self.rules.backoff);
-                if result.is_ok() {
+                let result = match result {
+                    Err(error) if !background => self.saved_resolution(f, iss, entry).ok_or(error),
+                    other => other,
+                };
+                if let Ok(resolved) = &result {
+                    *entry.resolved.write() = Some(resolved.clone());
                     f.worker.start_refresher();
                 }
                 result
@@ -354,6 +431,7 @@ impl Discovery {
         &self,
         f: &Fetching,
         iss: &str,
+        entry: &IssuerEntry,
         previous: Option<&Arc<Source>>,
         background: bool,
     ) -> Result<Arc<Source>> {
@@ -363,7 +441,7 @@ impl Discovery {
                 if background {
                     crate::stats::bump(&f.counters.background_refreshes);
                 }
-                let result = self.discover(f, iss);
+                let result = self.discover(f, iss, entry.saved.as_ref());
                 f.counters.fetched(result.is_ok(), f.clock.unix_time());
                 if let Err(e) = &result {
                     f.log(crate::log::LogLevel::Warn, || e.to_string());
@@ -376,12 +454,13 @@ impl Discovery {
             _ => Ok(Arc::new(Source::new(
                 jwks_uri,
                 self.rules,
-                self.persist_dir.as_deref(),
+                self.persist_dir_of(iss),
             ))),
         }
     }
 
-    fn discover(&self, f: &Fetching, iss: &str) -> Result<String> {
+    /// The JWKS URL of `iss` from its configuration document, which is saved to `saved`.
+    fn discover(&self, f: &Fetching, iss: &str, saved: Option<&SavedFile>) -> Result<String> {
         let label = self.label(iss);
         let failed = |reason: String| {
             Error::new(
@@ -400,6 +479,10 @@ impl Discovery {
                 failed(e.kind().to_string())
             }
         })?;
-        parse_configuration(&body, iss, self.allow_http).map_err(failed)
+        let jwks_uri = parse_configuration(&body, iss, self.allow_http).map_err(failed)?;
+        if let (Some(saved), Ok(text)) = (saved, std::str::from_utf8(&body)) {
+            let _ = saved.save(&url, text, f.clock.unix_time());
+        }
+        Ok(jwks_uri)
     }
 }

@@ -46,9 +46,10 @@ pub struct jwks_stats {
     pub served_while_refreshing: u64,
     /// Background refreshes queued or running now (key sets and issuer configurations).
     pub refreshing: u64,
-    /// Reads of a saved key set (jwks_options_set_persist_dir) that were refused: a file not
-    /// trusted (not a regular file, another owner, writable by group or others, in a directory
-    /// others can write), too large, or not a valid saved set. The first is also logged.
+    /// Reads of a saved key set or configuration document (jwks_options_set_persist_dir) that
+    /// were refused: a file not trusted (not a regular file, another owner, writable by group
+    /// or others, in a directory others can write), too large, or not a valid saved record.
+    /// The first of each file is also logged.
     pub persist_refused: u64,
 }
 

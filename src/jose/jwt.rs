@@ -68,17 +68,20 @@ impl Texts {
     }
 
     /// The payload followed by its NUL, for the C ABI.
+    #[cfg(feature = "capi")]
     pub fn payload_c(&self) -> &[u8] {
         &self.buf.as_bytes()[..=self.payload_end]
     }
 
     /// The kid followed by its NUL, for the C ABI.
+    #[cfg(feature = "capi")]
     pub fn kid_c(&self) -> Option<&[u8]> {
         self.kid
             .map(|(start, end)| &self.buf.as_bytes()[start..=end])
     }
 
     /// The typ followed by its NUL, for the C ABI.
+    #[cfg(feature = "capi")]
     pub fn typ_c(&self) -> Option<&[u8]> {
         self.typ
             .map(|(start, end)| &self.buf.as_bytes()[start..=end])

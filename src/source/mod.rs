@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::cache::persist::Persist;
+use crate::cache::persist::{Kind, Persist};
 use crate::cache::policy::refresh_due_at;
 use crate::cache::{Installed, KidRefetch, SetCache, Validators};
 use crate::clock::Clock;
@@ -21,9 +21,11 @@ use crate::stats::{bump, Counters};
 use crate::worker::{Task, Worker};
 
 mod fetching;
+mod saved;
 
 use crate::cache::policy::{Age, Rules};
 pub(crate) use fetching::Fetching;
+pub(crate) use saved::SavedFile;
 
 /// What a non-blocking lookup found: the key and whether it is stale, or None when a fetch
 /// must be scheduled (no usable set, or the kid is unknown and a refetch is allowed).
@@ -41,12 +43,9 @@ pub(crate) struct Source {
     uri: String,
     rules: Rules,
     cache: SetCache,
-    persist: Option<Persist>,
-    /// When the saved file was last read (monotonic ms + 1; 0: never), so that failed cold
-    /// lookups re-read it at most once per refetch interval, not on each failure.
-    persist_read_at: AtomicU64,
-    /// Whether a refusal of the saved file was reported (once per source).
-    persist_reported: AtomicBool,
+    /// The saved last good set, re-read by failed cold lookups at most once per refetch
+    /// interval, not on each failure.
+    persist: Option<SavedFile>,
     /// Up while a background refresh of this set is queued or running.
     refreshing: Arc<AtomicBool>,
 }
@@ -57,9 +56,7 @@ impl Source {
     pub fn new(uri: String, rules: Rules, persist_dir: Option<&Path>) -> Source {
         Source {
             cache: SetCache::new(rules.cache_keys, rules.max_cached_keys),
-            persist: persist_dir.map(|dir| Persist::new(dir, &uri)),
-            persist_read_at: AtomicU64::new(0),
-            persist_reported: AtomicBool::new(false),
+            persist: persist_dir.map(|dir| SavedFile::new(Kind::KeySet, dir, &uri)),
             uri,
             rules,
             refreshing: Arc::default(),
@@ -75,37 +72,13 @@ impl Source {
     /// failed, at most once per refetch interval. A file that is present but not trusted (or
     /// not a valid saved set) is ignored and reported once, at Warn.
     pub fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
-        let persist = self.persist.as_ref()?;
-        let now_ms = u64::try_from(f.now().as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        let last = self.persist_read_at.load(Ordering::Relaxed);
-        let interval =
-            u64::try_from(self.rules.min_refetch_interval.as_millis()).unwrap_or(u64::MAX);
-        if last != 0 && now_ms.saturating_sub(last) < interval.max(1) {
-            return None;
-        }
-        self.persist_read_at.store(now_ms, Ordering::Relaxed);
-        let loaded = persist
-            .load(&self.uri, f.max_response_bytes, f.clock.unix_time())
-            .and_then(|found| match found {
-                None => Ok(None),
-                Some((json, at)) => keys::parse_jwk_set(json.as_bytes(), &f.policy)
-                    .map(|set| Some((set, at)))
-                    .map_err(|e| format!("holds no usable key set: {}", e.message())),
-            });
-        let (set, fetched_at_unix) = match loaded {
-            Ok(found) => found?,
-            Err(reason) => {
-                bump(&f.counters.persist_refused);
-                if !self.persist_reported.swap(true, Ordering::Relaxed) {
-                    f.log(LogLevel::Warn, || {
-                        format!("the saved key set {} {reason}: ignored", persist.display())
-                    });
-                }
-                return None;
-            }
-        };
+        let (set, fetched_at_unix) =
+            self.persist
+                .as_ref()?
+                .read(f, &self.uri, self.rules.min_refetch_interval, |json| {
+                    keys::parse_jwk_set(json.as_bytes(), &f.policy)
+                        .map_err(|e| format!("holds no usable key set: {}", e.message()))
+                })?;
         let age = f.clock.unix_time().saturating_sub(fetched_at_unix);
         let freshness = &self.rules.freshness;
         let lifespan = freshness.jittered(freshness.lifespan);

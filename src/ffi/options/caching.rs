@@ -69,8 +69,12 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
 
 /// A directory for last-known-good files: each fetched key set is also written there (one file
 /// per JWKS URL, atomically, mode 0600, safe to share between worker processes), and a client
-/// that starts while the IdP is unreachable verifies with the saved set, within max-stale. The
-/// directory must exist and must not be writable by others, unless it is sticky and the
+/// that starts while the IdP is unreachable verifies with the saved set, within max-stale. In
+/// discovery mode each configured issuer's configuration document is saved too (one file per
+/// configuration URL), so a client made during an outage resolves its allowed issuers from
+/// the saved documents (within max-stale past issuer_ttl) and verifies its first token with no
+/// request; a failed discovery also falls back to the saved document. Issuers that only a
+/// token names (jwks_options_set_allow_any_issuer) are never saved. The directory must exist and must not be writable by others, unless it is sticky and the
 /// effective user's own (jwks_client_new refuses it with JWKS_ERR_INVALID_ARGUMENT, naming the
 /// check: make it 0700, owned by the user the library runs as). An empty path turns it off
 /// (the default).
@@ -79,11 +83,11 @@ pub unsafe extern "C" fn jwks_options_set_refresh_jitter(
 /// without following a symlink and without blocking, so a FIFO never makes a call wait),
 /// owned by the process's effective user, not writable by group or others, in a directory
 /// others cannot write (unless sticky and the user's own); read with a bound (twice
-/// max_response_bytes, plus the URL and the record), its set at most max_response_bytes, its
-/// fetch time never later than now. Anything else is ignored, counted in
-/// jwks_stats.persist_refused and logged once (Warn). The file is read when the client is
+/// max_response_bytes, plus the URL and the record), its set or document at most
+/// max_response_bytes, its fetch time never later than now. Anything else is ignored, counted
+/// in jwks_stats.persist_refused and logged once (Warn). A file is read when the client is
 /// made, and again only by a cold lookup whose fetch failed, at most once per
-/// min_refetch_interval.
+/// min_refetch_interval (discovery: the discovery refetch interval).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_persist_dir(
     options: *mut jwks_options,
