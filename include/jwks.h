@@ -1007,6 +1007,21 @@ jwks_status jwks_options_set_persist_dir(jwks_options *options,
                                          jwks_error **err);
 
 /**
+ * Whether a process running as `uid` (primary group `gid`) can use `(path, path_len)` as its
+ * persist directory: it exists, is a directory, others cannot write it (unless it is sticky
+ * and that user's own), and that user can create files in it. JWKS_OK, or
+ * JWKS_ERR_INVALID_ARGUMENT naming the check. For a server whose master runs as root and
+ * checks, at configuration time, the directory its workers (another user) will use:
+ * jwks_client_new checks the directory for the user that calls it. Never blocks on the
+ * network; thread-safe.
+ */
+jwks_status jwks_persist_dir_check(const char *path,
+                                   size_t path_len,
+                                   uint32_t uid,
+                                   uint32_t gid,
+                                   jwks_error **err);
+
+/**
  * Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
  * background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
  * it never expires (default on). Off: the background refresh starts when a lookup finds the

@@ -48,7 +48,9 @@ mod worker;
 pub mod ffi;
 
 pub use client::async_verify::{Async, AsyncVerify, Callback, Request};
-pub use client::{claim_text, claims_header_value, escape_header_text, Client, Verified};
+pub use client::{
+    check_persist_dir, claim_text, claims_header_value, escape_header_text, Client, Verified,
+};
 pub use clock::{Clock, ManualClock, SystemClock, MONOTONIC_ORIGIN};
 pub use discovery::{config_url, DiscoveryOptions, DEFAULT_CONFIG_PATH};
 pub use error::{Error, ErrorKind, Result};

@@ -433,6 +433,50 @@ mod planted {
         assert!(client.verify(&attacker.token(&claims())).is_err());
     }
 
+    /// A master running as root checks the directory for the user its workers will run as.
+    #[test]
+    fn a_directory_is_checked_for_the_user_that_will_use_it() {
+        let (me, group) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let dir = private_dir("persist-check-for", 0o700);
+        jwks::check_persist_dir(&dir, me, group).unwrap();
+        let reason = |uid: u32, gid: u32| {
+            let err = jwks::check_persist_dir(&dir, uid, gid).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            err.message().to_owned()
+        };
+        // Another user cannot write our 0700 directory (root can write any).
+        let other = if me == 0 { 65534 } else { me + 1 };
+        let msg = reason(other, other);
+        assert!(
+            msg.contains(&format!("cannot be written by uid {other}")),
+            "{msg}"
+        );
+        if me == 0 {
+            // Made the workers' own: it passes for them. Group-writable for their group: too.
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            jwks::check_persist_dir(&dir, 65534, 65534).unwrap();
+            std::os::unix::fs::chown(&dir, Some(0), Some(65534)).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+            jwks::check_persist_dir(&dir, 1000, 65534).unwrap();
+            assert!(reason(1000, 1000).contains("cannot be written by uid 1000"));
+            // Sticky and writable by all: only for its owner.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            jwks::check_persist_dir(&dir, 65534, 65534).unwrap();
+            assert!(reason(1000, 1000).contains("writable by others"));
+        } else {
+            eprintln!("the cases that chown the directory need root (CI runs as root)");
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(reason(me, group).contains("writable by others"));
+        let file = dir.join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let err = jwks::check_persist_dir(&file, me, group).unwrap_err();
+        assert!(err.message().contains("is not a directory"), "{err}");
+        let err = jwks::check_persist_dir(&dir.join("missing"), me, group).unwrap_err();
+        assert!(err.message().contains("cannot be examined"), "{err}");
+    }
+
     /// A saved configuration document names the JWKS URL, so a planted one is as dangerous as
     /// a planted key set: it is trusted by the same checks.
     #[test]

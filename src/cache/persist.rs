@@ -237,19 +237,57 @@ fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
 /// Otherwise, why not (a phrase after "that": "is writable by others (mode 777)").
 #[cfg(unix)]
 pub(crate) fn check_dir(dir: &Path) -> Result<(), String> {
+    check_dir_as(dir, crate::os::effective_uid()).map(|_| ())
+}
+
+/// [`check_dir`] for a process running as `uid`; the directory's metadata when it passes.
+#[cfg(unix)]
+fn check_dir_as(dir: &Path, uid: u32) -> Result<fs::Metadata, String> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(dir).map_err(|e| format!("cannot be examined: {e}"))?;
     if !meta.is_dir() {
         return Err("is not a directory".to_owned());
     }
-    let sticky_own = meta.mode() & 0o1000 != 0 && meta.uid() == crate::os::effective_uid();
+    let sticky_own = meta.mode() & 0o1000 != 0 && meta.uid() == uid;
     if meta.mode() & 0o002 != 0 && !sticky_own {
         return Err(format!(
             "is writable by others (mode {:o}; make it 0700, owned by the user the library runs as)",
             meta.mode() & 0o7777
         ));
     }
+    Ok(meta)
+}
+
+/// Whether a process running as `uid` (primary group `gid`) may use `dir` as its persist
+/// directory: [`check_dir`] for that user, and the user can create files there (a
+/// directory it cannot write would never hold a file it could trust, since only files of its
+/// own are trusted). For a server whose master, running as root, checks the directory its
+/// workers will use. Otherwise, why not.
+#[cfg(unix)]
+pub(crate) fn check_dir_for(dir: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = check_dir_as(dir, uid)?;
+    let mode = meta.mode();
+    // The kernel's rule: the owner's bits apply to the owner, the group's to its members.
+    let writable = uid == 0
+        || if meta.uid() == uid {
+            mode & 0o300 == 0o300
+        } else {
+            meta.gid() == gid && mode & 0o030 == 0o030
+        };
+    if !writable {
+        return Err(format!(
+            "cannot be written by uid {uid} (owner uid {}, mode {:o}; make it 0700, owned by that user)",
+            meta.uid(),
+            mode & 0o7777
+        ));
+    }
     Ok(())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn check_dir_for(dir: &Path, _uid: u32, _gid: u32) -> Result<(), String> {
+    check_dir(dir)
 }
 
 #[cfg(not(unix))]

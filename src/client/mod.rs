@@ -8,6 +8,7 @@ mod nonblocking;
 mod verified;
 
 pub use header_value::{claims_header_value, escape_header_text};
+pub use new::check_persist_dir;
 pub use verified::{claim_text, Verified};
 
 use std::borrow::Cow;

@@ -57,9 +57,8 @@ impl Client {
             // Saved sets are part of the trust boundary: a directory others can write is
             // refused here, where the configuration is checked, rather than ignored at each
             // read.
-            crate::cache::persist::check_dir(dir).map_err(|reason| {
-                Error::invalid_argument(format!("persist_dir {} {reason}", dir.display()))
-            })?;
+            crate::cache::persist::check_dir(dir)
+                .map_err(|reason| persist_dir_error(dir, reason))?;
         }
         let mut ca_pem = o.ca_pem.clone();
         for path in &o.ca_files {
@@ -201,4 +200,19 @@ impl Client {
         }
         Ok(client)
     }
+}
+
+fn persist_dir_error(dir: &std::path::Path, reason: String) -> Error {
+    Error::invalid_argument(format!("persist_dir {} {reason}", dir.display()))
+}
+
+/// Whether a process running as `uid` (primary group `gid`) can use `dir` as its
+/// `persist_dir`: it exists, is a directory, others cannot write it (unless it is sticky and
+/// that user's own), and that user can create files in it. For a server whose master runs as
+/// root and checks, before it forks, the directory its workers (another user) will use: the
+/// client's own check at [`Client::new`] sees the master's user. `InvalidArgument`, naming
+/// the check, otherwise. On systems without Unix permissions, only that it is a directory.
+pub fn check_persist_dir(dir: &std::path::Path, uid: u32, gid: u32) -> Result<()> {
+    crate::cache::persist::check_dir_for(dir, uid, gid)
+        .map_err(|reason| persist_dir_error(dir, reason))
 }

@@ -539,6 +539,32 @@ static void test_persist_trust(void) {
         jwks_error_free(e);
         jwks_options_free(o);
     }
+    /* A master running as root checks the directory for the user its workers run as. */
+    {
+        const char *own = env("PERSIST_OWN"), *open_dir = env("PERSIST_0777");
+        uint32_t me = (uint32_t) geteuid(), group = (uint32_t) getegid();
+        jwks_error *e = NULL;
+        CHECK(jwks_persist_dir_check(own, strlen(own), me, group, NULL) == JWKS_OK);
+        if (me != 0) {
+            /* root can write anywhere; any other user cannot write a 0700 directory of ours */
+            CHECK(jwks_persist_dir_check(own, strlen(own), me + 1, group + 1, &e) == JWKS_ERR_INVALID_ARGUMENT);
+            CHECK(e != NULL && strstr(jwks_error_message(e), "cannot be written by uid") != NULL);
+            jwks_error_free(e);
+            e = NULL;
+        } else {
+            CHECK(jwks_persist_dir_check(own, strlen(own), 65534, 65534, &e) == JWKS_ERR_INVALID_ARGUMENT);
+            CHECK(e != NULL && strstr(jwks_error_message(e), "cannot be written by uid 65534") != NULL);
+            jwks_error_free(e);
+            e = NULL;
+        }
+        CHECK(jwks_persist_dir_check(open_dir, strlen(open_dir), me, group, &e) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "writable by others") != NULL);
+        jwks_error_free(e);
+        CHECK(jwks_persist_dir_check("/nonexistent/jwks", 17, me, group, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_persist_dir_check(NULL, 0, me, group, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_persist_dir_check(NULL, 4, me, group, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_persist_dir_check("\xff", 1, me, group, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *dir = env(cases[i].dir_env);
         jwks_options *o = jwks_options_new();

@@ -105,6 +105,34 @@ pub unsafe extern "C" fn jwks_options_set_persist_dir(
     unsafe { set_text(options, err, path, path_len, "path", apply) }
 }
 
+/// Whether a process running as `uid` (primary group `gid`) can use `(path, path_len)` as its
+/// persist directory: it exists, is a directory, others cannot write it (unless it is sticky
+/// and that user's own), and that user can create files in it. JWKS_OK, or
+/// JWKS_ERR_INVALID_ARGUMENT naming the check. For a server whose master runs as root and
+/// checks, at configuration time, the directory its workers (another user) will use:
+/// jwks_client_new checks the directory for the user that calls it. Never blocks on the
+/// network; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_persist_dir_check(
+    path: *const libc::c_char,
+    path_len: usize,
+    uid: u32,
+    gid: u32,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let call = || {
+        // SAFETY: (`path`, `path_len`) is a string in, by the header's convention; the borrow
+        // does not outlive the call.
+        let path = unsafe { arg_str(path, path_len, "path")? };
+        if path.is_empty() {
+            return Err(Error::invalid_argument("argument path is empty"));
+        }
+        crate::check_persist_dir(std::path::Path::new(path), uid, gid)
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`.
+    unsafe { boundary(err, call) }
+}
+
 /// Refreshes a cached key set (and, in discovery mode, an issuer's configuration) in the
 /// background once 80% of its lifespan has passed, when a lookup sees it, so that with traffic
 /// it never expires (default on). Off: the background refresh starts when a lookup finds the
