@@ -57,7 +57,12 @@ impl Nginx {
     /// Starts nginx with `workers` workers and `http` as the body of its http block, where
     /// `{port}` is the port to listen on.
     fn start(name: &str, workers: usize, http: &str) -> Nginx {
-        let (dir, port) = Nginx::configure(name, workers, http);
+        Nginx::start_as(name, workers, http, &default_user())
+    }
+
+    /// `start` with `user` as the main context's user directive (or "").
+    fn start_as(name: &str, workers: usize, http: &str, user: &str) -> Nginx {
+        let (dir, port) = Nginx::configure(name, workers, http, user);
         let child = Command::new("nginx")
             .arg("-p")
             .arg(&dir)
@@ -76,7 +81,11 @@ impl Nginx {
 
     /// `nginx -t` of the configuration `start` would run: whether it passed, and its output.
     fn config_test(name: &str, http: &str) -> (bool, String) {
-        let (dir, _) = Nginx::configure(name, 1, http);
+        Nginx::config_test_as(name, http, &default_user())
+    }
+
+    fn config_test_as(name: &str, http: &str, user: &str) -> (bool, String) {
+        let (dir, _) = Nginx::configure(name, 1, http, user);
         let out = Command::new("nginx")
             .arg("-t")
             .arg("-p")
@@ -91,16 +100,11 @@ impl Nginx {
     }
 
     /// Writes the configuration of `start` into a fresh directory: the directory and port.
-    fn configure(name: &str, workers: usize, http: &str) -> (PathBuf, u16) {
+    fn configure(name: &str, workers: usize, http: &str, user: &str) -> (PathBuf, u16) {
         let dir = std::env::temp_dir().join(format!("jwks-nginx-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
-        let user = if unsafe { libc::geteuid() } == 0 {
-            "user root;"
-        } else {
-            ""
-        };
         let d = dir.display();
         let conf = format!(
             "load_module {module};\n{user}\nworker_processes {workers};\n\
@@ -162,6 +166,19 @@ impl Drop for Nginx {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Workers run as the test's user: root in CI (nginx would switch to nobody otherwise).
+fn default_user() -> String {
+    if is_root() {
+        "user root;".to_owned()
+    } else {
+        String::new()
+    }
+}
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
 }
 
 fn claims() -> serde_json::Value {
@@ -822,6 +839,107 @@ fn a_persist_dir_others_can_write_fails_nginx_t() {
                 "{out}"
             );
         }
+        // The master runs as root; the directory is checked for the workers' user, who
+        // could never write root's private directory.
+        if passes && is_root() {
+            let (ok, out) = Nginx::config_test_as("persist-nobody", &http, NOBODY);
+            assert!(!ok, "{out}");
+            assert!(
+                out.contains("cannot be written by uid 65534") && out.contains("nginx.conf:"),
+                "{out}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+const NOBODY: &str = "user nobody nogroup;";
+
+/// The saved-set files under `dir`.
+fn saved_sets(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// A missing `jwks_persist_dir` is made by the master, mode 0700, owned by the workers' user
+/// (at `nginx -t` too, as nginx makes its temp paths), and the workers save their sets there.
+#[test]
+fn a_missing_persist_dir_is_made_for_the_workers_and_holds_their_saved_sets() {
+    use std::os::unix::fs::MetadataExt;
+
+    if !available() {
+        return;
+    }
+    if !is_root() {
+        eprintln!("skipped: workers of another user need a master running as root (CI is root)");
+        return;
+    }
+    let b = backends();
+    let base = std::env::temp_dir().join(format!("jwks-nginx-made-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = base.join("saved");
+    let http = api_server(&b).replace(
+        "jwks_audience api;",
+        &format!("jwks_audience api;\n    jwks_persist_dir {};", dir.display()),
+    );
+    let (ok, out) = Nginx::config_test_as("made-t", &http, NOBODY);
+    assert!(ok, "{out}");
+    let meta = std::fs::metadata(&dir).expect("nginx -t made the directory");
+    assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o700, 65534));
+    std::fs::remove_dir(&dir).unwrap();
+
+    let nginx = Nginx::start_as("made", 1, &http, NOBODY);
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("the worker to verify", || {
+        nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    });
+    wait_until("the worker to save its set", || !saved_sets(&dir).is_empty());
+    for file in saved_sets(&dir) {
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o777, meta.uid()),
+            (0o600, 65534),
+            "{}",
+            file.display()
+        );
+    }
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A reload whose persist directory fails the check is refused and the running configuration
+/// keeps serving, as with any configuration error (the check runs where nginx expects one).
+#[test]
+fn a_reload_with_an_unsafe_persist_dir_keeps_the_running_configuration() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let dir = std::env::temp_dir().join(format!("jwks-nginx-reload-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let http = api_server(&b).replace(
+        "jwks_audience api;",
+        &format!("jwks_audience api;\n    jwks_persist_dir {};", dir.display()),
+    );
+    let nginx = Nginx::start("reload-dir", 1, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("the worker to verify", || {
+        nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    });
+    let workers = nginx.pids();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    nginx.signal(libc::SIGHUP);
+    wait_until("the reload to be refused", || {
+        nginx.error_log().contains("writable by others")
+    });
+    assert_eq!(nginx.pids(), workers, "the old worker keeps running");
+    assert_eq!(nginx.get("/api/x", &[("Authorization", &good)]).status, 200);
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(&dir);
 }

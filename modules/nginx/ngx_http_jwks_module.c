@@ -25,7 +25,9 @@ typedef struct {
     ngx_str_t                   uri;          /* fixed JWKS URL, or empty */
     ngx_array_t                *issuers;      /* ngx_str_t: discovery, when no uri */
     ngx_str_t                   ca_file;
-    ngx_str_t                   persist_dir;
+    ngx_str_t                   persist_dir;  /* full path, NUL-terminated; or empty */
+    ngx_str_t                   persist_file; /* where jwks_persist_dir was set, for messages */
+    ngx_uint_t                  persist_line;
     ngx_msec_t                  timeout;
     ngx_msec_t                  lifespan;
     jwks_client                *client;       /* made in init_process */
@@ -48,7 +50,9 @@ typedef struct {
     ngx_str_t                   uri;
     ngx_array_t                *issuers;
     ngx_str_t                   ca_file;
-    ngx_str_t                   persist_dir;
+    ngx_str_t                   persist_dir;  /* data NULL until set */
+    ngx_str_t                   persist_file;
+    ngx_uint_t                  persist_line;
     ngx_msec_t                  timeout;
     ngx_msec_t                  lifespan;
     ngx_array_t                *audiences;    /* ngx_str_t */
@@ -91,6 +95,7 @@ static char *ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *ch
 static char *ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_persist_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_jwks_init_process(ngx_cycle_t *cycle);
 static void ngx_http_jwks_exit_process(ngx_cycle_t *cycle);
 
@@ -176,7 +181,7 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
 
     { ngx_string("jwks_persist_dir"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_jwks_persist_dir,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, persist_dir),
       NULL },
@@ -314,6 +319,31 @@ ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* jwks_require $value ... [error=401|403]: every value must be non-empty and not "0". */
+/* jwks_persist_dir PATH: a path relative to the prefix, as nginx's own paths; where it was set
+ * is kept for the messages of the directory's check, which runs after the whole configuration
+ * is read (see ngx_http_jwks_core_init_conf). */
+static char *
+ngx_http_jwks_persist_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_str_t                 *value;
+
+    if (jlcf->persist_dir.data != NULL) {
+        return "is duplicate";
+    }
+    value = cf->args->elts;
+    jlcf->persist_dir = value[1];
+    if (jlcf->persist_dir.len
+        && ngx_conf_full_name(cf->cycle, &jlcf->persist_dir, 0) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+    jlcf->persist_file = cf->conf_file->file.name;
+    jlcf->persist_line = cf->conf_file->line;
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -486,9 +516,12 @@ ngx_http_jwks_same_issuers(ngx_array_t *a, ngx_array_t *b)
 }
 
 
-/* Options for a source's client; NULL (with the reason logged) when a setting is refused. */
+/* Options for a source's client; NULL (with the reason logged) when a setting is refused.
+ * A probe (the configuration check in the master) leaves the persist directory out: it may
+ * not exist yet, and it is checked for the workers' user once the whole configuration is
+ * read. */
 static jwks_options *
-ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log)
+ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log, ngx_uint_t probe)
 {
     jwks_options  *o;
     jwks_error    *err = NULL;
@@ -510,7 +543,7 @@ ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log)
         s = jwks_options_add_ca_file(o, (const char *) src->ca_file.data, src->ca_file.len,
                                      &err);
     }
-    if (s == JWKS_OK && src->persist_dir.len) {
+    if (s == JWKS_OK && src->persist_dir.len && !probe) {
         s = jwks_options_set_persist_dir(o, (const char *) src->persist_dir.data,
                                          src->persist_dir.len, &err);
     }
@@ -563,7 +596,14 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->issuers = NULL;
     }
     ngx_conf_merge_str_value(conf->ca_file, prev->ca_file, "");
-    ngx_conf_merge_str_value(conf->persist_dir, prev->persist_dir, "");
+    if (conf->persist_dir.data == NULL) {
+        conf->persist_dir = prev->persist_dir;
+        conf->persist_file = prev->persist_file;
+        conf->persist_line = prev->persist_line;
+    }
+    if (conf->persist_dir.data == NULL) {
+        ngx_str_set(&conf->persist_dir, "");
+    }
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_msec_value(conf->lifespan, prev->lifespan, 300000);
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
@@ -612,12 +652,14 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         src->issuers = conf->issuers;
         src->ca_file = conf->ca_file;
         src->persist_dir = conf->persist_dir;
+        src->persist_file = conf->persist_file;
+        src->persist_line = conf->persist_line;
         src->timeout = conf->timeout;
         src->lifespan = conf->lifespan;
 
         /* Checks the settings now (URL scheme, CA file): a client made and freed in the
          * master, which starts no thread and fetches nothing. Workers make their own. */
-        o = ngx_http_jwks_source_options(src, cf->log);
+        o = ngx_http_jwks_source_options(src, cf->log, 1);
         if (o == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -709,7 +751,7 @@ ngx_http_jwks_init_process(ngx_cycle_t *cycle)
 
     src = jmcf->sources.elts;
     for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
-        o = ngx_http_jwks_source_options(&src[i], cycle->log);
+        o = ngx_http_jwks_source_options(&src[i], cycle->log, 0);
         if (o == NULL) {
             return NGX_ERROR;
         }
@@ -1332,4 +1374,128 @@ ngx_http_jwks_init(ngx_conf_t *cf)
     *h = ngx_http_jwks_access_handler;
 
     return NGX_OK;
+}
+
+
+/* ------------------------------------------------------------------ the persist directory */
+
+/*
+ * A core module in the same shared object, for one hook: a core module's init_conf runs once
+ * the whole configuration is read, after nginx's own core module has settled the workers'
+ * user (the user directive may come after the http block, or be absent), and a failure there
+ * fails `nginx -t`, refuses a start, and on a reload keeps the running configuration. The
+ * http module's hooks all run while the http block is read, before that user is known.
+ */
+
+static char *ngx_http_jwks_core_init_conf(ngx_cycle_t *cycle, void *conf);
+
+
+static ngx_core_module_t  ngx_http_jwks_core_module_ctx = {
+    ngx_string("jwks_core"),
+    NULL,                                  /* create configuration */
+    ngx_http_jwks_core_init_conf           /* init configuration */
+};
+
+
+ngx_module_t  ngx_http_jwks_core_module = {
+    NGX_MODULE_V1,
+    &ngx_http_jwks_core_module_ctx,        /* module context */
+    NULL,                                  /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* Makes a missing persist directory (mode 0700, owned by the workers' user when the master runs
+ * as root), never changes an existing one, and checks it for the workers' user: not writable
+ * by others, and writable by them. */
+static ngx_int_t
+ngx_http_jwks_check_persist_dir(ngx_cycle_t *cycle, ngx_http_jwks_source_t *src,
+    ngx_uid_t uid, ngx_gid_t gid, ngx_uint_t as_root)
+{
+    ngx_file_info_t   fi;
+    ngx_err_t         e;
+    jwks_error       *err = NULL;
+    const char       *path = (const char *) src->persist_dir.data;
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR && ngx_errno == NGX_ENOENT) {
+        if (ngx_create_dir(path, 0700) == NGX_FILE_ERROR) {
+            e = ngx_errno;
+            if (e != NGX_EEXIST) {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, e,
+                              "jwks: cannot create jwks_persist_dir \"%s\" (in %V:%ui)",
+                              path, &src->persist_file, src->persist_line);
+                return NGX_ERROR;
+            }
+        } else {
+            if (as_root && uid != 0 && chown(path, uid, gid) == -1) {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                              "jwks: cannot give jwks_persist_dir \"%s\" to uid %ui (in %V:%ui)",
+                              path, (ngx_uint_t) uid, &src->persist_file, src->persist_line);
+                return NGX_ERROR;
+            }
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "jwks: created jwks_persist_dir \"%s\", mode 0700, uid %ui",
+                          path, (ngx_uint_t) uid);
+        }
+    }
+
+    if (jwks_persist_dir_check(path, src->persist_dir.len, (uint32_t) uid, (uint32_t) gid, &err)
+        != JWKS_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "jwks: %s, for the workers' uid %ui (jwks_persist_dir in %V:%ui)",
+                      jwks_error_message(err), (ngx_uint_t) uid, &src->persist_file,
+                      src->persist_line);
+        jwks_error_free(err);
+        return NGX_ERROR;
+    }
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_jwks_core_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    ngx_core_conf_t            *ccf;
+    ngx_uid_t                   uid;
+    ngx_gid_t                   gid;
+    ngx_uint_t                  as_root;
+
+    /* nginx -s only signals the running master: it makes nothing. */
+    if (ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_CONF_OK;
+    }
+
+    jmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_jwks_module);
+    if (jmcf == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* The workers run as the user directive's user when the master runs as root (nginx's
+     * core module has set its default by now), else as the master's own user. */
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    as_root = geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT;
+    uid = as_root ? ccf->user : geteuid();
+    gid = as_root ? ccf->group : getegid();
+
+    src = jmcf->sources.elts;
+    for (ngx_uint_t i = 0; i < jmcf->sources.nelts; i++) {
+        if (src[i].persist_dir.len
+            && ngx_http_jwks_check_persist_dir(cycle, &src[i], uid, gid, as_root) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
