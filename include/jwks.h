@@ -41,7 +41,16 @@
  *   concurrent jwks_client_verify calls.
  * - Freeing a handle while another thread still uses it is the caller's bug (use after free).
  *
- * Fork: create clients after fork (for nginx, in init_process, not in the master).
+ * Fork: create clients after fork (for nginx, in init_process, not in the master). In a forked
+ * child, a client inherited from the parent answers JWKS_ERR_FORKED, and jwks_client_free and
+ * jwks_client_stats stay safe there; clients the child makes work. libjwks holds no lock of its
+ * own across clients (its one process-wide cache, the system trust store, is filled without
+ * one), so a child may make clients even when libjwks threads were busy in the parent at the
+ * fork. It cannot reset the locks of the libraries below it (the C library, AWS-LC,
+ * parking_lot's parking table), which POSIX leaves to the child of a multi-threaded process:
+ * the rule that never depends on them is nginx's, make clients in the children, forked from a
+ * parent with no libjwks thread running (a client that was made and freed, like nginx's
+ * configuration probe, starts none).
  */
 
 

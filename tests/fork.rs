@@ -120,8 +120,10 @@ fn children_drop_their_inherited_discovery_client() {
 }
 
 /// A client made in a child works (its own threads). The parent has no busy libjwks thread
-/// at the fork: a child of a busy one may inherit a lock held mid-operation (parking_lot's
-/// global table among them), which no library can undo in the child.
+/// at the fork, as the header's rule asks: libjwks keeps no lock of its own across clients
+/// (fork_trust_store.rs forks while the process's first client reads the trust store), but a
+/// child of a busy parent may inherit a lock held mid-operation by the libraries below it
+/// (parking_lot's parking table, AWS-LC), which no library can undo in the child.
 #[test]
 fn a_client_made_in_a_child_works() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -882,7 +882,10 @@ fn a_missing_persist_dir_is_made_for_the_workers_and_holds_their_saved_sets() {
     let dir = base.join("saved");
     let http = api_server(&b).replace(
         "jwks_audience api;",
-        &format!("jwks_audience api;\n    jwks_persist_dir {};", dir.display()),
+        &format!(
+            "jwks_audience api;\n    jwks_persist_dir {};",
+            dir.display()
+        ),
     );
     let (ok, out) = Nginx::config_test_as("made-t", &http, NOBODY);
     assert!(ok, "{out}");
@@ -895,7 +898,9 @@ fn a_missing_persist_dir_is_made_for_the_workers_and_holds_their_saved_sets() {
     wait_until("the worker to verify", || {
         nginx.get("/api/x", &[("Authorization", &good)]).status == 200
     });
-    wait_until("the worker to save its set", || !saved_sets(&dir).is_empty());
+    wait_until("the worker to save its set", || {
+        !saved_sets(&dir).is_empty()
+    });
     for file in saved_sets(&dir) {
         let meta = std::fs::metadata(&file).unwrap();
         assert_eq!(
@@ -925,7 +930,10 @@ fn a_reload_with_an_unsafe_persist_dir_keeps_the_running_configuration() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let http = api_server(&b).replace(
         "jwks_audience api;",
-        &format!("jwks_audience api;\n    jwks_persist_dir {};", dir.display()),
+        &format!(
+            "jwks_audience api;\n    jwks_persist_dir {};",
+            dir.display()
+        ),
     );
     let nginx = Nginx::start("reload-dir", 1, &http);
     let good = bearer(&b.ec.token(&claims()));

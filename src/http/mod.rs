@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
@@ -164,16 +164,22 @@ pub(crate) fn check_scheme(url: &str, allow_http: bool) -> Result<Origin> {
 
 /// The system trust store, read once per process and shared by every client that adds no CA
 /// of its own (it is large: some 140 certificates).
+///
+/// Lock-free: threads that find it empty each read it and the first to finish installs its
+/// copy. A blocking once-cell would hang a child forked while another thread of the parent
+/// was reading it: the child's first client waited forever for a reader that the fork did
+/// not copy.
 fn system_roots() -> &'static Arc<Vec<Certificate<'static>>> {
-    static ROOTS: OnceLock<Arc<Vec<Certificate<'static>>>> = OnceLock::new();
+    static ROOTS: once_cell::race::OnceBox<Arc<Vec<Certificate<'static>>>> =
+        once_cell::race::OnceBox::new();
     ROOTS.get_or_init(|| {
-        Arc::new(
+        Box::new(Arc::new(
             rustls_native_certs::load_native_certs()
                 .certs
                 .iter()
                 .map(|der| Certificate::from_der(der.as_ref()).to_owned())
                 .collect(),
-        )
+        ))
     })
 }
 
