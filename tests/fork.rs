@@ -56,8 +56,8 @@ fn in_child(child: impl FnOnce() -> bool) {
 
 /// 200 forks of a warm client with live threads (the background refresher, and a scheduled
 /// unknown-kid lookup at the moment of each fork), in fixed-URL mode (`discovery` false) or by
-/// issuer discovery. Each child verifies (FORKED), reads the stats, drops the very client the
-/// parent holds (the last user reference, whose drop closes it). No child may hang or die by
+/// issuer discovery. Each child verifies (FORKED) from threads of its own and its main
+/// thread, reads the stats, drops the very client the parent holds (the last user reference, whose drop closes it). No child may hang or die by
 /// a signal.
 fn fork_a_warm_client_200_times(discovery: bool) {
     let key = TestKey::ec("a", "ES256");
@@ -93,11 +93,24 @@ fn fork_a_warm_client_200_times(discovery: bool) {
         let _ = client().verify_nonblocking(&unknown);
         in_child(|| {
             let inherited = slot.lock().unwrap().take().unwrap();
+            // Threads of the child's own use the inherited client at once.
+            let answers: Vec<bool> = (0..2)
+                .map(|_| {
+                    let (c, t) = (inherited.clone(), token.clone());
+                    std::thread::spawn(move || {
+                        c.verify(&t).unwrap_err().kind() == ErrorKind::Forked
+                            && c.stats().fetches >= 1
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap_or(false))
+                .collect();
             let forked = inherited.verify(&token).unwrap_err().kind() == ErrorKind::Forked;
             let stats = inherited.stats();
             let stats_read = stats.fetches >= 1 && stats.keys_held == 0;
             drop(inherited);
-            forked && stats_read
+            forked && stats_read && answers.iter().all(|&a| a)
         });
     }
     client().verify(&token).unwrap();
