@@ -1668,6 +1668,17 @@ jwks_status jwks_verify_options_add_required_claim(jwks_verify_options *options,
                                                    size_t claim_len,
                                                    jwks_error **err);
 
+/**
+ * Whether `options` can ever verify with `client`: JWKS_OK, or JWKS_ERR_INVALID_ARGUMENT with
+ * the reason every jwks_client_verify with them would give (per-call algorithms that share
+ * none with the client's allowed ones, such as "HS256" on a client without symmetric keys).
+ * For configuration checks (nginx -t, Envoy's config load), so that a setting that can never
+ * verify fails there rather than on every request. Never blocks; thread-safe.
+ */
+jwks_status jwks_client_check_verify_options(const jwks_client *client,
+                                             const jwks_verify_options *options,
+                                             jwks_error **err);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

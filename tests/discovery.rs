@@ -232,6 +232,36 @@ fn discovery_needs_allowed_issuers_or_an_explicit_allow_any() {
 }
 
 #[test]
+fn a_plain_http_issuer_to_discover_is_refused_when_the_client_is_made() {
+    // Refused now, not at its first token; loopback and allow_http are the exceptions, as for
+    // a JWKS URL, and the message names no setting a server module may not have.
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec!["http://idp.example.com".into()];
+    let err = Client::new(o.clone()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.message()
+            .contains("\"http://idp.example.com\" uses plain http")
+            && !err.message().contains("allow_http"),
+        "{err}"
+    );
+    o.allow_http = true;
+    Client::new(o).unwrap();
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec!["http://127.0.0.1:9".into(), "not-a-url".into()];
+    Client::new(o.clone()).unwrap();
+    // A static issuer's name is no URL to fetch.
+    o.discovery.static_issuers = vec![(
+        "http://idp.example.com".into(),
+        "https://idp.example.com/jwks".into(),
+    )];
+    o.discovery
+        .allowed_issuers
+        .push("http://idp.example.com".into());
+    Client::new(o).unwrap();
+}
+
+#[test]
 fn broken_discovery_documents_fail_with_the_reason() {
     let a = Issuer::start("a");
     let cases = [
@@ -267,11 +297,13 @@ fn broken_discovery_documents_fail_with_the_reason() {
 
 #[test]
 fn plain_http_issuer_off_loopback_is_refused_without_a_request() {
+    // A configured one is refused when the client is made (see above); one a token names in
+    // allow-any mode, at that token.
     let a = Issuer::start("a");
     let mut claims = a.claims();
     claims["iss"] = json!("http://idp.example");
     let mut o = ClientOptions::default();
-    o.discovery.allowed_issuers = vec!["http://idp.example".into()];
+    o.discovery.allow_any_issuer = true;
     let err = Client::new(o)
         .unwrap()
         .verify(&a.key.token(&claims))

@@ -591,6 +591,16 @@ fn per_call_settings_override_the_clients() {
         kind(client.verify_with(&token, &widen)),
         ErrorKind::InvalidArgument
     );
+    // The same answer before any token, for configuration checks; the message names both
+    // lists. Settings that can verify pass.
+    let err = client.check_verify_options(&widen).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.message().contains("(HS256) share none") && err.message().contains("RS256"),
+        "{err}"
+    );
+    client.check_verify_options(&narrow).unwrap();
+    client.check_verify_options(&route).unwrap();
     assert_eq!(
         server.hits("/jwks"),
         1,

@@ -284,6 +284,13 @@ impl Client {
         self.verify_impl(token.as_bytes(), Cow::Borrowed(&self.inner.validation))
     }
 
+    /// Whether `options` can ever verify with this client: `Ok`, or the `InvalidArgument` that
+    /// every [`Client::verify_with`] with them would answer (per-call algorithms that share
+    /// none with the client's allowed ones). For configuration checks at load time.
+    pub fn check_verify_options(&self, options: &VerifyOptions) -> Result<()> {
+        options.apply(&self.inner.validation).map(|_| ())
+    }
+
     /// Verifies a compact JWS with per-call overrides of the client's settings.
     pub fn verify_with(&self, token: &str, options: &VerifyOptions) -> Result<Verified> {
         let validation = options.apply(&self.inner.validation)?;

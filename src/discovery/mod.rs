@@ -80,6 +80,22 @@ impl Discovery {
             }
             http::check_scheme(jwks_uri, allow_http)?;
         }
+        // A plain-http issuer to discover is refused now, not at its first token. (An allowed
+        // issuer that is no URL at all can only be a static one's name, or fail discovery.)
+        let statics: HashSet<&str> = o.static_issuers.iter().map(|(i, _)| i.as_str()).collect();
+        for issuer in &o.allowed_issuers {
+            let plain = issuer
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+            if plain && !statics.contains(issuer.as_str()) {
+                http::check_scheme(issuer, allow_http).map_err(|_| {
+                    Error::invalid_argument(format!(
+                        "issuer {issuer:?} uses plain http to a host that is not loopback: \
+                         discovery needs https"
+                    ))
+                })?;
+            }
+        }
         Ok(Discovery {
             persist_dir,
             allowed: o.allowed_issuers.iter().cloned().collect(),
@@ -469,7 +485,10 @@ impl Discovery {
             )
         };
         http::check_scheme(iss, self.allow_http).map_err(|_| {
-            failed("the issuer is not an https URL (plain http is allowed only to loopback hosts, or with allow_http)".into())
+            failed(
+                "the issuer is not an https URL (plain http is allowed only to loopback hosts)"
+                    .into(),
+            )
         })?;
         let url = config_url(iss, &self.config_path);
         let body = f.get_document(&url).map_err(|e| {

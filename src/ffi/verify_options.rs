@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::options::parse_algorithms;
-use super::{arg_mut, arg_str, boundary, boundary_or, jwks_error, jwks_status};
+use super::{
+    arg_mut, arg_ref, arg_str, boundary, boundary_or, jwks_client, jwks_error, jwks_status,
+};
 use crate::error::Error;
 use crate::jose::validation::VerifyOptions;
 
@@ -272,4 +274,28 @@ pub unsafe extern "C" fn jwks_verify_options_add_required_claim(
     // SAFETY: the header requires `options` to be NULL or a live per-call settings object that no
     // verify or other thread uses while it changes, and `err` to be NULL or writable.
     unsafe { set(options, err, apply) }
+}
+
+/// Whether `options` can ever verify with `client`: JWKS_OK, or JWKS_ERR_INVALID_ARGUMENT with
+/// the reason every jwks_client_verify with them would give (per-call algorithms that share
+/// none with the client's allowed ones, such as "HS256" on a client without symmetric keys).
+/// For configuration checks (nginx -t, Envoy's config load), so that a setting that can never
+/// verify fails there rather than on every request. Never blocks; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_client_check_verify_options(
+    client: *const jwks_client,
+    options: *const jwks_verify_options,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let call = || {
+        // SAFETY: the header requires `client` to be NULL (refused here) or a live client that
+        // no thread frees during the call; the client is thread-safe.
+        let client = unsafe { arg_ref(client, "client")? };
+        // SAFETY: the header requires `options` to be NULL (refused here) or a live per-call
+        // settings object that no thread changes during the call.
+        let options = unsafe { arg_ref(options, "options")? };
+        client.inner.check_verify_options(&options.inner)
+    };
+    // SAFETY: the header requires `err` to be NULL or a writable `jwks_error **`.
+    unsafe { boundary(err, call) }
 }

@@ -156,7 +156,7 @@ pub(crate) fn check_scheme(url: &str, allow_http: bool) -> Result<Origin> {
     let o = origin(url)?;
     if !o.https && !allow_http && !is_loopback(&o.host) {
         return Err(Error::invalid_argument(format!(
-            "URL {url:?} uses plain http to a non-loopback host; use https or enable allow_http"
+            "URL {url:?} uses plain http to a host that is not loopback: https is required"
         )));
     }
     Ok(o)

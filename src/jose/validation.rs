@@ -105,9 +105,17 @@ impl VerifyOptions {
                     .filter(|a| narrow.contains(a))
                     .collect();
                 if kept.is_empty() {
-                    return Err(Error::invalid_argument(
-                        "per-call algorithms share none with the client's allowed algorithms",
-                    ));
+                    let list = |algs: &[Algorithm]| {
+                        algs.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    return Err(Error::invalid_argument(format!(
+                        "per-call algorithms ({}) share none with the client's allowed algorithms ({})",
+                        list(narrow),
+                        list(&base.algorithms)
+                    )));
                 }
                 kept
             }

@@ -651,8 +651,18 @@ static void test_token_errors(const char *url) {
     expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_MISSING_CLAIM, "per-call required");
     CHECK(jwks_verify_options_set_algorithms(vo, "RS256", 5, NULL) == JWKS_OK);
     expect_verify(c, env("TOK_GOOD"), vo, JWKS_ERR_ALGORITHM_NOT_ALLOWED, "narrowed");
+    CHECK(jwks_client_check_verify_options(c, vo, NULL) == JWKS_OK);
     CHECK(jwks_verify_options_set_algorithms(vo, "HS256", 5, NULL) == JWKS_OK);
     expect_verify(c, env("TOK_HS256"), vo, JWKS_ERR_INVALID_ARGUMENT, "cannot widen");
+    {
+        /* ...which a configuration check finds before any token */
+        jwks_error *e = NULL;
+        CHECK(jwks_client_check_verify_options(c, vo, &e) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "share none") != NULL);
+        jwks_error_free(e);
+        CHECK(jwks_client_check_verify_options(NULL, vo, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(jwks_client_check_verify_options(c, NULL, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    }
     jwks_verify_options_free(vo);
     vo = jwks_verify_options_new();
     CHECK(jwks_verify_options_set_verify_exp(vo, false, NULL) == JWKS_OK);
