@@ -85,7 +85,14 @@ impl Nginx {
     }
 
     fn config_test_as(name: &str, http: &str, user: &str) -> (bool, String) {
+        let (ok, out, _) = Nginx::config_test_text(name, http, user);
+        (ok, out)
+    }
+
+    /// `config_test_as`, with the configuration's text.
+    fn config_test_text(name: &str, http: &str, user: &str) -> (bool, String, String) {
         let (dir, _) = Nginx::configure(name, 1, http, user);
+        let conf = std::fs::read_to_string(dir.join("nginx.conf")).unwrap();
         let out = Command::new("nginx")
             .arg("-t")
             .arg("-p")
@@ -96,7 +103,7 @@ impl Nginx {
             .expect("run nginx -t (is it installed?)");
         let _ = std::fs::remove_dir_all(&dir);
         let text = String::from_utf8_lossy(&out.stderr).into_owned();
-        (out.status.success(), text)
+        (out.status.success(), text, conf)
     }
 
     /// Writes the configuration of `start` into a fresh directory: the directory and port.
@@ -950,4 +957,207 @@ fn a_reload_with_an_unsafe_persist_dir_keeps_the_running_configuration() {
     assert_eq!(nginx.get("/api/x", &[("Authorization", &good)]).status, 200);
     drop(nginx);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With a fixed JWKS URL, `issuer=` makes the tokens' `iss` checked, as jwt_authn's `issuer`.
+#[test]
+fn a_fixed_url_with_an_issuer_accepts_that_issuers_tokens_only() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_audience api;
+      jwks_uri {jwks} issuer=https://idp.example.com/;
+      proxy_pass {up};
+    }}
+    location /idp/ {{
+      jwks_auth "any";
+      jwks_audience api;
+      jwks_uri {jwks};
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = b.jwks.url("/jwks"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("uri-issuer", 1, &http);
+    let token = |iss: Option<&str>| {
+        let mut c = claims();
+        if let Some(iss) = iss {
+            c["iss"] = json!(iss);
+        }
+        bearer(&b.ec.token(&c))
+    };
+    let status = |path: &str, t: &str| nginx.get(path, &[("Authorization", t)]).status;
+    assert_eq!(
+        status("/api/x", &token(Some("https://idp.example.com/"))),
+        200
+    );
+    let wrong = nginx.get(
+        "/api/x",
+        &[("Authorization", &token(Some("https://evil.example/")))],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .unwrap_or_default()
+            .contains("invalid_token"),
+        "{:?}",
+        wrong.header("www-authenticate")
+    );
+    assert_eq!(status("/api/x", &token(None)), 401, "no iss at all");
+    // The same URL without issuer= accepts any issuer: one client serves both locations.
+    assert_eq!(status("/idp/x", &token(Some("https://evil.example/"))), 200);
+    assert_eq!(b.jwks.hits("/jwks"), 1);
+}
+
+/// Everything `nginx -t` can know is checked there, and each message names the directive, the
+/// file and the line, and only settings that exist.
+#[test]
+fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let jwks = b.jwks.url("/jwks");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "algorithms-hs",
+            format!("jwks_uri {jwks};\n      jwks_algorithms HS256;"),
+            "can never verify",
+        ),
+        (
+            "algorithms-bad",
+            format!("jwks_uri {jwks};\n      jwks_algorithms \"RS256 XX999\";"),
+            "jwks_algorithms:",
+        ),
+        (
+            "issuer-http",
+            "jwks_issuer http://idp.example.com;".to_owned(),
+            "jwks_issuer: ",
+        ),
+        (
+            "uri-http",
+            "jwks_uri http://idp.example.com/jwks;".to_owned(),
+            "jwks_uri: ",
+        ),
+        (
+            "uri-param",
+            format!("jwks_uri {jwks} iss=x;"),
+            "unknown parameter",
+        ),
+        (
+            "timeout",
+            format!("jwks_uri {jwks};\n      jwks_timeout 0;"),
+            "\"jwks_timeout\" directive must be positive",
+        ),
+        (
+            "cache-time",
+            format!("jwks_uri {jwks};\n      jwks_cache_time 0;"),
+            "\"jwks_cache_time\" directive must be positive",
+        ),
+        (
+            "ca-file",
+            format!("jwks_uri {jwks};\n      jwks_ca_file /nonexistent/ca.pem;"),
+            "jwks_ca_file: ",
+        ),
+    ];
+    for (name, settings, expected) in cases {
+        let http = format!(
+            "  server {{\n    listen 127.0.0.1:{{port}};\n    location / {{\n      jwks_auth \"api\";\n      {settings}\n      return 200;\n    }}\n  }}"
+        );
+        let (ok, out, conf) = Nginx::config_test_text(&format!("t-{name}"), &http, &default_user());
+        assert!(!ok, "{name} passed nginx -t:\n{out}");
+        // The line of the directive at fault: the last of the settings.
+        let directive = settings.lines().last().unwrap().trim();
+        let line = conf
+            .lines()
+            .position(|l| l.trim() == directive)
+            .expect("the directive is in the configuration")
+            + 1;
+        assert!(out.contains(expected), "{name}: {out}");
+        assert!(
+            out.contains(&format!("nginx.conf:{line}")),
+            "{name}, line {line}: {out}"
+        );
+        assert!(
+            !out.contains("allow_http"),
+            "{name} names a setting nginx lacks: {out}"
+        );
+    }
+    // The controls: the same shapes with good values pass.
+    for settings in [
+        format!("jwks_uri {jwks} issuer=https://idp.example.com/;\n      jwks_algorithms \"RS256 ES256\";"),
+        "jwks_issuer https://idp.example.com;".to_owned(),
+        format!("jwks_uri {jwks};\n      jwks_timeout 1s;\n      jwks_cache_time 1s;"),
+    ] {
+        let http = format!(
+            "  server {{\n    listen 127.0.0.1:{{port}};\n    location / {{\n      jwks_auth \"api\";\n      {settings}\n      return 200;\n    }}\n  }}"
+        );
+        let (ok, out) = Nginx::config_test("t-good", &http);
+        assert!(ok, "{settings}: {out}");
+    }
+}
+
+/// `jwks_cache_time` is absolute, as jwt_authn's `cache_duration` and NGINX Plus's
+/// `auth_jwt_key_cache`: an IdP's `Cache-Control: max-age=3600` does not stretch it. With
+/// `jwks_cache_control on`, the IdP's header decides. Both run side by side, with traffic, in
+/// the same time: the first refetches, the second does not.
+#[test]
+fn jwks_cache_time_is_absolute_unless_cache_control_is_on() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let set = jwks(&[&b.ec, &b.rsa]);
+    for path in ["/absolute", "/headers"] {
+        b.jwks.set(
+            path,
+            Reply::json(set.clone()).with_header("cache-control", "max-age=3600"),
+        );
+    }
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_audience api;
+      jwks_uri {absolute};
+      jwks_cache_time 1s;
+      proxy_pass {up};
+    }}
+    location /idp/ {{
+      jwks_auth "idp";
+      jwks_audience api;
+      jwks_uri {headers};
+      jwks_cache_time 1s;
+      jwks_cache_control on;
+      proxy_pass {up};
+    }}
+  }}"#,
+        absolute = b.jwks.url("/absolute"),
+        headers = b.jwks.url("/headers"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("cache-time", 1, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("three fetches of the absolute set", || {
+        assert_eq!(nginx.get("/api/x", &[("Authorization", &good)]).status, 200);
+        assert_eq!(nginx.get("/idp/x", &[("Authorization", &good)]).status, 200);
+        thread::sleep(Duration::from_millis(100));
+        b.jwks.hits("/absolute") >= 3
+    });
+    assert_eq!(
+        b.jwks.hits("/headers"),
+        1,
+        "max-age=3600 kept the other set"
+    );
 }

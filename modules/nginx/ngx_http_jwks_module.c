@@ -30,6 +30,8 @@ typedef struct {
     ngx_uint_t                  persist_line;
     ngx_msec_t                  timeout;
     ngx_msec_t                  lifespan;
+    ngx_flag_t                  cache_control; /* honour the IdP's Cache-Control */
+    jwks_client                *probe;        /* the configuration check's client (master) */
     jwks_client                *client;       /* made in init_process */
     ngx_connection_t           *wakeup;       /* the completion descriptor's connection */
 } ngx_http_jwks_source_t;
@@ -48,6 +50,7 @@ typedef struct {
     ngx_flag_t                  enabled;      /* NGX_CONF_UNSET until jwks_auth */
     ngx_str_t                   realm;
     ngx_str_t                   uri;
+    ngx_str_t                   uri_issuer;   /* jwks_uri's issuer=, or empty */
     ngx_array_t                *issuers;
     ngx_str_t                   ca_file;
     ngx_str_t                   persist_dir;  /* data NULL until set */
@@ -55,10 +58,14 @@ typedef struct {
     ngx_uint_t                  persist_line;
     ngx_msec_t                  timeout;
     ngx_msec_t                  lifespan;
+    ngx_flag_t                  lifespan_set; /* jwks_cache_time given here or outside */
+    ngx_flag_t                  cache_control;
     ngx_array_t                *audiences;    /* ngx_str_t */
     ngx_msec_t                  leeway;
     ngx_flag_t                  verify_iat;
     ngx_str_t                   algorithms;
+    ngx_str_t                   algorithms_file; /* where jwks_algorithms was set */
+    ngx_uint_t                  algorithms_line;
     ngx_http_complex_value_t   *token;
     ngx_array_t                *requires;     /* ngx_http_jwks_require_t */
     ngx_int_t                   source;       /* index in the main conf's sources */
@@ -96,6 +103,14 @@ static char *ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_persist_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_ca_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_cache_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_positive(ngx_conf_t *cf, void *post, void *data);
+
+static ngx_conf_post_handler_pt  ngx_http_jwks_positive_post = ngx_http_jwks_positive;
 static ngx_int_t ngx_http_jwks_init_process(ngx_cycle_t *cycle);
 static void ngx_http_jwks_exit_process(ngx_cycle_t *cycle);
 
@@ -110,15 +125,15 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
       NULL },
 
     { ngx_string("jwks_uri"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_jwks_uri,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_jwks_loc_conf_t, uri),
+      0,
       NULL },
 
     { ngx_string("jwks_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_array_slot,
+      ngx_http_jwks_issuer,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, issuers),
       NULL },
@@ -146,7 +161,7 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
 
     { ngx_string("jwks_algorithms"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_jwks_algorithms,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, algorithms),
       NULL },
@@ -160,7 +175,7 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
 
     { ngx_string("jwks_ca_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_jwks_ca_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, ca_file),
       NULL },
@@ -170,13 +185,20 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, timeout),
-      NULL },
+      &ngx_http_jwks_positive_post },
 
     { ngx_string("jwks_cache_time"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
+      ngx_http_jwks_cache_time,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, lifespan),
+      &ngx_http_jwks_positive_post },
+
+    { ngx_string("jwks_cache_control"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_jwks_loc_conf_t, cache_control),
       NULL },
 
     { ngx_string("jwks_persist_dir"),
@@ -275,6 +297,8 @@ ngx_http_jwks_create_loc_conf(ngx_conf_t *cf)
     conf->token = NGX_CONF_UNSET_PTR;
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->lifespan = NGX_CONF_UNSET_MSEC;
+    conf->lifespan_set = NGX_CONF_UNSET;
+    conf->cache_control = NGX_CONF_UNSET;
     conf->leeway = NGX_CONF_UNSET_MSEC;
     conf->verify_iat = NGX_CONF_UNSET;
     conf->source = -1;
@@ -318,7 +342,170 @@ ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* jwks_require $value ... [error=401|403]: every value must be non-empty and not "0". */
+/* Checks a key source setting at its directive's line, with a client made and freed at once
+ * (it starts no thread and fetches nothing), so the library's own rules apply: a plain-http
+ * URL to a host that is not loopback, an unreadable CA file. */
+static char *
+ngx_http_jwks_check_setting(ngx_conf_t *cf, const char *directive, ngx_str_t *uri,
+    ngx_str_t *issuer, ngx_str_t *ca_file)
+{
+    static const char   any_url[] = "https://127.0.0.1/";
+    jwks_options       *o;
+    jwks_client        *c = NULL;
+    jwks_error         *err = NULL;
+    jwks_status         s;
+
+    o = jwks_options_new();
+    if (uri != NULL) {
+        s = jwks_options_set_uri(o, (const char *) uri->data, uri->len, &err);
+    } else if (issuer != NULL) {
+        s = jwks_options_add_allowed_issuer(o, (const char *) issuer->data, issuer->len, &err);
+    } else {
+        s = jwks_options_set_uri(o, any_url, sizeof(any_url) - 1, &err);
+    }
+    if (s == JWKS_OK && ca_file != NULL) {
+        s = jwks_options_add_ca_file(o, (const char *) ca_file->data, ca_file->len, &err);
+    }
+    if (s == JWKS_OK) {
+        s = jwks_client_new(o, &c, &err);
+    }
+    jwks_options_free(o);
+    if (s != JWKS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s: %s", directive, jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_CONF_ERROR;
+    }
+    jwks_client_free(c);
+    return NGX_CONF_OK;
+}
+
+
+/* jwks_uri URL [issuer=ISS]: the JWKS URL, and the issuer its tokens must name. */
+static char *
+ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_str_t                 *value;
+
+    if (jlcf->uri.data != NULL) {
+        return "is duplicate";
+    }
+    value = cf->args->elts;
+    if (value[1].len == 0) {
+        return "needs a URL";
+    }
+    jlcf->uri = value[1];
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= sizeof("issuer=") - 1
+            || ngx_strncmp(value[2].data, "issuer=", sizeof("issuer=") - 1) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "jwks_uri: unknown parameter \"%V\" (the one parameter is "
+                               "issuer=ISS, the issuer the tokens must name)", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+        jlcf->uri_issuer.data = value[2].data + sizeof("issuer=") - 1;
+        jlcf->uri_issuer.len = value[2].len - (sizeof("issuer=") - 1);
+    }
+    return ngx_http_jwks_check_setting(cf, "jwks_uri", &jlcf->uri, NULL, NULL);
+}
+
+
+/* jwks_issuer ISS: an issuer found by discovery; a plain-http one is refused here. */
+static char *
+ngx_http_jwks_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+    char       *rv;
+
+    rv = ngx_conf_set_str_array_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+    value = cf->args->elts;
+    return ngx_http_jwks_check_setting(cf, "jwks_issuer", NULL, &value[1], NULL);
+}
+
+
+/* jwks_ca_file PATH: relative to the configuration's directory, as ssl_certificate; read now
+ * to check it (workers read it again). */
+static char *
+ngx_http_jwks_ca_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    char                      *rv;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+    if (jlcf->ca_file.len == 0) {
+        return NGX_CONF_OK;
+    }
+    if (ngx_conf_full_name(cf->cycle, &jlcf->ca_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+    return ngx_http_jwks_check_setting(cf, "jwks_ca_file", NULL, NULL, &jlcf->ca_file);
+}
+
+
+/* jwks_algorithms "RS256 ES256": the list is checked here; whether it can ever verify with the
+ * key source's client is checked per location, naming this line. */
+static char *
+ngx_http_jwks_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    jwks_verify_options       *vo;
+    jwks_error                *err = NULL;
+    jwks_status                s;
+    char                      *rv;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+    jlcf->algorithms_file = cf->conf_file->file.name;
+    jlcf->algorithms_line = cf->conf_file->line;
+
+    vo = jwks_verify_options_new();
+    s = jwks_verify_options_set_algorithms(vo, (const char *) jlcf->algorithms.data,
+                                           jlcf->algorithms.len, &err);
+    jwks_verify_options_free(vo);
+    if (s != JWKS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks_algorithms: %s",
+                           jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+
+/* jwks_cache_time TIME: how long key sets are kept, whatever the IdP's Cache-Control says
+ * (unless jwks_cache_control on). */
+static char *
+ngx_http_jwks_cache_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    char                      *rv;
+
+    rv = ngx_conf_set_msec_slot(cf, cmd, conf);
+    if (rv == NGX_CONF_OK) {
+        jlcf->lifespan_set = 1;
+    }
+    return rv;
+}
+
+
+static char *
+ngx_http_jwks_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    return *ms == 0 ? "must be positive" : NGX_CONF_OK;
+}
+
+
 /* jwks_persist_dir PATH: a path relative to the prefix, as nginx's own paths; where it was set
  * is kept for the messages of the directory's check, which runs after the whole configuration
  * is read (see ngx_http_jwks_core_init_conf). */
@@ -344,6 +531,7 @@ ngx_http_jwks_persist_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* jwks_require $value ... [error=401|403]: every value must be non-empty and not "0". */
 static char *
 ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -487,6 +675,13 @@ ngx_http_jwks_free_verify_options(void *data)
 }
 
 
+static void
+ngx_http_jwks_free_probe(void *data)
+{
+    jwks_client_free(data);
+}
+
+
 static ngx_int_t
 ngx_http_jwks_same_str(ngx_str_t *a, ngx_str_t *b)
 {
@@ -551,6 +746,9 @@ ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log, ngx_ui
         s = jwks_options_set_timeout_ms(o, src->timeout, &err);
     }
     if (s == JWKS_OK) {
+        s = jwks_options_set_honor_cache_headers(o, src->cache_control ? true : false, &err);
+    }
+    if (s == JWKS_OK) {
         s = src->uri.len ? jwks_options_set_lifespan_ms(o, src->lifespan, &err)
                          : jwks_options_set_issuer_ttl_ms(o, src->lifespan, &err);
     }
@@ -580,6 +778,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     jwks_error                 *err = NULL;
     jwks_status                 s = JWKS_OK;
     ngx_uint_t                  i;
+    ngx_flag_t                  cache_control;
 
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
@@ -587,6 +786,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* The key source is inherited as a whole: a URL or issuers set here replace both. */
     if (conf->uri.data == NULL && conf->issuers == NGX_CONF_UNSET_PTR) {
         conf->uri = prev->uri;
+        conf->uri_issuer = prev->uri_issuer;
         conf->issuers = prev->issuers;
     }
     if (conf->uri.data == NULL) {
@@ -606,10 +806,22 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_msec_value(conf->lifespan, prev->lifespan, 300000);
+    ngx_conf_merge_value(conf->lifespan_set, prev->lifespan_set, 0);
+    ngx_conf_merge_value(conf->cache_control, prev->cache_control, NGX_CONF_UNSET);
+    /* The IdP's Cache-Control decides only when no jwks_cache_time says otherwise. */
+    cache_control = conf->cache_control != NGX_CONF_UNSET ? conf->cache_control
+                                                          : !conf->lifespan_set;
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
     ngx_conf_merge_msec_value(conf->leeway, prev->leeway, NGX_CONF_UNSET_MSEC);
     ngx_conf_merge_value(conf->verify_iat, prev->verify_iat, 0);
-    ngx_conf_merge_str_value(conf->algorithms, prev->algorithms, "");
+    if (conf->algorithms.data == NULL) {
+        conf->algorithms = prev->algorithms;
+        conf->algorithms_file = prev->algorithms_file;
+        conf->algorithms_line = prev->algorithms_line;
+    }
+    if (conf->algorithms.data == NULL) {
+        ngx_str_set(&conf->algorithms, "");
+    }
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_ptr_value(conf->requires, prev->requires, NULL);
 
@@ -619,7 +831,9 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->uri.len && conf->issuers) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "jwks_uri and jwks_issuer exclude each other in one location");
+                           "jwks_uri and jwks_issuer exclude each other in one location "
+                           "(to check the issuer of a fixed URL's tokens: "
+                           "jwks_uri URL issuer=ISS)");
         return NGX_CONF_ERROR;
     }
     if (conf->uri.len == 0 && conf->issuers == NULL) {
@@ -637,7 +851,8 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             && ngx_http_jwks_same_str(&src[i].ca_file, &conf->ca_file)
             && ngx_http_jwks_same_str(&src[i].persist_dir, &conf->persist_dir)
             && src[i].timeout == conf->timeout
-            && src[i].lifespan == conf->lifespan)
+            && src[i].lifespan == conf->lifespan
+            && src[i].cache_control == cache_control)
         {
             break;
         }
@@ -656,6 +871,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         src->persist_line = conf->persist_line;
         src->timeout = conf->timeout;
         src->lifespan = conf->lifespan;
+        src->cache_control = cache_control;
 
         /* Checks the settings now (URL scheme, CA file): a client made and freed in the
          * master, which starts no thread and fetches nothing. Workers make their own. */
@@ -670,9 +886,18 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             jwks_error_free(err);
             return NGX_CONF_ERROR;
         }
-        jwks_client_free(probe);
+        /* Kept while the configuration is read, to check each location's settings with. */
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            jwks_client_free(probe);
+            return NGX_CONF_ERROR;
+        }
+        cln->handler = ngx_http_jwks_free_probe;
+        cln->data = probe;
+        src->probe = probe;
     }
     conf->source = i;
+    probe = ((ngx_http_jwks_source_t *) jmcf->sources.elts)[i].probe;
 
     /* Per-location checks: audiences, leeway, algorithms. */
     conf->verify = jwks_verify_options_new();
@@ -702,8 +927,23 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                                (const char *) conf->algorithms.data,
                                                conf->algorithms.len, &err);
     }
+    if (s == JWKS_OK && conf->uri_issuer.len) {
+        s = jwks_verify_options_set_issuer(conf->verify, (const char *) conf->uri_issuer.data,
+                                           conf->uri_issuer.len, &err);
+    }
     if (s != JWKS_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks: %s", jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_CONF_ERROR;
+    }
+
+    /* A location whose settings can never verify (jwks_algorithms sharing none with what the
+     * key source allows) fails here, naming the directive, rather than on every request. */
+    if (jwks_client_check_verify_options(probe, conf->verify, &err) != JWKS_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "jwks_algorithms \"%V\" can never verify: %s in %V:%ui",
+                      &conf->algorithms, jwks_error_message(err), &conf->algorithms_file,
+                      conf->algorithms_line);
         jwks_error_free(err);
         return NGX_CONF_ERROR;
     }
