@@ -280,6 +280,55 @@ fn stale_keys_keep_serving_when_the_jwks_server_dies() {
     });
 }
 
+/// `cache_duration` is absolute, as jwt_authn's: an IdP's `Cache-Control: max-age=3600` does
+/// not stretch it. Without it, the IdP's header decides. Both run side by side, with traffic,
+/// in the same time: the first refetches, the second does not.
+#[test]
+fn cache_duration_is_absolute_as_jwt_authns() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let set = jwks(&[&b.ec, &b.rsa]);
+    for path in ["/absolute", "/headers"] {
+        b.jwks.set(
+            path,
+            Reply::json(set.clone()).with_header("cache-control", "max-age=3600"),
+        );
+    }
+    let mut absolute = api_filter(&b);
+    absolute["remote_jwks"] = json!({
+        "http_uri": {"uri": b.jwks.url("/absolute"), "timeout": "2s"},
+        "cache_duration": "1s"
+    });
+    let mut headers = api_filter(&b);
+    headers["remote_jwks"] = json!({"http_uri": {"uri": b.jwks.url("/headers"), "timeout": "2s"}});
+    let envoy = start(
+        "cache-duration",
+        &[Listener::Module(absolute), Listener::Module(headers)],
+        &b.upstream,
+        None,
+    );
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("three fetches of the absolute set", || {
+        for listener in 0..2 {
+            assert_eq!(
+                envoy
+                    .get(listener, "/api/x", &[("Authorization", &good)])
+                    .status,
+                200
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
+        b.jwks.hits("/absolute") >= 3
+    });
+    assert_eq!(
+        b.jwks.hits("/headers"),
+        1,
+        "max-age=3600 kept the other set"
+    );
+}
+
 #[test]
 fn a_cold_cache_with_the_idp_down_answers_503() {
     if !available() {

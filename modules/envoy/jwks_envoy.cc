@@ -313,9 +313,11 @@ void parse_config(const std::string &filter_name, const std::string &bytes, Conf
                   err);
         }
         if (r.contains("cache_duration")) {
+            // Absolute, as jwt_authn's: the IdP's Cache-Control does not stretch it.
             check(jwks_options_set_lifespan_ms(
                       o, duration_ms(r["cache_duration"], "remote_jwks.cache_duration"), &err),
                   err);
+            check(jwks_options_set_honor_cache_headers(o, false, &err), err);
         }
         if (j.contains("issuer")) {
             std::string iss = text(j["issuer"], "issuer");
