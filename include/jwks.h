@@ -1197,6 +1197,33 @@ jwks_status jwks_options_set_uri(jwks_options *options,
                                  jwks_error **err);
 
 /**
+ * A key set held by the client instead of fetched (NGINX Plus's auth_jwt_key_file, jwt_authn's
+ * local_jwks): the JWK Set's JSON text, copied. Parsed by jwks_client_new with the rules of a
+ * fetched set: a set with no usable key fails there (JWKS_ERR_NO_SIGNING_KEYS, or
+ * JWKS_ERR_INVALID_JWKS), as does one larger than max_response_bytes. Never refreshed, no
+ * request is ever made, and a token whose kid the set lacks answers JWKS_ERR_KEY_NOT_FOUND at
+ * once (the non-blocking calls too: never JWKS_PENDING). Excludes jwks_options_set_uri and
+ * discovery (jwks_client_new refuses the mix). The empty text turns it off.
+ */
+jwks_status jwks_options_set_local_jwks(jwks_options *options,
+                                        const char *json,
+                                        size_t json_len,
+                                        jwks_error **err);
+
+/**
+ * jwks_options_set_local_jwks from a file, read when the client is made (each jwks_client_new
+ * reads it again; nothing reads it per request). The file is trusted only as a key file should
+ * be: a regular file (a FIFO never makes the read wait), owned by root or by the process's
+ * effective user, not writable by group or others; jwks_client_new refuses anything else with
+ * JWKS_ERR_INVALID_ARGUMENT, naming the check. The path is copied; the empty path turns it
+ * off.
+ */
+jwks_status jwks_options_set_local_jwks_file(jwks_options *options,
+                                             const char *path,
+                                             size_t path_len,
+                                             jwks_error **err);
+
+/**
  * Keeps the fetched set for the lifespan (default on). Off: every lookup fetches.
  */
 jwks_status jwks_options_set_cache_jwk_set(jwks_options *options, bool enabled, jwks_error **err);

@@ -60,6 +60,6 @@ pub use jose::keys::{match_kid, Key, KeySet, SkippedKey, RSA_MAX_BITS, RSA_MIN_B
 pub use jose::validation::{Validation, VerifyOptions};
 pub use log::{LogFn, LogLevel, Logger};
 pub use options::{
-    ClientOptions, MAX_CACHED_KEYS_LIMIT, MAX_ISSUERS_LIMIT, MAX_KIDLESS_CANDIDATES,
+    ClientOptions, LocalJwks, MAX_CACHED_KEYS_LIMIT, MAX_ISSUERS_LIMIT, MAX_KIDLESS_CANDIDATES,
 };
 pub use stats::Stats;

@@ -20,6 +20,12 @@ pub struct ClientOptions {
     pub uri: String,
     /// Issuer discovery: used when `uri` is empty (and then some issuer must be allowed).
     pub discovery: DiscoveryOptions,
+    /// A key set held by the client instead of fetched (NGINX Plus's `auth_jwt_key_file`,
+    /// jwt_authn's `local_jwks`): its JSON text, or a file read once, when the client is made.
+    /// Parsed with the rules of a fetched set (a set with no usable key, or larger than
+    /// `max_response_bytes`, fails [`crate::Client::new`]); never refreshed, and a token whose
+    /// kid it lacks is "key not found" at once. Excludes `uri` and discovery. None by default.
+    pub local_jwks: Option<LocalJwks>,
     /// Keep the fetched set for `lifespan` (default on). Off: every lookup fetches.
     pub cache_jwk_set: bool,
     /// How long a fetched set (and a cached key) is used before it is fetched again. 300 s.
@@ -111,6 +117,18 @@ pub struct ClientOptions {
     pub fetcher: Option<Arc<dyn HttpFetch>>,
 }
 
+/// Where a local key set comes from ([`ClientOptions::local_jwks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalJwks {
+    /// The JWK Set's JSON text.
+    Text(String),
+    /// A file holding it, read when the client is made. It is trusted only as a key file
+    /// should be: a regular file (a FIFO never makes the read wait), owned by root or by the
+    /// process's effective user, not writable by group or others.
+    File(PathBuf),
+}
+
 /// The largest `max_cached_keys` accepted: memory grows with the keys cached, not with the
 /// bound, but a bound past this is a mistake.
 pub const MAX_CACHED_KEYS_LIMIT: usize = 1_000_000;
@@ -136,6 +154,7 @@ impl Default for ClientOptions {
         ClientOptions {
             uri: String::new(),
             discovery: DiscoveryOptions::default(),
+            local_jwks: None,
             cache_jwk_set: true,
             lifespan: Duration::from_secs(300),
             honor_cache_headers: true,

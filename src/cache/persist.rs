@@ -206,6 +206,57 @@ fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
     options.open(path)
 }
 
+/// The text of a key file the configuration names (a local key set): a regular file, opened
+/// without blocking (a FIFO never makes this wait) and checked on the open descriptor, owned
+/// by root or by the process's effective user, not writable by group or others, and at most
+/// `max` bytes. Otherwise, why not (a phrase after the file's name).
+pub(crate) fn read_key_file(path: &Path, max: usize) -> Result<String, String> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    let file = options
+        .open(path)
+        .map_err(|e| format!("cannot be opened: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot be examined: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err("is not a regular file".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let euid = crate::os::effective_uid();
+        if meta.uid() != 0 && meta.uid() != euid {
+            return Err(format!(
+                "is owned by uid {}, neither root nor this process's effective uid {euid}",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "is writable by group or others (mode {:o})",
+                meta.mode() & 0o7777
+            ));
+        }
+    }
+    if meta.len() > max as u64 {
+        return Err(format!("is larger than max_response_bytes ({max})"));
+    }
+    let mut text = String::new();
+    file.take(max as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot be read as UTF-8 text: {e}"))?;
+    if text.len() > max {
+        return Err(format!("is larger than max_response_bytes ({max})"));
+    }
+    Ok(text)
+}
+
 /// Whether an opened saved file may be trusted, as OpenSSH's StrictModes trusts
 /// `authorized_keys`: a regular file (checked on the open descriptor, not the path), owned by
 /// the process's effective user, not writable by group or others, in a directory that others

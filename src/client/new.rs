@@ -121,7 +121,20 @@ impl Client {
                 max: o.failure_backoff_max,
             },
         };
-        let mode = if o.uri.is_empty() {
+        let local = match &o.local_jwks {
+            None => None,
+            Some(local) => {
+                invalid_if(
+                    !o.uri.is_empty() || o.discovery.is_enabled(),
+                    "local_jwks, uri and issuer discovery exclude each other: a client has one \
+                     key source",
+                )?;
+                Some(Arc::new(local_set(local, o.max_response_bytes, &policy)?))
+            }
+        };
+        let mode = if local.is_some() {
+            Mode::Fixed(Arc::new(Source::local(rules)))
+        } else if o.uri.is_empty() {
             if !o.discovery.is_enabled() {
                 return Err(Error::invalid_argument(
                     "no JWKS URL and no issuers: set uri, or allowed/static issuers for discovery",
@@ -174,13 +187,16 @@ impl Client {
         // Start warm from the last-known-good files, if any (no request).
         let f = &client.inner.fetching;
         match &client.inner.mode {
-            Mode::Fixed(source) => {
-                source.load_persisted(f);
-            }
+            Mode::Fixed(source) => match local {
+                Some(set) => source.install_local(f, set),
+                None => {
+                    source.load_persisted(f);
+                }
+            },
             Mode::Discovery(d) => d.load_saved_issuers(f),
         }
         // With the set cache off (fixed mode) nothing is kept, so there is nothing to refresh.
-        if o.background_refresh && (o.cache_jwk_set || o.uri.is_empty()) {
+        if o.background_refresh && o.local_jwks.is_none() && (o.cache_jwk_set || o.uri.is_empty()) {
             // Started by the first cached set; until then nothing is due. Without one, look
             // again soon enough to catch a set well before it expires.
             let lifespan = if o.uri.is_empty() {
@@ -215,4 +231,25 @@ fn persist_dir_error(dir: &std::path::Path, reason: String) -> Error {
 pub fn check_persist_dir(dir: &std::path::Path, uid: u32, gid: u32) -> Result<()> {
     crate::cache::persist::check_dir_for(dir, uid, gid)
         .map_err(|reason| persist_dir_error(dir, reason))
+}
+
+/// The local key set, parsed with the rules of a fetched one.
+fn local_set(local: &crate::LocalJwks, max: usize, policy: &KeyPolicy) -> Result<KeySet> {
+    let text = match local {
+        crate::LocalJwks::Text(text) => {
+            if text.len() > max {
+                return Err(Error::invalid_argument(format!(
+                    "local_jwks is larger than max_response_bytes ({max})"
+                )));
+            }
+            std::borrow::Cow::Borrowed(text.as_str())
+        }
+        crate::LocalJwks::File(path) => std::borrow::Cow::Owned(
+            crate::cache::persist::read_key_file(path, max).map_err(|reason| {
+                Error::invalid_argument(format!("local_jwks file {} {reason}", path.display()))
+            })?,
+        ),
+    };
+    crate::jose::keys::parse_jwk_set(text.as_bytes(), policy)
+        .map_err(|e| Error::new(e.kind(), format!("local_jwks: {}", e.message())))
 }

@@ -48,7 +48,13 @@ pub(crate) struct Source {
     persist: Option<SavedFile>,
     /// Up while a background refresh of this set is queued or running.
     refreshing: Arc<AtomicBool>,
+    /// A local key set ([`crate::LocalJwks`]): installed once, never fetched.
+    local: bool,
 }
+
+/// How long a local key set is "fresh": for ever, in practice, without overflowing the
+/// arithmetic of ages.
+const LOCAL_LIFESPAN: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl Source {
     /// A source for the JWKS at `uri`; with `persist_dir`, its last good set is also kept in a
@@ -60,7 +66,27 @@ impl Source {
             uri,
             rules,
             refreshing: Arc::default(),
+            local: false,
         }
+    }
+
+    /// The source of a local key set: no URL, no file, nothing ever fetched; the set comes
+    /// from [`Source::install_local`].
+    pub fn local(rules: Rules) -> Source {
+        let rules = Rules {
+            cache_jwk_set: true,
+            ..rules
+        };
+        Source {
+            local: true,
+            ..Source::new("the local key set".to_owned(), rules, None)
+        }
+    }
+
+    /// Installs the local key set, fresh for ever.
+    pub fn install_local(&self, f: &Fetching, set: Arc<KeySet>) {
+        self.cache
+            .install(set, f.now(), LOCAL_LIFESPAN, Validators::default());
     }
 
     /// The set last saved by any process sharing the directory, installed with its real age
@@ -102,7 +128,7 @@ impl Source {
     /// For the background refresher: starts the refresh that is due (ahead of expiry, or
     /// past it) and returns how long until this set next needs one; None with no set yet.
     pub fn refresh_if_due(self: &Arc<Self>, f: &Arc<Fetching>) -> Option<Duration> {
-        if !self.rules.cache_jwk_set {
+        if self.local || !self.rules.cache_jwk_set {
             return None; // nothing is kept, so nothing to keep fresh
         }
         let c = self.cache.current()?;
@@ -227,6 +253,9 @@ impl Source {
         if let Some(key) = find(&inst, kid, alg) {
             return Ok(Some((key, stale)));
         }
+        if self.local {
+            return Err(key_not_found(&inst.set, kid, None));
+        }
         if let Some(error) = backing_off {
             return Err(error);
         }
@@ -262,6 +291,10 @@ impl Source {
     /// caches on the way to revalidate.
     fn fetch_and_install(&self, f: &Fetching, forced: bool) -> Result<Arc<Installed>> {
         let current = self.cache.current();
+        if self.local {
+            // Nothing to fetch: a "refresh" of a local set is the set.
+            return current.ok_or_else(|| Error::new(ErrorKind::Internal, "no local key set"));
+        }
         let was_failing = self.cache.has_failures();
         let mut extra = Vec::new();
         if let Some(c) = &current {
@@ -439,8 +472,9 @@ impl Source {
             }
             return Ok((key, stale));
         }
-        // This call fetched already: no second request for the same miss.
-        if fetched {
+        // This call fetched already: no second request for the same miss. A local set has
+        // nothing to refetch.
+        if fetched || self.local {
             return Err(key_not_found(&inst.set, kid, None));
         }
         // The set lacks the kid. While fetches back off, the last failure answers.

@@ -513,6 +513,59 @@ static void test_header_values(const char *url) {
     jwks_client_free(c);
 }
 
+/* A local key set: verifies with no request (no URL at all), an unknown kid is "not found"
+ * at once, even without blocking, and a bad set fails jwks_client_new. */
+static void test_local_jwks(void) {
+    const char *set = env("CB_JWKS");
+    jwks_options *o = jwks_options_new();
+    CHECK(jwks_options_set_local_jwks(o, set, strlen(set), NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    expect_verify(c, env("TOK_CB"), NULL, JWKS_OK, "local set");
+    expect_verify(c, env("TOK_GOOD"), NULL, JWKS_ERR_KEY_NOT_FOUND, "local set, other kid");
+    {
+        const char *other = env("TOK_GOOD");
+        jwks_token *t = NULL;
+        CHECK(jwks_client_verify_nonblocking(c, other, strlen(other), NULL, &t, NULL) == JWKS_ERR_KEY_NOT_FOUND);
+        CHECK(t == NULL);
+    }
+    jwks_stats st = stats_of(c);
+    CHECK(st.fetches == 0 && st.keys_held == 1);
+    jwks_client_free(c);
+
+    struct { const char *json; jwks_status expected; } bad[] = {
+        {"not json", JWKS_ERR_INVALID_JWKS},
+        {"{\"keys\":[]}", JWKS_ERR_NO_SIGNING_KEYS},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = jwks_options_new();
+        CHECK(jwks_options_set_local_jwks(o, bad[i].json, strlen(bad[i].json), NULL) == JWKS_OK);
+        c = SENTINEL;
+        CHECK(jwks_client_new(o, &c, NULL) == bad[i].expected && c == SENTINEL);
+        jwks_options_free(o);
+    }
+    /* One key source: a URL too is refused; a missing file names itself. */
+    o = jwks_options_new();
+    CHECK(jwks_options_set_local_jwks(o, set, strlen(set), NULL) == JWKS_OK);
+    CHECK(set_uri(o, env("JWKS_URL")) == JWKS_OK);
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_options_free(o);
+    o = jwks_options_new();
+    CHECK(jwks_options_set_local_jwks_file(o, "/nonexistent/keys.json", 22, NULL) == JWKS_OK);
+    jwks_error *e = NULL;
+    CHECK(jwks_client_new(o, &c, &e) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(e != NULL && strstr(jwks_error_message(e), "/nonexistent/keys.json") != NULL);
+    jwks_error_free(e);
+    jwks_options_free(o);
+    CHECK(jwks_options_set_local_jwks(NULL, set, strlen(set), NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_local_jwks_file(NULL, "x", 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    o = jwks_options_new();
+    CHECK(jwks_options_set_local_jwks(o, NULL, 3, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    CHECK(jwks_options_set_local_jwks(o, "\xff", 1, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+    jwks_options_free(o);
+}
+
 /* Issue 23: a saved key set someone else planted is not trusted (the forged token is refused
  * and the refusal counted), a FIFO or /dev/zero at the file's path makes nothing wait, a
  * directory others can write is refused at creation, and the process's own file (0600 in a
@@ -1471,6 +1524,7 @@ int main(void) {
     test_happy_path_and_keys(url);
     test_header_values(url);
     test_persist_trust();
+    test_local_jwks();
     test_token_errors(url);
     test_fetch_errors();
     test_tls_with_ca();

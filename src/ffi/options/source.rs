@@ -24,6 +24,51 @@ pub unsafe extern "C" fn jwks_options_set_uri(
     unsafe { set_text(options, err, uri, uri_len, "uri", apply) }
 }
 
+/// A key set held by the client instead of fetched (NGINX Plus's auth_jwt_key_file, jwt_authn's
+/// local_jwks): the JWK Set's JSON text, copied. Parsed by jwks_client_new with the rules of a
+/// fetched set: a set with no usable key fails there (JWKS_ERR_NO_SIGNING_KEYS, or
+/// JWKS_ERR_INVALID_JWKS), as does one larger than max_response_bytes. Never refreshed, no
+/// request is ever made, and a token whose kid the set lacks answers JWKS_ERR_KEY_NOT_FOUND at
+/// once (the non-blocking calls too: never JWKS_PENDING). Excludes jwks_options_set_uri and
+/// discovery (jwks_client_new refuses the mix). The empty text turns it off.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_local_jwks(
+    options: *mut jwks_options,
+    json: *const libc::c_char,
+    json_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions, json: &str| {
+        o.local_jwks = (!json.is_empty()).then(|| crate::LocalJwks::Text(json.to_owned()));
+        Ok(())
+    };
+    // SAFETY: the header requires `options` to be NULL or a live options object that no other
+    // thread uses during the call, `err` to be NULL or writable, and (`json`, `json_len`) to be
+    // NULL with length 0 or `json_len` readable bytes unchanged during the call; it is copied.
+    unsafe { set_text(options, err, json, json_len, "json", apply) }
+}
+
+/// jwks_options_set_local_jwks from a file, read when the client is made (each jwks_client_new
+/// reads it again; nothing reads it per request). The file is trusted only as a key file should
+/// be: a regular file (a FIFO never makes the read wait), owned by root or by the process's
+/// effective user, not writable by group or others; jwks_client_new refuses anything else with
+/// JWKS_ERR_INVALID_ARGUMENT, naming the check. The path is copied; the empty path turns it
+/// off.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_options_set_local_jwks_file(
+    options: *mut jwks_options,
+    path: *const libc::c_char,
+    path_len: usize,
+    err: *mut *mut jwks_error,
+) -> jwks_status {
+    let apply = |o: &mut ClientOptions, path: &str| {
+        o.local_jwks = (!path.is_empty()).then(|| crate::LocalJwks::File(path.into()));
+        Ok(())
+    };
+    // SAFETY: as jwks_options_set_local_jwks, with (`path`, `path_len`) the string in.
+    unsafe { set_text(options, err, path, path_len, "path", apply) }
+}
+
 /// Keeps the fetched set for the lifespan (default on). Off: every lookup fetches.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_cache_jwk_set(
