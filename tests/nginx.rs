@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::backends::Backends;
 use support::cbuild;
-use support::http::{bearer, get, Response};
+use support::http::{bearer, get, request, Response};
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::{free_port, wait_until};
@@ -1160,4 +1160,112 @@ fn jwks_cache_time_is_absolute_unless_cache_control_is_on() {
         1,
         "max-age=3600 kept the other set"
     );
+}
+
+/// `jwks_key_file` (NGINX Plus's `auth_jwt_key_file`): the master reads the file when the
+/// configuration is loaded, at start and on each reload, and never per request; it is trusted
+/// only with strict modes (`nginx -t` and a reload refuse a file others can write).
+#[test]
+fn a_key_file_verifies_with_no_request_and_is_read_again_on_reload() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let dir = std::env::temp_dir().join(format!("jwks-keys-for-nginx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys.json");
+    let write = |keys: &[&TestKey], mode: u32| {
+        std::fs::write(&file, jwks(keys)).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write(&[&b.ec], 0o644);
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_audience api;
+      jwks_key_file {file};
+      proxy_pass {up};
+    }}
+  }}"#,
+        file = file.display(),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("key-file", 2, &http);
+    let (ec, rsa) = (
+        bearer(&b.ec.token(&claims())),
+        bearer(&b.rsa.token(&claims())),
+    );
+    let status = |t: &str| nginx.get("/api/x", &[("Authorization", t)]).status;
+    assert_eq!(status(&ec), 200);
+    assert_eq!(status(&rsa), 401, "a kid the file lacks");
+    // Never read per request: the workers hold the set the master read.
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(status(&ec), 200);
+
+    // Read again on reload.
+    write(&[&b.rsa], 0o644);
+    nginx.signal(libc::SIGHUP);
+    wait_until("the reloaded key file", || {
+        status(&rsa) == 200 && status(&ec) == 401
+    });
+
+    // A reload with a file others can write is refused; the running set keeps serving.
+    write(&[&b.ec], 0o666);
+    nginx.signal(libc::SIGHUP);
+    wait_until("the refused reload", || {
+        nginx.error_log().contains("writable by group or others")
+    });
+    assert_eq!(status(&rsa), 200);
+    assert_eq!(b.jwks.hits("/jwks"), 0, "no key was ever fetched");
+
+    let (ok, out) = Nginx::config_test("key-file-t", &http);
+    assert!(
+        !ok && out.contains("jwks_key_file: ") && out.contains("nginx.conf:"),
+        "{out}"
+    );
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In `limit_except`, as NGINX Plus's `auth_jwt`: the methods the block covers need a token,
+/// the others do not.
+#[test]
+fn jwks_auth_in_limit_except_guards_only_the_other_methods() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_uri {jwks};
+      jwks_audience api;
+      limit_except GET {{
+        jwks_auth "write";
+      }}
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = b.jwks.url("/jwks"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("limit-except", 1, &http);
+    let good = bearer(&b.ec.token(&claims()));
+    assert_eq!(nginx.get("/api/x", &[]).status, 200, "GET needs no token");
+    let delete = |headers: &[(&str, &str)]| request(nginx.port, "DELETE", "/api/x", headers);
+    let refused = delete(&[]);
+    assert_eq!(refused.status, 401);
+    assert!(refused
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .contains("realm=\"write\""));
+    assert_eq!(delete(&[("Authorization", &good)]).status, 200);
 }

@@ -24,6 +24,8 @@
 typedef struct {
     ngx_str_t                   uri;          /* fixed JWKS URL, or empty */
     ngx_array_t                *issuers;      /* ngx_str_t: discovery, when no uri */
+    ngx_str_t                   key_file;     /* jwks_key_file, or empty */
+    ngx_str_t                   key_json;     /* its set, read by the master: what workers use */
     ngx_str_t                   ca_file;
     ngx_str_t                   persist_dir;  /* full path, NUL-terminated; or empty */
     ngx_str_t                   persist_file; /* where jwks_persist_dir was set, for messages */
@@ -52,6 +54,7 @@ typedef struct {
     ngx_str_t                   uri;
     ngx_str_t                   uri_issuer;   /* jwks_uri's issuer=, or empty */
     ngx_array_t                *issuers;
+    ngx_str_t                   key_file;     /* data NULL until set */
     ngx_str_t                   ca_file;
     ngx_str_t                   persist_dir;  /* data NULL until set */
     ngx_str_t                   persist_file;
@@ -104,6 +107,7 @@ static char *ngx_http_jwks_require(ngx_conf_t *cf, ngx_command_t *cmd, void *con
 static char *ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_persist_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_ca_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -118,98 +122,120 @@ static void ngx_http_jwks_exit_process(ngx_cycle_t *cycle);
 static ngx_command_t  ngx_http_jwks_commands[] = {
 
     { ngx_string("jwks_auth"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_auth,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("jwks_uri"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE12,
       ngx_http_jwks_uri,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
+    { ngx_string("jwks_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
+      ngx_http_jwks_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("jwks_issuer"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_issuer,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, issuers),
       NULL },
 
     { ngx_string("jwks_audience"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_conf_set_str_array_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, audiences),
       NULL },
 
     { ngx_string("jwks_leeway"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, leeway),
       NULL },
 
     { ngx_string("jwks_verify_iat"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, verify_iat),
       NULL },
 
     { ngx_string("jwks_algorithms"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_algorithms,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, algorithms),
       NULL },
 
     { ngx_string("jwks_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, token),
       NULL },
 
     { ngx_string("jwks_ca_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_ca_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, ca_file),
       NULL },
 
     { ngx_string("jwks_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, timeout),
       &ngx_http_jwks_positive_post },
 
     { ngx_string("jwks_cache_time"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_cache_time,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, lifespan),
       &ngx_http_jwks_positive_post },
 
     { ngx_string("jwks_cache_control"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, cache_control),
       NULL },
 
     { ngx_string("jwks_persist_dir"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_TAKE1,
       ngx_http_jwks_persist_dir,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_jwks_loc_conf_t, persist_dir),
       NULL },
 
     { ngx_string("jwks_require"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
+      |NGX_CONF_1MORE,
       ngx_http_jwks_require,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -347,7 +373,7 @@ ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * URL to a host that is not loopback, an unreadable CA file. */
 static char *
 ngx_http_jwks_check_setting(ngx_conf_t *cf, const char *directive, ngx_str_t *uri,
-    ngx_str_t *issuer, ngx_str_t *ca_file)
+    ngx_str_t *issuer, ngx_str_t *ca_file, ngx_str_t *key_file)
 {
     static const char   any_url[] = "https://127.0.0.1/";
     jwks_options       *o;
@@ -360,6 +386,9 @@ ngx_http_jwks_check_setting(ngx_conf_t *cf, const char *directive, ngx_str_t *ur
         s = jwks_options_set_uri(o, (const char *) uri->data, uri->len, &err);
     } else if (issuer != NULL) {
         s = jwks_options_add_allowed_issuer(o, (const char *) issuer->data, issuer->len, &err);
+    } else if (key_file != NULL) {
+        s = jwks_options_set_local_jwks_file(o, (const char *) key_file->data, key_file->len,
+                                             &err);
     } else {
         s = jwks_options_set_uri(o, any_url, sizeof(any_url) - 1, &err);
     }
@@ -407,7 +436,31 @@ ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         jlcf->uri_issuer.data = value[2].data + sizeof("issuer=") - 1;
         jlcf->uri_issuer.len = value[2].len - (sizeof("issuer=") - 1);
     }
-    return ngx_http_jwks_check_setting(cf, "jwks_uri", &jlcf->uri, NULL, NULL);
+    return ngx_http_jwks_check_setting(cf, "jwks_uri", &jlcf->uri, NULL, NULL, NULL);
+}
+
+
+/* jwks_key_file PATH: a local JWK Set (NGINX Plus's auth_jwt_key_file), relative to the
+ * configuration's directory. The master reads it when the configuration is loaded (start and
+ * reload) and the workers get its set; nothing reads it per request. */
+static char *
+ngx_http_jwks_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_str_t                 *value;
+
+    if (jlcf->key_file.data != NULL) {
+        return "is duplicate";
+    }
+    value = cf->args->elts;
+    if (value[1].len == 0) {
+        return "needs a path";
+    }
+    jlcf->key_file = value[1];
+    if (ngx_conf_full_name(cf->cycle, &jlcf->key_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+    return ngx_http_jwks_check_setting(cf, "jwks_key_file", NULL, NULL, NULL, &jlcf->key_file);
 }
 
 
@@ -423,7 +476,7 @@ ngx_http_jwks_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
     value = cf->args->elts;
-    return ngx_http_jwks_check_setting(cf, "jwks_issuer", NULL, &value[1], NULL);
+    return ngx_http_jwks_check_setting(cf, "jwks_issuer", NULL, &value[1], NULL, NULL);
 }
 
 
@@ -445,7 +498,7 @@ ngx_http_jwks_ca_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_conf_full_name(cf->cycle, &jlcf->ca_file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-    return ngx_http_jwks_check_setting(cf, "jwks_ca_file", NULL, NULL, &jlcf->ca_file);
+    return ngx_http_jwks_check_setting(cf, "jwks_ca_file", NULL, NULL, &jlcf->ca_file, NULL);
 }
 
 
@@ -682,6 +735,35 @@ ngx_http_jwks_free_probe(void *data)
 }
 
 
+/* Copies the probe's local set (jwks_key_file, read when the configuration is loaded) into the
+ * configuration, for the workers' clients. */
+static ngx_int_t
+ngx_http_jwks_keep_local_set(ngx_conf_t *cf, ngx_http_jwks_source_t *src)
+{
+    jwks_key_set  *set = NULL;
+    jwks_error    *err = NULL;
+    const char    *json;
+    size_t         len = 0;
+
+    if (jwks_client_get_jwk_set(src->probe, false, &set, &err) != JWKS_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks_key_file: %s", jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_ERROR;
+    }
+    json = jwks_key_set_json(set, &len);
+    src->key_json.data = ngx_pnalloc(cf->pool, len + 1);
+    if (src->key_json.data == NULL) {
+        jwks_key_set_free(set);
+        return NGX_ERROR;
+    }
+    ngx_memcpy(src->key_json.data, json, len);
+    src->key_json.data[len] = '\0';
+    src->key_json.len = len;
+    jwks_key_set_free(set);
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_jwks_same_str(ngx_str_t *a, ngx_str_t *b)
 {
@@ -725,7 +807,13 @@ ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log, ngx_ui
 
     o = jwks_options_new();
 
-    if (src->uri.len) {
+    if (src->key_file.len) {
+        /* The probe reads and checks the file; workers use the set the master read. */
+        s = probe ? jwks_options_set_local_jwks_file(o, (const char *) src->key_file.data,
+                                                     src->key_file.len, &err)
+                  : jwks_options_set_local_jwks(o, (const char *) src->key_json.data,
+                                                src->key_json.len, &err);
+    } else if (src->uri.len) {
         s = jwks_options_set_uri(o, (const char *) src->uri.data, src->uri.len, &err);
     } else if (src->issuers) {
         iss = src->issuers->elts;
@@ -748,7 +836,7 @@ ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log, ngx_ui
     if (s == JWKS_OK) {
         s = jwks_options_set_honor_cache_headers(o, src->cache_control ? true : false, &err);
     }
-    if (s == JWKS_OK) {
+    if (s == JWKS_OK && !src->key_file.len) {
         s = src->uri.len ? jwks_options_set_lifespan_ms(o, src->lifespan, &err)
                          : jwks_options_set_issuer_ttl_ms(o, src->lifespan, &err);
     }
@@ -783,14 +871,21 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
 
-    /* The key source is inherited as a whole: a URL or issuers set here replace both. */
-    if (conf->uri.data == NULL && conf->issuers == NGX_CONF_UNSET_PTR) {
+    /* The key source is inherited as a whole: a URL, issuers or a key file set here replace
+     * all three. */
+    if (conf->uri.data == NULL && conf->issuers == NGX_CONF_UNSET_PTR
+        && conf->key_file.data == NULL)
+    {
         conf->uri = prev->uri;
         conf->uri_issuer = prev->uri_issuer;
         conf->issuers = prev->issuers;
+        conf->key_file = prev->key_file;
     }
     if (conf->uri.data == NULL) {
         ngx_str_set(&conf->uri, "");
+    }
+    if (conf->key_file.data == NULL) {
+        ngx_str_set(&conf->key_file, "");
     }
     if (conf->issuers == NGX_CONF_UNSET_PTR) {
         conf->issuers = NULL;
@@ -829,16 +924,16 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->uri.len && conf->issuers) {
+    if ((conf->uri.len != 0) + (conf->issuers != NULL) + (conf->key_file.len != 0) > 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "jwks_uri and jwks_issuer exclude each other in one location "
-                           "(to check the issuer of a fixed URL's tokens: "
+                           "jwks_uri, jwks_issuer and jwks_key_file exclude each other in one "
+                           "location (to check the issuer of a fixed URL's tokens: "
                            "jwks_uri URL issuer=ISS)");
         return NGX_CONF_ERROR;
     }
-    if (conf->uri.len == 0 && conf->issuers == NULL) {
+    if (conf->uri.len == 0 && conf->issuers == NULL && conf->key_file.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "jwks_auth needs jwks_uri or jwks_issuer");
+                           "jwks_auth needs jwks_uri, jwks_issuer or jwks_key_file");
         return NGX_CONF_ERROR;
     }
 
@@ -847,6 +942,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     src = jmcf->sources.elts;
     for (i = 0; i < jmcf->sources.nelts; i++) {
         if (ngx_http_jwks_same_str(&src[i].uri, &conf->uri)
+            && ngx_http_jwks_same_str(&src[i].key_file, &conf->key_file)
             && ngx_http_jwks_same_issuers(src[i].issuers, conf->issuers)
             && ngx_http_jwks_same_str(&src[i].ca_file, &conf->ca_file)
             && ngx_http_jwks_same_str(&src[i].persist_dir, &conf->persist_dir)
@@ -864,6 +960,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
         ngx_memzero(src, sizeof(ngx_http_jwks_source_t));
         src->uri = conf->uri;
+        src->key_file = conf->key_file;
         src->issuers = conf->issuers;
         src->ca_file = conf->ca_file;
         src->persist_dir = conf->persist_dir;
@@ -895,6 +992,11 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         cln->handler = ngx_http_jwks_free_probe;
         cln->data = probe;
         src->probe = probe;
+
+        /* A key file's set, as the probe read and checked it, is what the workers get. */
+        if (src->key_file.len && ngx_http_jwks_keep_local_set(cf, src) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
     conf->source = i;
     probe = ((ngx_http_jwks_source_t *) jmcf->sources.elts)[i].probe;

@@ -23,7 +23,12 @@ impl Response {
 
 /// One GET over its own connection (Connection: close).
 pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
-    let raw = raw_get(port, path, headers);
+    request(port, "GET", path, headers)
+}
+
+/// One request of `method`, without a body, over its own connection (Connection: close).
+pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let raw = raw_request(port, method, path, headers);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.split("\r\n");
@@ -45,10 +50,15 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Response {
 
 /// One GET over its own connection (Connection: close), returning the response's exact bytes.
 pub fn raw_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    raw_request(port, "GET", path, headers)
+}
+
+fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (n, v) in headers {
         request.push_str(&format!("{n}: {v}\r\n"));
     }
