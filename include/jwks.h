@@ -1476,6 +1476,14 @@ jwks_status jwks_client_stats(const jwks_client *client, jwks_stats *stats, jwks
 const char *jwks_token_claims(const jwks_token *token, size_t *len);
 
 /**
+ * The token's protected header as its decoded JSON text (alg, kid, typ and any other field the
+ * issuer set), NUL-terminated; lent as jwks_token_claims, with the same caution: render a
+ * field for a header with jwks_claims_header_value on this text ("/x5t", "/cty"). NULL if
+ * token is NULL. Never blocks; thread-safe.
+ */
+const char *jwks_token_header_json(const jwks_token *token, size_t *len);
+
+/**
  * One claim as text: the value at `pointer`, an RFC 6901 JSON Pointer `(pointer,
  * pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
  * "/https:~1~1example.com~1roles" for a claim named by a URI, "~1" standing for "/" and "~0"

@@ -1269,3 +1269,43 @@ fn jwks_auth_in_limit_except_guards_only_the_other_methods() {
         .contains("realm=\"write\""));
     assert_eq!(delete(&[("Authorization", &good)]).status, 200);
 }
+
+/// The token's header fields, as NGINX Plus's `$jwt_header_*` and `auth_jwt_header_set`, by the
+/// claims' rule: a field the issuer filled with CR/LF arrives escaped, never as header bytes.
+#[test]
+fn header_fields_reach_variables_escaped() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let http = format!(
+        r#"
+  jwks_header_set $thumb x5t;
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_audience api;
+      jwks_uri {jwks};
+      add_header X-Typ $jwks_header_typ always;
+      add_header X-Thumb $thumb always;
+      add_header X-Note $jwks_header_note always;
+      add_header X-Absent "[$jwks_header_cty]" always;
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = b.jwks.url("/jwks"),
+        up = b.upstream.url(""),
+    );
+    let nginx = Nginx::start("header-vars", 1, &http);
+    let header = r#"{"alg":"ES256","kid":"ec","typ":"JWT","x5t":"abc","note":"a\r\nX-Evil: 1"}"#;
+    let token =
+        b.ec.sign_raw("ES256", header.as_bytes(), claims().to_string().as_bytes());
+    let r = nginx.get("/api/x", &[("Authorization", &bearer(&token))]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-typ"), Some("JWT"));
+    assert_eq!(r.header("x-thumb"), Some("abc"));
+    assert_eq!(r.header("x-note"), Some("a\\x0D\\x0AX-Evil: 1"));
+    assert_eq!(r.header("x-evil"), None);
+    assert_eq!(r.header("x-absent"), Some("[]"));
+}

@@ -61,6 +61,30 @@ fn claims_json_is_the_payload_byte_for_byte() {
 /// Claims are user data: `claim` gives the text as signed, `header_value` the same claim safe
 /// for a header, by the rule the modules and bindings share; the whole payload compacts.
 #[test]
+fn header_json_is_the_protected_header_byte_for_byte() {
+    let key = TestKey::ec("a", "ES256");
+    let server = serve(&[&key]);
+    let client = client_for(&server);
+    // Any field the issuer set, in its order and layout, and any character in it.
+    let header = r#"{ "alg":"ES256","kid":"a", "x5t":"abc","note":"line\r\nX-Admin: 1" }"#;
+    let token = key.sign_raw("ES256", header.as_bytes(), claims().to_string().as_bytes());
+    let v = client.verify(&token).unwrap();
+    assert_eq!(v.header_json(), header);
+    assert_eq!(
+        jwks::claims_header_value(v.header_json(), "/x5t").unwrap(),
+        Some("abc".to_owned())
+    );
+    assert_eq!(
+        jwks::claims_header_value(v.header_json(), "/note").unwrap(),
+        Some("line\\x0D\\x0AX-Admin: 1".to_owned())
+    );
+    assert_eq!(
+        jwks::claims_header_value(v.header_json(), "/cty").unwrap(),
+        None
+    );
+}
+
+#[test]
 fn header_values_escape_what_users_typed_and_drop_nothing() {
     use support::inject::{cases, is_control};
 

@@ -19,6 +19,7 @@
 
 
 #define NGX_HTTP_JWKS_CLAIM_PREFIX  "jwks_claim_"
+#define NGX_HTTP_JWKS_HEADER_PREFIX "jwks_header_"
 
 /* One key source and its transport settings; a client per worker. */
 typedef struct {
@@ -91,9 +92,11 @@ typedef struct {
     jwks_error                 *error;
 } ngx_http_jwks_ctx_t;
 
-/* A variable set by jwks_claim_set: the claim's JSON Pointer. */
+/* A variable set by jwks_claim_set (a claim) or jwks_header_set (a field of the token's
+ * header): its JSON Pointer. */
 typedef struct {
     ngx_str_t                   pointer;
+    ngx_uint_t                  header;       /* 1: in the token's header */
 } ngx_http_jwks_claim_var_t;
 
 
@@ -245,7 +248,14 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_jwks_claim_set,
       0,
+      0,                                    /* a claim */
+      NULL },
+
+    { ngx_string("jwks_header_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_jwks_claim_set,
       0,
+      1,                                    /* a field of the token's header */
       NULL },
 
       ngx_null_command
@@ -671,7 +681,8 @@ static ngx_int_t ngx_http_jwks_claim_var(ngx_http_request_t *r,
 
 
 /* jwks_claim_set $variable name [name ...]: a nested claim, or one whose name is no valid
- * variable name (a URI), into a variable. */
+ * variable name (a URI), into a variable. jwks_header_set: the same, from the token's header
+ * (NGINX Plus's auth_jwt_header_set). */
 static char *
 ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -714,6 +725,7 @@ ngx_http_jwks_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
     cv->pointer.len = p - cv->pointer.data;
 
+    cv->header = cmd->offset;
     var->get_handler = ngx_http_jwks_claim_var;
     var->data = (uintptr_t) cv;
 
@@ -1532,7 +1544,8 @@ ngx_http_jwks_set_value(ngx_http_variable_value_t *v, u_char *data, size_t len)
  */
 static ngx_int_t
 ngx_http_jwks_safe_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    ngx_http_jwks_ctx_t *ctx, ngx_str_t *pointer, const char *text, size_t text_len)
+    ngx_http_jwks_ctx_t *ctx, ngx_str_t *pointer, ngx_uint_t in_header, const char *text,
+    size_t text_len)
 {
     size_t       len = 0, cap;
     u_char       small[128], *p;
@@ -1545,7 +1558,14 @@ ngx_http_jwks_safe_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     for (pass = 0; pass < 2; pass++) {
         buf = (char *) (pass ? p : small);
         cap = pass ? len : sizeof(small);
-        if (pointer != NULL) {
+        if (pointer != NULL && in_header) {
+            /* A field of the token's JOSE header, by the same rule as claims. */
+            size_t       hlen = 0;
+            const char  *header = jwks_token_header_json(ctx->token, &hlen);
+
+            s = jwks_claims_header_value(header, hlen, (const char *) pointer->data,
+                                         pointer->len, buf, cap, &len, &err);
+        } else if (pointer != NULL) {
             s = jwks_token_header_value(ctx->token, (const char *) pointer->data, pointer->len,
                                         buf, cap, &len, &err);
         } else {
@@ -1582,7 +1602,7 @@ ngx_http_jwks_safe_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 /* The claim at `pointer` ("" for the whole payload) into `v`, header-safe. */
 static ngx_int_t
 ngx_http_jwks_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    ngx_str_t *pointer)
+    ngx_str_t *pointer, ngx_uint_t in_header)
 {
     ngx_http_jwks_ctx_t  *ctx;
 
@@ -1591,7 +1611,7 @@ ngx_http_jwks_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         v->not_found = 1;
         return NGX_OK;
     }
-    return ngx_http_jwks_safe_value(r, v, ctx, pointer, NULL, 0);
+    return ngx_http_jwks_safe_value(r, v, ctx, pointer, in_header, NULL, 0);
 }
 
 
@@ -1612,7 +1632,28 @@ ngx_http_jwks_claim_prefix_var(ngx_http_request_t *r, ngx_http_variable_value_t 
     }
     pointer.len = ngx_http_jwks_pointer_append(pointer.data, &claim) - pointer.data;
 
-    return ngx_http_jwks_claim_value(r, v, &pointer);
+    return ngx_http_jwks_claim_value(r, v, &pointer, 0);
+}
+
+
+/* $jwks_header_<name>: a field of the token's header (NGINX Plus's $jwt_header_<name>). */
+static ngx_int_t
+ngx_http_jwks_header_prefix_var(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t  *name = (ngx_str_t *) data;
+    ngx_str_t   field, pointer;
+
+    field.data = name->data + sizeof(NGX_HTTP_JWKS_HEADER_PREFIX) - 1;
+    field.len = name->len - (sizeof(NGX_HTTP_JWKS_HEADER_PREFIX) - 1);
+
+    pointer.data = ngx_pnalloc(r->pool, 1 + 2 * field.len);
+    if (pointer.data == NULL) {
+        return NGX_ERROR;
+    }
+    pointer.len = ngx_http_jwks_pointer_append(pointer.data, &field) - pointer.data;
+
+    return ngx_http_jwks_claim_value(r, v, &pointer, 1);
 }
 
 
@@ -1622,7 +1663,7 @@ ngx_http_jwks_claim_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
 {
     ngx_http_jwks_claim_var_t  *cv = (ngx_http_jwks_claim_var_t *) data;
 
-    return ngx_http_jwks_claim_value(r, v, &cv->pointer);
+    return ngx_http_jwks_claim_value(r, v, &cv->pointer, cv->header);
 }
 
 
@@ -1646,7 +1687,7 @@ ngx_http_jwks_token_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
     switch (data) {
     case NGX_HTTP_JWKS_VAR_CLAIMS:
         /* The payload as compact JSON: no raw whitespace, the same value. */
-        return ngx_http_jwks_safe_value(r, v, ctx, &whole, NULL, 0);
+        return ngx_http_jwks_safe_value(r, v, ctx, &whole, 0, NULL, 0);
     case NGX_HTTP_JWKS_VAR_KID:    text = jwks_token_kid(ctx->token, &len); break;
     case NGX_HTTP_JWKS_VAR_ALG:    text = jwks_token_alg(ctx->token, &len); break;
     case NGX_HTTP_JWKS_VAR_STALE:
@@ -1658,13 +1699,16 @@ ngx_http_jwks_token_var(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
         return NGX_OK;
     }
 
-    return ngx_http_jwks_safe_value(r, v, ctx, NULL, text, len);
+    return ngx_http_jwks_safe_value(r, v, ctx, NULL, 0, text, len);
 }
 
 
 static ngx_http_variable_t  ngx_http_jwks_vars[] = {
 
     { ngx_string(NGX_HTTP_JWKS_CLAIM_PREFIX), NULL, ngx_http_jwks_claim_prefix_var,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string(NGX_HTTP_JWKS_HEADER_PREFIX), NULL, ngx_http_jwks_header_prefix_var,
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("jwks_claims"), NULL, ngx_http_jwks_token_var,

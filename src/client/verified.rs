@@ -54,6 +54,13 @@ impl Verified {
         header_value_in(self.claims(), self.texts.payload(), pointer)
     }
 
+    /// The token's protected header as its decoded JSON, byte for byte (`alg`, `kid`, `typ` and
+    /// whatever else the issuer put there). Like the payload it may hold any character: render
+    /// a field for a header with [`crate::claims_header_value`] on this text.
+    pub fn header_json(&self) -> &str {
+        self.texts.header()
+    }
+
     /// The texts with their NULs, for the C ABI.
     #[cfg(feature = "capi")]
     pub(crate) fn texts(&self) -> &Texts {

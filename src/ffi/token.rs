@@ -66,6 +66,20 @@ pub unsafe extern "C" fn jwks_token_claims(
     unsafe { token_text(token, len, |v| Some(v.texts().payload_c())) }
 }
 
+/// The token's protected header as its decoded JSON text (alg, kid, typ and any other field the
+/// issuer set), NUL-terminated; lent as jwks_token_claims, with the same caution: render a
+/// field for a header with jwks_claims_header_value on this text ("/x5t", "/cty"). NULL if
+/// token is NULL. Never blocks; thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn jwks_token_header_json(
+    token: *const jwks_token,
+    len: *mut usize,
+) -> *const libc::c_char {
+    // SAFETY: the header requires `token` to be NULL or a live token (not yet passed to
+    // jwks_token_free) and `len` to be NULL or a writable `size_t *`.
+    unsafe { token_text(token, len, |v| Some(v.texts().header_c())) }
+}
+
 /// One claim as text: the value at `pointer`, an RFC 6901 JSON Pointer `(pointer,
 /// pointer_len)` ("/sub"; "/realm_access/roles" for a nested claim;
 /// "/https:~1~1example.com~1roles" for a claim named by a URI, "~1" standing for "/" and "~0"

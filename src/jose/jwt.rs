@@ -44,12 +44,14 @@ impl Scratch {
     }
 }
 
-/// The texts a verified token hands out, in one allocation: the payload, the kid and the typ,
-/// each followed by a NUL so that the C ABI can lend them as they are.
+/// The texts a verified token hands out, in one allocation: the payload, the protected
+/// header's JSON, the kid and the typ, each followed by a NUL so that the C ABI can lend them
+/// as they are.
 #[derive(Debug, Clone)]
 pub(crate) struct Texts {
     buf: String,
     payload_end: usize,
+    header: (usize, usize),
     kid: Option<(usize, usize)>,
     typ: Option<(usize, usize)>,
 }
@@ -57,6 +59,10 @@ pub(crate) struct Texts {
 impl Texts {
     pub fn payload(&self) -> &str {
         &self.buf[..self.payload_end]
+    }
+
+    pub fn header(&self) -> &str {
+        &self.buf[self.header.0..self.header.1]
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -71,6 +77,12 @@ impl Texts {
     #[cfg(feature = "capi")]
     pub fn payload_c(&self) -> &[u8] {
         &self.buf.as_bytes()[..=self.payload_end]
+    }
+
+    /// The header's JSON followed by its NUL, for the C ABI.
+    #[cfg(feature = "capi")]
+    pub fn header_c(&self) -> &[u8] {
+        &self.buf.as_bytes()[self.header.0..=self.header.1]
     }
 
     /// The kid followed by its NUL, for the C ABI.
@@ -291,8 +303,10 @@ fn parse_parts<'a, 's>(
     let sig_len = decode_part(signature_b64, "signature", signature)?;
     let signature = &signature[..sig_len];
 
-    let extra =
-        3 + header.kid.as_ref().map_or(0, |k| k.len()) + header.typ.as_ref().map_or(0, |t| t.len());
+    let extra = 4
+        + header_json.len()
+        + header.kid.as_ref().map_or(0, |k| k.len())
+        + header.typ.as_ref().map_or(0, |t| t.len());
     let mut bytes = Vec::with_capacity(b64::room(payload_b64.len()) + extra);
     decode_text(payload_b64, "payload", &mut bytes)?;
     let payload =
@@ -301,10 +315,12 @@ fn parse_parts<'a, 's>(
     let mut texts = Texts {
         payload_end: payload.len(),
         buf: payload,
+        header: (0, 0),
         kid: None,
         typ: None,
     };
     texts.buf.push('\0');
+    texts.header = texts.push(header_json);
     texts.kid = header.kid.map(|k| texts.push(&k));
     texts.typ = header.typ.map(|t| texts.push(&t));
 

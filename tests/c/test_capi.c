@@ -293,6 +293,17 @@ static void test_happy_path_and_keys(const char *url) {
     CHECK(strcmp(jwks_token_alg(t, &len), "ES256") == 0 && len == 5);
     CHECK(strcmp(jwks_token_typ(t, NULL), "JWT") == 0);
     CHECK(strcmp(jwks_key_kid(jwks_token_key(t), NULL), "ec") == 0);
+    {
+        /* the protected header as JSON, and a field of it rendered for a header */
+        const char *header = jwks_token_header_json(t, &len);
+        CHECK(header != NULL && len == strlen(header) && header[0] == '{');
+        CHECK(strstr(header, "\"kid\":\"ec\"") != NULL);
+        char out[16];
+        size_t got = 0;
+        CHECK(jwks_claims_header_value(header, len, "/typ", 4, out, sizeof out, &got, NULL) == JWKS_OK);
+        CHECK(got == 3 && memcmp(out, "JWT", 3) == 0);
+        CHECK(jwks_token_header_json(NULL, &len) == NULL);
+    }
     jwks_token_free(t);
 
     /* one claim as text (JSON Pointer), into a caller buffer sized by a first call */
