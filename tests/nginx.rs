@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::backends::Backends;
 use support::cbuild;
+use support::corpus::{corpus, DiffKeys, Verdict};
 use support::http::{bearer, get, request, Response};
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
@@ -1308,4 +1309,82 @@ fn header_fields_reach_variables_escaped() {
     assert_eq!(r.header("x-note"), Some("a\\x0D\\x0AX-Evil: 1"));
     assert_eq!(r.header("x-evil"), None);
     assert_eq!(r.header("x-absent"), Some("[]"));
+}
+
+/// The differential corpus of the Envoy module (support::corpus), through nginx: each token's
+/// answer must be the library's own outcome for that token with the same settings (200 when it
+/// verifies, 401 otherwise); the cases that are about HTTP rather than the token (the scheme's
+/// case, two spaces, a query parameter, no token) must get the RFCs' verdict. The README carries
+/// the table this prints.
+#[test]
+fn the_differential_corpus_answers_as_the_library_does() {
+    if !available() {
+        return;
+    }
+    let k = DiffKeys::new();
+    let server = TestServer::start();
+    server.set_jwks(&jwks(&k.all()));
+    let upstream = TestServer::start();
+    upstream.set("/api/x", Reply::status(200, "upstream"));
+    let http = format!(
+        r#"
+  server {{
+    listen 127.0.0.1:{{port}};
+    location /api/ {{
+      jwks_auth "api";
+      jwks_uri {jwks} issuer=https://issuer.test;
+      jwks_audience api;
+      proxy_pass {up};
+    }}
+  }}"#,
+        jwks = server.url("/jwks"),
+        up = upstream.url(""),
+    );
+    let nginx = Nginx::start("differential", 1, &http);
+    let mut o = jwks::ClientOptions::new(server.url("/jwks"));
+    o.validation.issuer = Some("https://issuer.test".into());
+    o.validation.audience = vec!["api".into()];
+    let library = jwks::Client::new(o).unwrap();
+
+    let cases = corpus(&k);
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let mut table = String::from("| case | RFCs | libjwks | nginx |\n|---|---|---|---|\n");
+    for c in &cases {
+        let headers: Vec<(&str, &str)> = c
+            .authorization
+            .as_deref()
+            .map(|a| vec![("Authorization", a)])
+            .unwrap_or_default();
+        let answer = nginx.get(&c.path, &headers).status;
+        let token = c
+            .authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .filter(|t| !t.starts_with(' ') && c.path == "/api/x");
+        let (expected, by) = match token {
+            Some(t) => match library.verify(t) {
+                Ok(_) => (200, "verifies".to_owned()),
+                Err(e) => (401, e.kind().to_string()),
+            },
+            None => match c.verdict {
+                Verdict::Accept | Verdict::Either(true) => (200, "(HTTP) accept".to_owned()),
+                Verdict::Reject | Verdict::Either(false) => (401, "(HTTP) reject".to_owned()),
+            },
+        };
+        let verdict = match c.verdict {
+            Verdict::Accept => "accept",
+            Verdict::Reject => "reject",
+            Verdict::Either(_) => "either",
+        };
+        table.push_str(&format!(
+            "| {} | {verdict} ({}) | {by} | {answer} |\n",
+            c.name, c.why
+        ));
+        assert_eq!(
+            answer, expected,
+            "{}: nginx answered {answer}, expected {expected} ({by})\n{table}",
+            c.name
+        );
+    }
+    eprintln!("{table}");
 }

@@ -3,6 +3,7 @@ pub mod backends;
 pub mod bench;
 pub mod cbuild;
 pub mod clocked;
+pub mod corpus;
 pub mod envoy;
 pub mod http;
 pub mod inject;
