@@ -180,6 +180,28 @@ func New(url string, opts ...Option) (*Client, error) {
 	}, opts)
 }
 
+// NewLocal makes a client whose keys are the JWK Set jwksJSON, held instead of fetched
+// (jwt_authn's local_jwks): parsed now with the rules of a fetched set (a set with no usable
+// key fails with ErrNoSigningKeys or ErrInvalidJWKS), never refreshed, no request ever made;
+// a token whose kid it lacks fails with ErrKeyNotFound at once.
+func NewLocal(jwksJSON []byte, opts ...Option) (*Client, error) {
+	return newClient(func(o *C.jwks_options) error {
+		p, n := cstr(string(jwksJSON))
+		return call(func(e **C.jwks_error) C.jwks_status { return C.jwks_options_set_local_jwks(o, p, n, e) })
+	}, opts)
+}
+
+// NewLocalFile is NewLocal with the set read from path, once, now (NGINX Plus's
+// auth_jwt_key_file). The file must be a regular file owned by root or this process's user,
+// not writable by group or others; anything else fails with ErrInvalidArgument, naming the
+// check.
+func NewLocalFile(path string, opts ...Option) (*Client, error) {
+	return newClient(func(o *C.jwks_options) error {
+		p, n := cstr(path)
+		return call(func(e **C.jwks_error) C.jwks_status { return C.jwks_options_set_local_jwks_file(o, p, n, e) })
+	}, opts)
+}
+
 // NewDiscovery makes a client that finds each token's keys through its issuer's OpenID
 // Connect discovery document; only the listed issuers are accepted.
 func NewDiscovery(issuers []string, opts ...Option) (*Client, error) {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -783,5 +784,52 @@ func TestClaimsMapHoldsTheValuesTheLibraryRead(t *testing.T) {
 	}
 	if o, ok := m["o"].(map[string]any); !ok || fmt.Sprint(o["k"]) != "[1 s]" {
 		t.Errorf("o = %#v", m["o"])
+	}
+}
+
+// A local set verifies with no request, and a kid it lacks is ErrKeyNotFound at once; a key
+// file others can write is refused.
+func TestLocalKeySet(t *testing.T) {
+	k, other := ecKey(t, "local"), ecKey(t, "other")
+	set, err := json.Marshal(map[string]any{"keys": []map[string]any{k.jwk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := jwks.NewLocal(set, jwks.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if tok, err := c.Verify(context.Background(), k.token(claims(nil))); err != nil || tok.Kid != "local" {
+		t.Fatalf("%+v, %v", tok, err)
+	}
+	if _, err := c.Verify(context.Background(), other.token(claims(nil))); !errors.Is(err, jwks.ErrKeyNotFound) {
+		t.Fatalf("another kid: %v", err)
+	}
+	if st, err := c.Stats(); err != nil || st.Fetches != 0 || st.KeysHeld != 1 {
+		t.Fatalf("stats %+v, %v", st, err)
+	}
+	if _, err := jwks.NewLocal([]byte(`{"keys":[]}`)); !errors.Is(err, jwks.ErrNoSigningKeys) {
+		t.Fatalf("empty set: %v", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(path, set, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := jwks.NewLocalFile(path, jwks.WithAudience("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	if _, err := fc.Verify(context.Background(), k.token(claims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jwks.NewLocalFile(path); !errors.Is(err, jwks.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "writable by group or others") {
+		t.Fatalf("0666 key file: %v", err)
 	}
 }

@@ -640,6 +640,15 @@ public:
     [[deprecated("use lifespan_bounds(std::chrono::milliseconds, std::chrono::milliseconds)")]] Options lifespan_bounds_ms(uint64_t min, uint64_t max) && { lifespan_bounds(std::chrono::milliseconds(min), std::chrono::milliseconds(max)); return std::move(*this); }
     Options &refresh_jitter(double fraction) & { return check(jwks_options_set_refresh_jitter(o_.get(), fraction, &e_)), *this; }
     Options refresh_jitter(double fraction) && { refresh_jitter(fraction); return std::move(*this); }
+    /// A key set held instead of fetched (jwt_authn's local_jwks): the JWK Set's JSON, parsed
+    /// when the client is made, never refreshed; a kid it lacks is KEY_NOT_FOUND at once.
+    /// Excludes uri() and discovery.
+    Options &local_jwks(std::string_view json) & { return check(jwks_options_set_local_jwks(o_.get(), json.data(), json.size(), &e_)), *this; }
+    Options local_jwks(std::string_view json) && { local_jwks(json); return std::move(*this); }
+    /// local_jwks() read from a file when the client is made (NGINX Plus's auth_jwt_key_file):
+    /// a regular file of root or this process's user, not writable by group or others.
+    Options &local_jwks_file(std::string_view path) & { return check(jwks_options_set_local_jwks_file(o_.get(), path.data(), path.size(), &e_)), *this; }
+    Options local_jwks_file(std::string_view path) && { local_jwks_file(path); return std::move(*this); }
     Options &persist_dir(std::string_view v) & { return check(jwks_options_set_persist_dir(o_.get(), v.data(), v.size(), &e_)), *this; }
     Options persist_dir(std::string_view v) && { persist_dir(v); return std::move(*this); }
     Options &refresh_ahead(bool v) & { return check(jwks_options_set_refresh_ahead(o_.get(), v, &e_)), *this; }

@@ -56,6 +56,20 @@ TEST(Client, VerifiesAndReturnsClaims) {
     EXPECT_EQ(c.stats().fetches, 1u);
 }
 
+TEST(Client, ALocalKeySetVerifiesWithNoRequest) {
+    jwks::Client c(jwks::Options().local_jwks(env("CB_JWKS")));
+    EXPECT_EQ(c.verify(env("TOK_CB")).alg, "EdDSA");
+    try {
+        c.verify(env("TOK_GOOD"));
+        ADD_FAILURE() << "a kid the local set lacks verified";
+    } catch (const jwks::Error &e) {
+        EXPECT_EQ(e.status(), JWKS_ERR_KEY_NOT_FOUND);
+    }
+    EXPECT_EQ(c.stats().fetches, 0u);
+    EXPECT_THROW(jwks::Client(jwks::Options().local_jwks("{\"keys\":[]}")), jwks::Error);
+    EXPECT_THROW(jwks::Client(jwks::Options().local_jwks_file("/nonexistent/keys.json")), jwks::Error);
+}
+
 TEST(Verified, HeaderValuesEscapeWhatUsersTyped) {
     auto c = client();
     jwks::Verified v = c.verify(env("TOK_INJECT"));
