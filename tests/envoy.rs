@@ -290,13 +290,7 @@ fn cache_duration_is_absolute_as_jwt_authns() {
         return;
     }
     let b = backends();
-    let set = jwks(&[&b.ec, &b.rsa]);
-    for path in ["/absolute", "/headers"] {
-        b.jwks.set(
-            path,
-            Reply::json(set.clone()).with_header("cache-control", "max-age=3600"),
-        );
-    }
+    b.serve_for_an_hour(&["/absolute", "/headers"]);
     let mut absolute = api_filter(&b);
     absolute["remote_jwks"] = json!({
         "http_uri": {"uri": b.jwks.url("/absolute"), "timeout": "2s"},

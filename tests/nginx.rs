@@ -189,6 +189,26 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// One server on the test's port, holding `locations` (nginx text).
+fn server(locations: &[String]) -> String {
+    format!(
+        "  server {{\n    listen 127.0.0.1:{{port}};\n{}\n  }}",
+        locations.concat()
+    )
+}
+
+/// A location at `path` guarded by `jwks_auth "realm"`, with `settings` (one directive per
+/// line) and `then` (`proxy_pass URL` or `return 200`) after them.
+fn location(path: &str, realm: &str, settings: &str, then: &str) -> String {
+    let settings: String = settings
+        .lines()
+        .map(|l| format!("      {}\n", l.trim()))
+        .collect();
+    format!(
+        "    location {path} {{\n      jwks_auth \"{realm}\";\n{settings}      {then};\n    }}\n"
+    )
+}
+
 fn claims() -> serde_json::Value {
     json!({
         "sub": "user-1", "aud": "api", "exp": now() + 3600,
@@ -967,26 +987,24 @@ fn a_fixed_url_with_an_issuer_accepts_that_issuers_tokens_only() {
         return;
     }
     let b = backends();
-    let http = format!(
-        r#"
-  server {{
-    listen 127.0.0.1:{{port}};
-    location /api/ {{
-      jwks_auth "api";
-      jwks_audience api;
-      jwks_uri {jwks} issuer=https://idp.example.com/;
-      proxy_pass {up};
-    }}
-    location /idp/ {{
-      jwks_auth "any";
-      jwks_audience api;
-      jwks_uri {jwks};
-      proxy_pass {up};
-    }}
-  }}"#,
-        jwks = b.jwks.url("/jwks"),
-        up = b.upstream.url(""),
+    let (jwks, up) = (
+        b.jwks.url("/jwks"),
+        format!("proxy_pass {}", b.upstream.url("")),
     );
+    let http = server(&[
+        location(
+            "/api/",
+            "api",
+            &format!("jwks_audience api;\njwks_uri {jwks} issuer=https://idp.example.com/;"),
+            &up,
+        ),
+        location(
+            "/idp/",
+            "any",
+            &format!("jwks_audience api;\njwks_uri {jwks};"),
+            &up,
+        ),
+    ]);
     let nginx = Nginx::start("uri-issuer", 1, &http);
     let token = |iss: Option<&str>| {
         let mut c = claims();
@@ -1071,9 +1089,7 @@ fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() 
         ),
     ];
     for (name, settings, expected) in cases {
-        let http = format!(
-            "  server {{\n    listen 127.0.0.1:{{port}};\n    location / {{\n      jwks_auth \"api\";\n      {settings}\n      return 200;\n    }}\n  }}"
-        );
+        let http = server(&[location("/", "api", &settings, "return 200")]);
         let (ok, out, conf) = Nginx::config_test_text(&format!("t-{name}"), &http, &default_user());
         assert!(!ok, "{name} passed nginx -t:\n{out}");
         // The line of the directive at fault: the last of the settings.
@@ -1099,9 +1115,7 @@ fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() 
         "jwks_issuer https://idp.example.com;".to_owned(),
         format!("jwks_uri {jwks};\n      jwks_timeout 1s;\n      jwks_cache_time 1s;"),
     ] {
-        let http = format!(
-            "  server {{\n    listen 127.0.0.1:{{port}};\n    location / {{\n      jwks_auth \"api\";\n      {settings}\n      return 200;\n    }}\n  }}"
-        );
+        let http = server(&[location("/", "api", &settings, "return 200")]);
         let (ok, out) = Nginx::config_test("t-good", &http);
         assert!(ok, "{settings}: {out}");
     }
@@ -1117,37 +1131,18 @@ fn jwks_cache_time_is_absolute_unless_cache_control_is_on() {
         return;
     }
     let b = backends();
-    let set = jwks(&[&b.ec, &b.rsa]);
-    for path in ["/absolute", "/headers"] {
-        b.jwks.set(
-            path,
-            Reply::json(set.clone()).with_header("cache-control", "max-age=3600"),
-        );
-    }
-    let http = format!(
-        r#"
-  server {{
-    listen 127.0.0.1:{{port}};
-    location /api/ {{
-      jwks_auth "api";
-      jwks_audience api;
-      jwks_uri {absolute};
-      jwks_cache_time 1s;
-      proxy_pass {up};
-    }}
-    location /idp/ {{
-      jwks_auth "idp";
-      jwks_audience api;
-      jwks_uri {headers};
-      jwks_cache_time 1s;
-      jwks_cache_control on;
-      proxy_pass {up};
-    }}
-  }}"#,
-        absolute = b.jwks.url("/absolute"),
-        headers = b.jwks.url("/headers"),
-        up = b.upstream.url(""),
-    );
+    b.serve_for_an_hour(&["/absolute", "/headers"]);
+    let up = format!("proxy_pass {}", b.upstream.url(""));
+    let (absolute, headers) = (b.jwks.url("/absolute"), b.jwks.url("/headers"));
+    let http = server(&[
+        location("/api/", "api", &format!("jwks_audience api;\njwks_uri {absolute};\njwks_cache_time 1s;"), &up),
+        location(
+            "/idp/",
+            "idp",
+            &format!("jwks_audience api;\njwks_uri {headers};\njwks_cache_time 1s;\njwks_cache_control on;"),
+            &up,
+        ),
+    ]);
     let nginx = Nginx::start("cache-time", 1, &http);
     let good = bearer(&b.ec.token(&claims()));
     wait_until("three fetches of the absolute set", || {
@@ -1183,20 +1178,9 @@ fn a_key_file_verifies_with_no_request_and_is_read_again_on_reload() {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
     };
     write(&[&b.ec], 0o644);
-    let http = format!(
-        r#"
-  server {{
-    listen 127.0.0.1:{{port}};
-    location /api/ {{
-      jwks_auth "api";
-      jwks_audience api;
-      jwks_key_file {file};
-      proxy_pass {up};
-    }}
-  }}"#,
-        file = file.display(),
-        up = b.upstream.url(""),
-    );
+    let settings = format!("jwks_audience api;\njwks_key_file {};", file.display());
+    let up = format!("proxy_pass {}", b.upstream.url(""));
+    let http = server(&[location("/api/", "api", &settings, &up)]);
     let nginx = Nginx::start("key-file", 2, &http);
     let (ec, rsa) = (
         bearer(&b.ec.token(&claims())),
@@ -1279,24 +1263,16 @@ fn header_fields_reach_variables_escaped() {
         return;
     }
     let b = backends();
+    let settings = format!(
+        "jwks_audience api;\njwks_uri {};\nadd_header X-Typ $jwks_header_typ always;\n\
+         add_header X-Thumb $thumb always;\nadd_header X-Note $jwks_header_note always;\n\
+         add_header X-Absent \"[$jwks_header_cty]\" always;",
+        b.jwks.url("/jwks")
+    );
+    let up = format!("proxy_pass {}", b.upstream.url(""));
     let http = format!(
-        r#"
-  jwks_header_set $thumb x5t;
-  server {{
-    listen 127.0.0.1:{{port}};
-    location /api/ {{
-      jwks_auth "api";
-      jwks_audience api;
-      jwks_uri {jwks};
-      add_header X-Typ $jwks_header_typ always;
-      add_header X-Thumb $thumb always;
-      add_header X-Note $jwks_header_note always;
-      add_header X-Absent "[$jwks_header_cty]" always;
-      proxy_pass {up};
-    }}
-  }}"#,
-        jwks = b.jwks.url("/jwks"),
-        up = b.upstream.url(""),
+        "  jwks_header_set $thumb x5t;\n{}",
+        server(&[location("/api/", "api", &settings, &up)])
     );
     let nginx = Nginx::start("header-vars", 1, &http);
     let header = r#"{"alg":"ES256","kid":"ec","typ":"JWT","x5t":"abc","note":"a\r\nX-Evil: 1"}"#;
@@ -1326,20 +1302,16 @@ fn the_differential_corpus_answers_as_the_library_does() {
     server.set_jwks(&jwks(&k.all()));
     let upstream = TestServer::start();
     upstream.set("/api/x", Reply::status(200, "upstream"));
-    let http = format!(
-        r#"
-  server {{
-    listen 127.0.0.1:{{port}};
-    location /api/ {{
-      jwks_auth "api";
-      jwks_uri {jwks} issuer=https://issuer.test;
-      jwks_audience api;
-      proxy_pass {up};
-    }}
-  }}"#,
-        jwks = server.url("/jwks"),
-        up = upstream.url(""),
+    let settings = format!(
+        "jwks_uri {} issuer=https://issuer.test;\njwks_audience api;",
+        server.url("/jwks")
     );
+    let http = self::server(&[location(
+        "/api/",
+        "api",
+        &settings,
+        &format!("proxy_pass {}", upstream.url("")),
+    )]);
     let nginx = Nginx::start("differential", 1, &http);
     let mut o = jwks::ClientOptions::new(server.url("/jwks"));
     o.validation.issuer = Some("https://issuer.test".into());

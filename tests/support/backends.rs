@@ -29,3 +29,17 @@ pub fn backends(paths: &[&str]) -> Backends {
         rsa,
     }
 }
+
+impl Backends {
+    /// Serves the key set of `ec` and `rsa` at each of `paths` too, with
+    /// `Cache-Control: max-age=3600` (the cache-time tests: an IdP asking for an hour).
+    pub fn serve_for_an_hour(&self, paths: &[&str]) {
+        let set = jwks(&[&self.ec, &self.rsa]);
+        for path in paths {
+            self.jwks.set(
+                path,
+                Reply::json(set.clone()).with_header("cache-control", "max-age=3600"),
+            );
+        }
+    }
+}
