@@ -1615,45 +1615,43 @@ ngx_http_jwks_claim_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-/* $jwks_claim_<name>: a top-level claim. */
+/* $jwks_claim_<name> (a top-level claim) and $jwks_header_<name> (a field of the token's
+ * header, NGINX Plus's $jwt_header_<name>): the name after `prefix_len` bytes, as a JSON
+ * Pointer. */
+static ngx_int_t
+ngx_http_jwks_prefix_value(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    ngx_str_t *name, size_t prefix_len, ngx_uint_t in_header)
+{
+    ngx_str_t  member, pointer;
+
+    member.data = name->data + prefix_len;
+    member.len = name->len - prefix_len;
+
+    pointer.data = ngx_pnalloc(r->pool, 1 + 2 * member.len);
+    if (pointer.data == NULL) {
+        return NGX_ERROR;
+    }
+    pointer.len = ngx_http_jwks_pointer_append(pointer.data, &member) - pointer.data;
+
+    return ngx_http_jwks_claim_value(r, v, &pointer, in_header);
+}
+
+
 static ngx_int_t
 ngx_http_jwks_claim_prefix_var(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t  *name = (ngx_str_t *) data;
-    ngx_str_t   claim, pointer;
-
-    claim.data = name->data + sizeof(NGX_HTTP_JWKS_CLAIM_PREFIX) - 1;
-    claim.len = name->len - (sizeof(NGX_HTTP_JWKS_CLAIM_PREFIX) - 1);
-
-    pointer.data = ngx_pnalloc(r->pool, 1 + 2 * claim.len);
-    if (pointer.data == NULL) {
-        return NGX_ERROR;
-    }
-    pointer.len = ngx_http_jwks_pointer_append(pointer.data, &claim) - pointer.data;
-
-    return ngx_http_jwks_claim_value(r, v, &pointer, 0);
+    return ngx_http_jwks_prefix_value(r, v, (ngx_str_t *) data,
+                                      sizeof(NGX_HTTP_JWKS_CLAIM_PREFIX) - 1, 0);
 }
 
 
-/* $jwks_header_<name>: a field of the token's header (NGINX Plus's $jwt_header_<name>). */
 static ngx_int_t
 ngx_http_jwks_header_prefix_var(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t  *name = (ngx_str_t *) data;
-    ngx_str_t   field, pointer;
-
-    field.data = name->data + sizeof(NGX_HTTP_JWKS_HEADER_PREFIX) - 1;
-    field.len = name->len - (sizeof(NGX_HTTP_JWKS_HEADER_PREFIX) - 1);
-
-    pointer.data = ngx_pnalloc(r->pool, 1 + 2 * field.len);
-    if (pointer.data == NULL) {
-        return NGX_ERROR;
-    }
-    pointer.len = ngx_http_jwks_pointer_append(pointer.data, &field) - pointer.data;
-
-    return ngx_http_jwks_claim_value(r, v, &pointer, 1);
+    return ngx_http_jwks_prefix_value(r, v, (ngx_str_t *) data,
+                                      sizeof(NGX_HTTP_JWKS_HEADER_PREFIX) - 1, 1);
 }
 
 
