@@ -1087,13 +1087,23 @@ fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() 
             format!("jwks_uri {jwks};\n      jwks_ca_file /nonexistent/ca.pem;"),
             "jwks_ca_file: ",
         ),
+        // Found when the location is merged: named by the location's jwks_auth.
+        (
+            "two-sources",
+            format!("jwks_uri {jwks};\n      jwks_issuer https://idp.example.com;"),
+            "exclude each other",
+        ),
     ];
     for (name, settings, expected) in cases {
         let http = server(&[location("/", "api", &settings, "return 200")]);
         let (ok, out, conf) = Nginx::config_test_text(&format!("t-{name}"), &http, &default_user());
         assert!(!ok, "{name} passed nginx -t:\n{out}");
-        // The line of the directive at fault: the last of the settings.
-        let directive = settings.lines().last().unwrap().trim();
+        // The line of the directive at fault: the last of the settings, or for what only the
+        // whole location shows, its jwks_auth.
+        let directive = match name {
+            "two-sources" => "jwks_auth \"api\";",
+            _ => settings.lines().last().unwrap().trim(),
+        };
         let line = conf
             .lines()
             .position(|l| l.trim() == directive)

@@ -52,6 +52,8 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  enabled;      /* NGX_CONF_UNSET until jwks_auth */
     ngx_str_t                   realm;
+    ngx_str_t                   auth_file;    /* where jwks_auth was set, for messages */
+    ngx_uint_t                  auth_line;
     ngx_str_t                   uri;
     ngx_str_t                   uri_issuer;   /* jwks_uri's issuer=, or empty */
     ngx_array_t                *issuers;
@@ -373,6 +375,8 @@ ngx_http_jwks_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     jlcf->enabled = 1;
     jlcf->realm = value[1];
+    jlcf->auth_file = cf->conf_file->file.name;
+    jlcf->auth_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }
@@ -864,6 +868,19 @@ ngx_http_jwks_source_options(ngx_http_jwks_source_t *src, ngx_log_t *log, ngx_ui
 }
 
 
+/* A location's configuration error, found when its settings are merged (after the whole
+ * http block is read, so nginx's current line is not the location's): named by the line of
+ * the jwks_auth that applies. Returns NGX_CONF_ERROR. */
+static char *
+ngx_http_jwks_location_error(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *conf,
+    const char *what, const char *detail)
+{
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s%s (the location of jwks_auth) in %V:%ui",
+                  what, detail ? detail : "", &conf->auth_file, conf->auth_line);
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -880,6 +897,10 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_uint_t                  i;
     ngx_flag_t                  cache_control;
 
+    if (conf->enabled == NGX_CONF_UNSET) {
+        conf->auth_file = prev->auth_file;
+        conf->auth_line = prev->auth_line;
+    }
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
 
@@ -937,16 +958,14 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if ((conf->uri.len != 0) + (conf->issuers != NULL) + (conf->key_file.len != 0) > 1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "jwks_uri, jwks_issuer and jwks_key_file exclude each other in one "
-                           "location (to check the issuer of a fixed URL's tokens: "
-                           "jwks_uri URL issuer=ISS)");
-        return NGX_CONF_ERROR;
+        return ngx_http_jwks_location_error(cf, conf,
+                   "jwks_uri, jwks_issuer and jwks_key_file exclude each other in one "
+                   "location (to check the issuer of a fixed URL's tokens: "
+                   "jwks_uri URL issuer=ISS)", NULL);
     }
     if (conf->uri.len == 0 && conf->issuers == NULL && conf->key_file.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "jwks_auth needs jwks_uri, jwks_issuer or jwks_key_file");
-        return NGX_CONF_ERROR;
+        return ngx_http_jwks_location_error(cf, conf,
+                   "jwks_auth needs jwks_uri, jwks_issuer or jwks_key_file", NULL);
     }
 
     /* One client per distinct source and transport setting. */
@@ -991,7 +1010,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         s = jwks_client_new(o, &probe, &err);
         jwks_options_free(o);
         if (s != JWKS_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks: %s", jwks_error_message(err));
+            ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
             jwks_error_free(err);
             return NGX_CONF_ERROR;
         }
@@ -1046,7 +1065,7 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                            conf->uri_issuer.len, &err);
     }
     if (s != JWKS_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "jwks: %s", jwks_error_message(err));
+        ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
         jwks_error_free(err);
         return NGX_CONF_ERROR;
     }
