@@ -1091,7 +1091,7 @@ fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() 
         (
             "two-sources",
             format!("jwks_uri {jwks};\n      jwks_issuer https://idp.example.com;"),
-            "exclude each other",
+            "excludes jwks_uri and jwks_key_file",
         ),
     ];
     for (name, settings, expected) in cases {
@@ -1369,4 +1369,81 @@ fn the_differential_corpus_answers_as_the_library_does() {
         );
     }
     eprintln!("{table}");
+}
+
+/// Several key sources in one location, as NGINX Plus's repeated `auth_jwt_key_request` and
+/// `auth_jwt_key_file`: each token verifies with the source that has its key; a refusal of
+/// the token itself (expired) answers at once, without trying the others; a source whose keys
+/// cannot be had does not stop another from verifying, and when no source verifies while one
+/// was unavailable, the answer is 503 (the key may be there).
+#[test]
+fn several_key_sources_in_one_location() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let second = TestServer::start();
+    let other = TestKey::ec("other", "ES256");
+    second.set_jwks(&jwks(&[&other]));
+    let down = TestServer::start();
+    down.set("/jwks", Reply::status(500, "down"));
+    let local = TestKey::ec("local", "ES256");
+    let dir = std::env::temp_dir().join(format!("jwks-keys-several-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys.json");
+    std::fs::write(&file, jwks(&[&local])).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let up = format!("proxy_pass {}", b.upstream.url(""));
+    let three = format!(
+        "jwks_audience api;\njwks_uri {};\njwks_uri {};\njwks_key_file {};",
+        b.jwks.url("/jwks"),
+        second.url("/jwks"),
+        file.display()
+    );
+    let with_down = format!(
+        "jwks_audience api;\njwks_uri {};\njwks_uri {};",
+        down.url("/jwks"),
+        second.url("/jwks")
+    );
+    let http = server(&[
+        location("/api/", "api", &three, &up),
+        location("/idp/", "idp", &with_down, &up),
+    ]);
+    let nginx = Nginx::start("several", 1, &http);
+    let status = |path: &str, key: &TestKey, c: serde_json::Value| {
+        nginx
+            .get(path, &[("Authorization", &bearer(&key.token(&c)))])
+            .status
+    };
+    let mut expired = claims();
+    expired["exp"] = json!(now() - 7200);
+    // Answered with its own refusal, not another source's "no such key".
+    let refused = nginx.get(
+        "/api/x",
+        &[("Authorization", &bearer(&b.ec.token(&expired)))],
+    );
+    assert_eq!(refused.status, 401);
+    let challenge = refused.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.contains("expired"), "{challenge}");
+    assert_eq!(status("/api/x", &b.ec, claims()), 200);
+    assert_eq!(status("/api/x", &other, claims()), 200);
+    assert_eq!(status("/api/x", &local, claims()), 200);
+    // Each URL was fetched at warm-up and refetched once for a kid it lacks (the unknown-kid
+    // rule: at most once per interval, whatever the kid), so a kid no source has costs nothing
+    // more and answers 401.
+    assert_eq!((b.jwks.hits("/jwks"), second.hits("/jwks")), (2, 2));
+    let stranger = TestKey::ec("stranger", "ES256");
+    assert_eq!(status("/api/x", &stranger, claims()), 401);
+    assert_eq!((b.jwks.hits("/jwks"), second.hits("/jwks")), (2, 2));
+
+    // The first source is down and cold: the second still verifies its tokens, and a token
+    // no source can verify is 503, not 401.
+    assert_eq!(status("/idp/x", &other, claims()), 200);
+    assert_eq!(status("/idp/x", &stranger, claims()), 503);
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,10 +54,8 @@ typedef struct {
     ngx_str_t                   realm;
     ngx_str_t                   auth_file;    /* where jwks_auth was set, for messages */
     ngx_uint_t                  auth_line;
-    ngx_str_t                   uri;
-    ngx_str_t                   uri_issuer;   /* jwks_uri's issuer=, or empty */
+    ngx_array_t                *keys;         /* ngx_http_jwks_key_t: jwks_uri, jwks_key_file */
     ngx_array_t                *issuers;
-    ngx_str_t                   key_file;     /* data NULL until set */
     ngx_str_t                   ca_file;
     ngx_str_t                   persist_dir;  /* data NULL until set */
     ngx_str_t                   persist_file;
@@ -74,9 +72,22 @@ typedef struct {
     ngx_uint_t                  algorithms_line;
     ngx_http_complex_value_t   *token;
     ngx_array_t                *requires;     /* ngx_http_jwks_require_t */
-    ngx_int_t                   source;       /* index in the main conf's sources */
-    jwks_verify_options        *verify;
+    ngx_array_t                *attempts;     /* ngx_http_jwks_attempt_t, in order */
 } ngx_http_jwks_loc_conf_t;
+
+/* A key source a location names: a JWKS URL (with the issuer its tokens must name, if any)
+ * or a key file; several may be named, as NGINX Plus's auth_jwt_key_request/_file. */
+typedef struct {
+    ngx_str_t                   uri;
+    ngx_str_t                   issuer;
+    ngx_str_t                   key_file;
+} ngx_http_jwks_key_t;
+
+/* One try of a location: a source's client and the location's settings for it. */
+typedef struct {
+    ngx_uint_t                  source;       /* index in the main conf's sources */
+    jwks_verify_options        *verify;
+} ngx_http_jwks_attempt_t;
 
 typedef enum {
     NGX_HTTP_JWKS_PENDING = 1,
@@ -92,6 +103,10 @@ typedef struct {
     jwks_status                 status;
     jwks_token                 *token;
     jwks_error                 *error;
+    ngx_str_t                   credentials;  /* the token's text */
+    ngx_uint_t                  attempt;      /* which of the location's sources */
+    jwks_status                 best_status;  /* the most telling refusal of earlier tries */
+    jwks_error                 *best_error;
 } ngx_http_jwks_ctx_t;
 
 /* A variable set by jwks_claim_set (a claim) or jwks_header_set (a field of the token's
@@ -339,7 +354,7 @@ ngx_http_jwks_create_loc_conf(ngx_conf_t *cf)
     conf->cache_control = NGX_CONF_UNSET;
     conf->leeway = NGX_CONF_UNSET_MSEC;
     conf->verify_iat = NGX_CONF_UNSET;
-    conf->source = -1;
+    conf->keys = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -424,20 +439,42 @@ ngx_http_jwks_check_setting(ngx_conf_t *cf, const char *directive, ngx_str_t *ur
 
 
 /* jwks_uri URL [issuer=ISS]: the JWKS URL, and the issuer its tokens must name. */
+/* Adds a key source to the location's list (made on first use). */
+static ngx_http_jwks_key_t *
+ngx_http_jwks_add_key(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *jlcf)
+{
+    ngx_http_jwks_key_t  *key;
+
+    if (jlcf->keys == NGX_CONF_UNSET_PTR) {
+        jlcf->keys = ngx_array_create(cf->pool, 2, sizeof(ngx_http_jwks_key_t));
+        if (jlcf->keys == NULL) {
+            return NULL;
+        }
+    }
+    key = ngx_array_push(jlcf->keys);
+    if (key != NULL) {
+        ngx_memzero(key, sizeof(ngx_http_jwks_key_t));
+    }
+    return key;
+}
+
+
 static char *
 ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_http_jwks_key_t       *key;
     ngx_str_t                 *value;
 
-    if (jlcf->uri.data != NULL) {
-        return "is duplicate";
-    }
     value = cf->args->elts;
     if (value[1].len == 0) {
         return "needs a URL";
     }
-    jlcf->uri = value[1];
+    key = ngx_http_jwks_add_key(cf, jlcf);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    key->uri = value[1];
     if (cf->args->nelts == 3) {
         if (value[2].len <= sizeof("issuer=") - 1
             || ngx_strncmp(value[2].data, "issuer=", sizeof("issuer=") - 1) != 0)
@@ -447,10 +484,10 @@ ngx_http_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                "issuer=ISS, the issuer the tokens must name)", &value[2]);
             return NGX_CONF_ERROR;
         }
-        jlcf->uri_issuer.data = value[2].data + sizeof("issuer=") - 1;
-        jlcf->uri_issuer.len = value[2].len - (sizeof("issuer=") - 1);
+        key->issuer.data = value[2].data + sizeof("issuer=") - 1;
+        key->issuer.len = value[2].len - (sizeof("issuer=") - 1);
     }
-    return ngx_http_jwks_check_setting(cf, "jwks_uri", &jlcf->uri, NULL, NULL, NULL);
+    return ngx_http_jwks_check_setting(cf, "jwks_uri", &key->uri, NULL, NULL, NULL);
 }
 
 
@@ -461,20 +498,22 @@ static char *
 ngx_http_jwks_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_jwks_loc_conf_t  *jlcf = conf;
+    ngx_http_jwks_key_t       *key;
     ngx_str_t                 *value;
 
-    if (jlcf->key_file.data != NULL) {
-        return "is duplicate";
-    }
     value = cf->args->elts;
     if (value[1].len == 0) {
         return "needs a path";
     }
-    jlcf->key_file = value[1];
-    if (ngx_conf_full_name(cf->cycle, &jlcf->key_file, 1) != NGX_OK) {
+    key = ngx_http_jwks_add_key(cf, jlcf);
+    if (key == NULL) {
         return NGX_CONF_ERROR;
     }
-    return ngx_http_jwks_check_setting(cf, "jwks_key_file", NULL, NULL, NULL, &jlcf->key_file);
+    key->key_file = value[1];
+    if (ngx_conf_full_name(cf->cycle, &key->key_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+    return ngx_http_jwks_check_setting(cf, "jwks_key_file", NULL, NULL, NULL, &key->key_file);
 }
 
 
@@ -881,21 +920,176 @@ ngx_http_jwks_location_error(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *conf,
 }
 
 
+/* The index of the client for this key source and the location's transport settings (one
+ * client per distinct source, made when first named): a probe client checks the settings now
+ * (it starts no thread and fetches nothing) and is kept while the configuration is read. */
+static ngx_int_t
+ngx_http_jwks_source_index(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *conf, ngx_str_t *uri,
+    ngx_str_t *key_file, ngx_array_t *issuers, ngx_flag_t cache_control, ngx_uint_t *index)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    ngx_pool_cleanup_t         *cln;
+    jwks_options               *o;
+    jwks_client                *probe = NULL;
+    jwks_error                 *err = NULL;
+    ngx_uint_t                  i;
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_jwks_module);
+    src = jmcf->sources.elts;
+    for (i = 0; i < jmcf->sources.nelts; i++) {
+        if (ngx_http_jwks_same_str(&src[i].uri, uri)
+            && ngx_http_jwks_same_str(&src[i].key_file, key_file)
+            && ngx_http_jwks_same_issuers(src[i].issuers, issuers)
+            && ngx_http_jwks_same_str(&src[i].ca_file, &conf->ca_file)
+            && ngx_http_jwks_same_str(&src[i].persist_dir, &conf->persist_dir)
+            && src[i].timeout == conf->timeout
+            && src[i].lifespan == conf->lifespan
+            && src[i].cache_control == cache_control)
+        {
+            *index = i;
+            return NGX_OK;
+        }
+    }
+
+    src = ngx_array_push(&jmcf->sources);
+    if (src == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memzero(src, sizeof(ngx_http_jwks_source_t));
+    src->uri = *uri;
+    src->key_file = *key_file;
+    src->issuers = issuers;
+    src->ca_file = conf->ca_file;
+    src->persist_dir = conf->persist_dir;
+    src->persist_file = conf->persist_file;
+    src->persist_line = conf->persist_line;
+    src->timeout = conf->timeout;
+    src->lifespan = conf->lifespan;
+    src->cache_control = cache_control;
+
+    o = ngx_http_jwks_source_options(src, cf->log, 1);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+    if (jwks_client_new(o, &probe, &err) != JWKS_OK) {
+        jwks_options_free(o);
+        ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
+        jwks_error_free(err);
+        return NGX_ERROR;
+    }
+    jwks_options_free(o);
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        jwks_client_free(probe);
+        return NGX_ERROR;
+    }
+    cln->handler = ngx_http_jwks_free_probe;
+    cln->data = probe;
+    src->probe = probe;
+
+    /* A key file's set, as the probe read and checked it, is what the workers get. */
+    if (src->key_file.len && ngx_http_jwks_keep_local_set(cf, src) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    *index = jmcf->sources.nelts - 1;
+    return NGX_OK;
+}
+
+
+/* The location's per-call settings for one of its sources (audiences, leeway, iat,
+ * algorithms, and the source's issuer), checked against the source's probe client: settings
+ * that can never verify fail here, naming the directive, rather than on every request. */
+static jwks_verify_options *
+ngx_http_jwks_verify_for(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *conf, ngx_str_t *issuer,
+    jwks_client *probe)
+{
+    jwks_verify_options  *vo;
+    ngx_pool_cleanup_t   *cln;
+    ngx_str_t            *aud;
+    jwks_error           *err = NULL;
+    jwks_status           s = JWKS_OK;
+
+    vo = jwks_verify_options_new();
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        jwks_verify_options_free(vo);
+        return NULL;
+    }
+    cln->handler = ngx_http_jwks_free_verify_options;
+    cln->data = vo;
+
+    if (conf->audiences) {
+        aud = conf->audiences->elts;
+        for (ngx_uint_t i = 0; s == JWKS_OK && i < conf->audiences->nelts; i++) {
+            s = jwks_verify_options_add_audience(vo, (const char *) aud[i].data, aud[i].len,
+                                                 &err);
+        }
+    }
+    if (s == JWKS_OK && conf->leeway != NGX_CONF_UNSET_MSEC) {
+        s = jwks_verify_options_set_leeway_ms(vo, conf->leeway, &err);
+    }
+    if (s == JWKS_OK && conf->verify_iat) {
+        s = jwks_verify_options_set_verify_iat(vo, true, &err);
+    }
+    if (s == JWKS_OK && conf->algorithms.len) {
+        s = jwks_verify_options_set_algorithms(vo, (const char *) conf->algorithms.data,
+                                               conf->algorithms.len, &err);
+    }
+    if (s == JWKS_OK && issuer != NULL && issuer->len) {
+        s = jwks_verify_options_set_issuer(vo, (const char *) issuer->data, issuer->len, &err);
+    }
+    if (s != JWKS_OK) {
+        ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
+        jwks_error_free(err);
+        return NULL;
+    }
+    if (jwks_client_check_verify_options(probe, vo, &err) != JWKS_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "jwks_algorithms \"%V\" can never verify: %s in %V:%ui",
+                      &conf->algorithms, jwks_error_message(err), &conf->algorithms_file,
+                      conf->algorithms_line);
+        jwks_error_free(err);
+        return NULL;
+    }
+    return vo;
+}
+
+
+/* Adds a try with the source of (uri, key_file, issuers) to the location. */
+static ngx_int_t
+ngx_http_jwks_add_attempt(ngx_conf_t *cf, ngx_http_jwks_loc_conf_t *conf, ngx_str_t *uri,
+    ngx_str_t *key_file, ngx_array_t *issuers, ngx_str_t *issuer, ngx_flag_t cache_control)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_attempt_t    *attempt;
+    ngx_uint_t                  index;
+
+    if (ngx_http_jwks_source_index(cf, conf, uri, key_file, issuers, cache_control, &index)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_jwks_module);
+    attempt = ngx_array_push(conf->attempts);
+    if (attempt == NULL) {
+        return NGX_ERROR;
+    }
+    attempt->source = index;
+    attempt->verify = ngx_http_jwks_verify_for(cf, conf, issuer,
+                          ((ngx_http_jwks_source_t *) jmcf->sources.elts)[index].probe);
+    return attempt->verify == NULL ? NGX_ERROR : NGX_OK;
+}
+
+
 static char *
 ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_jwks_loc_conf_t   *prev = parent;
     ngx_http_jwks_loc_conf_t   *conf = child;
-    ngx_http_jwks_main_conf_t  *jmcf;
-    ngx_http_jwks_source_t     *src;
-    ngx_pool_cleanup_t         *cln;
-    ngx_str_t                  *aud;
-    jwks_options               *o;
-    jwks_client                *probe = NULL;
-    jwks_error                 *err = NULL;
-    jwks_status                 s = JWKS_OK;
-    ngx_uint_t                  i;
+    ngx_http_jwks_key_t        *key;
     ngx_flag_t                  cache_control;
+    ngx_str_t                   none = ngx_string("");
 
     if (conf->enabled == NGX_CONF_UNSET) {
         conf->auth_file = prev->auth_file;
@@ -904,21 +1098,14 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "");
 
-    /* The key source is inherited as a whole: a URL, issuers or a key file set here replace
-     * all three. */
-    if (conf->uri.data == NULL && conf->issuers == NGX_CONF_UNSET_PTR
-        && conf->key_file.data == NULL)
-    {
-        conf->uri = prev->uri;
-        conf->uri_issuer = prev->uri_issuer;
+    /* The key sources are inherited as a whole: URLs, key files or issuers set here replace
+     * all of the enclosing block's. */
+    if (conf->keys == NGX_CONF_UNSET_PTR && conf->issuers == NGX_CONF_UNSET_PTR) {
+        conf->keys = prev->keys;
         conf->issuers = prev->issuers;
-        conf->key_file = prev->key_file;
     }
-    if (conf->uri.data == NULL) {
-        ngx_str_set(&conf->uri, "");
-    }
-    if (conf->key_file.data == NULL) {
-        ngx_str_set(&conf->key_file, "");
+    if (conf->keys == NGX_CONF_UNSET_PTR) {
+        conf->keys = NULL;
     }
     if (conf->issuers == NGX_CONF_UNSET_PTR) {
         conf->issuers = NULL;
@@ -957,130 +1144,41 @@ ngx_http_jwks_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if ((conf->uri.len != 0) + (conf->issuers != NULL) + (conf->key_file.len != 0) > 1) {
+    if (conf->keys && conf->issuers) {
         return ngx_http_jwks_location_error(cf, conf,
-                   "jwks_uri, jwks_issuer and jwks_key_file exclude each other in one "
-                   "location (to check the issuer of a fixed URL's tokens: "
-                   "jwks_uri URL issuer=ISS)", NULL);
+                   "jwks_issuer (discovery: the token's iss picks the keys) excludes jwks_uri "
+                   "and jwks_key_file in one location (to check the issuer of a fixed URL's "
+                   "tokens: jwks_uri URL issuer=ISS)", NULL);
     }
-    if (conf->uri.len == 0 && conf->issuers == NULL && conf->key_file.len == 0) {
+    if (conf->keys == NULL && conf->issuers == NULL) {
         return ngx_http_jwks_location_error(cf, conf,
                    "jwks_auth needs jwks_uri, jwks_issuer or jwks_key_file", NULL);
     }
 
-    /* One client per distinct source and transport setting. */
-    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_jwks_module);
-    src = jmcf->sources.elts;
-    for (i = 0; i < jmcf->sources.nelts; i++) {
-        if (ngx_http_jwks_same_str(&src[i].uri, &conf->uri)
-            && ngx_http_jwks_same_str(&src[i].key_file, &conf->key_file)
-            && ngx_http_jwks_same_issuers(src[i].issuers, conf->issuers)
-            && ngx_http_jwks_same_str(&src[i].ca_file, &conf->ca_file)
-            && ngx_http_jwks_same_str(&src[i].persist_dir, &conf->persist_dir)
-            && src[i].timeout == conf->timeout
-            && src[i].lifespan == conf->lifespan
-            && src[i].cache_control == cache_control)
+    /* The tries, in the order the sources were named: the first whose keys verify the token
+     * answers. */
+    conf->attempts = ngx_array_create(cf->pool, conf->keys ? conf->keys->nelts : 1,
+                                      sizeof(ngx_http_jwks_attempt_t));
+    if (conf->attempts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    if (conf->issuers) {
+        if (ngx_http_jwks_add_attempt(cf, conf, &none, &none, conf->issuers, NULL,
+                                      cache_control) != NGX_OK)
         {
-            break;
+            return NGX_CONF_ERROR;
         }
+        return NGX_CONF_OK;
     }
-    if (i == jmcf->sources.nelts) {
-        src = ngx_array_push(&jmcf->sources);
-        if (src == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        ngx_memzero(src, sizeof(ngx_http_jwks_source_t));
-        src->uri = conf->uri;
-        src->key_file = conf->key_file;
-        src->issuers = conf->issuers;
-        src->ca_file = conf->ca_file;
-        src->persist_dir = conf->persist_dir;
-        src->persist_file = conf->persist_file;
-        src->persist_line = conf->persist_line;
-        src->timeout = conf->timeout;
-        src->lifespan = conf->lifespan;
-        src->cache_control = cache_control;
-
-        /* Checks the settings now (URL scheme, CA file): a client made and freed in the
-         * master, which starts no thread and fetches nothing. Workers make their own. */
-        o = ngx_http_jwks_source_options(src, cf->log, 1);
-        if (o == NULL) {
-            return NGX_CONF_ERROR;
-        }
-        s = jwks_client_new(o, &probe, &err);
-        jwks_options_free(o);
-        if (s != JWKS_OK) {
-            ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
-            jwks_error_free(err);
-            return NGX_CONF_ERROR;
-        }
-        /* Kept while the configuration is read, to check each location's settings with. */
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            jwks_client_free(probe);
-            return NGX_CONF_ERROR;
-        }
-        cln->handler = ngx_http_jwks_free_probe;
-        cln->data = probe;
-        src->probe = probe;
-
-        /* A key file's set, as the probe read and checked it, is what the workers get. */
-        if (src->key_file.len && ngx_http_jwks_keep_local_set(cf, src) != NGX_OK) {
+    key = conf->keys->elts;
+    for (ngx_uint_t i = 0; i < conf->keys->nelts; i++) {
+        if (ngx_http_jwks_add_attempt(cf, conf, key[i].uri.len ? &key[i].uri : &none,
+                                      key[i].key_file.len ? &key[i].key_file : &none, NULL,
+                                      &key[i].issuer, cache_control) != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }
-    conf->source = i;
-    probe = ((ngx_http_jwks_source_t *) jmcf->sources.elts)[i].probe;
-
-    /* Per-location checks: audiences, leeway, algorithms. */
-    conf->verify = jwks_verify_options_new();
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        jwks_verify_options_free(conf->verify);
-        return NGX_CONF_ERROR;
-    }
-    cln->handler = ngx_http_jwks_free_verify_options;
-    cln->data = conf->verify;
-
-    if (conf->audiences) {
-        aud = conf->audiences->elts;
-        for (i = 0; s == JWKS_OK && i < conf->audiences->nelts; i++) {
-            s = jwks_verify_options_add_audience(conf->verify, (const char *) aud[i].data,
-                                                 aud[i].len, &err);
-        }
-    }
-    if (s == JWKS_OK && conf->leeway != NGX_CONF_UNSET_MSEC) {
-        s = jwks_verify_options_set_leeway_ms(conf->verify, conf->leeway, &err);
-    }
-    if (s == JWKS_OK && conf->verify_iat) {
-        s = jwks_verify_options_set_verify_iat(conf->verify, true, &err);
-    }
-    if (s == JWKS_OK && conf->algorithms.len) {
-        s = jwks_verify_options_set_algorithms(conf->verify,
-                                               (const char *) conf->algorithms.data,
-                                               conf->algorithms.len, &err);
-    }
-    if (s == JWKS_OK && conf->uri_issuer.len) {
-        s = jwks_verify_options_set_issuer(conf->verify, (const char *) conf->uri_issuer.data,
-                                           conf->uri_issuer.len, &err);
-    }
-    if (s != JWKS_OK) {
-        ngx_http_jwks_location_error(cf, conf, "jwks: ", jwks_error_message(err));
-        jwks_error_free(err);
-        return NGX_CONF_ERROR;
-    }
-
-    /* A location whose settings can never verify (jwks_algorithms sharing none with what the
-     * key source allows) fails here, naming the directive, rather than on every request. */
-    if (jwks_client_check_verify_options(probe, conf->verify, &err) != JWKS_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "jwks_algorithms \"%V\" can never verify: %s in %V:%ui",
-                      &conf->algorithms, jwks_error_message(err), &conf->algorithms_file,
-                      conf->algorithms_line);
-        jwks_error_free(err);
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
@@ -1248,6 +1346,29 @@ ngx_http_jwks_deadline_handler(ngx_event_t *ev)
 
 /* ------------------------------------------------------------------ requests */
 
+static ngx_int_t ngx_http_jwks_start(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
+    ngx_http_jwks_ctx_t *ctx);
+
+
+/* How telling a refusal that another source may still turn into a success is: 0 for any
+ * other answer. */
+static ngx_uint_t
+ngx_http_jwks_retry_rank(jwks_status status)
+{
+    if (status == JWKS_ERR_KEY_NOT_FOUND) {
+        return 1;
+    }
+    if (status == JWKS_ERR_BAD_SIGNATURE) {
+        return 2;
+    }
+    if (status != JWKS_OK
+        && jwks_status_outcome((int) status) == JWKS_OUTCOME_KEYS_UNAVAILABLE)
+    {
+        return 3;
+    }
+    return 0;
+}
+
 static void
 ngx_http_jwks_cleanup(void *data)
 {
@@ -1260,9 +1381,11 @@ ngx_http_jwks_cleanup(void *data)
     jwks_request_free(ctx->pending);
     jwks_token_free(ctx->token);
     jwks_error_free(ctx->error);
+    jwks_error_free(ctx->best_error);
     ctx->pending = NULL;
     ctx->token = NULL;
     ctx->error = NULL;
+    ctx->best_error = NULL;
 }
 
 
@@ -1404,6 +1527,31 @@ static ngx_int_t
 ngx_http_jwks_finish(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
     ngx_http_jwks_ctx_t *ctx)
 {
+    ngx_uint_t  rank;
+
+    /* With several sources, a token that one source has no key for (or whose key there does
+     * not verify it, or whose keys cannot be had now) is tried with the next; any other
+     * refusal (claims, a malformed token) is the token's own and answers at once. When every
+     * source refused, the most telling refusal answers: keys unavailable (the key may be
+     * there), then a bad signature, then key not found. */
+    rank = ngx_http_jwks_retry_rank(ctx->status);
+    if (rank && jlcf->attempts->nelts > 1) {
+        if (rank > ngx_http_jwks_retry_rank(ctx->best_status)) {
+            jwks_error_free(ctx->best_error);
+            ctx->best_status = ctx->status;
+            ctx->best_error = ctx->error;
+        } else {
+            jwks_error_free(ctx->error);
+        }
+        ctx->error = NULL;
+        if (++ctx->attempt < jlcf->attempts->nelts) {
+            return ngx_http_jwks_start(r, jlcf, ctx);
+        }
+        ctx->status = ctx->best_status;
+        ctx->error = ctx->best_error;
+        ctx->best_error = NULL;
+    }
+
     switch (jwks_status_outcome((int) ctx->status)) {
 
     case JWKS_OUTCOME_VERIFIED:
@@ -1438,8 +1586,6 @@ static ngx_int_t
 ngx_http_jwks_access_handler(ngx_http_request_t *r)
 {
     ngx_http_jwks_loc_conf_t   *jlcf;
-    ngx_http_jwks_main_conf_t  *jmcf;
-    ngx_http_jwks_source_t     *src;
     ngx_http_jwks_ctx_t        *ctx;
     ngx_pool_cleanup_t         *cln;
     ngx_str_t                   token;
@@ -1495,14 +1641,31 @@ ngx_http_jwks_access_handler(ngx_http_request_t *r)
         }
     }
 
+    ctx->credentials = token;
+    return ngx_http_jwks_start(r, jlcf, ctx);
+}
+
+
+/* Verifies the token with the location's source number ctx->attempt: answers now, or parks
+ * the request until the source's client has the answer. */
+static ngx_int_t
+ngx_http_jwks_start(ngx_http_request_t *r, ngx_http_jwks_loc_conf_t *jlcf,
+    ngx_http_jwks_ctx_t *ctx)
+{
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_attempt_t    *attempt;
+    ngx_http_jwks_source_t     *src;
+
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_jwks_module);
-    src = (ngx_http_jwks_source_t *) jmcf->sources.elts + jlcf->source;
+    attempt = (ngx_http_jwks_attempt_t *) jlcf->attempts->elts + ctx->attempt;
+    src = (ngx_http_jwks_source_t *) jmcf->sources.elts + attempt->source;
     if (src->client == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->status = jwks_client_verify_async_queued(src->client, (const char *) token.data,
-                                                  token.len, jlcf->verify,
+    ctx->status = jwks_client_verify_async_queued(src->client,
+                                                  (const char *) ctx->credentials.data,
+                                                  ctx->credentials.len, attempt->verify,
                                                   (uint64_t) (uintptr_t) ctx, &ctx->token,
                                                   &ctx->pending, &ctx->error);
     if (ctx->status == JWKS_PENDING) {
