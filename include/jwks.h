@@ -1021,7 +1021,9 @@ jwks_status jwks_options_set_persist_dir(jwks_options *options,
  * and that user's own), and that user can create files in it. JWKS_OK, or
  * JWKS_ERR_INVALID_ARGUMENT naming the check. For a server whose master runs as root and
  * checks, at configuration time, the directory its workers (another user) will use:
- * jwks_client_new checks the directory for the user that calls it. Never blocks on the
+ * jwks_client_new checks the directory for the user that calls it. `(path, path_len)` is a
+ * string in; NULL with a length, invalid UTF-8 or the empty path is JWKS_ERR_INVALID_ARGUMENT.
+ * Nothing to free but the error. Reads the directory's metadata (one stat), never the
  * network; thread-safe.
  */
 jwks_status jwks_persist_dir_check(const char *path,
@@ -1203,7 +1205,9 @@ jwks_status jwks_options_set_uri(jwks_options *options,
  * JWKS_ERR_INVALID_JWKS), as does one larger than max_response_bytes. Never refreshed, no
  * request is ever made, and a token whose kid the set lacks answers JWKS_ERR_KEY_NOT_FOUND at
  * once (the non-blocking calls too: never JWKS_PENDING). Excludes jwks_options_set_uri and
- * discovery (jwks_client_new refuses the mix). The empty text turns it off.
+ * discovery (jwks_client_new refuses the mix). The empty text turns it off. NULL options, a
+ * NULL text with a length or invalid UTF-8: JWKS_ERR_INVALID_ARGUMENT. Options are not
+ * thread-safe (as every setter).
  */
 jwks_status jwks_options_set_local_jwks(jwks_options *options,
                                         const char *json,
@@ -1215,8 +1219,9 @@ jwks_status jwks_options_set_local_jwks(jwks_options *options,
  * reads it again; nothing reads it per request). The file is trusted only as a key file should
  * be: a regular file (a FIFO never makes the read wait), owned by root or by the process's
  * effective user, not writable by group or others; jwks_client_new refuses anything else with
- * JWKS_ERR_INVALID_ARGUMENT, naming the check. The path is copied; the empty path turns it
- * off.
+ * JWKS_ERR_INVALID_ARGUMENT, naming the check. The read (bounded by max_response_bytes) is
+ * jwks_client_new's only disk I/O for it. The path is copied; the empty path turns it off;
+ * argument errors as jwks_options_set_local_jwks.
  */
 jwks_status jwks_options_set_local_jwks_file(jwks_options *options,
                                              const char *path,
@@ -1708,7 +1713,8 @@ jwks_status jwks_verify_options_add_required_claim(jwks_verify_options *options,
  * the reason every jwks_client_verify with them would give (per-call algorithms that share
  * none with the client's allowed ones, such as "HS256" on a client without symmetric keys).
  * For configuration checks (nginx -t, Envoy's config load), so that a setting that can never
- * verify fails there rather than on every request. Never blocks; thread-safe.
+ * verify fails there rather than on every request. A NULL client or options is
+ * JWKS_ERR_INVALID_ARGUMENT; neither is changed or taken. Never blocks; thread-safe.
  */
 jwks_status jwks_client_check_verify_options(const jwks_client *client,
                                              const jwks_verify_options *options,

@@ -142,7 +142,7 @@ impl Persist {
         max_response_bytes: usize,
         now_unix: Duration,
     ) -> Result<Option<(String, Duration)>, String> {
-        let file = match open_no_follow(&self.path) {
+        let file = match open_for_reading(&self.path, false) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot be opened safely: {e}")),
@@ -155,16 +155,9 @@ impl Persist {
             .saturating_mul(2)
             .saturating_add(uri.len())
             .saturating_add(ENVELOPE);
-        if meta.len() > bound as u64 {
-            return Err(format!("is larger than {bound} bytes"));
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(bound as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot be read: {e}"))?;
-        if bytes.len() > bound {
-            return Err(format!("is larger than {bound} bytes"));
-        }
+        let bytes = read_bounded(file, meta.len(), bound, || {
+            format!("is larger than {bound} bytes")
+        })?;
         let noun = self.kind.noun();
         let record: Record =
             serde_json::from_slice(&bytes).map_err(|_| format!("is not a {noun}"))?;
@@ -194,16 +187,38 @@ impl Persist {
 /// Room for the record's envelope: its member names, version and time, quotes and braces.
 const ENVELOPE: usize = 4096;
 
-/// Opens `path` for reading without following a final symlink and without blocking on a FIFO.
-fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+/// Opens `path` for reading without blocking on a FIFO, and (unless `follow`) without
+/// following a final symlink.
+fn open_for_reading(path: &Path, follow: bool) -> std::io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(
         &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        libc::O_NONBLOCK | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW },
     );
     options.open(path)
+}
+
+/// The bytes of an opened file of `len` bytes (as fstat said), at most `bound` of them; the
+/// file may grow meanwhile, so the read itself is bounded too. `too_large` says why not.
+fn read_bounded(
+    file: fs::File,
+    len: u64,
+    bound: usize,
+    too_large: impl Fn() -> String,
+) -> Result<Vec<u8>, String> {
+    if len > bound as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(bound as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() > bound {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The text of a key file the configuration names (a local key set): a regular file, opened
@@ -211,66 +226,30 @@ fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
 /// by root or by the process's effective user, not writable by group or others, and at most
 /// `max` bytes. Otherwise, why not (a phrase after the file's name).
 pub(crate) fn read_key_file(path: &Path, max: usize) -> Result<String, String> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NONBLOCK | libc::O_CLOEXEC,
-    );
-    let file = options
-        .open(path)
-        .map_err(|e| format!("cannot be opened: {e}"))?;
+    let file = open_for_reading(path, true).map_err(|e| format!("cannot be opened: {e}"))?;
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot be examined: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err("is not a regular file".to_owned());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let euid = crate::os::effective_uid();
-        if meta.uid() != 0 && meta.uid() != euid {
-            return Err(format!(
-                "is owned by uid {}, neither root nor this process's effective uid {euid}",
-                meta.uid()
-            ));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(format!(
-                "is writable by group or others (mode {:o})",
-                meta.mode() & 0o7777
-            ));
-        }
-    }
-    if meta.len() > max as u64 {
-        return Err(format!("is larger than max_response_bytes ({max})"));
-    }
-    let mut text = String::new();
-    file.take(max as u64 + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot be read as UTF-8 text: {e}"))?;
-    if text.len() > max {
-        return Err(format!("is larger than max_response_bytes ({max})"));
-    }
-    Ok(text)
+    check_file(&meta, true)?;
+    let bytes = read_bounded(file, meta.len(), max, || {
+        format!("is larger than max_response_bytes ({max})")
+    })?;
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
 }
 
-/// Whether an opened saved file may be trusted, as OpenSSH's StrictModes trusts
-/// `authorized_keys`: a regular file (checked on the open descriptor, not the path), owned by
-/// the process's effective user, not writable by group or others, in a directory that others
-/// cannot write (unless it is sticky and the user's own). Otherwise, why not.
+/// Whether an opened file is a regular file, owned by the process's effective user (or by
+/// root, when `root_too`), and not writable by group or others. Otherwise, why not.
 #[cfg(unix)]
-fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
+fn check_file(meta: &fs::Metadata, root_too: bool) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     if !meta.file_type().is_file() {
         return Err("is not a regular file".to_owned());
     }
     let euid = crate::os::effective_uid();
-    if meta.uid() != euid {
+    if meta.uid() != euid && !(root_too && meta.uid() == 0) {
+        let whom = if root_too { "neither root nor" } else { "not" };
         return Err(format!(
-            "is owned by uid {}, not by this process's effective uid {euid}",
+            "is owned by uid {}, {whom} this process's effective uid {euid}",
             meta.uid()
         ));
     }
@@ -280,6 +259,24 @@ fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
             meta.mode() & 0o7777
         ));
     }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_file(meta: &fs::Metadata, _root_too: bool) -> Result<(), String> {
+    if meta.file_type().is_file() {
+        Ok(())
+    } else {
+        Err("is not a regular file".to_owned())
+    }
+}
+
+/// Whether an opened saved file may be trusted, as OpenSSH's StrictModes trusts
+/// `authorized_keys`: a regular file (checked on the open descriptor, not the path), owned by
+/// the process's effective user, not writable by group or others, in a directory that others
+/// cannot write (unless it is sticky and the user's own). Otherwise, why not.
+fn check_trusted(meta: &fs::Metadata, dir: &Path) -> Result<(), String> {
+    check_file(meta, false)?;
     check_dir(dir).map_err(|reason| format!("is in a directory that {reason}"))
 }
 
@@ -347,15 +344,6 @@ pub(crate) fn check_dir(dir: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err("is not a directory".to_owned())
-    }
-}
-
-#[cfg(not(unix))]
-fn check_trusted(meta: &fs::Metadata, _dir: &Path) -> Result<(), String> {
-    if meta.file_type().is_file() {
-        Ok(())
-    } else {
-        Err("is not a regular file".to_owned())
     }
 }
 

@@ -280,7 +280,8 @@ pub unsafe extern "C" fn jwks_verify_options_add_required_claim(
 /// the reason every jwks_client_verify with them would give (per-call algorithms that share
 /// none with the client's allowed ones, such as "HS256" on a client without symmetric keys).
 /// For configuration checks (nginx -t, Envoy's config load), so that a setting that can never
-/// verify fails there rather than on every request. Never blocks; thread-safe.
+/// verify fails there rather than on every request. A NULL client or options is
+/// JWKS_ERR_INVALID_ARGUMENT; neither is changed or taken. Never blocks; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_client_check_verify_options(
     client: *const jwks_client,

@@ -110,7 +110,9 @@ pub unsafe extern "C" fn jwks_options_set_persist_dir(
 /// and that user's own), and that user can create files in it. JWKS_OK, or
 /// JWKS_ERR_INVALID_ARGUMENT naming the check. For a server whose master runs as root and
 /// checks, at configuration time, the directory its workers (another user) will use:
-/// jwks_client_new checks the directory for the user that calls it. Never blocks on the
+/// jwks_client_new checks the directory for the user that calls it. `(path, path_len)` is a
+/// string in; NULL with a length, invalid UTF-8 or the empty path is JWKS_ERR_INVALID_ARGUMENT.
+/// Nothing to free but the error. Reads the directory's metadata (one stat), never the
 /// network; thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_persist_dir_check(

@@ -30,7 +30,9 @@ pub unsafe extern "C" fn jwks_options_set_uri(
 /// JWKS_ERR_INVALID_JWKS), as does one larger than max_response_bytes. Never refreshed, no
 /// request is ever made, and a token whose kid the set lacks answers JWKS_ERR_KEY_NOT_FOUND at
 /// once (the non-blocking calls too: never JWKS_PENDING). Excludes jwks_options_set_uri and
-/// discovery (jwks_client_new refuses the mix). The empty text turns it off.
+/// discovery (jwks_client_new refuses the mix). The empty text turns it off. NULL options, a
+/// NULL text with a length or invalid UTF-8: JWKS_ERR_INVALID_ARGUMENT. Options are not
+/// thread-safe (as every setter).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_local_jwks(
     options: *mut jwks_options,
@@ -52,8 +54,9 @@ pub unsafe extern "C" fn jwks_options_set_local_jwks(
 /// reads it again; nothing reads it per request). The file is trusted only as a key file should
 /// be: a regular file (a FIFO never makes the read wait), owned by root or by the process's
 /// effective user, not writable by group or others; jwks_client_new refuses anything else with
-/// JWKS_ERR_INVALID_ARGUMENT, naming the check. The path is copied; the empty path turns it
-/// off.
+/// JWKS_ERR_INVALID_ARGUMENT, naming the check. The read (bounded by max_response_bytes) is
+/// jwks_client_new's only disk I/O for it. The path is copied; the empty path turns it off;
+/// argument errors as jwks_options_set_local_jwks.
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_local_jwks_file(
     options: *mut jwks_options,
