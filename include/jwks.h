@@ -415,6 +415,85 @@ typedef void (*jwks_log_callback)(void *user_data,
                                   size_t message_len);
 
 /**
+ * Receives the document a jwks_store load callback found: its text (`text_len` bytes of
+ * UTF-8 JSON, copied before this returns) and its fetch time in milliseconds since the Unix
+ * epoch. Call it at most once, and only before the load callback returns; `sink_data` is the
+ * pointer the load callback was given.
+ */
+typedef void (*jwks_store_sink)(void *sink_data,
+                                const char *text,
+                                size_t text_len,
+                                uint64_t fetched_at_unix_ms);
+
+/**
+ * A document store (see jwks_options_set_store). Every callback gets `user_data` and the
+ * entry's key: a NUL-terminated string of `key_len` bytes, `"jwks <url>"` for a key set or
+ * `"openid-configuration <url>"` for an issuer's configuration document.
+ *
+ * Callbacks are called on the threads that fetch (the library's worker threads, or the
+ * thread of a blocking verification that must fetch), never under a library lock, possibly
+ * concurrently: they must be thread-safe, must not call into libjwks, and should return
+ * within a few milliseconds (a store over the network needs a short timeout of its own).
+ * Failing is always allowed: a failed load is "none", a failed save is dropped, a failed
+ * claim should grant.
+ */
+typedef struct {
+  /**
+   * Set to sizeof(jwks_store). Fields may be added at the end in later versions.
+   */
+  size_t size;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Required. Finds the last good document under `key`: calls `sink(sink_data, …)` with it
+   * and returns 1; returns 0 when there is none, or the entry is torn or corrupt; returns
+   * -1 when there is one but it is refused (counted in jwks_stats.persist_refused and
+   * logged once at Warn). The document is then checked as a fetched one: parsed with the
+   * same rules, at most max_response_bytes, its fetch time clamped to now.
+   */
+  int (*load)(void *user_data,
+              const char *key,
+              size_t key_len,
+              jwks_store_sink sink,
+              void *sink_data);
+  /**
+   * Optional. Keeps `text` (`text_len` bytes, not NUL-terminated) as the last good
+   * document under `key`, fetched at `fetched_at_unix_ms`. Called after each good fetch,
+   * before the claim is released; copy what you keep.
+   */
+  void (*save)(void *user_data,
+               const char *key,
+               size_t key_len,
+               const char *text,
+               size_t text_len,
+               uint64_t fetched_at_unix_ms);
+  /**
+   * Optional (NULL: always granted). Whether this process may fetch `key` now: true when
+   * no claim on `key` is held or the one held has a deadline at or before `now_unix_ms`,
+   * and then the claim is held until `until_unix_ms` or `release`. A process refused
+   * polls load every 10 ms until a newer document appears, the claim is released or
+   * `until_unix_ms` passes (the claimer may have died), then fetches.
+   */
+  bool (*claim)(void *user_data,
+                const char *key,
+                size_t key_len,
+                uint64_t now_unix_ms,
+                uint64_t until_unix_ms);
+  /**
+   * Optional. Gives up this process's claim on `key`, after its fetch (good or not).
+   */
+  void (*release)(void *user_data, const char *key, size_t key_len);
+  /**
+   * Optional. Called once with `user_data` when the library is done with it: after this
+   * options object no longer holds the store (another was set, or jwks_options_free) and
+   * every client made from it has been freed and has ended its background work.
+   */
+  jwks_release_callback destroy;
+} jwks_store;
+
+/**
  * Counters of a client since it was made, over all its sources. The caller sets `size` to
  * `sizeof(jwks_stats)` before calling jwks_client_stats; fields may be added at the end in
  * later versions, and a library newer than the caller's header fills only the fields the
@@ -495,6 +574,16 @@ typedef struct {
    * The first of each file is also logged.
    */
   uint64_t persist_refused;
+  /**
+   * Documents taken from the document store (jwks_options_set_store, or the persist
+   * directory) instead of a fetch: newer than the client's own and still fresh, because
+   * another client or process fetched them.
+   */
+  uint64_t store_adopted;
+  /**
+   * Fetches that first waited for another process holding the store's claim on that URL.
+   */
+  uint64_t store_claim_waits;
 } jwks_stats;
 
 #ifdef __cplusplus
@@ -1367,6 +1456,22 @@ jwks_status jwks_options_set_max_redirects(jwks_options *options,
 jwks_status jwks_options_set_max_token_bytes(jwks_options *options,
                                              size_t max_bytes,
                                              jwks_error **err);
+
+/**
+ * Shares documents through `store` (NULL: no store): clients made from these options start
+ * warm from it, adopt a newer key set or configuration document another client or process
+ * saved instead of fetching, and, with a claim callback, make one request per refresh
+ * between all of them. The table is copied; `store->user_data` must stay valid until
+ * `store->destroy` is called (or, without one, as long as any client made from these options
+ * may call). With jwks_options_set_persist_dir as well, the store is asked first and the
+ * files back it (a shared-memory store is empty after a full restart); both keep each
+ * document, and the store's claim decides. JWKS_ERR_INVALID_ARGUMENT for NULL options, a size smaller than this
+ * header's jwks_store, or a NULL load; then the library takes nothing and `destroy` is not
+ * called. Never blocks; not thread-safe for one options object.
+ */
+jwks_status jwks_options_set_store(jwks_options *options,
+                                   const jwks_store *store,
+                                   jwks_error **err);
 
 /**
  * Accepts oct (HMAC) keys from the JWK Set (default off: a published secret is no secret).

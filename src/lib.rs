@@ -41,6 +41,7 @@ mod os;
 mod process;
 mod source;
 mod stats;
+pub mod store;
 mod worker;
 
 #[cfg(feature = "capi")]
@@ -63,3 +64,4 @@ pub use options::{
     ClientOptions, LocalJwks, MAX_CACHED_KEYS_LIMIT, MAX_ISSUERS_LIMIT, MAX_KIDLESS_CANDIDATES,
 };
 pub use stats::Stats;
+pub use store::{DocumentKind, DocumentStore, FileStore, StoreKey, StoredDocument};

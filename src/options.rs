@@ -79,6 +79,13 @@ pub struct ClientOptions {
     /// others; files are trusted only when they are the user's own and not writable by group
     /// or others. None: nothing is written.
     pub persist_dir: Option<PathBuf>,
+    /// A document store shared with other clients or processes ([`crate::DocumentStore`]):
+    /// clients start warm from it, adopt a newer set another one fetched instead of fetching,
+    /// and (when the store's claim is used) make one request per refresh between them.
+    /// `persist_dir` is the built-in [`crate::FileStore`]; with both, the store is asked first
+    /// and the files back it (a shared-memory store is empty after a full restart), and both
+    /// keep each document. None by default.
+    pub store: Option<Arc<dyn crate::store::DocumentStore>>,
     /// A log hook for fetch failures, recoveries and stale serving (each event reported once,
     /// never under a lock). None by default.
     pub logger: Option<crate::log::Logger>,
@@ -173,6 +180,7 @@ impl Default for ClientOptions {
             min_refetch_interval: Duration::from_secs(60),
             max_stale: Duration::from_secs(24 * 3600),
             persist_dir: None,
+            store: None,
             refresh_ahead: true,
             background_refresh: false,
             logger: None,
@@ -211,6 +219,8 @@ impl fmt::Debug for ClientOptions {
             )
             .field("allow_http", &self.allow_http)
             .field("min_refetch_interval", &self.min_refetch_interval)
+            .field("persist_dir", &self.persist_dir)
+            .field("store", &self.store.as_ref().map(|_| "set"))
             .field("validation", &self.validation)
             .finish_non_exhaustive()
     }

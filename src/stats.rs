@@ -47,6 +47,13 @@ pub struct Stats {
     /// directory others can write), too large, or not a valid saved record. The first of each
     /// file is also logged, with its reason.
     pub persist_refused: u64,
+    /// Documents taken from the document store (`store` or `persist_dir`) instead of a fetch:
+    /// newer than the client's own and still fresh, because another client or process
+    /// fetched them.
+    pub store_adopted: u64,
+    /// Fetches that first waited for another process holding the store's claim on that URL
+    /// (see [`crate::DocumentStore::claim`]).
+    pub store_claim_waits: u64,
 }
 
 #[derive(Default)]
@@ -67,6 +74,8 @@ pub(crate) struct Counters {
     pub background_refreshes: AtomicU64,
     pub served_while_refreshing: AtomicU64,
     pub persist_refused: AtomicU64,
+    pub store_adopted: AtomicU64,
+    pub store_claim_waits: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -108,6 +117,8 @@ impl Counters {
             served_while_refreshing: get(&self.served_while_refreshing),
             refreshing,
             persist_refused: get(&self.persist_refused),
+            store_adopted: get(&self.store_adopted),
+            store_claim_waits: get(&self.store_claim_waits),
         }
     }
 }

@@ -34,6 +34,9 @@ fn module() -> &'static Path {
             .env("JWKS_NGINX_NO_CARGO", "1")
             // The benchmark's control module (bench/spin) is built too, so it cannot rot.
             .env("JWKS_NGINX_BENCH", "1")
+            // The hook that lets a test kill a worker in the middle of a save (inert unless
+            // the configuration passes its environment variable in).
+            .env("JWKS_NGINX_TEST_HOOKS", "1")
             .env("CARGO_TARGET_DIR", &target)
             .output()
             .expect("run modules/nginx/build.sh");
@@ -52,6 +55,8 @@ struct Nginx {
     child: Child,
     dir: PathBuf,
     port: u16,
+    /// Workers the test kills itself: their end is in the log, and no crash.
+    kills_expected: bool,
 }
 
 impl Nginx {
@@ -73,7 +78,12 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start nginx (is it installed?)");
-        let nginx = Nginx { child, dir, port };
+        let nginx = Nginx {
+            child,
+            dir,
+            port,
+            kills_expected: false,
+        };
         wait_until("nginx to listen", || {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
@@ -169,7 +179,7 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let log = self.error_log();
         assert!(
-            thread::panicking() || !log.contains("exited on signal"),
+            thread::panicking() || self.kills_expected || !log.contains("exited on signal"),
             "a worker crashed:\n{log}"
         );
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -671,8 +681,8 @@ fn reload_under_load_serves_every_request_and_new_workers_start_warm_from_the_sa
     );
     let nginx = Nginx::start("reload", 2, &http);
     let good = bearer(&b.ec.token(&claims()));
-    wait_until("both workers warm", || {
-        b.jwks.hits("/jwks") == 2 && nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    wait_until("the workers warm", || {
+        b.jwks.hits("/jwks") >= 1 && nginx.get("/api/x", &[("Authorization", &good)]).status == 200
     });
     let workers = nginx.pids().len();
     // Idle: each process is down to its main thread (the library's threads have exited).
@@ -718,6 +728,220 @@ fn reload_under_load_serves_every_request_and_new_workers_start_warm_from_the_sa
     assert_eq!(threads_and_fds(&nginx).1, fds, "open descriptors");
     b.jwks.release("/jwks");
     let _ = std::fs::remove_dir_all(&persist);
+}
+
+/// Runs `during` while 4 threads send `token` to `path` in a loop; their statuses.
+fn under_load(port: u16, path: &str, token: &str, during: impl FnOnce()) -> Vec<u16> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (path, token, stop) = (path.to_owned(), token.to_owned(), stop.clone());
+            thread::spawn(move || {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    statuses.push(get(port, &path, &[("Authorization", &token)]).status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    during();
+    stop.store(true, Ordering::SeqCst);
+    load.into_iter().flat_map(|h| h.join().unwrap()).collect()
+}
+
+fn assert_all_passed(statuses: &[u16]) {
+    assert!(statuses.len() > 10, "load ran: {}", statuses.len());
+    let failed: Vec<_> = statuses.iter().filter(|&&s| s != 200).collect();
+    assert!(failed.is_empty(), "every request passed: {failed:?}");
+}
+
+/// The workers of one nginx share the key set through the shared zone, on by default: one
+/// fetch at start for all of them (the others wait for its set, not for the IdP), and one per
+/// refresh after that. The control, `jwks_shared_zone off`, fetches once per worker.
+#[test]
+fn four_workers_make_one_jwks_request_per_refresh() {
+    if !available() {
+        return;
+    }
+    for zone in [true, false] {
+        let b = backends();
+        let http = api_server(&b).replace(
+            "jwks_audience api;",
+            "jwks_audience api;\n    jwks_cache_time 2s;",
+        );
+        let http = if zone {
+            http
+        } else {
+            format!("  jwks_shared_zone off;\n{http}")
+        };
+        let nginx = Nginx::start(if zone { "zone-on" } else { "zone-off" }, 4, &http);
+        let good = bearer(&b.ec.token(&claims()));
+        wait_until("nginx answers", || {
+            nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+        });
+        // Every worker warmed up when it started; a fetch of its own would show by now.
+        thread::sleep(Duration::from_millis(1000));
+        let at_start = b.jwks.hits("/jwks");
+        if !zone {
+            assert_eq!(at_start, 4, "without the zone, one fetch per worker");
+            continue;
+        }
+        assert_eq!(at_start, 1, "one fetch for the four workers");
+        // Refreshes (at 80% of 2 s, less up to 10% jitter): one request each for the whole
+        // nginx, so at most one per 1.4 s, where each worker on its own would make four.
+        let started = std::time::Instant::now();
+        let statuses = under_load(nginx.port, "/api/x", &good, || {
+            thread::sleep(Duration::from_secs(6))
+        });
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_all_passed(&statuses);
+        let refreshes = b.jwks.hits("/jwks") - at_start;
+        assert!(refreshes >= 2, "the set was refreshed: {refreshes}");
+        let most = (elapsed / 1.4).floor() as usize + 1;
+        assert!(
+            refreshes <= most,
+            "{refreshes} requests in {elapsed:.1} s: more than one per refresh ({most})"
+        );
+    }
+}
+
+/// Three reloads under load with the IdP silent and no directive beyond the README's first
+/// example: every request passes and no new worker asks the IdP (it would be held there).
+/// Then workers killed with SIGKILL are replaced warm, still without a request.
+#[test]
+fn reloads_and_a_killed_worker_start_warm_from_the_zone_with_the_idp_silent() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let mut nginx = Nginx::start("zone-reload", 2, &api_server(&b));
+    nginx.kills_expected = true;
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("nginx answers", || {
+        nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    });
+    assert_eq!(b.jwks.hits("/jwks"), 1);
+    b.jwks.hold("/jwks");
+    let statuses = under_load(nginx.port, "/api/x", &good, || {
+        for _ in 0..3 {
+            thread::sleep(Duration::from_millis(300));
+            nginx.signal(libc::SIGHUP);
+        }
+        thread::sleep(Duration::from_millis(500));
+    });
+    assert_all_passed(&statuses);
+    assert_eq!(b.jwks.held("/jwks"), 0, "no new worker asked the IdP");
+    assert_eq!(b.jwks.hits("/jwks"), 1);
+    wait_until("the old workers to exit", || nginx.pids().len() == 3);
+
+    // Every worker killed (a request in flight on a killed worker is lost with it): what
+    // answers next can only be their replacements.
+    let victims = nginx.pids()[1..].to_vec();
+    for &victim in &victims {
+        unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) };
+    }
+    wait_until("new workers replace them", || {
+        let pids = nginx.pids();
+        pids.len() == 3 && pids[1..].iter().all(|p| !victims.contains(p))
+    });
+    let statuses = under_load(nginx.port, "/api/x", &good, || {
+        thread::sleep(Duration::from_millis(500))
+    });
+    assert_all_passed(&statuses);
+    assert_eq!(
+        b.jwks.held("/jwks"),
+        0,
+        "the new workers did not ask the IdP"
+    );
+    assert_eq!(b.jwks.hits("/jwks"), 1);
+    b.jwks.release("/jwks");
+}
+
+/// A worker killed with SIGKILL in the middle of a save (the test build stalls a save halfway,
+/// holding the zone's mutex, when the trigger file exists) leaves the zone usable: the master
+/// unlocks the mutex, the half-written entry reads as none, the next save rewrites it, and
+/// after that a reload with the IdP silent starts warm from it.
+#[test]
+fn a_worker_killed_during_a_save_leaves_the_zone_usable() {
+    if !available() {
+        return;
+    }
+    let b = backends();
+    let dir = std::env::temp_dir().join(format!("jwks-nginx-stall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let trigger = dir.join("stall");
+    let marker = dir.join("stall.stalled");
+    let main = format!(
+        "{}\nenv JWKS_TEST_STALL_SAVE={};",
+        default_user(),
+        trigger.display()
+    );
+    let http = api_server(&b).replace(
+        "jwks_audience api;",
+        "jwks_audience api;\n    jwks_cache_time 1s;",
+    );
+    let (conf_dir, port) = Nginx::configure("zone-stall", 2, &http, &main);
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(&conf_dir)
+        .arg("-c")
+        .arg(conf_dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    let nginx = Nginx {
+        child,
+        dir: conf_dir,
+        port,
+        kills_expected: true,
+    };
+    let good = bearer(&b.ec.token(&claims()));
+    wait_until("nginx answers", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && nginx.get("/api/x", &[("Authorization", &good)]).status == 200
+    });
+    // The next save (a refresh, due within a second under traffic) stalls halfway.
+    std::fs::write(&trigger, b"").unwrap();
+    let statuses = under_load(port, "/api/x", &good, || {
+        wait_until("a save to stall", || marker.exists());
+    });
+    assert_all_passed(&statuses);
+    let text = std::fs::read_to_string(&marker).unwrap();
+    let victim: libc::pid_t = text.trim().parse().unwrap();
+    std::fs::remove_file(&trigger).unwrap();
+    // Killed between requests (one in flight on it would be lost with it).
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    wait_until("a new worker replaces it", || {
+        let pids = nginx.pids();
+        pids.len() == 3 && !pids.contains(&(victim as u32))
+    });
+    let statuses = under_load(port, "/api/x", &good, || {
+        // Refreshes go on (1 s sets): the half-written entry is rewritten by a later save.
+        thread::sleep(Duration::from_millis(2500))
+    });
+    assert_all_passed(&statuses);
+    assert!(
+        nginx.error_log().contains("was locked by"),
+        "the master unlocked the zone the killed worker held:\n{}",
+        nginx.error_log()
+    );
+    // The zone works: with the IdP silent, the workers of a reload start from it.
+    b.jwks.hold("/jwks");
+    let before = nginx.pids();
+    nginx.signal(libc::SIGHUP);
+    wait_until("new workers", || {
+        let pids = nginx.pids();
+        pids.len() == 3 && pids[1..].iter().all(|p| !before.contains(p))
+    });
+    let statuses = under_load(port, "/api/x", &good, || {
+        thread::sleep(Duration::from_millis(300))
+    });
+    assert_all_passed(&statuses);
+    b.jwks.release("/jwks");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Claims are user data (display names, emails): none may add a header, a line or a request.
@@ -1117,6 +1341,33 @@ fn nginx_t_refuses_settings_that_can_never_work_naming_the_directive_and_line() 
         assert!(
             !out.contains("allow_http"),
             "{name} names a setting nginx lacks: {out}"
+        );
+    }
+    // The shared zone's size, in the http block.
+    for (value, expected) in [
+        ("10k", "jwks_shared_zone 10k is too small: at least 256k"),
+        (
+            "lots",
+            "jwks_shared_zone takes a size (for example 2m) or off, not \"lots\"",
+        ),
+    ] {
+        let directive = format!("jwks_shared_zone {value};");
+        let http = format!(
+            "  {directive}\n{}",
+            server(&[location(
+                "/",
+                "api",
+                &format!("jwks_uri {jwks};"),
+                "return 200"
+            )])
+        );
+        let (ok, out, conf) = Nginx::config_test_text("t-zone", &http, &default_user());
+        assert!(!ok, "{value} passed nginx -t:\n{out}");
+        let line = conf.lines().position(|l| l.trim() == directive).unwrap() + 1;
+        assert!(out.contains(expected), "{value}: {out}");
+        assert!(
+            out.contains(&format!("nginx.conf:{line}")),
+            "{value}: {out}"
         );
     }
     // The controls: the same shapes with good values pass.

@@ -413,7 +413,14 @@ type Stats struct {
 	// (WithPersistDir) that were refused: a file not trusted (not a regular file, another
 	// owner, writable by group or others, in a directory others can write), too large, or not
 	// a valid saved record.
-	PersistRefused           uint64
+	PersistRefused uint64
+	// StoreAdopted counts key sets and configuration documents taken from the document
+	// store (a persist directory's files, or a server's shared store) instead of a fetch:
+	// newer and still fresh, because another client or process fetched them.
+	StoreAdopted uint64
+	// StoreClaimWaits counts fetches that first waited for another process holding the
+	// store's claim on that URL.
+	StoreClaimWaits          uint64
 	LastSuccess, LastFailure time.Time // zero when none yet
 }
 
@@ -446,6 +453,8 @@ func (cl *Client) Stats() (Stats, error) {
 		ServedWhileRefreshing: uint64(s.served_while_refreshing),
 		Refreshing:            uint64(s.refreshing),
 		PersistRefused:        uint64(s.persist_refused),
+		StoreAdopted:          uint64(s.store_adopted),
+		StoreClaimWaits:       uint64(s.store_claim_waits),
 		LastSuccess:           at(s.last_success_unix_ms), LastFailure: at(s.last_failure_unix_ms),
 	}, nil
 }

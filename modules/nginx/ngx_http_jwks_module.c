@@ -17,6 +17,8 @@
 
 #include <jwks.h>
 
+#include "ngx_http_jwks_zone.h"
+
 
 #define NGX_HTTP_JWKS_CLAIM_PREFIX  "jwks_claim_"
 #define NGX_HTTP_JWKS_HEADER_PREFIX "jwks_header_"
@@ -41,6 +43,8 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                 sources;      /* ngx_http_jwks_source_t */
+    ssize_t                     zone_size;    /* jwks_shared_zone: 0 off; unset: default */
+    ngx_shm_zone_t             *zone;         /* the shared zone, when on and needed */
 } ngx_http_jwks_main_conf_t;
 
 typedef struct {
@@ -132,6 +136,7 @@ static char *ngx_http_jwks_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf
 static char *ngx_http_jwks_ca_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_cache_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_jwks_shared_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_jwks_positive(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_handler_pt  ngx_http_jwks_positive_post = ngx_http_jwks_positive;
@@ -253,6 +258,13 @@ static ngx_command_t  ngx_http_jwks_commands[] = {
       offsetof(ngx_http_jwks_loc_conf_t, persist_dir),
       NULL },
 
+    { ngx_string("jwks_shared_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_jwks_shared_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("jwks_require"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_HTTP_LMT_CONF
       |NGX_CONF_1MORE,
@@ -327,6 +339,7 @@ ngx_http_jwks_create_main_conf(ngx_conf_t *cf)
     {
         return NULL;
     }
+    jmcf->zone_size = NGX_CONF_UNSET;
 
     return jmcf;
 }
@@ -609,6 +622,40 @@ ngx_http_jwks_positive(ngx_conf_t *cf, void *post, void *data)
     ngx_msec_t  *ms = data;
 
     return *ms == 0 ? "must be positive" : NGX_CONF_OK;
+}
+
+
+/* jwks_shared_zone SIZE | off: the size of the zone the workers share key sets and
+ * configuration documents in (on by default; see ngx_http_jwks_zone.h). */
+static char *
+ngx_http_jwks_shared_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_jwks_main_conf_t  *jmcf = conf;
+    ngx_str_t                  *value = cf->args->elts;
+    ssize_t                     size;
+
+    if (jmcf->zone_size != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        jmcf->zone_size = 0;
+        return NGX_CONF_OK;
+    }
+    size = ngx_parse_size(&value[1]);
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "jwks_shared_zone takes a size (for example 2m) or off, not \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+    if (size < NGX_HTTP_JWKS_ZONE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "jwks_shared_zone %V is too small: at least %uzk",
+                           &value[1], (size_t) NGX_HTTP_JWKS_ZONE_MIN / 1024);
+        return NGX_CONF_ERROR;
+    }
+    jmcf->zone_size = size;
+    return NGX_CONF_OK;
 }
 
 
@@ -1210,6 +1257,7 @@ ngx_http_jwks_init_process(ngx_cycle_t *cycle)
     jwks_error                 *err = NULL;
     ngx_connection_t           *c;
     int                         fd;
+    jwks_store                  table;
 
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
         return NGX_OK;
@@ -1226,8 +1274,14 @@ ngx_http_jwks_init_process(ngx_cycle_t *cycle)
         if (o == NULL) {
             return NGX_ERROR;
         }
+        /* The shared zone: the workers' common store (key files are read by the master). */
+        if (jmcf->zone != NULL && src[i].key_file.len == 0) {
+            ngx_http_jwks_zone_store(jmcf->zone, &table);
+        }
         /* Log events come back through jwks_client_poll, on this thread. */
-        if (jwks_options_set_log_callback(o, ngx_http_jwks_log, cycle->log, 3, &err)
+        if ((jmcf->zone != NULL && src[i].key_file.len == 0
+             && jwks_options_set_store(o, &table, &err) != JWKS_OK)
+            || jwks_options_set_log_callback(o, ngx_http_jwks_log, cycle->log, 3, &err)
                 != JWKS_OK
             || jwks_options_set_log_on_poll(o, true, &err) != JWKS_OK
             || jwks_client_new(o, &src[i].client, &err) != JWKS_OK
@@ -1930,6 +1984,10 @@ ngx_http_jwks_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_jwks_main_conf_t  *jmcf;
+    ngx_http_jwks_source_t     *src;
+    ngx_uint_t                  i;
+    ngx_str_t                   name = ngx_string(NGX_HTTP_JWKS_ZONE_NAME);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -1938,6 +1996,25 @@ ngx_http_jwks_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
     *h = ngx_http_jwks_access_handler;
+
+    /* The shared zone, on by default, when some source fetches (every location is merged by
+     * now, so every source is known). Its name and size decide whether a reload keeps it. */
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_jwks_module);
+    if (jmcf->zone_size == NGX_CONF_UNSET) {
+        jmcf->zone_size = NGX_HTTP_JWKS_ZONE_DEFAULT;
+    }
+    src = jmcf->sources.elts;
+    for (i = 0; i < jmcf->sources.nelts && jmcf->zone_size > 0; i++) {
+        if (src[i].key_file.len == 0) {
+            jmcf->zone = ngx_shared_memory_add(cf, &name, jmcf->zone_size,
+                                               &ngx_http_jwks_module);
+            if (jmcf->zone == NULL) {
+                return NGX_ERROR;
+            }
+            jmcf->zone->init = ngx_http_jwks_init_zone;
+            break;
+        }
+    }
 
     return NGX_OK;
 }

@@ -27,9 +27,9 @@ struct Record {
     configuration: Option<String>,
 }
 
-/// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+/// What a document is: a saved file, or an entry of a [`crate::DocumentStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
     /// A JWK Set, saved under the hash of its URL.
     KeySet,
     /// An issuer's OpenID configuration document, saved under the hash of its URL.
@@ -37,7 +37,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Kind::KeySet => "jwks",
             Kind::Configuration => "openid-configuration",
@@ -45,7 +45,7 @@ impl Kind {
     }
 
     /// How reports name the file.
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Kind::KeySet => "saved key set",
             Kind::Configuration => "saved configuration document",
@@ -72,10 +72,6 @@ impl Persist {
             path: dir.join(format!("{}-{name}.json", kind.prefix())),
             kind,
         }
-    }
-
-    pub fn kind(&self) -> Kind {
-        self.kind
     }
 
     #[cfg(test)]

@@ -2,6 +2,7 @@
 //! shared fetching state, worker and refresher made, persisted sets loaded.
 
 use super::*;
+use crate::store::{DocumentStore, FileStore, Tiered};
 
 impl Client {
     /// Checks `options` and makes a client. Does not fetch anything (the first lookup does).
@@ -60,6 +61,15 @@ impl Client {
             crate::cache::persist::check_dir(dir)
                 .map_err(|reason| persist_dir_error(dir, reason))?;
         }
+        // persist_dir is the file store; with a store as well, the files back it.
+        let store: Option<Arc<dyn DocumentStore>> = match (&o.persist_dir, &o.store) {
+            (Some(dir), Some(store)) => Some(Arc::new(Tiered {
+                store: store.clone(),
+                files: FileStore::new(dir),
+            })),
+            (Some(dir), None) => Some(Arc::new(FileStore::new(dir))),
+            (None, store) => store.clone(),
+        };
         let mut ca_pem = o.ca_pem.clone();
         for path in &o.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
@@ -144,7 +154,7 @@ impl Client {
                 &o.discovery,
                 o.allow_http,
                 rules,
-                o.persist_dir.clone(),
+                store.clone(),
             )?))
         } else {
             invalid_if(
@@ -153,11 +163,7 @@ impl Client {
                  discovery mode, use a static issuer",
             )?;
             http::check_scheme(&o.uri, o.allow_http)?;
-            Mode::Fixed(Arc::new(Source::new(
-                o.uri.clone(),
-                rules,
-                o.persist_dir.as_deref(),
-            )))
+            Mode::Fixed(Arc::new(Source::new(o.uri.clone(), rules, store.as_ref())))
         };
         let mut client = Client {
             user: None,
@@ -180,6 +186,7 @@ impl Client {
                     counters: Counters::default(),
                     logger: o.logger.clone(),
                     worker: Worker::default(),
+                    claim_wait: o.timeout,
                 }),
             }),
         };

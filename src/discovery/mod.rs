@@ -5,20 +5,20 @@
 //! TTL (or past it, within max-stale).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::flight::SingleFlight;
-use crate::cache::persist::Kind;
 use crate::cache::policy::refresh_due_at;
 use crate::cache::policy::{Age, Rules};
 use crate::cache::{BoundedLru, FailureTracker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http;
-use crate::source::{Fetching, SavedFile, Source};
+use crate::source::{unix_ms, BeforeFetch, Fetching, Source, StoredDoc};
+use crate::store::{DocumentKind, DocumentStore};
 
 mod document;
 
@@ -37,13 +37,16 @@ struct IssuerEntry {
     failures: FailureTracker,
     /// Up while a background rediscovery is queued or running.
     refreshing: Arc<AtomicBool>,
-    /// The issuer's saved configuration document (a configured, discovered issuer of a
-    /// client with a persist directory).
-    saved: Option<SavedFile>,
+    /// The issuer's stored configuration document (a configured, discovered issuer of a
+    /// client with a document store).
+    saved: Option<StoredDoc>,
+    /// The fetch time (Unix ms) of the configuration document in use; 0: none known. A
+    /// stored document is newer only when its time is later.
+    config_unix_ms: AtomicU64,
 }
 
 pub(crate) struct Discovery {
-    persist_dir: Option<std::path::PathBuf>,
+    store: Option<Arc<dyn DocumentStore>>,
     allowed: HashSet<String>,
     allow_any: bool,
     config_path: String,
@@ -58,7 +61,7 @@ impl Discovery {
         o: &DiscoveryOptions,
         allow_http: bool,
         rules: Rules,
-        persist_dir: Option<std::path::PathBuf>,
+        store: Option<Arc<dyn DocumentStore>>,
     ) -> Result<Discovery> {
         if o.max_issuers == 0 || o.max_issuers > crate::options::MAX_ISSUERS_LIMIT {
             return Err(Error::invalid_argument(format!(
@@ -97,7 +100,7 @@ impl Discovery {
             }
         }
         Ok(Discovery {
-            persist_dir,
+            store,
             allowed: o.allowed_issuers.iter().cloned().collect(),
             allow_any: o.allow_any_issuer,
             config_path: o.config_path.clone(),
@@ -223,21 +226,17 @@ impl Discovery {
             .sum()
     }
 
-    /// When a client is made with a persist directory: resolves the static issuers (no
+    /// When a client is made with a document store: resolves the static issuers (no
     /// request: their JWKS URLs are configured) and the allowed ones from their saved
     /// configuration documents (within max-stale past the issuer TTL), and loads their saved
     /// key sets, so a process started during an outage verifies its first token with no
     /// request. Issuers that only a token names (allow-any mode) are never saved.
     pub fn load_saved_issuers(&self, f: &Fetching) {
-        if self.persist_dir.is_none() {
+        if self.store.is_none() {
             return;
         }
         for (iss, uri) in &self.statics {
-            let source = Arc::new(Source::new(
-                uri.clone(),
-                self.rules,
-                self.persist_dir.as_deref(),
-            ));
+            let source = Arc::new(Source::new(uri.clone(), self.rules, self.store.as_ref()));
             if source.load_persisted(f).is_none() {
                 continue;
             }
@@ -263,13 +262,13 @@ impl Discovery {
 
     /// A new issuer entry; it has a saved configuration document when the issuer is
     /// configured (not only named by a token), discovered (not static), and the client has a
-    /// persist directory.
+    /// document store.
     fn new_entry(&self, iss: &str) -> IssuerEntry {
-        let saved = match &self.persist_dir {
-            Some(dir) if self.configured(iss) && !self.statics.contains_key(iss) => {
-                Some(SavedFile::new(
-                    Kind::Configuration,
-                    dir,
+        let saved = match &self.store {
+            Some(store) if self.configured(iss) && !self.statics.contains_key(iss) => {
+                Some(StoredDoc::new(
+                    store.clone(),
+                    DocumentKind::Configuration,
                     &config_url(iss, &self.config_path),
                 ))
             }
@@ -281,9 +280,9 @@ impl Discovery {
         }
     }
 
-    /// Where the key set of `iss` is saved: only a configured issuer's.
-    fn persist_dir_of(&self, iss: &str) -> Option<&std::path::Path> {
-        self.persist_dir.as_deref().filter(|_| self.configured(iss))
+    /// Where the key set of `iss` is stored: only a configured issuer's.
+    fn store_of(&self, iss: &str) -> Option<&Arc<dyn DocumentStore>> {
+        self.store.as_ref().filter(|_| self.configured(iss))
     }
 
     /// The resolution of `iss` from its saved configuration document, aged as saved, with
@@ -295,20 +294,21 @@ impl Discovery {
         iss: &str,
         entry: &IssuerEntry,
     ) -> Option<Arc<Resolved>> {
-        let url = config_url(iss, &self.config_path);
         let (jwks_uri, at_unix) =
             entry
                 .saved
                 .as_ref()?
-                .read(f, &url, self.rules.min_refetch_interval, |doc| {
-                    parse_configuration(doc.as_bytes(), iss, self.allow_http)
-                        .map_err(|reason| format!("is refused: {reason}"))
+                .read(f, self.rules.min_refetch_interval, |doc| {
+                    self.parse_stored(iss, doc)
                 })?;
         let age = f.clock.unix_time().saturating_sub(at_unix);
         if self.rules.age(age, self.rules.freshness.lifespan) == Age::TooOld {
             return None;
         }
-        let source = Arc::new(Source::new(jwks_uri, self.rules, self.persist_dir_of(iss)));
+        entry
+            .config_unix_ms
+            .store(unix_ms(at_unix), Ordering::Relaxed);
+        let source = Arc::new(Source::new(jwks_uri, self.rules, self.store_of(iss)));
         source.load_persisted(f);
         Some(Arc::new(Resolved {
             source,
@@ -457,8 +457,7 @@ impl Discovery {
                 if background {
                     crate::stats::bump(&f.counters.background_refreshes);
                 }
-                let result = self.discover(f, iss, entry.saved.as_ref());
-                f.counters.fetched(result.is_ok(), f.clock.unix_time());
+                let result = self.discover(f, iss, entry);
                 if let Err(e) = &result {
                     f.log(crate::log::LogLevel::Warn, || e.to_string());
                 }
@@ -470,13 +469,55 @@ impl Discovery {
             _ => Ok(Arc::new(Source::new(
                 jwks_uri,
                 self.rules,
-                self.persist_dir_of(iss),
+                self.store_of(iss),
             ))),
         }
     }
 
-    /// The JWKS URL of `iss` from its configuration document, which is saved to `saved`.
-    fn discover(&self, f: &Fetching, iss: &str, saved: Option<&SavedFile>) -> Result<String> {
+    /// A stored configuration document of `iss`, checked as a fetched one.
+    fn parse_stored(&self, iss: &str, doc: &str) -> std::result::Result<String, String> {
+        parse_configuration(doc.as_bytes(), iss, self.allow_http)
+            .map_err(|reason| format!("is refused: {reason}"))
+    }
+
+    /// The JWKS URL of `iss` from its configuration document. With a document store (a
+    /// configured issuer), a newer fresh document there is adopted instead of fetching, a
+    /// fetch claimed by another process is waited for, and a fetched document is saved.
+    fn discover(&self, f: &Fetching, iss: &str, entry: &IssuerEntry) -> Result<String> {
+        let mut claimed = None;
+        if let Some(saved) = &entry.saved {
+            let known = entry.config_unix_ms.load(Ordering::Relaxed);
+            let adopt = |at: Duration| {
+                let age = f.clock.unix_time().saturating_sub(at);
+                unix_ms(at) > known
+                    && self.rules.age(age, self.rules.freshness.lifespan)
+                        == (Age::Fresh { refresh_due: false })
+            };
+            let parse = |doc: &str| self.parse_stored(iss, doc);
+            match saved.before_fetch(
+                f,
+                (f.claim_wait, self.rules.min_refetch_interval),
+                adopt,
+                parse,
+            ) {
+                BeforeFetch::Adopt(jwks_uri, at) => {
+                    entry.config_unix_ms.store(unix_ms(at), Ordering::Relaxed);
+                    return Ok(jwks_uri);
+                }
+                BeforeFetch::Fetch { claimed: true } => claimed = Some(saved),
+                BeforeFetch::Fetch { claimed: false } => {}
+            }
+        }
+        let result = self.fetch_configuration(f, iss, entry);
+        f.counters.fetched(result.is_ok(), f.clock.unix_time());
+        if let Some(saved) = claimed {
+            saved.release();
+        }
+        result
+    }
+
+    /// The request for the configuration document of `iss`, saved when good.
+    fn fetch_configuration(&self, f: &Fetching, iss: &str, entry: &IssuerEntry) -> Result<String> {
         let label = self.label(iss);
         let failed = |reason: String| {
             Error::new(
@@ -499,9 +540,11 @@ impl Discovery {
             }
         })?;
         let jwks_uri = parse_configuration(&body, iss, self.allow_http).map_err(failed)?;
-        if let (Some(saved), Ok(text)) = (saved, std::str::from_utf8(&body)) {
-            let _ = saved.save(&url, text, f.clock.unix_time());
+        let at = f.clock.unix_time();
+        if let (Some(saved), Ok(text)) = (&entry.saved, std::str::from_utf8(&body)) {
+            saved.save(text, at);
         }
+        entry.config_unix_ms.store(unix_ms(at), Ordering::Relaxed);
         Ok(jwks_uri)
     }
 }

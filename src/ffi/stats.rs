@@ -51,6 +51,12 @@ pub struct jwks_stats {
     /// or others, in a directory others can write), too large, or not a valid saved record.
     /// The first of each file is also logged.
     pub persist_refused: u64,
+    /// Documents taken from the document store (jwks_options_set_store, or the persist
+    /// directory) instead of a fetch: newer than the client's own and still fresh, because
+    /// another client or process fetched them.
+    pub store_adopted: u64,
+    /// Fetches that first waited for another process holding the store's claim on that URL.
+    pub store_claim_waits: u64,
 }
 
 /// Fills `*stats` with the client's counters: set `stats->size = sizeof(jwks_stats)` first.
@@ -102,6 +108,8 @@ pub unsafe extern "C" fn jwks_client_stats(
             served_while_refreshing: s.served_while_refreshing,
             refreshing: s.refreshing,
             persist_refused: s.persist_refused,
+            store_adopted: s.store_adopted,
+            store_claim_waits: s.store_claim_waits,
         };
         let len = size.min(std::mem::size_of::<jwks_stats>()) - header;
         // SAFETY: `header <= size` (checked above), so `len` does not underflow and bytes

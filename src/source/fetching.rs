@@ -39,6 +39,9 @@ pub(crate) struct Fetching {
     pub logger: Option<Logger>,
     /// The client's threads: background refreshes and scheduled lookups run there.
     pub worker: Worker,
+    /// How long a fetch claimed by another process (through the document store) is waited
+    /// for at most: the fetch timeout.
+    pub claim_wait: Duration,
 }
 
 impl Fetching {

@@ -3,12 +3,10 @@
 //! within max-stale); an unknown kid refetches at most once per interval. A fixed-URL client
 //! has one source; a discovery client has one per issuer.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::cache::persist::{Kind, Persist};
 use crate::cache::policy::refresh_due_at;
 use crate::cache::{Installed, KidRefetch, SetCache, Validators};
 use crate::clock::Clock;
@@ -24,8 +22,9 @@ mod fetching;
 mod saved;
 
 use crate::cache::policy::{Age, Rules};
+use crate::store::{DocumentKind, DocumentStore};
 pub(crate) use fetching::Fetching;
-pub(crate) use saved::SavedFile;
+pub(crate) use saved::{unix_ms, BeforeFetch, StoredDoc};
 
 /// What a non-blocking lookup found: the key and whether it is stale, or None when a fetch
 /// must be scheduled (no usable set, or the kid is unknown and a refetch is allowed).
@@ -43,9 +42,13 @@ pub(crate) struct Source {
     uri: String,
     rules: Rules,
     cache: SetCache,
-    /// The saved last good set, re-read by failed cold lookups at most once per refetch
-    /// interval, not on each failure.
-    persist: Option<SavedFile>,
+    /// The set in the document store: loaded when the source is made, before each fetch
+    /// (adopted when newer) and by failed cold lookups (at most once per refetch interval);
+    /// saved after each good fetch.
+    stored: Option<StoredDoc>,
+    /// The fetch time (Unix ms) of the installed set, as the store keeps it; 0: none. A
+    /// stored set is newer only when its time is later.
+    installed_unix_ms: AtomicU64,
     /// Up while a background refresh of this set is queued or running.
     refreshing: Arc<AtomicBool>,
     /// A local key set ([`crate::LocalJwks`]): installed once, never fetched.
@@ -57,12 +60,12 @@ pub(crate) struct Source {
 const LOCAL_LIFESPAN: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl Source {
-    /// A source for the JWKS at `uri`; with `persist_dir`, its last good set is also kept in a
-    /// file there.
-    pub fn new(uri: String, rules: Rules, persist_dir: Option<&Path>) -> Source {
+    /// A source for the JWKS at `uri`; with a `store`, its last good set is also kept there.
+    pub fn new(uri: String, rules: Rules, store: Option<&Arc<dyn DocumentStore>>) -> Source {
         Source {
             cache: SetCache::new(rules.cache_keys, rules.max_cached_keys),
-            persist: persist_dir.map(|dir| SavedFile::new(Kind::KeySet, dir, &uri)),
+            stored: store.map(|store| StoredDoc::new(store.clone(), DocumentKind::KeySet, &uri)),
+            installed_unix_ms: AtomicU64::new(0),
             uri,
             rules,
             refreshing: Arc::default(),
@@ -89,31 +92,83 @@ impl Source {
             .install(set, f.now(), LOCAL_LIFESPAN, Validators::default());
     }
 
-    /// The set last saved by any process sharing the directory, installed with its real age
-    /// (so freshness and max-stale count from its original fetch): when the source is made, so
-    /// a new process (an nginx worker after a reload) starts warm, and again if a first fetch
-    /// fails.
+    /// The set last saved in the store (by any client or process sharing it), installed with
+    /// its real age (so freshness and max-stale count from its original fetch): when the
+    /// source is made, so a new process (an nginx worker after a reload) starts warm, and
+    /// again if a first fetch fails.
     ///
-    /// The file is read when the source is made and, after that, by a cold lookup whose fetch
-    /// failed, at most once per refetch interval. A file that is present but not trusted (or
-    /// not a valid saved set) is ignored and reported once, at Warn.
+    /// Read when the source is made and, after that, by a cold lookup whose fetch failed, at
+    /// most once per refetch interval. A document that is present but refused (not trusted,
+    /// or not a usable set) is ignored and reported once, at Warn.
     pub fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
         let (set, fetched_at_unix) =
-            self.persist
+            self.stored
                 .as_ref()?
-                .read(f, &self.uri, self.rules.min_refetch_interval, |json| {
-                    keys::parse_jwk_set(json.as_bytes(), &f.policy)
-                        .map_err(|e| format!("holds no usable key set: {}", e.message()))
+                .read(f, self.rules.min_refetch_interval, |json| {
+                    parse_stored(f, json)
                 })?;
+        Some(self.install_stored(f, set, fetched_at_unix))
+    }
+
+    /// Installs a set from the store, aged from its fetch time.
+    fn install_stored(
+        &self,
+        f: &Fetching,
+        set: KeySet,
+        fetched_at_unix: Duration,
+    ) -> Arc<Installed> {
         let age = f.clock.unix_time().saturating_sub(fetched_at_unix);
         let freshness = &self.rules.freshness;
         let lifespan = freshness.jittered(freshness.lifespan);
-        Some(self.cache.install(
+        self.installed_unix_ms
+            .store(unix_ms(fetched_at_unix), Ordering::Relaxed);
+        self.cache.install(
             Arc::new(set),
             f.now().saturating_sub(age),
             lifespan,
             Validators::default(),
-        ))
+        )
+    }
+
+    /// Before a fetch (by the single-flight leader): a set in the store that is newer than the
+    /// installed one and fresh enough is adopted instead (Ok), or the fetch is claimed
+    /// (Err(claimed)). Fresh enough: not yet due for refresh; for a forced fetch (unknown kid,
+    /// explicit refresh), fetched less than the refetch interval ago, which counts as this
+    /// refetch.
+    fn adopt_or_claim(
+        &self,
+        f: &Fetching,
+        stored: &StoredDoc,
+        forced: bool,
+    ) -> std::result::Result<Arc<Installed>, bool> {
+        let installed_ms = self.installed_unix_ms.load(Ordering::Relaxed);
+        let adopt = |at: Duration| {
+            if unix_ms(at) <= installed_ms {
+                return false;
+            }
+            let age = f.clock.unix_time().saturating_sub(at);
+            if forced {
+                age < self.rules.min_refetch_interval
+            } else {
+                let lifespan = self.rules.lifespan(self.rules.freshness.lifespan);
+                self.rules.age(age, lifespan) == (Age::Fresh { refresh_due: false })
+            }
+        };
+        match stored.before_fetch(
+            f,
+            (f.claim_wait, self.rules.min_refetch_interval),
+            adopt,
+            |json| parse_stored(f, json),
+        ) {
+            BeforeFetch::Adopt(set, at) => {
+                let installed = self.install_stored(f, set, at);
+                f.log(LogLevel::Debug, || {
+                    format!("JWKS {}: a newer set was taken from the store", self.uri)
+                });
+                Ok(installed)
+            }
+            BeforeFetch::Fetch { claimed } => Err(claimed),
+        }
     }
 
     pub fn uri(&self) -> &str {
@@ -295,6 +350,35 @@ impl Source {
             // Nothing to fetch: a "refresh" of a local set is the set.
             return current.ok_or_else(|| Error::new(ErrorKind::Internal, "no local key set"));
         }
+        // The store first, unless every lookup is to fetch (the set cache is off).
+        let mut claimed = None;
+        if let Some(stored) = self.stored.as_ref().filter(|_| self.rules.cache_jwk_set) {
+            match self.adopt_or_claim(f, stored, forced) {
+                Ok(installed) => {
+                    let result = Ok(installed);
+                    self.cache
+                        .record_fetch(&result, f.now(), self.rules.backoff);
+                    f.worker.start_refresher();
+                    return result;
+                }
+                Err(true) => claimed = Some(stored),
+                Err(false) => {}
+            }
+        }
+        let result = self.fetch(f, forced, current);
+        if let Some(stored) = claimed {
+            stored.release();
+        }
+        result
+    }
+
+    /// The request itself, its outcome installed, saved, recorded for backoff and logged.
+    fn fetch(
+        &self,
+        f: &Fetching,
+        forced: bool,
+        current: Option<Arc<Installed>>,
+    ) -> Result<Arc<Installed>> {
         let was_failing = self.cache.has_failures();
         let mut extra = Vec::new();
         if let Some(c) = &current {
@@ -334,10 +418,13 @@ impl Source {
                 }
                 _ => Arc::new(keys::parse_jwk_set(&response.body, &f.policy)?),
             };
-            if let Some(persist) = &self.persist {
-                // Best effort: a full disk must not fail the verification that fetched.
-                let _ = persist.save(&self.uri, set.json(), f.clock.unix_time());
+            let at = f.clock.unix_time();
+            if let Some(stored) = &self.stored {
+                // Best effort: a store that cannot keep it must not fail the verification
+                // that fetched.
+                stored.save(set.json(), at);
             }
+            self.installed_unix_ms.store(unix_ms(at), Ordering::Relaxed);
             Ok(self.cache.install(set, f.now(), lifespan, validators))
         });
         if result.is_ok() {
@@ -503,6 +590,12 @@ impl Source {
             None => Err(key_not_found(&inst.set, kid, None)),
         }
     }
+}
+
+/// A stored set, parsed with a fetched set's rules.
+fn parse_stored(f: &Fetching, json: &str) -> std::result::Result<KeySet, String> {
+    keys::parse_jwk_set(json.as_bytes(), &f.policy)
+        .map_err(|e| format!("holds no usable key set: {}", e.message()))
 }
 
 /// The key with this kid in `inst`, fitting `alg` when given.

@@ -647,6 +647,179 @@ static void test_persist_trust(void) {
     }
 }
 
+/* A document store in memory, as a C user (or a server module's shared zone) writes one. */
+struct mem_store {
+    pthread_mutex_t lock;
+    char key[8][512];
+    char *text[8];
+    size_t len[8];
+    uint64_t at[8];
+    uint64_t claim_until[8];
+    int n, saves, loads, destroyed;
+    int refuse; /* load answers -1 */
+    int oversize; /* load hands the sink a length past any max_response_bytes */
+};
+
+static int mem_slot(struct mem_store *m, const char *key, int create) {
+    for (int i = 0; i < m->n; i++) {
+        if (strcmp(m->key[i], key) == 0) return i;
+    }
+    if (!create || m->n == 8 || strlen(key) >= sizeof m->key[0]) return -1;
+    snprintf(m->key[m->n], sizeof m->key[0], "%s", key);
+    return m->n++;
+}
+
+static int mem_load(void *ud, const char *key, size_t key_len, jwks_store_sink sink, void *sink_data) {
+    struct mem_store *m = ud;
+    CHECK(strlen(key) == key_len);
+    pthread_mutex_lock(&m->lock);
+    m->loads++;
+    int found = 0;
+    if (m->refuse) {
+        found = -1;
+    } else {
+        int i = mem_slot(m, key, 0);
+        if (i >= 0 && m->text[i] != NULL) {
+            sink(sink_data, m->text[i], m->oversize ? (size_t) 1 << 30 : m->len[i], m->at[i]);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+static void mem_save(void *ud, const char *key, size_t key_len, const char *text, size_t len, uint64_t at) {
+    struct mem_store *m = ud;
+    (void) key_len;
+    pthread_mutex_lock(&m->lock);
+    int i = mem_slot(m, key, 1);
+    if (i >= 0) {
+        free(m->text[i]);
+        m->text[i] = malloc(len);
+        if (m->text[i] != NULL) memcpy(m->text[i], text, len);
+        m->len[i] = len;
+        m->at[i] = at;
+        m->saves++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static bool mem_claim(void *ud, const char *key, size_t key_len, uint64_t now, uint64_t until) {
+    struct mem_store *m = ud;
+    (void) key_len;
+    pthread_mutex_lock(&m->lock);
+    int i = mem_slot(m, key, 1);
+    bool granted = i < 0 || m->claim_until[i] <= now;
+    if (i >= 0 && granted) m->claim_until[i] = until;
+    pthread_mutex_unlock(&m->lock);
+    return granted;
+}
+
+static void mem_release(void *ud, const char *key, size_t key_len) {
+    struct mem_store *m = ud;
+    (void) key_len;
+    pthread_mutex_lock(&m->lock);
+    int i = mem_slot(m, key, 0);
+    if (i >= 0) m->claim_until[i] = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void mem_destroy(void *ud) {
+    __atomic_add_fetch(&((struct mem_store *) ud)->destroyed, 1, __ATOMIC_SEQ_CST);
+}
+
+static jwks_store mem_table(struct mem_store *m) {
+    jwks_store t;
+    memset(&t, 0, sizeof t);
+    t.size = sizeof t;
+    t.user_data = m;
+    t.load = mem_load;
+    t.save = mem_save;
+    t.claim = mem_claim;
+    t.release = mem_release;
+    t.destroy = mem_destroy;
+    return t;
+}
+
+static jwks_client *store_client(const char *url, const jwks_store *table, uint64_t max_bytes) {
+    jwks_options *o = jwks_options_new();
+    CHECK(set_uri(o, url) == JWKS_OK);
+    CHECK(jwks_options_add_audience(o, "api", 3, NULL) == JWKS_OK);
+    CHECK(jwks_options_set_store(o, table, NULL) == JWKS_OK);
+    if (max_bytes) CHECK(jwks_options_set_max_response_bytes(o, max_bytes, NULL) == JWKS_OK);
+    jwks_client *c = NULL;
+    CHECK(jwks_client_new(o, &c, NULL) == JWKS_OK);
+    jwks_options_free(o);
+    return c;
+}
+
+static void test_store(const char *url) {
+    const char *good = env("TOK_GOOD");
+    static struct mem_store m = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    jwks_store table = mem_table(&m);
+
+    /* Garbage in: refused, nothing taken (destroy is not called). */
+    {
+        jwks_error *e = NULL;
+        CHECK(jwks_options_set_store(NULL, &table, NULL) == JWKS_ERR_INVALID_ARGUMENT);
+        jwks_options *o = jwks_options_new();
+        jwks_store small = table;
+        small.size = sizeof(size_t);
+        CHECK(jwks_options_set_store(o, &small, &e) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "sizeof(jwks_store)") != NULL);
+        jwks_error_free(e);
+        e = NULL;
+        jwks_store no_load = table;
+        no_load.load = NULL;
+        CHECK(jwks_options_set_store(o, &no_load, &e) == JWKS_ERR_INVALID_ARGUMENT);
+        CHECK(e != NULL && strstr(jwks_error_message(e), "load") != NULL);
+        jwks_error_free(e);
+        e = NULL;
+        CHECK(jwks_options_set_store(o, NULL, NULL) == JWKS_OK); /* no store */
+        /* Setting another store lets go of the first one's user data. */
+        CHECK(jwks_options_set_store(o, &table, NULL) == JWKS_OK);
+        CHECK(m.destroyed == 0);
+        CHECK(jwks_options_set_store(o, NULL, NULL) == JWKS_OK);
+        CHECK(m.destroyed == 1);
+        jwks_options_free(o);
+        m.destroyed = 0;
+    }
+    /* Two clients: the second starts warm from the first one's set, with no request. */
+    jwks_client *a = store_client(url, &table, 0);
+    expect_verify(a, good, NULL, JWKS_OK, "store: first client");
+    CHECK(stats_of(a).fetches == 1);
+    CHECK(m.saves == 1 && m.n == 1);
+    char expected_key[600];
+    snprintf(expected_key, sizeof expected_key, "jwks %s", url);
+    CHECK(strcmp(m.key[0], expected_key) == 0);
+    CHECK(m.claim_until[0] == 0); /* released after the fetch */
+    jwks_client *b = store_client(url, &table, 0);
+    CHECK(stats_of(b).keys_held > 0);
+    expect_verify(b, good, NULL, JWKS_OK, "store: second client");
+    CHECK(stats_of(b).fetches == 0);
+    jwks_client_free(a);
+    jwks_client_free(b);
+    /* Once per options object the table was set on, when its last holder let go (a client's
+     * threads may hold it a moment after jwks_client_free). */
+    for (int i = 0; i < 500 && __atomic_load_n(&m.destroyed, __ATOMIC_SEQ_CST) < 2; i++) sleep_ms(10);
+    CHECK(__atomic_load_n(&m.destroyed, __ATOMIC_SEQ_CST) == 2);
+
+    /* A refused entry and an oversized one: counted, and the client fetches instead. */
+    m.refuse = 1;
+    jwks_client *c = store_client(url, &table, 0);
+    CHECK(stats_of(c).persist_refused == 1 && stats_of(c).keys_held == 0);
+    expect_verify(c, good, NULL, JWKS_OK, "store: refused entry");
+    CHECK(stats_of(c).fetches == 1);
+    jwks_client_free(c);
+    m.refuse = 0;
+    m.oversize = 1;
+    c = store_client(url, &table, 4096);
+    CHECK(stats_of(c).persist_refused == 1 && stats_of(c).keys_held == 0);
+    jwks_client_free(c);
+    m.oversize = 0;
+    for (int i = 0; i < m.n; i++) free(m.text[i]);
+}
+
 static void test_token_errors(const char *url) {
     jwks_options *o = jwks_options_new();
     CHECK(set_uri(o, url) == JWKS_OK);
@@ -1535,6 +1708,7 @@ int main(void) {
     test_happy_path_and_keys(url);
     test_header_values(url);
     test_persist_trust();
+    test_store(url);
     test_local_jwks();
     test_token_errors(url);
     test_fetch_errors();

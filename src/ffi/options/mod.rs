@@ -121,6 +121,7 @@ mod discovery;
 mod fetch_callback;
 mod logging;
 mod source;
+mod store;
 mod validation;
 
 pub use caching::*;
@@ -128,4 +129,5 @@ pub use discovery::*;
 pub use fetch_callback::*;
 pub use logging::*;
 pub use source::*;
+pub use store::*;
 pub use validation::*;
