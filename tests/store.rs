@@ -15,6 +15,7 @@ use jwks::{
 use serde_json::json;
 use support::keys::{jwks, now, TestKey};
 use support::server::{Reply, TestServer};
+use support::wait_until;
 
 /// A store in memory, with claims: what an nginx zone or a Redis store does, in a map.
 #[derive(Default)]
@@ -126,17 +127,6 @@ fn clients_sharing_a_store_make_one_request_per_refresh() {
     alone.store = None;
     Client::new(alone).unwrap().verify(&token).unwrap();
     assert_eq!(server.hits("/jwks"), 3);
-}
-
-/// Waits (bounded) until `done` holds; the test fails if it never does.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..2000 {
-        if done() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out waiting until {what}");
 }
 
 #[test]
