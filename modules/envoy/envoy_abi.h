@@ -78,6 +78,9 @@ typedef enum {
 typedef enum {
     envoy_dynamic_module_type_attribute_id_RequestPath = 0,
     envoy_dynamic_module_type_attribute_id_RequestUrlPath = 1,
+    envoy_dynamic_module_type_attribute_id_RequestMethod = 4,
+    /* The query string: the text after "?" and before "#"; false when the path has no "?". */
+    envoy_dynamic_module_type_attribute_id_RequestQuery = 11,
 } envoy_dynamic_module_type_attribute_id;
 
 typedef enum {
@@ -155,6 +158,14 @@ void envoy_dynamic_module_callback_http_filter_scheduler_delete(
 envoy_dynamic_module_type_http_filter_per_route_config_module_ptr
 envoy_dynamic_module_callback_get_most_specific_route_config(
     envoy_dynamic_module_type_http_filter_envoy_ptr filter_envoy_ptr);
+
+/* Dynamic metadata: `serialized_struct` is a google.protobuf.Struct in protobuf's binary
+ * encoding, merged into namespace `ns` (each top-level key replaced); bytes that do not parse
+ * are ignored. */
+void envoy_dynamic_module_callback_http_set_dynamic_metadata_struct(
+    envoy_dynamic_module_type_http_filter_envoy_ptr filter_envoy_ptr,
+    envoy_dynamic_module_type_module_buffer ns,
+    envoy_dynamic_module_type_module_buffer serialized_struct);
 
 /* Metrics: defined only inside on_http_filter_config_new; ids of counters without labels. */
 envoy_dynamic_module_type_metrics_result

@@ -1,0 +1,143 @@
+// Where a provider's token is: its from_headers in order, then its from_params (the query
+// string), then its from_cookies, as jwt_authn looks. Only what the config names is read:
+// with none of the three, the Authorization header's Bearer token (jwt_authn also reads the
+// access_token query parameter by default; a token in a URL ends up in access logs, so here
+// from_params must name it).
+
+#include "module.h"
+
+#include <strings.h>
+
+namespace jwks_envoy {
+
+namespace {
+
+int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Percent-decoding of a query component; a malformed escape stays as it is.
+std::string percent_decoded(const std::string &s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); i++) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+std::string trimmed(const std::string &s) {
+    size_t b = s.find_first_not_of(" \t");
+    if (b == std::string::npos) {
+        return "";
+    }
+    size_t e = s.find_last_not_of(" \t");
+    return s.substr(b, e - b + 1);
+}
+
+bool from_header(Filter *f, const TokenHeader &h, std::string &token) {
+    std::string value;
+    if (!request_header(f, h.name, value)) {
+        return false;
+    }
+    if (value.size() < h.prefix.size() ||
+        strncasecmp(value.data(), h.prefix.data(), h.prefix.size()) != 0) {
+        return false;
+    }
+    size_t start = h.prefix.size();
+    // RFC 6750: "Bearer" 1*SP b64token.
+    while (!h.prefix.empty() && h.prefix.back() == ' ' && start < value.size() &&
+           value[start] == ' ') {
+        start++;
+    }
+    token = value.substr(start);
+    return true;
+}
+
+bool from_query(Filter *f, const std::string &name, std::string &token) {
+    envoy_dynamic_module_type_envoy_buffer q = {nullptr, 0};
+    if (!envoy_dynamic_module_callback_http_filter_get_attribute_string(
+            f->envoy, envoy_dynamic_module_type_attribute_id_RequestQuery, &q) ||
+        q.ptr == nullptr) {
+        return false;
+    }
+    std::string query(q.ptr, q.length);
+    size_t start = 0;
+    while (start <= query.size()) {
+        size_t end = query.find('&', start);
+        if (end == std::string::npos) {
+            end = query.size();
+        }
+        std::string pair = query.substr(start, end - start);
+        size_t eq = pair.find('=');
+        if (eq != std::string::npos && percent_decoded(pair.substr(0, eq)) == name) {
+            token = percent_decoded(pair.substr(eq + 1));
+            return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
+bool from_cookie(Filter *f, const std::string &name, std::string &token) {
+    size_t count = 0;
+    std::string header;
+    if (!request_header(f, "cookie", header, 0, &count)) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0 && !request_header(f, "cookie", header, i)) {
+            break;
+        }
+        size_t start = 0;
+        while (start < header.size()) {
+            size_t end = header.find(';', start);
+            if (end == std::string::npos) {
+                end = header.size();
+            }
+            std::string pair = header.substr(start, end - start);
+            size_t eq = pair.find('=');
+            if (eq != std::string::npos && trimmed(pair.substr(0, eq)) == name) {
+                token = trimmed(pair.substr(eq + 1));
+                if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
+                    token = token.substr(1, token.size() - 2);
+                }
+                return true;
+            }
+            start = end + 1;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+bool find_token(Filter *f, const Provider &p, std::string &token, std::string &header) {
+    for (const auto &h : p.from_headers) {
+        if (from_header(f, h, token)) {
+            header = h.name;
+            return true;
+        }
+    }
+    header.clear();
+    for (const auto &name : p.from_params) {
+        if (from_query(f, name, token)) {
+            return true;
+        }
+    }
+    for (const auto &name : p.from_cookies) {
+        if (from_cookie(f, name, token)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace jwks_envoy
