@@ -538,3 +538,36 @@ fn jwt_authn_configs_that_cannot_work_are_refused_at_load() {
     let (ok, out) = validate(&good);
     assert!(ok, "{out}");
 }
+
+/// Every Envoy callback envoy_abi.h declares is one the Envoy 1.40 binary exports: a name
+/// spelled wrong would fail only when the module is loaded, and a missing one only when called.
+#[test]
+fn every_declared_envoy_callback_is_exported_by_envoy() {
+    if !available() {
+        return;
+    }
+    let header = std::fs::read_to_string(
+        support::cbuild::root().join("modules/envoy/envoy_abi.h"),
+    )
+    .unwrap();
+    let declared: std::collections::BTreeSet<&str> = header
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("envoy_dynamic_module_callback_"))
+        .collect();
+    assert!(
+        declared.contains("envoy_dynamic_module_callback_http_set_dynamic_metadata_struct"),
+        "{declared:?}"
+    );
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(support::envoy::envoy_binary())
+        .output()
+        .expect("run nm (binutils)");
+    let exported = String::from_utf8_lossy(&out.stdout);
+    let exported: std::collections::BTreeSet<&str> = exported
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    let missing: Vec<_> = declared.iter().filter(|d| !exported.contains(*d)).collect();
+    assert!(missing.is_empty(), "not exported by Envoy: {missing:?}");
+}

