@@ -546,10 +546,8 @@ fn every_declared_envoy_callback_is_exported_by_envoy() {
     if !available() {
         return;
     }
-    let header = std::fs::read_to_string(
-        support::cbuild::root().join("modules/envoy/envoy_abi.h"),
-    )
-    .unwrap();
+    let header =
+        std::fs::read_to_string(support::cbuild::root().join("modules/envoy/envoy_abi.h")).unwrap();
     let declared: std::collections::BTreeSet<&str> = header
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("envoy_dynamic_module_callback_"))
