@@ -2,7 +2,8 @@
 # Runs every check and test: rustfmt, clippy, the Rust unit/integration/doc tests, the C tests
 # under AddressSanitizer+UBSan (driven by tests/c_api.rs), the interoperability test against
 # oauth2-mock-server (installed from npm here), the Go binding's tests under the race detector,
-# the demo, and rustdoc with warnings as errors.
+# the Python package's tests (scripts/python-test.sh), the demo, and rustdoc with warnings as
+# errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,9 @@ for module in bindings/go bindings/go/jwtkeyfunc bindings/go/bench; do
         fi
     )
 done
+
+step "Python package (maturin wheel, pytest, the wheel in a fresh venv without Rust)"
+bash scripts/python-test.sh
 
 step "demo"
 cargo run --locked --quiet --example demo

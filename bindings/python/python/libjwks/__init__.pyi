@@ -1,0 +1,32 @@
+from ._errors import (
+    CancelledError as CancelledError,
+    DecodeError as DecodeError,
+    ExpiredSignatureError as ExpiredSignatureError,
+    ForkedError as ForkedError,
+    ImmatureSignatureError as ImmatureSignatureError,
+    InternalError as InternalError,
+    InvalidAlgorithmError as InvalidAlgorithmError,
+    InvalidArgumentError as InvalidArgumentError,
+    InvalidAudienceError as InvalidAudienceError,
+    InvalidIssuerError as InvalidIssuerError,
+    InvalidSignatureError as InvalidSignatureError,
+    InvalidTokenError as InvalidTokenError,
+    KeyNotFoundError as KeyNotFoundError,
+    KeysUnavailableError as KeysUnavailableError,
+    LibjwksError as LibjwksError,
+    MissingRequiredClaimError as MissingRequiredClaimError,
+)
+from collections.abc import Sequence
+from typing import Any
+
+from ._libjwks import Client as _NativeClient, __version__ as __version__
+
+class Client(_NativeClient):
+    async def averify(
+        self,
+        token: str,
+        *,
+        audience: str | Sequence[str] | None = None,
+        issuer: str | None = None,
+        leeway: float | None = None,
+    ) -> dict[str, Any]: ...
