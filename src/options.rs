@@ -94,6 +94,11 @@ pub struct ClientOptions {
     /// it never expires. On. Off: the refresh starts when a lookup finds the set past its
     /// lifespan (that lookup and those after it still answer at once, flagged stale).
     pub refresh_ahead: bool,
+    /// Past its lifespan (within `max_stale`), a set answers at once, flagged stale, while it
+    /// is refreshed in the background (stale-while-revalidate). On. Off: the lookup that finds
+    /// it expired refreshes it first, as PyJWT's `PyJWKClient` does, and the set serves stale
+    /// only while refreshing fails (stale-if-error).
+    pub stale_while_revalidate: bool,
     /// Also keep sets fresh without traffic: a thread (started with the first cached set)
     /// wakes at 80% of each lifespan and starts the refresh. Off.
     pub background_refresh: bool,
@@ -182,6 +187,7 @@ impl Default for ClientOptions {
             persist_dir: None,
             store: None,
             refresh_ahead: true,
+            stale_while_revalidate: true,
             background_refresh: false,
             logger: None,
             failure_backoff: Duration::from_secs(2),

@@ -711,3 +711,32 @@ fn absurd_cache_bounds_are_refused_and_the_largest_costs_nothing_until_used() {
     d.discovery.max_issuers = jwks::MAX_ISSUERS_LIMIT;
     Client::new(d).unwrap();
 }
+
+/// `stale_while_revalidate` off (PyJWT's behaviour, for the Python drop-in): the lookup that
+/// finds the set expired refreshes it before it answers; the set serves stale only while
+/// refreshing fails, and the failures back off.
+#[test]
+fn without_stale_while_revalidate_an_expired_set_is_refreshed_before_it_answers() {
+    let (a, b) = (TestKey::ec("a", "ES256"), TestKey::ec("b", "ES256"));
+    let s = setup(&[&a], |o| {
+        o.lifespan = Duration::from_secs(300);
+        o.refresh_ahead = false;
+        o.stale_while_revalidate = false;
+    });
+    s.client.get_signing_key("a").unwrap();
+    // The IdP rotates; past the lifespan the very lookup that sees it expired gets the new set.
+    s.server.set_jwks(&jwks(&[&b]));
+    s.clock.advance(Duration::from_secs(301));
+    let set = s.client.get_jwk_set(false).unwrap();
+    assert_eq!(s.server.hits("/jwks"), 2, "fetched before answering");
+    assert!(set.find("b").is_some() && set.find("a").is_none());
+    assert!(!s.client.verify(&b.token(&claims())).unwrap().stale());
+    // Down: past the lifespan again, the lookup tries once, then the set serves stale.
+    s.server.set("/jwks", Reply::status(500, "down"));
+    s.clock.advance(Duration::from_secs(301));
+    let token = b.token(&claims());
+    assert!(s.client.verify(&token).unwrap().stale(), "stale-if-error");
+    assert_eq!(s.server.hits("/jwks"), 3);
+    assert!(s.client.verify(&token).unwrap().stale());
+    assert_eq!(s.server.hits("/jwks"), 3, "no new request while failures back off");
+}

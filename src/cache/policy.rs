@@ -180,6 +180,9 @@ pub(crate) struct Rules {
     pub backoff: Backoff,
     /// Refresh in the background once 80% of a set's lifespan has passed (`refresh_point`).
     pub refresh_ahead: bool,
+    /// Past its lifespan, a set answers at once while it is refreshed (on); off, the lookup
+    /// refreshes it first and it serves stale only while refreshing fails.
+    pub stale_while_revalidate: bool,
 }
 
 impl Rules {

@@ -126,6 +126,7 @@ impl Client {
             max_cached_keys: o.max_cached_keys,
             max_stale: o.max_stale,
             refresh_ahead: o.refresh_ahead,
+            stale_while_revalidate: o.stale_while_revalidate,
             backoff: Backoff {
                 initial: o.failure_backoff,
                 max: o.failure_backoff_max,

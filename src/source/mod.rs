@@ -239,6 +239,13 @@ impl Source {
         if age == Age::TooOld {
             return None;
         }
+        if age == Age::Stale
+            && !self.rules.stale_while_revalidate
+            && self.cache.backing_off(now).is_none()
+        {
+            // Refreshed before it answers; stale only while refreshing fails.
+            return None;
+        }
         let refreshing = if age.refresh_due() && self.cache.backing_off(now).is_none() {
             self.refresh_in_background(f)
         } else {
