@@ -738,5 +738,9 @@ fn without_stale_while_revalidate_an_expired_set_is_refreshed_before_it_answers(
     assert!(s.client.verify(&token).unwrap().stale(), "stale-if-error");
     assert_eq!(s.server.hits("/jwks"), 3);
     assert!(s.client.verify(&token).unwrap().stale());
-    assert_eq!(s.server.hits("/jwks"), 3, "no new request while failures back off");
+    assert_eq!(
+        s.server.hits("/jwks"),
+        3,
+        "no new request while failures back off"
+    );
 }

@@ -122,7 +122,9 @@ impl Client {
         lifespan=None, honor_cache_control=true, timeout=None, headers=None, ca_file=None,
         proxy=None, persist_dir=None, local_jwks=None, local_jwks_file=None, max_stale=None,
         min_refetch_interval=None, refresh_ahead=true, background_refresh=false,
-        allow_http=false, allow_missing_kid=false,
+        allow_http=false, allow_missing_kid=false, cache_jwk_set=true, cache_keys=false,
+        max_cached_keys=16, refresh_jitter=None, stale_while_revalidate=true, ca_pem=None,
+        danger_accept_invalid_certs=false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -147,6 +149,13 @@ impl Client {
         background_refresh: bool,
         allow_http: bool,
         allow_missing_kid: bool,
+        cache_jwk_set: bool,
+        cache_keys: bool,
+        max_cached_keys: usize,
+        refresh_jitter: Option<f64>,
+        stale_while_revalidate: bool,
+        ca_pem: Option<String>,
+        danger_accept_invalid_certs: bool,
         py: Python<'_>,
     ) -> PyResult<Self> {
         let mut o = ClientOptions::new(uri.unwrap_or_default());
@@ -194,6 +203,15 @@ impl Client {
         o.background_refresh = background_refresh;
         o.allow_http = allow_http;
         o.allow_missing_kid = allow_missing_kid;
+        o.cache_jwk_set = cache_jwk_set;
+        o.cache_keys = cache_keys;
+        o.max_cached_keys = max_cached_keys;
+        if let Some(j) = refresh_jitter {
+            o.refresh_jitter = j;
+        }
+        o.stale_while_revalidate = stale_while_revalidate;
+        o.ca_pem = ca_pem.unwrap_or_default().into_bytes();
+        o.danger_accept_invalid_certs = danger_accept_invalid_certs;
         // Reading a CA or key file is quick, but never hold the GIL over I/O.
         let made = py.detach(|| jwks::Client::new(o));
         made.map(|inner| Client { inner })
@@ -276,6 +294,36 @@ impl Client {
             }
         }
         Ok(future)
+    }
+
+    /// The JSON text of the key set (fixed-URL mode), from the cache unless `refresh`; for
+    /// `libjwks.PyJWKClient`. Blocks (GIL released) only while it is fetched.
+    #[pyo3(signature = (refresh=false))]
+    fn _jwk_set_json(&self, py: Python<'_>, refresh: bool) -> PyResult<String> {
+        let set = py.detach(|| self.inner.get_jwk_set(refresh));
+        set.map(|s| s.json().to_owned())
+            .map_err(|e| py_error(py, e))
+    }
+
+    /// The JSON text of a fresh fetch of the key set, which the cache keeps.
+    fn _fetch_data(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.inner.fetch_data())
+            .map_err(|e| py_error(py, e))
+    }
+
+    /// The JWK (JSON text) with this kid, refetching the set at most once per interval when
+    /// it lacks the kid.
+    fn _signing_key_json(&self, py: Python<'_>, kid: &str) -> PyResult<String> {
+        let key = py.detach(|| self.inner.get_signing_key(kid));
+        key.map(|k| k.jwk_json().to_owned())
+            .map_err(|e| py_error(py, e))
+    }
+
+    /// The JWK (JSON text) that the token's kid names (the token is not verified).
+    fn _signing_key_from_jwt_json(&self, py: Python<'_>, token: &str) -> PyResult<String> {
+        let key = py.detach(|| self.inner.get_signing_key_from_jwt(token));
+        key.map(|k| k.jwk_json().to_owned())
+            .map_err(|e| py_error(py, e))
     }
 
     /// The client's counters (fetches, cache hits, ...), as a dict.

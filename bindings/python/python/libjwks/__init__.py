@@ -2,6 +2,8 @@
 
 - ``libjwks.Client``: the native fast path (``verify`` returns the claims as a dict,
   ``averify`` is its awaitable form).
+- ``libjwks.PyJWKClient``: PyJWT's ``PyJWKClient``, a drop-in replacement (needs the ``jwt``
+  extra: PyJWT[crypto]).
 - The exceptions in ``libjwks`` mirror the library's status codes, with PyJWT's classes as
   bases when PyJWT is installed.
 """
@@ -25,6 +27,7 @@ from ._errors import (
     MissingRequiredClaimError,
 )
 from ._libjwks import Client as _NativeClient
+from ._pyjwt import KeySetError, NotJsonError, PyJWKClient
 from ._libjwks import __version__
 
 
@@ -59,8 +62,11 @@ __all__ = [
     "InvalidSignatureError",
     "InvalidTokenError",
     "KeyNotFoundError",
+    "KeySetError",
     "KeysUnavailableError",
     "LibjwksError",
     "MissingRequiredClaimError",
+    "NotJsonError",
+    "PyJWKClient",
     "__version__",
 ]
