@@ -111,7 +111,79 @@ fn claims_dict<'py>(py: Python<'py>, map: &Map<String, Value>) -> PyResult<Bound
 /// one per IdP (or set of issuers) for the life of the process.
 #[pyclass(frozen, subclass, module = "libjwks._libjwks")]
 struct Client {
-    inner: jwks::Client,
+    /// None once closed. Each call takes a clone (two reference counts), so a call never holds
+    /// the lock while it works.
+    inner: Mutex<Option<jwks::Client>>,
+}
+
+impl Client {
+    fn client(&self, py: Python<'_>) -> PyResult<jwks::Client> {
+        self.inner.lock().clone().ok_or_else(|| {
+            py_error(
+                py,
+                jwks::Error::new(ErrorKind::Cancelled, "the client was closed"),
+            )
+        })
+    }
+}
+
+/// Starts an asynchronous call and returns a future of the running loop for its result:
+/// already done when the cache answered; otherwise resolved on the loop
+/// (`call_soon_threadsafe`) by the library's callback, and the call cancelled when the future
+/// is.
+fn loop_future<'py, T: Send + 'static>(
+    py: Python<'py>,
+    start: impl FnOnce(jwks::Callback<T>) -> jwks::Result<Async<T>>,
+    convert: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let future = event_loop.call_method0("create_future")?;
+    let resolve = py.import("libjwks._errors")?.getattr("_resolve")?;
+    let (target, on_loop, settle) = (
+        future.clone().unbind(),
+        event_loop.clone().unbind(),
+        resolve.clone().unbind(),
+    );
+    let callback: jwks::Callback<T> = Box::new(move |result| {
+        Python::attach(|py| {
+            let converted = result
+                .map_err(|e| py_error(py, e))
+                .and_then(|v| convert(py, v));
+            let (ok, value) = match converted {
+                Ok(v) => (true, v),
+                Err(e) => (false, e.into_value(py).into_any()),
+            };
+            // A closed loop refuses: nobody awaits the result any more.
+            let _ = on_loop.bind(py).call_method1(
+                "call_soon_threadsafe",
+                (settle.bind(py), target.bind(py), ok, value),
+            );
+        })
+    });
+    match start(callback) {
+        Ok(Async::Ready(v)) => {
+            future.call_method1("set_result", (convert(py, v)?,))?;
+        }
+        Ok(Async::Pending(request)) => {
+            let pending = Pending {
+                request: Mutex::new(Some(request)),
+            };
+            let on_done = Bound::new(py, pending)?.getattr("_done")?;
+            future.call_method1("add_done_callback", (on_done,))?;
+        }
+        Err(e) => {
+            future.call_method1("set_exception", (py_error(py, e).into_value(py),))?;
+        }
+    }
+    Ok(future)
+}
+
+fn claims_of(py: Python<'_>, v: jwks::Verified) -> PyResult<Py<PyAny>> {
+    Ok(claims_dict(py, v.claims())?.into_any().unbind())
+}
+
+fn jwk_of(py: Python<'_>, k: std::sync::Arc<jwks::Key>) -> PyResult<Py<PyAny>> {
+    Ok(PyString::new(py, k.jwk_json()).into_any().unbind())
 }
 
 #[pymethods]
@@ -124,7 +196,9 @@ impl Client {
         min_refetch_interval=None, refresh_ahead=true, background_refresh=false,
         allow_http=false, allow_missing_kid=false, cache_jwk_set=true, cache_keys=false,
         max_cached_keys=16, refresh_jitter=None, stale_while_revalidate=true, ca_pem=None,
-        danger_accept_invalid_certs=false,
+        danger_accept_invalid_certs=false, allow_any_issuer=false, static_issuers=None,
+        discovery_config_path=None, issuer_ttl=None, max_issuers=None,
+        issuer_min_refetch_interval=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -156,6 +230,12 @@ impl Client {
         stale_while_revalidate: bool,
         ca_pem: Option<String>,
         danger_accept_invalid_certs: bool,
+        allow_any_issuer: bool,
+        static_issuers: Option<Vec<(String, String)>>,
+        discovery_config_path: Option<String>,
+        issuer_ttl: Option<f64>,
+        max_issuers: Option<usize>,
+        issuer_min_refetch_interval: Option<f64>,
         py: Python<'_>,
     ) -> PyResult<Self> {
         let mut o = ClientOptions::new(uri.unwrap_or_default());
@@ -212,10 +292,27 @@ impl Client {
         o.stale_while_revalidate = stale_while_revalidate;
         o.ca_pem = ca_pem.unwrap_or_default().into_bytes();
         o.danger_accept_invalid_certs = danger_accept_invalid_certs;
+        let d = &mut o.discovery;
+        d.allow_any_issuer = allow_any_issuer;
+        d.static_issuers = static_issuers.unwrap_or_default();
+        if let Some(p) = discovery_config_path {
+            d.config_path = p;
+        }
+        if let Some(t) = issuer_ttl {
+            d.issuer_ttl = seconds(t, "issuer_ttl")?;
+        }
+        if let Some(m) = max_issuers {
+            d.max_issuers = m;
+        }
+        if let Some(i) = issuer_min_refetch_interval {
+            d.min_refetch_interval = seconds(i, "issuer_min_refetch_interval")?;
+        }
         // Reading a CA or key file is quick, but never hold the GIL over I/O.
         let made = py.detach(|| jwks::Client::new(o));
-        made.map(|inner| Client { inner })
-            .map_err(|e| py_error(py, e))
+        made.map(|c| Client {
+            inner: Mutex::new(Some(c)),
+        })
+        .map_err(|e| py_error(py, e))
     }
 
     /// Verifies `token` and returns its claims as a dict. Blocks while keys are fetched (a
@@ -230,9 +327,10 @@ impl Client {
         leeway: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let options = verify_options(audience, issuer, leeway)?;
+        let client = self.client(py)?;
         let verified = py.detach(|| match &options {
-            None => self.inner.verify(token),
-            Some(o) => self.inner.verify_with(token, o),
+            None => client.verify(token),
+            Some(o) => client.verify_with(token, o),
         });
         match verified {
             Ok(v) => claims_dict(py, v.claims()),
@@ -254,81 +352,92 @@ impl Client {
         leeway: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = verify_options(audience, issuer, leeway)?;
-        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-        let future = event_loop.call_method0("create_future")?;
-        let resolve = py.import("libjwks._errors")?.getattr("_resolve")?;
-        let (target, on_loop, settle) = (
-            future.clone().unbind(),
-            event_loop.clone().unbind(),
-            resolve.clone().unbind(),
-        );
-        let callback: jwks::Callback = Box::new(move |result| {
-            Python::attach(|py| {
-                let (ok, value) = match result {
-                    Ok(v) => match claims_dict(py, v.claims()) {
-                        Ok(d) => (true, d.into_any().unbind()),
-                        Err(e) => (false, e.into_value(py).into_any()),
-                    },
-                    Err(e) => (false, py_error(py, e).into_value(py).into_any()),
-                };
-                // A closed loop refuses: nobody awaits the result any more.
-                let _ = on_loop.bind(py).call_method1(
-                    "call_soon_threadsafe",
-                    (settle.bind(py), target.bind(py), ok, value),
-                );
-            })
-        });
-        match self.inner.verify_async(token, options.as_ref(), callback) {
-            Ok(Async::Ready(v)) => {
-                future.call_method1("set_result", (claims_dict(py, v.claims())?,))?;
-            }
-            Ok(Async::Pending(request)) => {
-                let pending = Pending {
-                    request: Mutex::new(Some(request)),
-                };
-                let on_done = Bound::new(py, pending)?.getattr("_done")?;
-                future.call_method1("add_done_callback", (on_done,))?;
-            }
-            Err(e) => {
-                future.call_method1("set_exception", (py_error(py, e).into_value(py),))?;
-            }
-        }
-        Ok(future)
+        let client = self.client(py)?;
+        loop_future(
+            py,
+            |callback| client.verify_async(token, options.as_ref(), callback),
+            claims_of,
+        )
+    }
+
+    /// A future of the running loop for the JWK (JSON text) that the token's kid names (and,
+    /// in discovery mode, its iss); the token is not verified. For `AsyncKeyFetcher`.
+    fn _signing_key_from_jwt_future<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client(py)?;
+        loop_future(
+            py,
+            |callback| client.get_signing_key_from_jwt_async(token, callback),
+            jwk_of,
+        )
+    }
+
+    /// The JWK (JSON text) of an allowed issuer with this kid (blocking, GIL released).
+    fn _signing_key_for_issuer_json(
+        &self,
+        py: Python<'_>,
+        issuer: &str,
+        kid: &str,
+    ) -> PyResult<String> {
+        let client = self.client(py)?;
+        let key = py.detach(|| client.get_signing_key_for_issuer(issuer, kid));
+        key.map(|k| k.jwk_json().to_owned())
+            .map_err(|e| py_error(py, e))
+    }
+
+    /// Closes the client: its threads stop, and pending asynchronous calls are answered with
+    /// `CancelledError`. Later calls raise `CancelledError`. Idempotent.
+    fn _close(&self, py: Python<'_>) {
+        let closed = self.inner.lock().take();
+        py.detach(|| drop(closed));
     }
 
     /// The JSON text of the key set (fixed-URL mode), from the cache unless `refresh`; for
     /// `libjwks.PyJWKClient`. Blocks (GIL released) only while it is fetched.
     #[pyo3(signature = (refresh=false))]
     fn _jwk_set_json(&self, py: Python<'_>, refresh: bool) -> PyResult<String> {
-        let set = py.detach(|| self.inner.get_jwk_set(refresh));
+        let set = {
+            let client = self.client(py)?;
+            py.detach(|| client.get_jwk_set(refresh))
+        };
         set.map(|s| s.json().to_owned())
             .map_err(|e| py_error(py, e))
     }
 
     /// The JSON text of a fresh fetch of the key set, which the cache keeps.
     fn _fetch_data(&self, py: Python<'_>) -> PyResult<String> {
-        py.detach(|| self.inner.fetch_data())
+        let client = self.client(py)?;
+        py.detach(|| client.fetch_data())
             .map_err(|e| py_error(py, e))
     }
 
     /// The JWK (JSON text) with this kid, refetching the set at most once per interval when
     /// it lacks the kid.
     fn _signing_key_json(&self, py: Python<'_>, kid: &str) -> PyResult<String> {
-        let key = py.detach(|| self.inner.get_signing_key(kid));
+        let key = {
+            let client = self.client(py)?;
+            py.detach(|| client.get_signing_key(kid))
+        };
         key.map(|k| k.jwk_json().to_owned())
             .map_err(|e| py_error(py, e))
     }
 
     /// The JWK (JSON text) that the token's kid names (the token is not verified).
     fn _signing_key_from_jwt_json(&self, py: Python<'_>, token: &str) -> PyResult<String> {
-        let key = py.detach(|| self.inner.get_signing_key_from_jwt(token));
+        let key = {
+            let client = self.client(py)?;
+            py.detach(|| client.get_signing_key_from_jwt(token))
+        };
         key.map(|k| k.jwk_json().to_owned())
             .map_err(|e| py_error(py, e))
     }
 
     /// The client's counters (fetches, cache hits, ...), as a dict.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
+        let s = self.client(py)?.stats();
         let d = PyDict::new(py);
         d.set_item("fetches", s.fetches)?;
         d.set_item("fetch_failures", s.fetch_failures)?;
@@ -355,12 +464,14 @@ struct Pending {
 
 #[pymethods]
 impl Pending {
-    fn _done(&self, py: Python<'_>, future: Bound<'_, PyAny>) -> PyResult<()> {
+    fn _done(&self, future: Bound<'_, PyAny>) -> PyResult<()> {
         let request = self.request.lock().take();
         if let Some(request) = request {
-            if future.call_method0("cancelled")?.is_truthy()? {
-                // Waits for a callback that is running, which needs the GIL: let go of it.
-                py.detach(|| request.cancel());
+            if future.call_method0("cancelled")?.is_truthy()? && !request.is_finished() {
+                // A request not started yet never starts; one running is waited for, up to
+                // its fetch's timeout: never on the loop's thread. (Its late result finds
+                // the future done and is dropped.)
+                std::thread::spawn(move || request.cancel());
             }
         }
         Ok(())

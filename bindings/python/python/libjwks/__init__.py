@@ -4,6 +4,8 @@
   ``averify`` is its awaitable form).
 - ``libjwks.PyJWKClient``: PyJWT's ``PyJWKClient``, a drop-in replacement (needs the ``jwt``
   extra: PyJWT[crypto]).
+- ``libjwks.AsyncKeyFetcher``: pyjwt-key-fetcher's ``AsyncKeyFetcher``, a drop-in replacement
+  that never blocks the event loop (needs the ``jwt`` extra too).
 - The exceptions in ``libjwks`` mirror the library's status codes, with PyJWT's classes as
   bases when PyJWT is installed.
 """
@@ -27,6 +29,7 @@ from ._errors import (
     MissingRequiredClaimError,
 )
 from ._libjwks import Client as _NativeClient
+from ._keyfetcher import AsyncKeyFetcher
 from ._pyjwt import KeySetError, NotJsonError, PyJWKClient
 from ._libjwks import __version__
 
@@ -48,6 +51,7 @@ class Client(_NativeClient):
         return await self._averify(token, audience=audience, issuer=issuer, leeway=leeway)
 
 __all__ = [
+    "AsyncKeyFetcher",
     "CancelledError",
     "Client",
     "DecodeError",

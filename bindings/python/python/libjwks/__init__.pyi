@@ -19,7 +19,13 @@ from ._errors import (
 from collections.abc import Sequence
 from typing import Any
 
+from ._keyfetcher import AsyncKeyFetcher as AsyncKeyFetcher
 from ._libjwks import Client as _NativeClient, __version__ as __version__
+from ._pyjwt import (
+    KeySetError as KeySetError,
+    NotJsonError as NotJsonError,
+    PyJWKClient as PyJWKClient,
+)
 
 class Client(_NativeClient):
     async def averify(
