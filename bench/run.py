@@ -37,6 +37,8 @@ ROWS = [
     ("cgo-loop", "plain cgo loop calling `jwks_client_verify` (no binding)"),
     ("keyfunc", "keyfunc v3 + golang-jwt v5 (`jwt.Parse`, map claims)"),
     ("keyfunc-registered", "keyfunc v3 + golang-jwt v5 (`RegisteredClaims`)"),
+    ("py", "libjwks, Python `libjwks.Client.verify`"),
+    ("py-pyjwkclient", "libjwks, Python `libjwks.PyJWKClient` + `jwt.decode`"),
     ("python", "PyJWKClient + `jwt.decode` (PyJWT)"),
 ]
 
@@ -70,6 +72,12 @@ def build():
         run([sys.executable, "-m", "venv", venv])
     run([venv / "bin" / "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
          ROOT / "bench" / "python" / "requirements.txt"])
+    # libjwks's Python package: its release wheel, built as scripts/python-test.sh builds it.
+    run([venv / "bin" / "maturin", "build", "--quiet", "--release", "--locked", "-m",
+         ROOT / "bindings" / "python" / "Cargo.toml", "-o", OUT / "wheels"])
+    wheels = sorted((OUT / "wheels").glob("libjwks-*.whl"), key=lambda p: p.stat().st_mtime)
+    run([venv / "bin" / "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--force-reinstall", "--no-deps", wheels[-1]])
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -108,6 +116,8 @@ def rounds(url, tokens, count, millis):
         "go": [OUT / "cross", "time", url, tokens_file, str(millis)],
         "python": [OUT / "venv" / "bin" / "python", ROOT / "bench" / "python" / "bench.py", url, tokens_file,
                    str(millis)],
+        "py": [OUT / "venv" / "bin" / "python", ROOT / "bench" / "python" / "libjwks_bench.py", "time", url,
+               tokens_file, str(millis)],
     }
     names = list(paths)
     samples = {}
@@ -199,6 +209,15 @@ def report(args, url, tokens, timings, counts, extra):
                   "| added | " + " | ".join(f"{counts[a][1] - counts[a][0]:,.0f}" for a in ALGS) + " |",
                   "| gate | " + " | ".join("pass" if counts[a][1] - counts[a][0] <= GATE else "**fail**"
                                           for a in ALGS) + " |"]
+    lines += ["", "Python, same run: libjwks's package against the C ABI and against PyJWT (gate: "
+              "`libjwks.Client.verify` within 1.10× of the C ABI):", "",
+              "| | " + " | ".join(ALGS) + " |", "|---|" + "---|" * len(ALGS),
+              "| `libjwks.Client.verify` ÷ C ABI | " + " | ".join(
+                  f"{timings[('py', a)][0] / timings[('c', a)][0]:.2f}×" for a in ALGS) + " |",
+              "| PyJWT (`PyJWKClient` + `jwt.decode`) ÷ `libjwks.Client.verify` | " + " | ".join(
+                  f"{timings[('python', a)][0] / timings[('py', a)][0]:.1f}×" for a in ALGS) + " |",
+              "| PyJWT ÷ `libjwks.PyJWKClient` + `jwt.decode` | " + " | ".join(
+                  f"{timings[('python', a)][0] / timings[('py-pyjwkclient', a)][0]:.2f}×" for a in ALGS) + " |"]
     lines += ["", *extra]
     return "\n".join(lines) + "\n"
 
@@ -223,6 +242,15 @@ def extras(url, tokens, quick):
         grown = int(rss[3]) - int(rss[2])
         out.append(f"- C ABI RSS: {int(rss[2]):,} KiB after 10,000 verifications, {int(rss[3]):,} KiB after "
                    f"1,000,000 ({grown:+,} KiB).")
+    py = [OUT / "venv" / "bin" / "python", ROOT / "bench" / "python" / "libjwks_bench.py"]
+    threads = run([*py, "threads", url, str(FIXTURES / "tokens.json"), "1500"]).split()
+    one, two = float(threads[2]), float(threads[3])
+    out.append(f"- Python `libjwks.Client.verify` (RS256) per second, 1 thread: {one:,.0f}; 2 threads: "
+               f"{two:,.0f} ({two / one:.2f}×; the GIL is released while it verifies).")
+    if not quick:
+        rss = run([*py, "rss", url, str(FIXTURES / "tokens.json"), "1000000"]).split()
+        out.append(f"- Python RSS: {int(rss[2]):,} KiB after 10,000 `libjwks.Client.verify` calls, "
+                   f"{int(rss[3]):,} KiB after 1,000,000 ({int(rss[3]) - int(rss[2]):+,} KiB).")
     heap = run([OUT / "cross", "heap", url, str(FIXTURES / "tokens.json")]).split()
     out.append(f"- Go heap after a GC: {int(heap[1]):,} bytes after 10,000 verifications, {int(heap[2]):,} "
                "after 210,000.")

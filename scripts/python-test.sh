@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python package (bindings/python): builds its abi3 wheel with maturin (release), installs
 # it into a venv with pytest, PyJWT[crypto] and pyjwt-key-fetcher from PyPI (the peers the
-# parity tests compare against), runs its tests, then installs the same wheel into a fresh venv
-# with cargo stripped from PATH and verifies a token there (a user without Rust).
+# parity tests compare against), runs its tests, installs the package from source with pip (PEP
+# 517), then installs the same wheel into a fresh venv with cargo stripped from PATH and verifies
+# a token there (a user without Rust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -22,6 +23,13 @@ case "$wheel" in
 esac
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 (cd bindings/python/tests && "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+
+# From source, as a user with Rust does (PEP 517, maturin backend): pip install ./bindings/python.
+src_venv="$out/from-source"
+rm -rf "$src_venv"
+python3 -m venv "$src_venv"
+"$src_venv/bin/pip" install --quiet --disable-pip-version-check ./bindings/python
+"$src_venv/bin/python" -c 'import libjwks; assert libjwks.Client and libjwks.__version__'
 
 # The wheel alone, for a machine without Rust: a fresh venv, no cargo on PATH, no PyJWT.
 fresh="$out/fresh"

@@ -180,11 +180,21 @@ def test_averify_cancelled_and_on_a_second_loop(server, key):
 
 def test_without_pyjwt_the_classes_stand_alone(key):
     code = (
-        "import sys; sys.modules['jwt'] = None\n"
+        "import sys; sys.modules['jwt'] = None; sys.modules['pyjwt_key_fetcher'] = None\n"
         "import libjwks\n"
         "assert libjwks.ExpiredSignatureError.__mro__[1:4] == "
         "(libjwks.InvalidTokenError, libjwks.LibjwksError, Exception), "
         "libjwks.ExpiredSignatureError.__mro__\n"
+        "from libjwks._keyfetcher import JWTKeyNotFoundError\n"
+        "assert JWTKeyNotFoundError.__mro__[1:3] == "
+        "(libjwks._keyfetcher.JWTKeyFetcherError, libjwks.LibjwksError)\n"
+        "for cls in (libjwks.PyJWKClient, libjwks.AsyncKeyFetcher):\n"
+        "    try:\n"
+        "        cls('https://idp.example/jwks') if cls is libjwks.PyJWKClient else cls()\n"
+        "    except ImportError as e:\n"
+        "        assert \"pip install 'libjwks[jwt]'\" in str(e), e\n"
+        "    else:\n"
+        "        raise AssertionError(cls)\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
