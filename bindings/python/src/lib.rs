@@ -117,6 +117,18 @@ struct Client {
 }
 
 impl Client {
+    /// A key lookup with the GIL released: the key's JWK (JSON text).
+    fn key_json(
+        &self,
+        py: Python<'_>,
+        get: impl FnOnce(&jwks::Client) -> jwks::Result<std::sync::Arc<jwks::Key>> + Send,
+    ) -> PyResult<String> {
+        let client = self.client(py)?;
+        py.detach(|| get(&client))
+            .map(|k| k.jwk_json().to_owned())
+            .map_err(|e| py_error(py, e))
+    }
+
     fn client(&self, py: Python<'_>) -> PyResult<jwks::Client> {
         self.inner.lock().clone().ok_or_else(|| {
             py_error(
@@ -382,10 +394,7 @@ impl Client {
         issuer: &str,
         kid: &str,
     ) -> PyResult<String> {
-        let client = self.client(py)?;
-        let key = py.detach(|| client.get_signing_key_for_issuer(issuer, kid));
-        key.map(|k| k.jwk_json().to_owned())
-            .map_err(|e| py_error(py, e))
+        self.key_json(py, |c| c.get_signing_key_for_issuer(issuer, kid))
     }
 
     /// Closes the client: its threads stop, and pending asynchronous calls are answered with
@@ -417,22 +426,12 @@ impl Client {
     /// The JWK (JSON text) with this kid, refetching the set at most once per interval when
     /// it lacks the kid.
     fn _signing_key_json(&self, py: Python<'_>, kid: &str) -> PyResult<String> {
-        let key = {
-            let client = self.client(py)?;
-            py.detach(|| client.get_signing_key(kid))
-        };
-        key.map(|k| k.jwk_json().to_owned())
-            .map_err(|e| py_error(py, e))
+        self.key_json(py, |c| c.get_signing_key(kid))
     }
 
     /// The JWK (JSON text) that the token's kid names (the token is not verified).
     fn _signing_key_from_jwt_json(&self, py: Python<'_>, token: &str) -> PyResult<String> {
-        let key = {
-            let client = self.client(py)?;
-            py.detach(|| client.get_signing_key_from_jwt(token))
-        };
-        key.map(|k| k.jwk_json().to_owned())
-            .map_err(|e| py_error(py, e))
+        self.key_json(py, |c| c.get_signing_key_from_jwt(token))
     }
 
     /// The client's counters (fetches, cache hits, ...), as a dict.
