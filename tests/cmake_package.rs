@@ -1,7 +1,8 @@
 //! The installable package: `cmake --install` of the library cargo built into a scratch prefix,
 //! then consumers built only from what was installed: the C++ example through
 //! `find_package(jwks)` and `jwks::jwks`, static and shared, and the C example through the
-//! installed pkg-config file. Each runs against a JWKS server on 127.0.0.1.
+//! installed pkg-config files (`jwks`, shared, and `jwks-static`). Each runs against a JWKS
+//! server on 127.0.0.1.
 
 mod support;
 
@@ -109,6 +110,7 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
         "lib/cmake/jwks/jwksConfig.cmake",
         "lib/cmake/jwks/jwksConfigVersion.cmake",
         "lib/pkgconfig/jwks.pc",
+        "lib/pkgconfig/jwks-static.pc",
     ] {
         assert!(prefix.join(file).exists(), "{file} is not installed");
     }
@@ -174,6 +176,26 @@ fn installed_package_serves_cmake_and_pkg_config_consumers() {
         .arg(&c_exe));
     assert!(needed_libraries(&c_exe).contains("libjwks.so.0"));
     let out = run_with_stdin(&c_exe, &["--jwks", &url, "--aud", "api", &good], "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // jwks-static: libjwks.a by its path, though libjwks.so sits beside it.
+    let pc = run(Command::new("pkg-config")
+        .args(["--cflags", "--libs", "jwks-static"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    assert!(pc.contains("libjwks.a"), "{pc}");
+    let c_static = cbuild::artifacts_dir().join("example-c-pkgconfig-static");
+    run(Command::new("cc")
+        .arg(cbuild::root().join("examples/c/jwks_verify.c"))
+        .args(pc.split_whitespace())
+        .arg("-o")
+        .arg(&c_static));
+    assert!(!needed_libraries(&c_static).contains("libjwks"));
+    let out = run_with_stdin(&c_static, &["--jwks", &url, "--aud", "api", &good], "");
     assert_eq!(
         out.status.code(),
         Some(0),
