@@ -66,7 +66,7 @@ def build():
          "-o", OUT / "verify_c"])
     run(["c++", "-std=c++17", "-O2", "-I", ROOT / "include", "-I", ROOT / "bindings" / "cpp" / "include",
          ROOT / "bench" / "cpp" / "verify.cpp", lib, *libs, "-o", OUT / "verify_cpp"])
-    run(["go", "build", "-o", OUT / "cross", "./cross"], cwd=ROOT / "bindings" / "go" / "bench")
+    run(["go", "build", "-tags", "jwks_release", "-o", OUT / "cross", "./cross"], cwd=ROOT / "bindings" / "go" / "bench")
     venv = OUT / "venv"
     if not (venv / "bin" / "python").exists():
         run([sys.executable, "-m", "venv", venv])

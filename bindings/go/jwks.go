@@ -1,5 +1,6 @@
 // Package jwks verifies JWTs with the signing keys an identity provider publishes as a JWK
-// Set, through libjwks's C library (linked statically with cgo).
+// Set, through libjwks's C library (linked statically with cgo: the installed libjwks-dev by
+// default, see link_system.go).
 //
 //	client, err := jwks.New("https://idp.example.com/.well-known/jwks.json",
 //		jwks.WithAudience("my-api"), jwks.WithIssuer("https://idp.example.com/"))
@@ -14,7 +15,6 @@
 package jwks
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include <jwks.h>
 #include "jwksgo.h"

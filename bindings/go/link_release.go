@@ -1,9 +1,11 @@
-//go:build !jwks_debug
+//go:build jwks_release && !jwks_debug
 
 package jwks
 
-// The static library, named itself so cgo never picks libjwks.so: build it first with
-// `cargo build --release` at the repository root.
+// With -tags jwks_release: the release static library of this checkout (`cargo build
+// --release` at the repository root), named itself so cgo never picks libjwks.so, and the
+// checkout's header. The benchmarks build this way.
 
+// #cgo CFLAGS: -I${SRCDIR}/../../include
 // #cgo LDFLAGS: ${SRCDIR}/../../target/release/libjwks.a -lpthread -ldl -lm
 import "C"

@@ -2,9 +2,9 @@
 // keyfunc v3 + golang-jwt v5 on the same tokens and keys: libjwks's Verify (the claims as
 // bytes, a map only when asked for), the same with the claims decoded into a map, and
 // golang-jwt's jwt.Parse (map claims). Run (after `cargo build --release` at the repository
-// root):
+// root; the tag links that checkout build instead of the installed library):
 //
-//	go test -bench . -benchtime 2s
+//	go test -tags jwks_release -bench . -benchtime 2s
 //
 // The interleaved, all-language comparison is bench/run.sh at the repository root (this
 // module's cross/ program is its Go part).
