@@ -37,8 +37,16 @@ cp -r "$src" "$out/build"
 source "$src/conf_flags"
 cd "$out/build"
 extra=()
+# Compiler and linker flags beyond nginx's own (debian/rules passes dpkg-buildflags' hardening
+# flags here, as Debian's nginx module packages get them).
+if [ -n "${JWKS_NGINX_CC_OPT:-}" ]; then
+    extra+=(--with-cc-opt="$JWKS_NGINX_CC_OPT")
+fi
+if [ -n "${JWKS_NGINX_LD_OPT:-}" ]; then
+    extra+=(--with-ld-opt="$JWKS_NGINX_LD_OPT")
+fi
 if [ -n "${JWKS_NGINX_BENCH:-}" ]; then
-    extra=(--add-dynamic-module="$here/bench/spin")
+    extra+=(--add-dynamic-module="$here/bench/spin")
 fi
 JWKS_LIB="$lib" ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$here" "${extra[@]}" \
     > configure.log
