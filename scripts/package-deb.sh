@@ -40,7 +40,14 @@ cargo build --release --locked -p jwks-capi --quiet
 mv "$build"/*.deb "$out/"
 ls "$out"/*.deb
 
-# The Go binding as a module proxy on disk (GOPROXY=file://$out/goproxy): module
-# libjwks.dev/jwks at the same version, which builds against the installed libjwks-dev.
+# The Go binding as a module proxy on disk (GOPROXY=file://$out/goproxy), at the same
+# version: libjwks.dev/jwks, which builds against the installed libjwks-dev, and
+# libjwks.dev/jwks/jwtkeyfunc (golang-jwt's Keyfunc, for keyfunc's users), which requires it.
+if ! grep -q "^[[:space:]]*libjwks.dev/jwks v$version\$" bindings/go/jwtkeyfunc/go.mod; then
+    echo "bindings/go/jwtkeyfunc/go.mod must require libjwks.dev/jwks v$version (Cargo.toml's version)" >&2
+    exit 1
+fi
 rm -rf "$out/goproxy"
-(cd scripts/goproxy && go run . -dir "$root/bindings/go" -version "v$version" -out "$out/goproxy")
+for module in bindings/go bindings/go/jwtkeyfunc; do
+    (cd scripts/goproxy && go run . -dir "$root/$module" -version "v$version" -out "$out/goproxy")
+done

@@ -24,6 +24,9 @@ cargo build --locked --release -p jwks-capi
 step "Debian packages (scripts/package-deb.sh into target/deb; tests/packages.rs installs and tries them)"
 if command -v dpkg-buildpackage >/dev/null 2>&1 && command -v dh_nginx >/dev/null 2>&1; then
     bash scripts/package-deb.sh
+    # golang-jwt into the Go module cache: tests/packages.rs builds a keyfunc user's program
+    # from the proxy on disk and this cache, with no network.
+    (cd bindings/go/jwtkeyfunc && go mod download)
 elif [ -n "${JWKS_REQUIRE_ALL:-}" ]; then
     echo "dpkg-buildpackage or dh_nginx is missing (apt-get install debhelper dpkg-dev nginx-dev)" >&2
     exit 1

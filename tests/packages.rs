@@ -646,15 +646,42 @@ fn stock_nginx_with_the_module(url: &str, good: &str, expired: &str) {
     );
 }
 
-/// A Go developer's module outside the repository: `go get libjwks.dev/jwks` from the proxy on
-/// disk, built against the installed libjwks-dev with no cargo on PATH, linked statically.
+/// The Go module cache's download directory, a module proxy on disk itself, when it holds
+/// golang-jwt at the version jwtkeyfunc requires (scripts/test.sh downloads it).
+fn golang_jwt_cache() -> Option<PathBuf> {
+    let cache = succeed(Command::new("go").args(["env", "GOMODCACHE"]));
+    let download = PathBuf::from(cache.trim()).join("cache/download");
+    let sum = std::fs::read_to_string(cbuild::root().join("bindings/go/jwtkeyfunc/go.sum")).ok()?;
+    let version = sum
+        .lines()
+        .find_map(|l| l.strip_prefix("github.com/golang-jwt/jwt/v5 "))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    download
+        .join(format!("github.com/golang-jwt/jwt/v5/@v/{version}.zip"))
+        .exists()
+        .then_some(download)
+}
+
+/// A Go developer's module outside the repository: `go get libjwks.dev/jwks` and its
+/// jwtkeyfunc from the proxy on disk, built against the installed libjwks-dev with no cargo on
+/// PATH, linked statically. No network: golang-jwt comes from the local module cache (a
+/// second proxy on disk), checked against the hashes jwtkeyfunc's go.sum holds.
 fn go_module_from_the_proxy(url: &str, good: &str) {
     let proxy = deb_dir().join("goproxy");
-    assert!(
-        proxy.join("libjwks.dev/jwks/@v/list").exists(),
-        "{} (scripts/package-deb.sh writes it)",
-        proxy.display()
-    );
+    for module in ["jwks", "jwks/jwtkeyfunc"] {
+        assert!(
+            proxy.join(format!("libjwks.dev/{module}/@v/list")).exists(),
+            "{} holds no {module} (scripts/package-deb.sh writes it)",
+            proxy.display()
+        );
+    }
+    let Some(golang_jwt) = golang_jwt_cache() else {
+        // The test command downloads it (`go mod download` in bindings/go/jwtkeyfunc).
+        support::require("golang-jwt in the Go module cache", false);
+        return;
+    };
     let dir = scratch("go");
     let module = dir.join("consumer");
     std::fs::create_dir_all(&module).unwrap();
@@ -663,14 +690,24 @@ fn go_module_from_the_proxy(url: &str, good: &str) {
         module.join("main.go"),
     )
     .unwrap();
+    std::fs::copy(
+        cbuild::root().join("bindings/go/jwtkeyfunc/go.sum"),
+        module.join("go.sum"),
+    )
+    .unwrap();
     let path = path_without_rust();
     let go = |args: &[&str]| {
         let mut cmd = Command::new("go");
         cmd.args(args)
             .current_dir(&module)
             .env("PATH", &path)
-            .env("GOPROXY", format!("file://{}", proxy.display()))
-            .env("GONOSUMDB", "libjwks.dev")
+            .env(
+                "GOPROXY",
+                format!("file://{},file://{}", proxy.display(), golang_jwt.display()),
+            )
+            // No checksum database (it is a network service): libjwks's modules are not
+            // published, and golang-jwt's hashes are in the go.sum copied above.
+            .env("GOSUMDB", "off")
             .env("GOFLAGS", "-modcacherw")
             .env("GOTOOLCHAIN", "local")
             .env("GOMODCACHE", dir.join("modcache"))
@@ -690,7 +727,11 @@ fn go_module_from_the_proxy(url: &str, good: &str) {
         "cargo is still on PATH={path}"
     );
     go(&["mod", "init", "example.com/consumer"]);
-    go(&["get", &format!("libjwks.dev/jwks@v{VERSION}")]);
+    go(&[
+        "get",
+        &format!("libjwks.dev/jwks@v{VERSION}"),
+        &format!("libjwks.dev/jwks/jwtkeyfunc@v{VERSION}"),
+    ]);
     go(&["build", "-o", "consumer", "."]);
     let exe = module.join("consumer");
     let libs = needed(&exe);
@@ -710,5 +751,6 @@ fn go_module_from_the_proxy(url: &str, good: &str) {
     );
     assert!(stdout.starts_with("verified user-1 RS256 k1\n"), "{stdout}");
     assert!(stdout.contains("tampered: "), "{stdout}");
+    assert!(stdout.ends_with("golang-jwt: true user-1\n"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,10 @@
 //	consumer JWKS_URL AUDIENCE TOKEN
 //
 // prints "verified <sub> <alg> <kid>", then "tampered: <error>" for the same token with its
-// signature changed. Exit status 0 when the token verified and the tampered one was refused
-// as a bad signature, 1 otherwise.
+// signature changed, then "golang-jwt: <valid> <sub>" for the token parsed by golang-jwt with
+// libjwks's keys (libjwks.dev/jwks/jwtkeyfunc, what a keyfunc user switches to). Exit status 0
+// when the token verified both ways and the tampered one was refused as a bad signature, 1
+// otherwise.
 package main
 
 import (
@@ -17,7 +19,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"libjwks.dev/jwks"
+	"libjwks.dev/jwks/jwtkeyfunc"
 )
 
 func main() {
@@ -54,4 +59,13 @@ func main() {
 	if !errors.Is(err, jwks.ErrBadSignature) {
 		os.Exit(1)
 	}
+
+	// Before: k, _ := keyfunc.NewDefault([]string{url}); jwt.Parse(token, k.Keyfunc, ...)
+	parsed, err := jwt.Parse(token, jwtkeyfunc.New(client).Keyfunc, jwt.WithAudience(audience))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "golang-jwt:", err)
+		os.Exit(1)
+	}
+	sub, _ := parsed.Claims.GetSubject()
+	fmt.Println("golang-jwt:", parsed.Valid, sub)
 }
