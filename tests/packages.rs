@@ -3,7 +3,8 @@
 //! running `cargo test` would wait for the lock cargo holds), with the Go module as a module
 //! proxy on disk beside them. This test then installs them with apt-get and checks, each against
 //! a JWKS server on 127.0.0.1:
-//! - the C example built with pkg-config alone, shared and static;
+//! - the C example built with pkg-config alone, shared and static, and the C++ example with
+//!   CMake's find_package(jwks), both ways;
 //! - Debian's stock nginx configuration, with only the package's modules-enabled link and a
 //!   site: 401 without a token, 200 with one;
 //! - a Go program outside the repository, its libjwks.dev/jwks fetched with `go get` from the
@@ -362,6 +363,7 @@ fn the_packages_install_serve_c_nginx_and_go_and_purge_clean() {
     );
 
     c_example_with_pkg_config(&url, &good, &expired);
+    cpp_example_with_find_package(&url, &good);
     stock_nginx_with_the_module(&url, &good, &expired);
     go_module_from_the_proxy(&url, &good);
 
@@ -605,6 +607,47 @@ fn c_example_with_pkg_config(url: &str, good: &str, expired: &str) {
             stdout.starts_with("token 1: JWKS_ERR_EXPIRED: "),
             "{stdout}"
         );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// examples/cpp built with CMake's find_package(jwks) against the installed package, with no
+/// prefix given (CMake finds /usr/lib/<multiarch>/cmake/jwks itself), shared and static.
+fn cpp_example_with_find_package(url: &str, good: &str) {
+    let dir = scratch("cpp");
+    for (static_libs, shared) in [("OFF", true), ("ON", false)] {
+        let build = dir.join(format!("static-{static_libs}"));
+        cbuild::cmake_build(
+            &cbuild::root().join("examples/cpp"),
+            &build,
+            &[format!("JWKS_USE_STATIC_LIBS={static_libs}")],
+        );
+        let exe = build.join("jwks_verify_cpp");
+        assert_eq!(
+            needed(&exe).contains("libjwks.so.0"),
+            shared,
+            "{}",
+            needed(&exe)
+        );
+        // It reads the tokens from standard input.
+        let mut child = Command::new(&exe)
+            .args(["--jwks", url, "--aud", "api"])
+            .env_remove("LD_LIBRARY_PATH")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), good.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"sub\":\"user-1\""));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
