@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::json;
+use support::bench::run as succeed;
 use support::cbuild::{self, run};
 use support::http::{bearer, get};
 use support::keys::{claims, jwks, now, TestKey};
@@ -50,15 +51,16 @@ fn output(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
 }
 
-fn succeed(cmd: &mut Command) -> String {
-    let out = output(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
+/// Asserts that a program exited with `code`; its standard output.
+fn exits(out: &Output, code: i32, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout
 }
 
 fn on_path(tool: &str) -> bool {
@@ -581,13 +583,7 @@ fn c_example_with_pkg_config(url: &str, good: &str, expired: &str) {
                 .args(["--jwks", url, "--aud", "api", good])
                 .env_remove("LD_LIBRARY_PATH"),
         );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{module}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = exits(&out, 0, module);
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(
             lines.first(),
@@ -601,8 +597,7 @@ fn c_example_with_pkg_config(url: &str, good: &str, expired: &str) {
                 .args(["--jwks", url, "--aud", "api", expired])
                 .env_remove("LD_LIBRARY_PATH"),
         );
-        assert_eq!(out.status.code(), Some(1));
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = exits(&out, 1, module);
         assert!(
             stdout.starts_with("token 1: JWKS_ERR_EXPIRED: "),
             "{stdout}"
@@ -640,14 +635,8 @@ fn cpp_example_with_find_package(url: &str, good: &str) {
             .unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), good.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("\"sub\":\"user-1\""));
+        let stdout = exits(&out, 0, "the C++ example");
+        assert!(stdout.contains("\"sub\":\"user-1\""), "{stdout}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -785,13 +774,7 @@ fn go_module_from_the_proxy(url: &str, good: &str) {
         "{gomod}"
     );
     let out = output(Command::new(&exe).args([url, "api", good]));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = exits(&out, 0, "the Go consumer");
     assert!(stdout.starts_with("verified user-1 RS256 k1\n"), "{stdout}");
     assert!(stdout.contains("tampered: "), "{stdout}");
     assert!(stdout.ends_with("golang-jwt: true user-1\n"), "{stdout}");

@@ -1,5 +1,6 @@
 //! Shared by the module benchmarks (examples/nginx_bench.rs, examples/envoy_bench.rs): wrk
-//! runs, medians and the machine's name. Not used by the tests.
+//! runs, medians and the machine's name. Of the tests, only tests/packages.rs uses one of
+//! these (`run`).
 #![allow(dead_code)]
 
 use std::process::Command;
