@@ -466,6 +466,8 @@ fn check_contents() {
         field("libjwks-dev", "Depends"),
         format!("libjwks0 (= {VERSION})")
     );
+    // The Go binding's cgo runs pkg-config.
+    assert_eq!(field("libjwks-dev", "Recommends"), "pkg-config");
 
     // The binaries: the soname, and the module without libjwks.so.
     let dir = scratch("contents");
