@@ -1153,7 +1153,8 @@ jwks_status jwks_options_add_allowed_issuer(jwks_options *options,
  * DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
  * then chooses which URLs this process fetches (server-side request forgery: internal
  * services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
- * that restricts destinations, and check iss yourself.
+ * that restricts destinations, and check iss yourself. Such an issuer, and the jwks_uri its
+ * document names, must be https even on loopback (plain http only with allow_http).
  */
 jwks_status jwks_options_set_allow_any_issuer(jwks_options *options,
                                               bool enabled,
@@ -1423,8 +1424,9 @@ jwks_status jwks_options_set_max_stale_ms(jwks_options *options,
 /**
  * After a failed fetch, no new attempt is made for `initial_ms` (default 2000); each further
  * consecutive failure doubles the wait, up to `max_ms` (default 120000). Meanwhile lookups are
- * answered from the stale set, or with the last fetch error. Both must be positive and
- * initial_ms <= max_ms (checked by jwks_client_new).
+ * answered from the stale set, or with the last fetch error. initial_ms <= max_ms; an
+ * initial_ms of 0 turns the backoff off (every lookup that needs the set tries again, so an
+ * outage costs the IdP one request per such lookup).
  */
 jwks_status jwks_options_set_failure_backoff_ms(jwks_options *options,
                                                 uint64_t initial_ms,

@@ -68,6 +68,8 @@ pub struct ClientOptions {
     /// (stale-if-error; such verifications are flagged stale). 24 h; zero turns it off.
     pub max_stale: Duration,
     /// After a failed fetch, no new attempt for this long; each further failure doubles it. 2 s.
+    /// Zero turns the backoff off: every lookup that needs the set tries again (PyJWT's
+    /// behaviour; an outage then costs the IdP one request per such lookup).
     pub failure_backoff: Duration,
     /// The cap of that backoff. 120 s.
     pub failure_backoff_max: Duration,

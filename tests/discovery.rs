@@ -220,7 +220,11 @@ fn discovery_needs_allowed_issuers_or_an_explicit_allow_any() {
     let err = Client::new(ClientOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let a = Issuer::start("a");
-    let c = client(&[], |o| o.discovery.allow_any_issuer = true);
+    // (allow_http: an issuer only a token names must otherwise be https, even on loopback.)
+    let c = client(&[], |o| {
+        o.discovery.allow_any_issuer = true;
+        o.allow_http = true;
+    });
     c.verify(&a.token()).unwrap();
     // uri and discovery settings together are a configuration error.
     let mut o = ClientOptions::new(a.server.url(&a.jwks_path()));
@@ -310,6 +314,51 @@ fn plain_http_issuer_off_loopback_is_refused_without_a_request() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Discovery);
     assert!(err.message().contains("https"), "{err}");
+}
+
+/// In allow-any mode the token names the issuer: were plain http to loopback allowed there as
+/// it is for configured URLs, any sender could make the server fetch from its own plain-http
+/// services. Refused, with no request, for the issuer and for the jwks_uri its document names.
+#[test]
+fn a_token_cannot_lead_an_allow_any_client_to_plain_http_even_on_loopback() {
+    let a = Issuer::start("a");
+    let any = |o: &mut ClientOptions| o.discovery.allow_any_issuer = true;
+    let err = client(&[], any).verify(&a.token()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Discovery);
+    assert!(err.message().contains("https"), "{err}");
+    assert_eq!(a.hits(), (0, 0), "no request to the loopback issuer");
+    // The same issuer, configured by the operator, is fetched as before.
+    client(&[&a], |_| {}).verify(&a.token()).unwrap();
+    assert_eq!(a.hits(), (1, 1));
+
+    // An https issuer whose document points at a plain-http jwks_uri on loopback.
+    let ca = support::tls::make_ca("libjwks test CA");
+    let tls = TestServer::start_tls(ca.server_config.clone());
+    let iss = tls.url("/t");
+    tls.set(
+        &format!("/t{CONFIG}"),
+        Reply::json(json!({"issuer": iss, "jwks_uri": a.server.url(&a.jwks_path())}).to_string()),
+    );
+    let token = a
+        .key
+        .token(&json!({"iss": iss, "sub": "u", "exp": now() + 3600}));
+    let c = client(&[], |o| {
+        any(o);
+        o.ca_pem = ca.ca_pem.clone().into_bytes();
+    });
+    let err = c.verify(&token).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Discovery);
+    assert!(err.message().contains("jwks_uri"), "{err}");
+    assert_eq!(tls.hits(&format!("/t{CONFIG}")), 1);
+    assert_eq!(a.hits(), (1, 1), "no request to the plain-http jwks_uri");
+    // allow_http is the operator's explicit opt-out, for token-named URLs as for others.
+    let c = client(&[], |o| {
+        any(o);
+        o.allow_http = true;
+        o.ca_pem = ca.ca_pem.clone().into_bytes();
+    });
+    c.verify(&token).unwrap();
+    assert_eq!(a.hits(), (1, 2));
 }
 
 #[test]
@@ -418,6 +467,7 @@ fn custom_headers_go_only_to_configured_origins() {
     let b = Issuer::start("b");
     let c = client(&[], |o| {
         o.discovery.allow_any_issuer = true;
+        o.allow_http = true;
         o.headers = vec![header.clone()];
     });
     c.verify(&b.token()).unwrap();

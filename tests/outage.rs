@@ -258,3 +258,32 @@ fn the_log_hook_sees_each_failure_once_and_the_recovery() {
     assert_eq!(events[1].0, jwks::LogLevel::Info);
     assert!(events[1].1.contains("fetched again"), "{events:?}");
 }
+
+/// A zero failure backoff (PyJWT's behaviour, which libjwks's PyJWKClient keeps) tries the IdP
+/// again at every lookup that needs the set; the default answers the last error meanwhile.
+#[test]
+fn a_zero_failure_backoff_tries_again_at_every_lookup() {
+    let key = TestKey::ec("k", "ES256");
+    let token = key.token(&claims());
+    for (backoff, requests) in [
+        (Duration::ZERO, [1, 2, 3]),
+        (Duration::from_secs(2), [1, 1, 1]),
+    ] {
+        let server = TestServer::start();
+        server.set("/jwks", Reply::status(503, "down"));
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut o = ClientOptions::new(server.url("/jwks"));
+        o.clock = clock.clone();
+        o.failure_backoff = backoff;
+        let c = Client::new(o).unwrap();
+        for expected in requests {
+            let err = c.verify(&token).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::HttpStatus, "{err}");
+            assert_eq!(server.hits("/jwks"), expected, "backoff {backoff:?}");
+            clock.advance(Duration::from_millis(100));
+        }
+        server.set_jwks(&jwks(&[&key]));
+        clock.advance(backoff);
+        c.verify(&token).unwrap();
+    }
+}

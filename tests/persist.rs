@@ -325,6 +325,7 @@ fn issuers_only_a_token_names_are_never_saved() {
     let clock = Arc::new(ManualClock::starting_now());
     let mut o = options("", &dir, &clock);
     o.discovery.allow_any_issuer = true;
+    o.allow_http = true; // a token-named issuer on plain-http loopback
     let token = key.token(&json!({"iss": iss, "sub": "u", "exp": now() + 3600}));
     Client::new(o).unwrap().verify(&token).unwrap();
     assert_eq!(saved_files(&dir), Vec::<PathBuf>::new());

@@ -34,8 +34,8 @@ impl Client {
             "refresh_jitter must be between 0 and 0.5",
         )?;
         invalid_if(
-            o.failure_backoff.is_zero() || o.failure_backoff_max < o.failure_backoff,
-            "failure_backoff must be positive and at most failure_backoff_max",
+            o.failure_backoff_max < o.failure_backoff,
+            "failure_backoff must be at most failure_backoff_max",
         )?;
         invalid_if(
             o.max_response_bytes == 0,

@@ -19,6 +19,8 @@ pub struct DiscoveryOptions {
     /// Discover ANY issuer a token names. Dangerous: whoever sends a token chooses which URLs
     /// the client fetches (server-side request forgery), and any issuer's keys are accepted.
     /// Only with a transport that restricts destinations, or behind an `iss` check of your own.
+    /// An issuer only a token names, and the `jwks_uri` its document gives, must be https, even
+    /// on loopback (plain http only with `allow_http`).
     pub allow_any_issuer: bool,
     /// The configuration document's path below the issuer. Default
     /// `/.well-known/openid-configuration`.

@@ -525,12 +525,22 @@ impl Discovery {
                 format!("discovery of {label} failed: {reason}"),
             )
         };
-        http::check_scheme(iss, self.allow_http).map_err(|_| {
-            failed(
-                "the issuer is not an https URL (plain http is allowed only to loopback hosts)"
-                    .into(),
-            )
-        })?;
+        // An issuer the token chose (allow-any mode) must be https, even to loopback.
+        let chosen = !self.configured(iss);
+        if chosen {
+            http::check_scheme_chosen_by_token(iss, self.allow_http).map_err(|_| {
+                failed(
+                    "the issuer is not an https URL (an issuer only a token names must be)".into(),
+                )
+            })?;
+        } else {
+            http::check_scheme(iss, self.allow_http).map_err(|_| {
+                failed(
+                    "the issuer is not an https URL (plain http is allowed only to loopback hosts)"
+                        .into(),
+                )
+            })?;
+        }
         let url = config_url(iss, &self.config_path);
         let body = f.get_document(&url).map_err(|e| {
             if self.configured(iss) {
@@ -540,6 +550,11 @@ impl Discovery {
             }
         })?;
         let jwks_uri = parse_configuration(&body, iss, self.allow_http).map_err(failed)?;
+        if chosen {
+            http::check_scheme_chosen_by_token(&jwks_uri, self.allow_http).map_err(|_| {
+                failed("its jwks_uri is not an https URL (an issuer only a token names must use https)".into())
+            })?;
+        }
         let at = f.clock.unix_time();
         if let (Some(saved), Ok(text)) = (&entry.saved, std::str::from_utf8(&body)) {
             saved.save(text, at);

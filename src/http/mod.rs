@@ -162,6 +162,20 @@ pub(crate) fn check_scheme(url: &str, allow_http: bool) -> Result<Origin> {
     Ok(o)
 }
 
+/// Refuses plain http, to loopback hosts as well, unless `allow_http`: for URLs a token chose
+/// (an issuer in allow-any discovery mode, and the `jwks_uri` its document names). The
+/// loopback exception of `check_scheme` is for URLs the operator wrote; from a token it would
+/// let any sender make the server fetch from its own plain-http services.
+pub(crate) fn check_scheme_chosen_by_token(url: &str, allow_http: bool) -> Result<Origin> {
+    let o = origin(url)?;
+    if !o.https && !allow_http {
+        return Err(Error::invalid_argument(format!(
+            "URL {url:?} comes from a token and uses plain http: https is required"
+        )));
+    }
+    Ok(o)
+}
+
 /// The system trust store, read once per process and shared by every client that adds no CA
 /// of its own (it is large: some 140 certificates).
 ///

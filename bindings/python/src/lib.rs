@@ -210,7 +210,7 @@ impl Client {
         max_cached_keys=16, refresh_jitter=None, stale_while_revalidate=true, ca_pem=None,
         danger_accept_invalid_certs=false, allow_any_issuer=false, static_issuers=None,
         discovery_config_path=None, issuer_ttl=None, max_issuers=None,
-        issuer_min_refetch_interval=None,
+        issuer_min_refetch_interval=None, failure_backoff=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -248,6 +248,7 @@ impl Client {
         issuer_ttl: Option<f64>,
         max_issuers: Option<usize>,
         issuer_min_refetch_interval: Option<f64>,
+        failure_backoff: Option<f64>,
         py: Python<'_>,
     ) -> PyResult<Self> {
         let mut o = ClientOptions::new(uri.unwrap_or_default());
@@ -290,6 +291,9 @@ impl Client {
         }
         if let Some(i) = min_refetch_interval {
             o.min_refetch_interval = seconds(i, "min_refetch_interval")?;
+        }
+        if let Some(b) = failure_backoff {
+            o.failure_backoff = seconds(b, "failure_backoff")?;
         }
         o.refresh_ahead = refresh_ahead;
         o.background_refresh = background_refresh;

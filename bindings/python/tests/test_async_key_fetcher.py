@@ -5,6 +5,7 @@ calls in flight, a second loop, the any-issuer warning, and its errors."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import warnings
 
@@ -117,18 +118,55 @@ def test_errors_are_pyjwt_key_fetchers(server, key):
         libjwks.AsyncKeyFetcher(valid_issuers=[iss], http_client=object())
 
 
+def test_a_failed_discovery_request_and_an_unusable_document_have_their_own_errors(server, key):
+    # pyjwt-key-fetcher's split: the request failed (JWTHTTPFetchError: an error status, a
+    # refused connection), or the document cannot be used (JWTProviderConfigError).
+    iss = server.url("")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    fetcher = libjwks.AsyncKeyFetcher(valid_issuers=[iss, gone])
+
+    async def main():
+        server.set_json(CONFIG, {"error": "down"}, status=500)
+        with pytest.raises(libjwks.JWTHTTPFetchError) as e:
+            await fetcher.get_key(key.token({"iss": iss}))
+        assert isinstance(e.value, pyjwt_key_fetcher.errors.JWTHTTPFetchError)
+        with pytest.raises(libjwks.JWTHTTPFetchError):
+            await fetcher.get_key(key.token({"iss": gone}))
+
+    asyncio.run(main())
+    fetcher = libjwks.AsyncKeyFetcher(valid_issuers=[iss])
+
+    async def unusable():
+        server.set_json(CONFIG, {"issuer": iss})  # no jwks_uri
+        with pytest.raises(libjwks.JWTProviderConfigError) as e:
+            await fetcher.get_key(key.token({"iss": iss}))
+        assert isinstance(e.value, pyjwt_key_fetcher.errors.JWTProviderConfigError)
+        assert not isinstance(e.value, libjwks.JWTHTTPFetchError)
+
+    asyncio.run(unusable())
+    assert server.count("/jwks") == 0
+
+
 def test_any_issuer_warns_once_and_takes_https_only(server, key):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fetcher = libjwks.AsyncKeyFetcher()
     assert len([w for w in caught if "valid_issuers" in str(w.message)]) == 1
 
+    # A plain-http issuer that answers, on loopback: a token that names it must not make the
+    # server fetch from its own plain-http services.
+    iss = publish(server, key)
+
     async def main():
-        # A token naming a plain-http issuer elsewhere: refused before any request.
-        with pytest.raises(pyjwt_key_fetcher.errors.JWTKeyFetcherError):
-            await fetcher.get_key(key.token({"iss": "http://attacker.example"}))
+        for named in (iss, "http://attacker.example"):
+            with pytest.raises(pyjwt_key_fetcher.errors.JWTKeyFetcherError, match="https"):
+                await fetcher.get_key(key.token({"iss": named}))
 
     asyncio.run(main())
+    assert server.count(CONFIG) == 0
     assert sum(server.hits.values()) == 0
 
 

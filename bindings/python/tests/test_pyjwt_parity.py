@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 import libjwks
-from conftest import Key
+from conftest import Key, wait_until
 
 CLIENTS = {"pyjwt": jwt.PyJWKClient, "libjwks": libjwks.PyJWKClient}
 
@@ -85,6 +85,20 @@ def test_a_timeout(server, key, which):
     client = CLIENTS[which](server.url("/jwks"), timeout=0.5)
     with pytest.raises(jwt.PyJWKClientConnectionError):
         client.get_signing_key("a")
+    with pytest.raises(jwt.PyJWKClientConnectionError):
+        client.get_signing_key("a")
+    # Each call tries again, as PyJWT does (libjwks's failure backoff is off in the drop-in).
+    wait_until("both held requests", lambda: server.count("/jwks") == 2)
+    server.release("/jwks")
+
+
+def test_an_idp_error_is_retried_at_each_call(server, which):
+    server.set_json("/jwks", {"error": "down"}, status=503)
+    client = CLIENTS[which](server.url("/jwks"))
+    for _ in range(3):
+        with pytest.raises(jwt.PyJWKClientConnectionError):
+            client.get_signing_key("a")
+    assert server.count("/jwks") == 3, which
 
 
 def test_a_body_that_is_not_json(server, which):
@@ -92,6 +106,9 @@ def test_a_body_that_is_not_json(server, which):
     client = CLIENTS[which](server.url("/jwks"))
     with pytest.raises(json.JSONDecodeError):
         client.get_signing_key("a")
+    with pytest.raises(json.JSONDecodeError):
+        client.get_signing_key("a")
+    assert server.count("/jwks") == 2, which
 
 
 def test_an_empty_set(server, which):
@@ -99,6 +116,11 @@ def test_an_empty_set(server, which):
     client = CLIENTS[which](server.url("/jwks"))
     with pytest.raises(jwt.PyJWKSetError):
         client.get_signing_key("a")
+    with pytest.raises(jwt.PyJWKSetError):
+        client.get_signing_key("a")
+    # A difference outside the two defaults (README): PyJWT caches the keyless document for
+    # its lifespan; libjwks never installs a set without keys, so the next call asks again.
+    assert server.count("/jwks") == {"pyjwt": 1, "libjwks": 2}[which]
 
 
 def test_a_token_without_kid(server, key, which):

@@ -27,7 +27,8 @@ pub unsafe extern "C" fn jwks_options_add_allowed_issuer(
 /// DANGER: discovery mode for ANY issuer a token names (default off). Whoever sends a token
 /// then chooses which URLs this process fetches (server-side request forgery: internal
 /// services, cloud metadata endpoints) and which keys it trusts. Use only with a fetch callback
-/// that restricts destinations, and check iss yourself.
+/// that restricts destinations, and check iss yourself. Such an issuer, and the jwks_uri its
+/// document names, must be https even on loopback (plain http only with allow_http).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_allow_any_issuer(
     options: *mut jwks_options,

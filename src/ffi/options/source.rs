@@ -341,8 +341,9 @@ pub unsafe extern "C" fn jwks_options_set_max_stale_ms(
 
 /// After a failed fetch, no new attempt is made for `initial_ms` (default 2000); each further
 /// consecutive failure doubles the wait, up to `max_ms` (default 120000). Meanwhile lookups are
-/// answered from the stale set, or with the last fetch error. Both must be positive and
-/// initial_ms <= max_ms (checked by jwks_client_new).
+/// answered from the stale set, or with the last fetch error. initial_ms <= max_ms; an
+/// initial_ms of 0 turns the backoff off (every lookup that needs the set tries again, so an
+/// outage costs the IdP one request per such lookup).
 #[no_mangle]
 pub unsafe extern "C" fn jwks_options_set_failure_backoff_ms(
     options: *mut jwks_options,
@@ -351,7 +352,6 @@ pub unsafe extern "C" fn jwks_options_set_failure_backoff_ms(
     err: *mut *mut jwks_error,
 ) -> jwks_status {
     let apply = |o: &mut ClientOptions| {
-        positive(initial_ms, "failure backoff")?;
         if max_ms < initial_ms {
             return Err(Error::invalid_argument(
                 "failure backoff maximum is below its initial value",

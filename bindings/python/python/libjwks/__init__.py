@@ -29,7 +29,16 @@ from ._errors import (
     MissingRequiredClaimError,
 )
 from ._libjwks import Client as _NativeClient
-from ._keyfetcher import AsyncKeyFetcher
+from ._keyfetcher import (
+    AsyncKeyFetcher,
+    JWTFormatError,
+    JWTHTTPFetchError,
+    JWTInvalidIssuerError,
+    JWTKeyFetcherError,
+    JWTKeyNotFoundError,
+    JWTProviderConfigError,
+    JWTProviderJWKSError,
+)
 from ._pyjwt import KeySetError, NotJsonError, PyJWKClient
 from ._libjwks import __version__
 
@@ -65,6 +74,13 @@ __all__ = [
     "InvalidIssuerError",
     "InvalidSignatureError",
     "InvalidTokenError",
+    "JWTFormatError",
+    "JWTHTTPFetchError",
+    "JWTInvalidIssuerError",
+    "JWTKeyFetcherError",
+    "JWTKeyNotFoundError",
+    "JWTProviderConfigError",
+    "JWTProviderJWKSError",
     "KeyNotFoundError",
     "KeySetError",
     "KeysUnavailableError",

@@ -19,7 +19,16 @@ from ._errors import (
 from collections.abc import Sequence
 from typing import Any
 
-from ._keyfetcher import AsyncKeyFetcher as AsyncKeyFetcher
+from ._keyfetcher import (
+    AsyncKeyFetcher as AsyncKeyFetcher,
+    JWTFormatError as JWTFormatError,
+    JWTHTTPFetchError as JWTHTTPFetchError,
+    JWTInvalidIssuerError as JWTInvalidIssuerError,
+    JWTKeyFetcherError as JWTKeyFetcherError,
+    JWTKeyNotFoundError as JWTKeyNotFoundError,
+    JWTProviderConfigError as JWTProviderConfigError,
+    JWTProviderJWKSError as JWTProviderJWKSError,
+)
 from ._libjwks import Client as _NativeClient, __version__ as __version__
 from ._pyjwt import (
     KeySetError as KeySetError,

@@ -72,6 +72,17 @@ class JWTProviderJWKSError(JWTKeyFetcherError, *_base("JWTProviderJWKSError")):
     """The key set is not usable."""
 
 
+# How libjwks names a failed request (ErrorKind::name of the transport kinds).
+_FETCH_FAILURES = (
+    "connection failed",
+    "timed out",
+    "TLS failed",
+    "HTTP error status",
+    "response too large",
+    "redirect refused",
+)
+
+
 def _as_fetcher_error(err: _errors.LibjwksError) -> Exception:
     kind, message = err.kind, err.message
     if kind == "MissingKid":
@@ -84,7 +95,12 @@ def _as_fetcher_error(err: _errors.LibjwksError) -> Exception:
         return JWTKeyNotFoundError(message, kind)
     if kind in ("InvalidJwks", "NoSigningKeys"):
         return JWTProviderJWKSError(message, kind)
-    if kind == "Discovery" and "failed:" in message and "HTTP" not in message:
+    if kind == "Discovery":
+        # "discovery of ... failed: <reason>": the request failed (pyjwt-key-fetcher's
+        # JWTHTTPFetchError), or the document is unusable (JWTProviderConfigError).
+        reason = message.split(" failed: ", 1)[-1]
+        if reason.startswith(_FETCH_FAILURES):
+            return JWTHTTPFetchError(message, kind)
         return JWTProviderConfigError(message, kind)
     if isinstance(err, _errors.KeysUnavailableError):
         return JWTHTTPFetchError(message, kind)

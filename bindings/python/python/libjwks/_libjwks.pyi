@@ -33,6 +33,20 @@ class Client:
         background_refresh: bool = False,
         allow_http: bool = False,
         allow_missing_kid: bool = False,
+        cache_jwk_set: bool = True,
+        cache_keys: bool = False,
+        max_cached_keys: int = 16,
+        refresh_jitter: float | None = None,
+        stale_while_revalidate: bool = True,
+        ca_pem: str | None = None,
+        danger_accept_invalid_certs: bool = False,
+        allow_any_issuer: bool = False,
+        static_issuers: Sequence[tuple[str, str]] | None = None,
+        discovery_config_path: str | None = None,
+        issuer_ttl: float | None = None,
+        max_issuers: int | None = None,
+        issuer_min_refetch_interval: float | None = None,
+        failure_backoff: float | None = None,
     ) -> None: ...
     def verify(
         self,
@@ -52,3 +66,16 @@ class Client:
         leeway: float | None = None,
     ) -> Awaitable[dict[str, Any]]: ...
     def stats(self) -> dict[str, int]: ...
+    # For libjwks.PyJWKClient and libjwks.AsyncKeyFetcher: JWKs and sets as JSON text.
+    def _signing_key_from_jwt_future(self, token: str) -> Awaitable[str]: ...
+    def _signing_key_for_issuer_json(self, issuer: str, kid: str) -> str: ...
+    def _close(self) -> None: ...
+    def _jwk_set_json(self, refresh: bool = False) -> str: ...
+    def _fetch_data(self) -> str: ...
+    def _signing_key_json(self, kid: str) -> str: ...
+    def _signing_key_from_jwt_json(self, token: str) -> str: ...
+
+class Pending:
+    """A pending averify; cancelling its future cancels the library's request."""
+
+    def _done(self, future: Any) -> None: ...
