@@ -510,7 +510,7 @@ fn jwt_authn_configs_that_cannot_work_are_refused_at_load() {
         (
             r#"{"providers": {"a": {"local_jwks": {"inline_string": "{\"keys\": []}"}}}}"#
                 .to_owned(),
-            "providers.a: local_jwks: JWKS has no usable signing key",
+            "providers.a: the local key set: JWKS has no usable signing key",
         ),
         (
             r#"{"providers": {"a": {"issuer": "x"}}}"#.to_owned(),

@@ -167,7 +167,7 @@ impl Persist {
         };
         if text.len() > max_response_bytes {
             return Err(format!(
-                "holds a text larger than max_response_bytes ({max_response_bytes})"
+                "holds a text larger than the response size limit ({max_response_bytes} bytes)"
             ));
         }
         let fetched = Duration::from_millis(record.fetched_at_unix_ms).min(now_unix);
@@ -228,7 +228,7 @@ pub(crate) fn read_key_file(path: &Path, max: usize) -> Result<String, String> {
         .map_err(|e| format!("cannot be examined: {e}"))?;
     check_file(&meta, true)?;
     let bytes = read_bounded(file, meta.len(), max, || {
-        format!("is larger than max_response_bytes ({max})")
+        format!("is larger than the response size limit ({max} bytes)")
     })?;
     String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())
 }

@@ -227,7 +227,12 @@ impl Client {
 }
 
 fn persist_dir_error(dir: &std::path::Path, reason: String) -> Error {
-    Error::invalid_argument(format!("persist_dir {} {reason}", dir.display()))
+    // The directory by its role, not by a setting's name: the nginx and Envoy modules call
+    // the setting otherwise, and prefix their own name.
+    Error::invalid_argument(format!(
+        "the directory for saved key sets {} {reason}",
+        dir.display()
+    ))
 }
 
 /// Whether a process running as `uid` (primary group `gid`) can use `dir` as its
@@ -247,17 +252,17 @@ fn local_set(local: &crate::LocalJwks, max: usize, policy: &KeyPolicy) -> Result
         crate::LocalJwks::Text(text) => {
             if text.len() > max {
                 return Err(Error::invalid_argument(format!(
-                    "local_jwks is larger than max_response_bytes ({max})"
+                    "the local key set is larger than the response size limit ({max} bytes)"
                 )));
             }
             std::borrow::Cow::Borrowed(text.as_str())
         }
-        crate::LocalJwks::File(path) => std::borrow::Cow::Owned(
-            crate::cache::persist::read_key_file(path, max).map_err(|reason| {
-                Error::invalid_argument(format!("local_jwks file {} {reason}", path.display()))
-            })?,
-        ),
+        crate::LocalJwks::File(path) => {
+            std::borrow::Cow::Owned(crate::cache::persist::read_key_file(path, max).map_err(
+                |reason| Error::invalid_argument(format!("key file {} {reason}", path.display())),
+            )?)
+        }
     };
     crate::jose::keys::parse_jwk_set(text.as_bytes(), policy)
-        .map_err(|e| Error::new(e.kind(), format!("local_jwks: {}", e.message())))
+        .map_err(|e| Error::new(e.kind(), format!("the local key set: {}", e.message())))
 }

@@ -79,7 +79,7 @@ impl StoredDoc {
             let Some(doc) = found else { return Ok(None) };
             if doc.text.len() > max {
                 return Err(format!(
-                    "holds a text larger than max_response_bytes ({max})"
+                    "holds a text larger than the response size limit ({max} bytes)"
                 ));
             }
             let now = f.clock.unix_time();

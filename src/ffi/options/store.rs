@@ -172,7 +172,7 @@ unsafe extern "C" fn store_sink(
         }
         let result = if text_len > sink.max_bytes {
             Err(format!(
-                "holds a text larger than max_response_bytes ({})",
+                "holds a text larger than the response size limit ({} bytes)",
                 sink.max_bytes
             ))
         } else {
