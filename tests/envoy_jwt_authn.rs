@@ -10,6 +10,7 @@ use support::envoy::{available, modules, per_route, validate, Envoy, Listener, S
 use support::http::{bearer, request};
 use support::keys::{jwks, now, TestKey};
 use support::server::{Reply, TestServer};
+use support::wait_until;
 
 const A: &str = "https://a.example";
 const B: &str = "https://b.example";
@@ -89,7 +90,7 @@ fn requirements_pick_providers_as_jwt_authn_does() {
     }
     let (a, b) = (idp("a"), idp("b"));
     let up = upstream(&[
-        "/any", "/all", "/b", "/route-b", "/admin/7", "/admin/x", "/open/x", "/x",
+        "/any", "/all", "/nested", "/b", "/route-b", "/admin/7", "/admin/x", "/open/x", "/x",
     ]);
     let config = json!({
         "providers": {
@@ -108,6 +109,12 @@ fn requirements_pick_providers_as_jwt_authn_does() {
             {"match": {"prefix": "/all"},
              "requires": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}},
             {"match": {"prefix": "/b"}, "requirement_name": "only_b"},
+            // Nested: both providers' tokens, or a's token for the admin audience alone.
+            {"match": {"prefix": "/nested"},
+             "requires": {"requires_any": {"requirements": [
+                 {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}},
+                 {"provider_and_audiences": {"provider_name": "a", "audiences": ["admin"]}},
+             ]}}},
             {"match": {"safe_regex": {"regex": "/admin/[0-9]+"},
                        "headers": [{"name": "x-env", "string_match": {"exact": "prod"}}]},
              "requires": {"provider_and_audiences": {"provider_name": "a", "audiences": ["admin"]}}},
@@ -159,6 +166,16 @@ fn requirements_pick_providers_as_jwt_authn_does() {
         200
     );
     assert!(sub("/all", "x-a-sub").is_some() && sub("/all", "x-b-sub").is_some());
+
+    // Nested requirements: requires_all inside requires_any, beside an audience check.
+    let admin_a = bearer(&token(&a, A, json!({"aud": "admin"})));
+    assert_eq!(get("/nested", &[("Authorization", &ta)]), 401);
+    assert_eq!(get("/nested", &[("x-b-token", &tb)]), 401);
+    assert_eq!(
+        get("/nested", &[("Authorization", &ta), ("x-b-token", &tb)]),
+        200
+    );
+    assert_eq!(get("/nested", &[("Authorization", &admin_a)]), 200);
 
     // A rule's requirement_name, and a route's: provider b only. A's token is refused there,
     // where b looks (signed by a key b's IdP never published) or where b does not look.
@@ -253,12 +270,12 @@ fn rbac_after_the_module_decides_on_claims_in_metadata() {
         "providers": {"a": provider(&a, A, json!({
             "payload_in_metadata": "jwt_payload",
             "header_in_metadata": "jwt_header",
+            "failed_status_in_metadata": "jwt_failure",
         }))},
         "rules": [{"match": {"prefix": "/"},
                    "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}}]
     });
     let mut lenient = config.clone();
-    lenient["providers"]["a"]["failed_status_in_metadata"] = json!("jwt_failure");
     lenient["rules"][0]["requires"] = json!({"allow_missing_or_failed": {}});
     let envoy = start(
         "rbac",
@@ -299,6 +316,27 @@ fn rbac_after_the_module_decides_on_claims_in_metadata() {
     // A bad token is still the module's 401, before RBAC.
     let forged = bearer(&token(&idp("a"), A, json!({"role": "admin"})));
     assert_eq!(call(&[("Authorization", &forged)]).status, 401);
+    // Its failure is in the metadata all the same, as jwt_authn writes it: the access log of
+    // the 401 shows it (and no claims).
+    wait_until("the 401 in the access log", || {
+        envoy.access_log(0).lines().any(|l| l.starts_with("401 "))
+    });
+    let line = envoy
+        .access_log(0)
+        .lines()
+        .find(|l| l.starts_with("401 "))
+        .unwrap()
+        .to_owned();
+    let metadata: Value =
+        serde_json::from_str(&line[4..]).unwrap_or_else(|e| panic!("{line}: {e}"));
+    assert!(
+        metadata["jwt_failure"]["code"]
+            .as_i64()
+            .is_some_and(|c| c != 0),
+        "{line}"
+    );
+    assert!(metadata["jwt_failure"]["message"].is_string(), "{line}");
+    assert!(metadata.get("jwt_payload").is_none(), "{line}");
 
     // allow_missing_or_failed: the forged token goes on, without claims, with its failure.
     let lenient = |headers: &[(&str, &str)]| envoy.get(1, "/api", headers).status;
@@ -367,7 +405,8 @@ fn provider_checks_and_token_locations() {
         A,
         json!({
             "subjects": {"prefix": "spiffe://example/"},
-            "max_lifetime": "3600s",
+            // The object form of a Duration, as Envoy's YAML examples write it.
+            "max_lifetime": {"seconds": 3600},
         }),
     );
     let expiring = provider(&a, A, json!({"require_expiration": true}));

@@ -59,11 +59,22 @@ bool flag(const json &j, const std::string &field) {
     return j.get<bool>();
 }
 
-// A duration as protobuf JSON writes it ("5s", "0.250s") or a number of seconds; in ms.
+// A duration as protobuf JSON writes it ("5s", "0.250s"), as Envoy's YAML examples write it
+// ({seconds: 300, nanos: 0}, which Envoy's own loader takes too), or a number of seconds; in ms.
 uint64_t duration_ms(const json &j, const std::string &field) {
     double seconds = -1;
     if (j.is_number()) {
         seconds = j.get<double>();
+    } else if (j.is_object()) {
+        bool known = !j.empty();
+        for (const auto &kv : j.items()) {
+            known = known && (kv.key() == "seconds" || kv.key() == "nanos") &&
+                    kv.value().is_number_unsigned();
+        }
+        if (known) {
+            seconds = static_cast<double>(j.value("seconds", uint64_t{0})) +
+                      static_cast<double>(j.value("nanos", uint64_t{0})) / 1e9;
+        }
     } else if (j.is_string()) {
         const std::string &s = j.get_ref<const std::string &>();
         if (s.size() >= 2 && s.back() == 's') {
@@ -76,7 +87,7 @@ uint64_t duration_ms(const json &j, const std::string &field) {
         }
     }
     if (!(seconds >= 0) || !std::isfinite(seconds) || seconds > 1e9) {
-        refuse(field + " must be a duration such as \"5s\" or \"0.5s\"");
+        refuse(field + " must be a duration such as \"5s\", \"0.5s\" or {\"seconds\": 5}");
     }
     return static_cast<uint64_t>(std::llround(seconds * 1000));
 }
@@ -314,6 +325,11 @@ std::unique_ptr<Provider> parse_provider(const std::string &name, const json &j,
     check(jwks_options_set_leeway_ms(o, skew * 1000, &err), err);
     if (j.contains("require_expiration")) {
         p->require_expiration = flag(j["require_expiration"], at + "require_expiration");
+        if (!p->require_expiration) {
+            log(envoy_dynamic_module_type_log_level_Warn,
+                at + "require_expiration: false is not honoured: libjwks refuses a token "
+                     "without exp (it would be valid forever)");
+        }
     }
     if (j.contains("max_lifetime")) {
         uint64_t ms = duration_ms(j["max_lifetime"], at + "max_lifetime");

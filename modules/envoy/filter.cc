@@ -383,6 +383,22 @@ bool set_identity(Filter *f, const Provider &p, const Attempt &a) {
     return true;
 }
 
+// Each provider's failure (a token found that did not verify) into its
+// failed_status_in_metadata, as jwt_authn writes it: whether the request then goes on
+// (allow_missing_or_failed) or is answered, so access logs see it on a 401 as well.
+void set_failed_statuses(Filter *f) {
+    const Config *c = f->config;
+    for (const auto &a : f->attempts) {
+        const Provider &p = *c->providers[c->checks[a.check].provider];
+        if (a.found && (a.status != JWKS_OK || a.refusal) && !p.failed_status_in_metadata.empty()) {
+            set_failed_status_metadata(f, p.failed_status_in_metadata, static_cast<int>(a.status),
+                                       a.refusal ? a.refusal
+                                       : a.error ? jwks_error_message(a.error)
+                                                 : description(a.status));
+        }
+    }
+}
+
 // Everything is answered: the requirement's verdict, and the request goes on (true) or is
 // answered (false).
 bool decide(Filter *f) {
@@ -393,6 +409,7 @@ bool decide(Filter *f) {
         }
     }
     Verdict v = evaluate(f, *f->requirement);
+    set_failed_statuses(f);
     switch (v.outcome) {
     case Outcome::kOk: break;
     case Outcome::kMissing:
@@ -444,14 +461,7 @@ bool decide(Filter *f) {
             verified = true;
             stale = stale || jwks_token_stale(a.verified);
         } else if (a.found) {
-            failed = true;
-            if (!p.failed_status_in_metadata.empty()) {
-                set_failed_status_metadata(
-                    f, p.failed_status_in_metadata, static_cast<int>(a.status),
-                    a.refusal ? a.refusal
-                    : a.error ? jwks_error_message(a.error)
-                              : description(a.status));
-            }
+            failed = true;  // its failed status is in the metadata already
         }
     }
     c->count(verified ? (stale ? kVerifiedStale : kVerified)

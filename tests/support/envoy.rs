@@ -132,7 +132,30 @@ const PER_ROUTE: &str =
 
 /// The YAML of one listener in front of the upstream cluster. With the module, routes /open
 /// (which the test configs' bypass list names) and /public (the filter turned off per route).
-pub fn listener_yaml(i: usize, port: u16, listener: &Listener, direct: bool) -> String {
+///
+/// With `access_log`, the listener writes each request's status and jwt_authn's metadata
+/// namespace there (Envoy flushes it about once a second).
+pub fn listener_yaml(
+    i: usize,
+    port: u16,
+    listener: &Listener,
+    direct: bool,
+    access_log: Option<&Path>,
+) -> String {
+    let access_log = access_log.map_or(String::new(), |path| {
+        format!(
+            r#"
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: {}
+              log_format:
+                text_format_source:
+                  inline_string: "%RESPONSE_CODE% %DYNAMIC_METADATA(envoy.filters.http.jwt_authn)%\n""#,
+            path.display()
+        )
+    });
     let action = if direct {
         r#"direct_response: {status: 200, body: {inline_string: "ok"}}"#
     } else {
@@ -175,7 +198,7 @@ pub fn listener_yaml(i: usize, port: u16, listener: &Listener, direct: bool) -> 
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: l{i}
+          stat_prefix: l{i}{access_log}
           # Room for the injection test's 40 KB claim (the default is 60 KiB in all).
           max_request_headers_kb: 256
           route_config:
@@ -234,7 +257,10 @@ impl Envoy {
             .iter()
             .zip(&ports)
             .enumerate()
-            .map(|(i, (l, p))| listener_yaml(i, *p, l, setup.upstream.is_none()))
+            .map(|(i, (l, p))| {
+                let access_log = dir.join(format!("access-l{i}.log"));
+                listener_yaml(i, *p, l, setup.upstream.is_none(), Some(&access_log))
+            })
             .collect();
         // Unused clusters point at a port nothing listens on.
         let unused = free_port();
@@ -279,6 +305,12 @@ impl Envoy {
                 .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
         });
         envoy
+    }
+
+    /// Listener `i`'s access log so far: a line per request, its status and jwt_authn's
+    /// metadata namespace (`-` when empty).
+    pub fn access_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("access-l{i}.log"))).unwrap_or_default()
     }
 
     pub fn log(&self) -> String {
@@ -368,6 +400,7 @@ pub fn validate(filter_config: &str) -> (bool, String) {
         free_port(),
         &Listener::Module(serde_json::json!({})),
         false,
+        None,
     )
     .replace("'{}'", &format!("'{}'", filter_config.replace('\'', "''")));
     let path = dir.join("envoy.yaml");
