@@ -89,6 +89,12 @@
 #define JWKS_MAX_ISSUERS 100000
 
 /**
+ * The `max_age_ms` of a document whose server advertised no freshness (no `Cache-Control:
+ * max-age`, no `Expires`).
+ */
+#define JWKS_STORE_NO_MAX_AGE UINT64_MAX
+
+/**
  * The result of every fallible call. Values are stable and never renumbered; new codes may be
  * added, so treat any unknown non-zero value as a failure.
  */
@@ -416,14 +422,16 @@ typedef void (*jwks_log_callback)(void *user_data,
 
 /**
  * Receives the document a jwks_store load callback found: its text (`text_len` bytes of
- * UTF-8 JSON, copied before this returns) and its fetch time in milliseconds since the Unix
- * epoch. Call it at most once, and only before the load callback returns; `sink_data` is the
+ * UTF-8 JSON, copied before this returns), its fetch time in milliseconds since the Unix
+ * epoch, and the `max_age_ms` that save was given with it (JWKS_STORE_NO_MAX_AGE for none).
+ * Call it at most once, and only before the load callback returns; `sink_data` is the
  * pointer the load callback was given.
  */
 typedef void (*jwks_store_sink)(void *sink_data,
                                 const char *text,
                                 size_t text_len,
-                                uint64_t fetched_at_unix_ms);
+                                uint64_t fetched_at_unix_ms,
+                                uint64_t max_age_ms);
 
 /**
  * A document store (see jwks_options_set_store). Every callback gets `user_data` and the
@@ -460,15 +468,19 @@ typedef struct {
               void *sink_data);
   /**
    * Optional. Keeps `text` (`text_len` bytes, not NUL-terminated) as the last good
-   * document under `key`, fetched at `fetched_at_unix_ms`. Called after each good fetch,
-   * before the claim is released; copy what you keep.
+   * document under `key`, fetched at `fetched_at_unix_ms`, with the freshness its server
+   * advertised (`max_age_ms`, from `Cache-Control: max-age` or `Expires`;
+   * JWKS_STORE_NO_MAX_AGE for none): keep both and give them back to the sink, so a process
+   * that takes the document gives it the lifespan it would give a response it fetched.
+   * Called after each good fetch, before the claim is released; copy what you keep.
    */
   void (*save)(void *user_data,
                const char *key,
                size_t key_len,
                const char *text,
                size_t text_len,
-               uint64_t fetched_at_unix_ms);
+               uint64_t fetched_at_unix_ms,
+               uint64_t max_age_ms);
   /**
    * Optional (NULL: always granted). Whether this process may fetch `key` now: true when
    * no claim on `key` is held or the one held has a deadline at or before `now_unix_ms`,

@@ -84,6 +84,11 @@ pub struct StoredDocument {
     pub text: String,
     /// When it was fetched, since the Unix epoch.
     pub fetched_at_unix: Duration,
+    /// How long its server said it stays fresh (`Cache-Control: max-age`, or `Expires`), as
+    /// the server said it: each client that takes the document applies its own rules to it
+    /// (its clamps, or its own absolute lifespan), as it would to a response it fetched. None:
+    /// the server said nothing.
+    pub max_age: Option<Duration>,
 }
 
 /// A place to share fetched documents; see the module's documentation for when each method is
@@ -95,9 +100,9 @@ pub trait DocumentStore: Send + Sync {
     /// here; the library refuses it anyway.
     fn load(&self, key: &StoreKey, max_bytes: usize) -> Result<Option<StoredDocument>, String>;
 
-    /// Keeps `text` as the last good document under `key`. Best effort: nothing fails if it
-    /// is not kept.
-    fn save(&self, key: &StoreKey, text: &str, fetched_at_unix: Duration);
+    /// Keeps `doc` as the last good document under `key`. Best effort: nothing fails if it is
+    /// not kept.
+    fn save(&self, key: &StoreKey, doc: &StoredDocument);
 
     /// Whether this process may fetch `key` now: grants when no claim on `key` is held or the
     /// one held has passed its deadline, and then holds the claim until `until_unix` (or
@@ -149,15 +154,18 @@ impl DocumentStore for FileStore {
         Ok(self
             .file(key)
             .load(&key.uri, max_bytes, Duration::MAX)?
-            .map(|(text, fetched_at_unix)| StoredDocument {
+            .map(|(text, fetched_at_unix, max_age)| StoredDocument {
                 text,
                 fetched_at_unix,
+                max_age,
             }))
     }
 
-    fn save(&self, key: &StoreKey, text: &str, fetched_at_unix: Duration) {
+    fn save(&self, key: &StoreKey, doc: &StoredDocument) {
         // Best effort: a full disk must not fail the verification that fetched.
-        let _ = self.file(key).save(&key.uri, text, fetched_at_unix);
+        let _ = self
+            .file(key)
+            .save(&key.uri, &doc.text, doc.fetched_at_unix, doc.max_age);
     }
 
     fn describe(&self, key: &StoreKey) -> String {
@@ -186,9 +194,9 @@ impl DocumentStore for Tiered {
         }
     }
 
-    fn save(&self, key: &StoreKey, text: &str, fetched_at_unix: Duration) {
-        self.store.save(key, text, fetched_at_unix);
-        self.files.save(key, text, fetched_at_unix);
+    fn save(&self, key: &StoreKey, doc: &StoredDocument) {
+        self.store.save(key, doc);
+        self.files.save(key, doc);
     }
 
     fn claim(&self, key: &StoreKey, now_unix: Duration, until_unix: Duration) -> bool {

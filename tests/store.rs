@@ -31,14 +31,11 @@ impl DocumentStore for MemoryStore {
         *self.loads.lock().unwrap() += 1;
         Ok(self.docs.lock().unwrap().get(key.as_str()).cloned())
     }
-    fn save(&self, key: &StoreKey, text: &str, fetched_at_unix: Duration) {
-        self.docs.lock().unwrap().insert(
-            key.as_str().to_owned(),
-            StoredDocument {
-                text: text.to_owned(),
-                fetched_at_unix,
-            },
-        );
+    fn save(&self, key: &StoreKey, doc: &StoredDocument) {
+        self.docs
+            .lock()
+            .unwrap()
+            .insert(key.as_str().to_owned(), doc.clone());
     }
     fn claim(&self, key: &StoreKey, now: Duration, until: Duration) -> bool {
         let mut claims = self.claims.lock().unwrap();
@@ -62,6 +59,7 @@ impl MemoryStore {
             StoredDocument {
                 text: text.to_owned(),
                 fetched_at_unix,
+                max_age: None,
             },
         );
     }
@@ -127,6 +125,51 @@ fn clients_sharing_a_store_make_one_request_per_refresh() {
     alone.store = None;
     Client::new(alone).unwrap().verify(&token).unwrap();
     assert_eq!(server.hits("/jwks"), 3);
+}
+
+/// The IdP's `Cache-Control: max-age` travels with the stored set: a client that takes the set
+/// from the store gives it the lifespan it would give the response (its own clamps, or its own
+/// absolute lifespan when it does not honour the header), not its default.
+#[test]
+fn the_idps_max_age_is_stored_with_the_set_and_honoured_by_the_clients_that_take_it() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    server.set(
+        "/jwks",
+        Reply::json(jwks(&[&key])).with_header("Cache-Control", "max-age=3600"),
+    );
+    let url = server.url("/jwks");
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = key.token(&claims());
+    let made = |honor: bool| {
+        let mut o = options(&url, &store, &clock);
+        o.honor_cache_headers = honor;
+        o.max_stale = Duration::ZERO;
+        Client::new(o).unwrap()
+    };
+    let fetcher = made(true);
+    fetcher.verify(&token).unwrap();
+    assert_eq!(server.hits("/jwks"), 1);
+    let key_of_url = format!("jwks {url}");
+    assert_eq!(
+        store.docs.lock().unwrap()[&key_of_url].max_age,
+        Some(Duration::from_secs(3600)),
+        "saved with the IdP's max-age"
+    );
+    // Warm from the store, and fresh for the IdP's hour, not the default 300 s.
+    let taker = made(true);
+    clock.advance(Duration::from_secs(1800));
+    taker.verify(&token).unwrap();
+    fetcher.verify(&token).unwrap();
+    assert_eq!(server.hits("/jwks"), 1, "both hold it for the IdP's hour");
+    assert_eq!(taker.stats().fetches, 0);
+    // A client that does not honour the header keeps its own lifespan (300 s): by now it
+    // refreshes; the set in the store is not fresh for it either, so it fetches.
+    let absolute = made(false);
+    absolute.verify(&token).unwrap();
+    assert_eq!(server.hits("/jwks"), 2);
+    assert_eq!(absolute.stats().fetches, 1);
 }
 
 #[test]

@@ -20,15 +20,16 @@
 
 
 #define NGX_HTTP_JWKS_ZONE_MAGIC  0x6a776b73ULL   /* "jwks", and the layout's version below */
-#define NGX_HTTP_JWKS_ZONE_LAYOUT 1
+#define NGX_HTTP_JWKS_ZONE_LAYOUT 2   /* 2: slots keep the advertised max-age */
 
 
 typedef struct {
     uint32_t                    key_hash;      /* crc32 of the key */
     uint32_t                    key_len;       /* 0: the slot is free */
     uint32_t                    text_len;      /* 0: no document */
-    uint32_t                    checksum;      /* crc32 of key, text, lengths and time */
+    uint32_t                    checksum;      /* crc32 of key, text, lengths and times */
     uint64_t                    fetched_at_ms;
+    uint64_t                    max_age_ms;    /* the IdP's, or JWKS_STORE_NO_MAX_AGE */
     uint64_t                    claim_until_ms;
     ngx_pid_t                   claim_pid;     /* 0: no claim */
     ngx_uint_t                  writing;       /* 1 while a save copies */
@@ -132,12 +133,12 @@ static uint32_t
 ngx_http_jwks_slot_sum(ngx_http_jwks_zone_t *z, ngx_http_jwks_slot_t *s)
 {
     uint32_t  crc;
-    uint64_t  at = s->fetched_at_ms;
+    uint64_t  times[2] = { s->fetched_at_ms, s->max_age_ms };
     uint32_t  lens[2] = { s->key_len, s->text_len };
 
     ngx_crc32_init(crc);
     ngx_crc32_update(&crc, (u_char *) lens, sizeof(lens));
-    ngx_crc32_update(&crc, (u_char *) &at, sizeof(at));
+    ngx_crc32_update(&crc, (u_char *) times, sizeof(times));
     ngx_crc32_update(&crc, ngx_http_jwks_slot_bytes(z, s), s->key_len + s->text_len);
     ngx_crc32_final(crc);
     return crc;
@@ -287,7 +288,7 @@ ngx_http_jwks_zone_load(void *user_data, const char *key, size_t key_len,
     if (s != NULL && ngx_http_jwks_slot_whole(z, s)) {
         /* The sink copies before it returns. */
         sink(sink_data, (const char *) ngx_http_jwks_slot_bytes(z, s) + s->key_len,
-             s->text_len, s->fetched_at_ms);
+             s->text_len, s->fetched_at_ms, s->max_age_ms);
         found = 1;
     }
     ngx_shmtx_unlock(&sp->mutex);
@@ -297,7 +298,7 @@ ngx_http_jwks_zone_load(void *user_data, const char *key, size_t key_len,
 
 static void
 ngx_http_jwks_zone_save(void *user_data, const char *key, size_t key_len, const char *text,
-    size_t text_len, uint64_t fetched_at_ms)
+    size_t text_len, uint64_t fetched_at_ms, uint64_t max_age_ms)
 {
     ngx_shm_zone_t        *shm_zone = user_data;
     ngx_slab_pool_t       *sp = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -330,6 +331,7 @@ ngx_http_jwks_zone_save(void *user_data, const char *key, size_t key_len, const 
         ngx_memcpy(p + half, text + half, text_len - half);
         s->text_len = (uint32_t) text_len;
         s->fetched_at_ms = fetched_at_ms;
+        s->max_age_ms = max_age_ms;
         s->checksum = ngx_http_jwks_slot_sum(z, s);
         ngx_memory_barrier();
         s->writing = 0;

@@ -21,6 +21,9 @@ struct Record {
     uri: String,
     /// Fetch time, milliseconds since the Unix epoch.
     fetched_at_unix_ms: u64,
+    /// The freshness its server advertised, in milliseconds (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jwks: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +84,13 @@ impl Persist {
 
     /// Writes the record of `text` (the set, or the document) through a temporary file in the
     /// same directory and a rename.
-    pub fn save(&self, uri: &str, text: &str, fetched_at_unix: Duration) -> std::io::Result<()> {
+    pub fn save(
+        &self,
+        uri: &str,
+        text: &str,
+        fetched_at_unix: Duration,
+        max_age: Option<Duration>,
+    ) -> std::io::Result<()> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let text = Some(text.to_owned());
         let (jwks, configuration) = match self.kind {
@@ -92,6 +101,7 @@ impl Persist {
             version: 1,
             uri: uri.to_owned(),
             fetched_at_unix_ms: fetched_at_unix.as_millis() as u64,
+            max_age_ms: max_age.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             jwks,
             configuration,
         };
@@ -137,7 +147,7 @@ impl Persist {
         uri: &str,
         max_response_bytes: usize,
         now_unix: Duration,
-    ) -> Result<Option<(String, Duration)>, String> {
+    ) -> Result<Option<(String, Duration, Option<Duration>)>, String> {
         let file = match open_for_reading(&self.path, false) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -171,7 +181,11 @@ impl Persist {
             ));
         }
         let fetched = Duration::from_millis(record.fetched_at_unix_ms).min(now_unix);
-        Ok(Some((text, fetched)))
+        Ok(Some((
+            text,
+            fetched,
+            record.max_age_ms.map(Duration::from_millis),
+        )))
     }
 
     /// The file's path, for reports.
@@ -361,12 +375,17 @@ mod tests {
             "https://a.example/jwks",
             "{\"keys\":[]}",
             Duration::from_secs(7),
+            Some(Duration::from_secs(3600)),
         )
         .unwrap();
         let now = Duration::from_secs(100);
         assert_eq!(
             p.load("https://a.example/jwks", 1 << 20, now),
-            Ok(Some(("{\"keys\":[]}".to_owned(), Duration::from_secs(7))))
+            Ok(Some((
+                "{\"keys\":[]}".to_owned(),
+                Duration::from_secs(7),
+                Some(Duration::from_secs(3600))
+            )))
         );
         assert!(p.load("https://b.example/jwks", 1 << 20, now).is_err());
         // A configuration document is never read as a key set, nor the other way round, even
@@ -382,6 +401,7 @@ mod tests {
             "https://a.example/jwks",
             "{\"keys\":[]}",
             Duration::from_secs(1000),
+            None,
         )
         .unwrap();
         let loaded = p.load("https://a.example/jwks", 1 << 20, now).unwrap();

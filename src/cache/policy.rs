@@ -47,7 +47,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// What the response's caching headers say, if anything: `max-age` wins over `Expires`
 /// (RFC 9111 §5.3); `no-cache`/`no-store` mean "revalidate every time" (zero, then clamped).
-fn advertised(headers: &[(String, String)], now: SystemTime) -> Option<Duration> {
+pub(crate) fn advertised(headers: &[(String, String)], now: SystemTime) -> Option<Duration> {
     if let Some(cc) = header(headers, "cache-control") {
         let mut no_cache = false;
         for directive in cc.split(',').map(str::trim) {
@@ -73,13 +73,17 @@ fn advertised(headers: &[(String, String)], now: SystemTime) -> Option<Duration>
 
 impl Freshness {
     /// The lifespan of a set fetched now with these response headers, before jitter.
+    #[cfg(test)]
     pub fn lifespan_for(&self, headers: &[(String, String)]) -> Duration {
-        if !self.honor_headers {
-            return self.lifespan;
-        }
-        match advertised(headers, SystemTime::now()) {
-            Some(d) => d.clamp(self.min, self.max.max(self.min)),
-            None => self.lifespan,
+        self.lifespan_for_advertised(advertised(headers, SystemTime::now()))
+    }
+
+    /// The lifespan of a set whose server advertised `advertised` (see [`advertised`]): the
+    /// same rule for a set fetched here and one another process fetched and stored.
+    pub fn lifespan_for_advertised(&self, advertised: Option<Duration>) -> Duration {
+        match advertised {
+            Some(d) if self.honor_headers => d.clamp(self.min, self.max.max(self.min)),
+            _ => self.lifespan,
         }
     }
 

@@ -294,7 +294,7 @@ impl Discovery {
         iss: &str,
         entry: &IssuerEntry,
     ) -> Option<Arc<Resolved>> {
-        let (jwks_uri, at_unix) =
+        let (jwks_uri, at_unix, _) =
             entry
                 .saved
                 .as_ref()?
@@ -487,7 +487,8 @@ impl Discovery {
         let mut claimed = None;
         if let Some(saved) = &entry.saved {
             let known = entry.config_unix_ms.load(Ordering::Relaxed);
-            let adopt = |at: Duration| {
+            // A configuration document's lifespan is the issuer TTL, whatever its server said.
+            let adopt = |at: Duration, _max_age: Option<Duration>| {
                 let age = f.clock.unix_time().saturating_sub(at);
                 unix_ms(at) > known
                     && self.rules.age(age, self.rules.freshness.lifespan)
@@ -500,7 +501,7 @@ impl Discovery {
                 adopt,
                 parse,
             ) {
-                BeforeFetch::Adopt(jwks_uri, at) => {
+                BeforeFetch::Adopt(jwks_uri, at, _) => {
                     entry.config_unix_ms.store(unix_ms(at), Ordering::Relaxed);
                     return Ok(jwks_uri);
                 }
@@ -557,7 +558,7 @@ impl Discovery {
         }
         let at = f.clock.unix_time();
         if let (Some(saved), Ok(text)) = (&entry.saved, std::str::from_utf8(&body)) {
-            saved.save(text, at);
+            saved.save(text, at, None);
         }
         entry.config_unix_ms.store(unix_ms(at), Ordering::Relaxed);
         Ok(jwks_uri)

@@ -101,25 +101,27 @@ impl Source {
     /// most once per refetch interval. A document that is present but refused (not trusted,
     /// or not a usable set) is ignored and reported once, at Warn.
     pub fn load_persisted(&self, f: &Fetching) -> Option<Arc<Installed>> {
-        let (set, fetched_at_unix) =
+        let (set, fetched_at_unix, max_age) =
             self.stored
                 .as_ref()?
                 .read(f, self.rules.min_refetch_interval, |json| {
                     parse_stored(f, json)
                 })?;
-        Some(self.install_stored(f, set, fetched_at_unix))
+        Some(self.install_stored(f, set, fetched_at_unix, max_age))
     }
 
-    /// Installs a set from the store, aged from its fetch time.
+    /// Installs a set from the store, aged from its fetch time, with the lifespan this source
+    /// gives the max-age its server advertised (as if it had fetched it itself).
     fn install_stored(
         &self,
         f: &Fetching,
         set: KeySet,
         fetched_at_unix: Duration,
+        max_age: Option<Duration>,
     ) -> Arc<Installed> {
         let age = f.clock.unix_time().saturating_sub(fetched_at_unix);
         let freshness = &self.rules.freshness;
-        let lifespan = freshness.jittered(freshness.lifespan);
+        let lifespan = freshness.jittered(freshness.lifespan_for_advertised(max_age));
         self.installed_unix_ms
             .store(unix_ms(fetched_at_unix), Ordering::Relaxed);
         self.cache.install(
@@ -142,7 +144,7 @@ impl Source {
         forced: bool,
     ) -> std::result::Result<Arc<Installed>, bool> {
         let installed_ms = self.installed_unix_ms.load(Ordering::Relaxed);
-        let adopt = |at: Duration| {
+        let adopt = |at: Duration, max_age: Option<Duration>| {
             if unix_ms(at) <= installed_ms {
                 return false;
             }
@@ -150,7 +152,10 @@ impl Source {
             if forced {
                 age < self.rules.min_refetch_interval
             } else {
-                let lifespan = self.rules.lifespan(self.rules.freshness.lifespan);
+                let freshness = &self.rules.freshness;
+                let lifespan = self
+                    .rules
+                    .lifespan(freshness.lifespan_for_advertised(max_age));
                 self.rules.age(age, lifespan) == (Age::Fresh { refresh_due: false })
             }
         };
@@ -160,8 +165,8 @@ impl Source {
             adopt,
             |json| parse_stored(f, json),
         ) {
-            BeforeFetch::Adopt(set, at) => {
-                let installed = self.install_stored(f, set, at);
+            BeforeFetch::Adopt(set, at, max_age) => {
+                let installed = self.install_stored(f, set, at, max_age);
                 f.log(LogLevel::Debug, || {
                     format!("JWKS {}: a newer set was taken from the store", self.uri)
                 });
@@ -403,7 +408,9 @@ impl Source {
         }
         let result = f.get(&self.uri, extra).and_then(|response| {
             let freshness = &self.rules.freshness;
-            let lifespan = freshness.jittered(freshness.lifespan_for(&response.headers));
+            let max_age =
+                crate::cache::policy::advertised(&response.headers, std::time::SystemTime::now());
+            let lifespan = freshness.jittered(freshness.lifespan_for_advertised(max_age));
             let mut validators = Validators {
                 etag: header(&response.headers, "etag"),
                 last_modified: header(&response.headers, "last-modified"),
@@ -429,7 +436,7 @@ impl Source {
             if let Some(stored) = &self.stored {
                 // Best effort: a store that cannot keep it must not fail the verification
                 // that fetched.
-                stored.save(set.json(), at);
+                stored.save(set.json(), at, max_age);
             }
             self.installed_unix_ms.store(unix_ms(at), Ordering::Relaxed);
             Ok(self.cache.install(set, f.now(), lifespan, validators))

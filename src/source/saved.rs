@@ -24,8 +24,9 @@ pub(crate) struct StoredDoc {
 
 /// What to do instead of, or before, a fetch.
 pub(crate) enum BeforeFetch<T> {
-    /// Use this stored document (fetched by someone else at that Unix time), not a fetch.
-    Adopt(T, Duration),
+    /// Use this stored document (fetched by someone else at that Unix time, with the max-age
+    /// its server advertised), not a fetch.
+    Adopt(T, Duration, Option<Duration>),
     /// Fetch; `claimed`: this process holds the store's claim and must release it after.
     Fetch { claimed: bool },
 }
@@ -41,15 +42,15 @@ impl StoredDoc {
         }
     }
 
-    /// The stored document, turned into a value by `accept`, and its fetch time (Unix,
-    /// clamped to now). None when there is none, when it was read less than `interval` ago,
-    /// or when it is refused: by the store, or not accepted.
+    /// The stored document, turned into a value by `accept`, its fetch time (Unix, clamped to
+    /// now) and the max-age its server advertised. None when there is none, when it was read
+    /// less than `interval` ago, or when it is refused: by the store, or not accepted.
     pub fn read<T>(
         &self,
         f: &Fetching,
         interval: Duration,
         accept: impl FnOnce(&str) -> std::result::Result<T, String>,
-    ) -> Option<(T, Duration)> {
+    ) -> Option<(T, Duration, Option<Duration>)> {
         if self.read_recently(f, interval) {
             return None;
         }
@@ -65,15 +66,16 @@ impl StoredDoc {
     }
 
     /// The stored document, turned into a value by `accept`, with its fetch time (Unix,
-    /// clamped to now); refusals are counted and reported once. With `wanted` (a load before a
-    /// fetch), only a document it says yes to, and never one dated in the future (beyond
-    /// [`CLOCK_SKEW`]): adopted, such a date would make it look just fetched at every look.
+    /// clamped to now) and advertised max-age; refusals are counted and reported once. With
+    /// `wanted` (a load before a fetch), only a document it says yes to (given its fetch time
+    /// and max-age), and never one dated in the future (beyond [`CLOCK_SKEW`]): adopted, such a
+    /// date would make it look just fetched at every look.
     fn load<T>(
         &self,
         f: &Fetching,
-        wanted: Option<&dyn Fn(Duration) -> bool>,
+        wanted: Option<&dyn Fn(Duration, Option<Duration>) -> bool>,
         accept: impl FnOnce(&str) -> std::result::Result<T, String>,
-    ) -> Option<(T, Duration)> {
+    ) -> Option<(T, Duration, Option<Duration>)> {
         let max = f.max_response_bytes;
         let loaded = self.store.load(&self.key, max).and_then(|found| {
             let Some(doc) = found else { return Ok(None) };
@@ -85,11 +87,12 @@ impl StoredDoc {
             let now = f.clock.unix_time();
             let at = doc.fetched_at_unix.min(now);
             if let Some(wanted) = wanted {
-                if doc.fetched_at_unix > now.saturating_add(CLOCK_SKEW) || !wanted(at) {
+                if doc.fetched_at_unix > now.saturating_add(CLOCK_SKEW) || !wanted(at, doc.max_age)
+                {
                     return Ok(None);
                 }
             }
-            accept(&doc.text).map(|value| Some((value, at)))
+            accept(&doc.text).map(|value| Some((value, at, doc.max_age)))
         });
         self.refused.store(loaded.is_err(), Ordering::Relaxed);
         match loaded {
@@ -115,16 +118,16 @@ impl StoredDoc {
         &self,
         f: &Fetching,
         (wait, interval): (Duration, Duration),
-        adopt: impl Fn(Duration) -> bool,
+        adopt: impl Fn(Duration, Option<Duration>) -> bool,
         accept: impl Fn(&str) -> std::result::Result<T, String>,
     ) -> BeforeFetch<T> {
         let try_adopt = || {
             if self.refused.load(Ordering::Relaxed) && self.read_recently(f, interval) {
                 return None;
             }
-            let (value, at) = self.load(f, Some(&adopt), &accept)?;
+            let (value, at, max_age) = self.load(f, Some(&adopt), &accept)?;
             bump(&f.counters.store_adopted);
-            Some(BeforeFetch::Adopt(value, at))
+            Some(BeforeFetch::Adopt(value, at, max_age))
         };
         if let Some(adopted) = try_adopt() {
             return adopted;
@@ -165,9 +168,17 @@ impl StoredDoc {
         }
     }
 
-    /// Keeps `text`, fetched at `fetched_at_unix`, as the last good document.
-    pub fn save(&self, text: &str, fetched_at_unix: Duration) {
-        self.store.save(&self.key, text, fetched_at_unix);
+    /// Keeps `text`, fetched at `fetched_at_unix` with `max_age` advertised, as the last good
+    /// document.
+    pub fn save(&self, text: &str, fetched_at_unix: Duration, max_age: Option<Duration>) {
+        self.store.save(
+            &self.key,
+            &crate::store::StoredDocument {
+                text: text.to_owned(),
+                fetched_at_unix,
+                max_age,
+            },
+        );
     }
 
     /// Gives up the claim taken by [`StoredDoc::before_fetch`].

@@ -654,6 +654,7 @@ struct mem_store {
     char *text[8];
     size_t len[8];
     uint64_t at[8];
+    uint64_t max_age[8];
     uint64_t claim_until[8];
     int n, saves, loads, destroyed;
     int refuse; /* load answers -1 */
@@ -680,7 +681,8 @@ static int mem_load(void *ud, const char *key, size_t key_len, jwks_store_sink s
     } else {
         int i = mem_slot(m, key, 0);
         if (i >= 0 && m->text[i] != NULL) {
-            sink(sink_data, m->text[i], m->oversize ? (size_t) 1 << 30 : m->len[i], m->at[i]);
+            sink(sink_data, m->text[i], m->oversize ? (size_t) 1 << 30 : m->len[i], m->at[i],
+                 m->max_age[i]);
             found = 1;
         }
     }
@@ -688,7 +690,8 @@ static int mem_load(void *ud, const char *key, size_t key_len, jwks_store_sink s
     return found;
 }
 
-static void mem_save(void *ud, const char *key, size_t key_len, const char *text, size_t len, uint64_t at) {
+static void mem_save(void *ud, const char *key, size_t key_len, const char *text, size_t len, uint64_t at,
+                     uint64_t max_age) {
     struct mem_store *m = ud;
     (void) key_len;
     pthread_mutex_lock(&m->lock);
@@ -699,6 +702,7 @@ static void mem_save(void *ud, const char *key, size_t key_len, const char *text
         if (m->text[i] != NULL) memcpy(m->text[i], text, len);
         m->len[i] = len;
         m->at[i] = at;
+        m->max_age[i] = max_age;
         m->saves++;
     }
     pthread_mutex_unlock(&m->lock);
@@ -793,6 +797,7 @@ static void test_store(const char *url) {
     snprintf(expected_key, sizeof expected_key, "jwks %s", url);
     CHECK(strcmp(m.key[0], expected_key) == 0);
     CHECK(m.claim_until[0] == 0); /* released after the fetch */
+    CHECK(m.max_age[0] == JWKS_STORE_NO_MAX_AGE); /* the test server sends no Cache-Control */
     jwks_client *b = store_client(url, &table, 0);
     CHECK(stats_of(b).keys_held > 0);
     expect_verify(b, good, NULL, JWKS_OK, "store: second client");

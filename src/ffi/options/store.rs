@@ -7,9 +7,14 @@ use std::time::Duration;
 use super::*;
 use crate::store::{DocumentStore, StoreKey, StoredDocument};
 
+/// The `max_age_ms` of a document whose server advertised no freshness (no `Cache-Control:
+/// max-age`, no `Expires`).
+pub const JWKS_STORE_NO_MAX_AGE: u64 = u64::MAX;
+
 /// Receives the document a jwks_store load callback found: its text (`text_len` bytes of
-/// UTF-8 JSON, copied before this returns) and its fetch time in milliseconds since the Unix
-/// epoch. Call it at most once, and only before the load callback returns; `sink_data` is the
+/// UTF-8 JSON, copied before this returns), its fetch time in milliseconds since the Unix
+/// epoch, and the `max_age_ms` that save was given with it (JWKS_STORE_NO_MAX_AGE for none).
+/// Call it at most once, and only before the load callback returns; `sink_data` is the
 /// pointer the load callback was given.
 pub type jwks_store_sink = Option<
     unsafe extern "C" fn(
@@ -17,6 +22,7 @@ pub type jwks_store_sink = Option<
         text: *const libc::c_char,
         text_len: usize,
         fetched_at_unix_ms: u64,
+        max_age_ms: u64,
     ),
 >;
 
@@ -52,8 +58,11 @@ pub struct jwks_store {
         ) -> libc::c_int,
     >,
     /// Optional. Keeps `text` (`text_len` bytes, not NUL-terminated) as the last good
-    /// document under `key`, fetched at `fetched_at_unix_ms`. Called after each good fetch,
-    /// before the claim is released; copy what you keep.
+    /// document under `key`, fetched at `fetched_at_unix_ms`, with the freshness its server
+    /// advertised (`max_age_ms`, from `Cache-Control: max-age` or `Expires`;
+    /// JWKS_STORE_NO_MAX_AGE for none): keep both and give them back to the sink, so a process
+    /// that takes the document gives it the lifespan it would give a response it fetched.
+    /// Called after each good fetch, before the claim is released; copy what you keep.
     pub save: Option<
         unsafe extern "C" fn(
             user_data: *mut libc::c_void,
@@ -62,6 +71,7 @@ pub struct jwks_store {
             text: *const libc::c_char,
             text_len: usize,
             fetched_at_unix_ms: u64,
+            max_age_ms: u64,
         ),
     >,
     /// Optional (NULL: always granted). Whether this process may fetch `key` now: true when
@@ -162,6 +172,7 @@ unsafe extern "C" fn store_sink(
     text: *const libc::c_char,
     text_len: usize,
     fetched_at_unix_ms: u64,
+    max_age_ms: u64,
 ) {
     let take = || {
         // SAFETY: `sink_data` is the `Sink` that `CStore::load` passed to the load callback,
@@ -187,6 +198,8 @@ unsafe extern "C" fn store_sink(
                 .map(|text| StoredDocument {
                     text,
                     fetched_at_unix: Duration::from_millis(fetched_at_unix_ms),
+                    max_age: (max_age_ms != JWKS_STORE_NO_MAX_AGE)
+                        .then(|| Duration::from_millis(max_age_ms)),
                 })
         };
         sink.found = Some(result);
@@ -234,10 +247,13 @@ impl DocumentStore for CStore {
         }
     }
 
-    fn save(&self, key: &StoreKey, text: &str, fetched_at_unix: Duration) {
+    fn save(&self, key: &StoreKey, doc: &StoredDocument) {
         let (Some(save), Some(c_key)) = (self.table.save, Self::c_key(key)) else {
             return;
         };
+        let text = &doc.text;
+        // A max-age of u64::MAX ms or more (585 million years) reads as "none".
+        let max_age = doc.max_age.map_or(JWKS_STORE_NO_MAX_AGE, millis);
         // SAFETY: the header's contract for save: any thread, the key as for load, and
         // `text_len` readable bytes at `text` during the call.
         unsafe {
@@ -247,7 +263,8 @@ impl DocumentStore for CStore {
                 c_key.as_bytes().len(),
                 text.as_ptr().cast(),
                 text.len(),
-                millis(fetched_at_unix),
+                millis(doc.fetched_at_unix),
+                max_age,
             )
         }
     }
