@@ -417,6 +417,66 @@ fn keys_too_can_be_looked_up_without_blocking() {
     assert_eq!(server.hits("/jwks"), 2);
 }
 
+/// An issuer's key by kid (discovery mode) without blocking: the discovery and the JWKS
+/// request are held, the call answers Pending at once, the callback brings the key, and the
+/// next call is Ready from the cache. An issuer not allowed is refused at once.
+#[test]
+fn an_issuers_key_can_be_looked_up_without_blocking() {
+    let key = TestKey::ec("a", "ES256");
+    let server = TestServer::start();
+    let iss = server.url("/i");
+    server.set(
+        "/i/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": server.url("/i/jwks")}).to_string()),
+    );
+    server.set("/i/jwks", Reply::json(jwks(&[&key])));
+    server.hold("/i/jwks");
+    let mut o = ClientOptions::default();
+    o.discovery.allowed_issuers = vec![iss.clone()];
+    let client = Client::new(o).unwrap();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let sink = got.clone();
+    let jwks::Async::Pending(request) = client
+        .get_signing_key_for_issuer_async(
+            &iss,
+            "a",
+            Box::new(move |r| *sink.lock().unwrap() = Some(r.map(|k| k.kid().map(str::to_owned)))),
+        )
+        .unwrap()
+    else {
+        panic!("expected pending")
+    };
+    wait_until("the JWKS request to be held", || {
+        server.held("/i/jwks") == 1
+    });
+    assert!(!request.is_finished());
+    server.release("/i/jwks");
+    wait_until("the callback", || request.is_finished());
+    assert_eq!(
+        got.lock().unwrap().take().unwrap().unwrap(),
+        Some("a".to_owned())
+    );
+    assert!(matches!(
+        client.get_signing_key_for_issuer_async(
+            &iss,
+            "a",
+            Box::new(|_| panic!("no callback on a hit"))
+        ),
+        Ok(jwks::Async::Ready(_))
+    ));
+    let refused = client
+        .get_signing_key_for_issuer_async(
+            "https://other.example",
+            "a",
+            Box::new(|_| panic!("no callback")),
+        )
+        .err()
+        .map(|e| e.kind());
+    assert_eq!(refused, Some(ErrorKind::IssuerNotAllowed));
+    assert_eq!(server.hits("/i/.well-known/openid-configuration"), 1);
+    assert_eq!(server.hits("/i/jwks"), 1);
+}
+
 #[test]
 fn warm_up_without_blocking_starts_the_fetches_and_reports_pending_until_they_land() {
     let key = TestKey::ec("a", "ES256");

@@ -255,6 +255,21 @@ impl Client {
         })
     }
 
+    /// [`Client::get_signing_key_for_issuer`] without blocking the caller, as
+    /// [`Client::verify_async`].
+    pub fn get_signing_key_for_issuer_async(
+        &self,
+        issuer: &str,
+        kid: &str,
+        callback: Callback<Arc<Key>>,
+    ) -> Result<Async<Arc<Key>>> {
+        let now = self.get_signing_key_for_issuer_nonblocking(issuer, kid);
+        let (issuer, kid) = (issuer.to_owned(), kid.to_owned());
+        self.start_async(now, callback, move |client| {
+            client.get_signing_key_for_issuer(&issuer, &kid)
+        })
+    }
+
     /// [`Client::get_signing_key`] without blocking the caller, as [`Client::verify_async`].
     /// Fixed-URL mode only.
     pub fn get_signing_key_async(

@@ -150,6 +150,20 @@ impl Client {
             .map(|(key, _)| key)
     }
 
+    /// [`Client::get_signing_key_for_issuer`] without waiting: the key from the cache, or
+    /// `Pending` after scheduling the issuer's discovery or its keys' fetch.
+    pub fn get_signing_key_for_issuer_nonblocking(
+        &self,
+        issuer: &str,
+        kid: &str,
+    ) -> Result<Arc<Key>> {
+        self.same_process()?;
+        // In fixed-URL mode the issuer is ignored, as by the blocking call.
+        let iss = matches!(self.inner.mode, Mode::Discovery(_)).then_some(issuer);
+        let source = self.source_now(iss, Some(kid))?;
+        self.key_now(&source, iss, kid, None).map(|(key, _)| key)
+    }
+
     /// The source of a token's issuer without waiting: the fixed one, or a discovered issuer's
     /// if known and fresh; otherwise `Pending` after scheduling the discovery.
     pub(crate) fn source_now(&self, iss: Option<&str>, kid: Option<&str>) -> Result<Arc<Source>> {

@@ -391,14 +391,20 @@ impl Client {
         )
     }
 
-    /// The JWK (JSON text) of an allowed issuer with this kid (blocking, GIL released).
-    fn _signing_key_for_issuer_json(
+    /// A future of the running loop for the JWK (JSON text) of an allowed issuer with this
+    /// kid. For `AsyncKeyFetcher.get_key_by_iss_and_kid`.
+    fn _signing_key_for_issuer_future<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         issuer: &str,
         kid: &str,
-    ) -> PyResult<String> {
-        self.key_json(py, |c| c.get_signing_key_for_issuer(issuer, kid))
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client(py)?;
+        loop_future(
+            py,
+            |callback| client.get_signing_key_for_issuer_async(issuer, kid, callback),
+            jwk_of,
+        )
     }
 
     /// Closes the client: its threads stop, and pending asynchronous calls are answered with

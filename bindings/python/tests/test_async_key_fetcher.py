@@ -58,6 +58,33 @@ def test_a_thousand_waiters_one_discovery_one_jwks_request_and_the_loop_runs(ser
     assert server.count("/jwks") == 1
 
 
+def test_get_key_by_iss_and_kid_awaits_the_library_not_a_thread(server, key):
+    iss = publish(server, key)
+    server.hold("/jwks")
+    fetcher = libjwks.AsyncKeyFetcher(valid_issuers=[iss])
+
+    async def main():
+        tasks = [asyncio.ensure_future(fetcher.get_key_by_iss_and_kid(iss, "a")) for _ in range(50)]
+        await asyncio.get_running_loop().run_in_executor(
+            None, wait_until, "the JWKS request is held", lambda: server.held_now("/jwks") == 1
+        )
+        assert not any(t.done() for t in tasks)
+        assert fetcher._client.stats()["pending_requests"] >= 1, "library requests, not threads"
+        server.release("/jwks")
+        keys = await asyncio.gather(*tasks)
+        assert all(k["algorithms"] == ["ES256"] for k in keys)
+        # A cache hit: the future is done before it is awaited.
+        future = fetcher._client._signing_key_for_issuer_future(iss, "a")
+        assert future.done()
+        with pytest.raises(pyjwt_key_fetcher.errors.JWTInvalidIssuerError):
+            await fetcher.get_key_by_iss_and_kid("https://other.example", "a")
+        await fetcher.aclose()
+
+    asyncio.run(main())
+    assert server.count(CONFIG) == 1
+    assert server.count("/jwks") == 1
+
+
 def test_cancellation_aclose_and_a_second_loop(server, key):
     iss = publish(server, key)
     server.hold("/jwks")

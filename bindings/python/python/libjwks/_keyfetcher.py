@@ -226,14 +226,12 @@ class AsyncKeyFetcher:
         return Key(json.loads(jwk))
 
     async def get_key_by_iss_and_kid(self, iss: str, kid: str) -> Key:
-        """The key of issuer ``iss`` with this kid (run on the loop's executor)."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
+        """The key of issuer ``iss`` with this kid: as ``get_key``, a cache hit answers at
+        once, and otherwise the loop awaits the library's fetch."""
         try:
-            jwk = await loop.run_in_executor(
-                None, self._client._signing_key_for_issuer_json, iss, kid
-            )
+            future = self._client._signing_key_for_issuer_future(iss, kid)
+            self._inflight.add(future)
+            jwk = await future
         except _errors.LibjwksError as e:
             raise _as_fetcher_error(e) from None
         return Key(json.loads(jwk))
