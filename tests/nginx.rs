@@ -838,14 +838,47 @@ fn reloads_and_a_killed_worker_start_warm_from_the_zone_with_the_idp_silent() {
         return;
     }
     let b = backends();
-    let mut nginx = Nginx::start("zone-reload", 2, &api_server(&b));
+    // Beside the README's fixed URL, an issuer found by discovery (its own JWKS path): its
+    // configuration document and key set come from the zone after a reload too.
+    let iss = b.jwks.url("/iss");
+    b.jwks.set(
+        "/iss/.well-known/openid-configuration",
+        Reply::json(json!({"issuer": iss, "jwks_uri": b.jwks.url("/iss/jwks")}).to_string()),
+    );
+    b.jwks.set("/iss/jwks", Reply::json(jwks(&[&b.ec])));
+    let http = api_server(&b).replace(
+        "    location /open {",
+        &format!(
+            "    location /idp/ {{\n      jwks_auth \"idp\";\n      jwks_issuer {iss};\n      \
+             proxy_pass {};\n    }}\n    location /open {{",
+            b.upstream.url("")
+        ),
+    );
+    let mut nginx = Nginx::start("zone-reload", 2, &http);
     nginx.kills_expected = true;
     let good = bearer(&b.ec.token(&claims()));
+    let mut by_issuer = claims();
+    by_issuer["iss"] = json!(iss);
+    let by_issuer = bearer(&b.ec.token(&by_issuer));
     wait_until("nginx answers", || {
         nginx.get("/api/x", &[("Authorization", &good)]).status == 200
     });
+    // Each worker asks for the issuer's keys once it has a request for it; every worker
+    // (two) gets one, over its own connections.
+    for _ in 0..8 {
+        assert_eq!(
+            nginx.get("/idp/x", &[("Authorization", &by_issuer)]).status,
+            200
+        );
+    }
+    let idp_paths = ["/iss/.well-known/openid-configuration", "/iss/jwks"];
+    let idp_hits = |b: &Backends| idp_paths.map(|p| b.jwks.hits(p));
+    let before = idp_hits(&b);
     assert_eq!(b.jwks.hits("/jwks"), 1);
     b.jwks.hold("/jwks");
+    for p in idp_paths {
+        b.jwks.hold(p);
+    }
     let statuses = under_load(nginx.port, "/api/x", &good, || {
         for _ in 0..3 {
             thread::sleep(Duration::from_millis(300));
@@ -857,6 +890,13 @@ fn reloads_and_a_killed_worker_start_warm_from_the_zone_with_the_idp_silent() {
     assert_eq!(b.jwks.held("/jwks"), 0, "no new worker asked the IdP");
     assert_eq!(b.jwks.hits("/jwks"), 1);
     wait_until("the old workers to exit", || nginx.pids().len() == 3);
+    // The new workers verify the issuer's tokens with the zone's documents, not the IdP's.
+    let statuses = under_load(nginx.port, "/idp/x", &by_issuer, || {
+        thread::sleep(Duration::from_millis(500))
+    });
+    assert_all_passed(&statuses);
+    assert_eq!(idp_paths.map(|p| b.jwks.held(p)), [0, 0]);
+    assert_eq!(idp_hits(&b), before);
 
     // Every worker killed (a request in flight on a killed worker is lost with it): what
     // answers next can only be their replacements.
@@ -879,6 +919,9 @@ fn reloads_and_a_killed_worker_start_warm_from_the_zone_with_the_idp_silent() {
     );
     assert_eq!(b.jwks.hits("/jwks"), 1);
     b.jwks.release("/jwks");
+    for p in idp_paths {
+        b.jwks.release(p);
+    }
 }
 
 /// A worker killed with SIGKILL in the middle of a save (the test build stalls a save halfway,

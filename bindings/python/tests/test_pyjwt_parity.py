@@ -131,6 +131,11 @@ def test_a_token_without_kid(server, key, which):
     # The difference: PyJWT fetches, looks for the kid None and refetches; libjwks refuses
     # the token before any request, since no key can match it.
     assert server.count("/jwks") == {"pyjwt": 2, "libjwks": 0}[which]
+    if which == "libjwks":
+        # The same for a kid of None asked for directly: PyJWT's error, not a TypeError.
+        with pytest.raises(jwt.PyJWKClientError, match='matches: "None"'):
+            client.get_signing_key(None)
+        assert server.count("/jwks") == 0
 
 
 def test_a_malformed_token(server, key, which):

@@ -165,6 +165,10 @@ class PyJWKClient:
     def get_signing_key(self, kid: str) -> PyJWK:
         """The key with this kid; a set that lacks it is fetched again, at most once per
         ``min_refetch_interval``."""
+        if not isinstance(kid, str):
+            # PyJWT would match a key without a kid to None; no key matches a missing kid
+            # here (as for a token without one), and there is no request for it.
+            raise _jwt.PyJWKClientError(f'Unable to find a signing key that matches: "{kid}"')
         try:
             return PyJWK(json.loads(self._client._signing_key_json(kid)))
         except _errors.LibjwksError as e:
