@@ -482,6 +482,33 @@ fn provider_checks_and_token_locations() {
         "an empty parameter is a bad token"
     );
     assert_eq!(envoy.get(2, "/x", &[]).status, 401);
+    // A second, different token in the provider's locations is refused, though the first
+    // verifies: unchecked, it could reach an upstream that reads that one. The same token
+    // twice is one token.
+    let forged = token(&a, A, json!({"sub": "admin", "exp": now() - 10}));
+    let both = format!("/x?jwt={t}&jwt={forged}");
+    up.set(&both, Reply::status(200, "upstream"));
+    let r = envoy.get(2, &both, &[]);
+    assert_eq!(r.status, 401);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap_or("")
+            .contains("more than one token"),
+        "{:?}",
+        r.header("www-authenticate")
+    );
+    assert_eq!(
+        envoy
+            .get(2, &with_query, &[("Cookie", &format!("session={forged}"))])
+            .status,
+        401,
+        "a parameter and a cookie that disagree"
+    );
+    assert_eq!(
+        envoy.get(2, &with_query, &[("Cookie", &cookie)]).status,
+        200,
+        "the same token in both"
+    );
 }
 
 /// bypass_cors_preflight lets a CORS preflight through without a token, and only that.

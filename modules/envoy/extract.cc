@@ -42,31 +42,38 @@ std::string trimmed(const std::string &s) {
     return s.substr(b, e - b + 1);
 }
 
-bool from_header(Filter *f, const TokenHeader &h, std::string &token) {
+// Every token of header `h` (each of its values that has the prefix) into `out`.
+void from_header(Filter *f, const TokenHeader &h, std::vector<std::string> &out) {
+    size_t count = 0;
     std::string value;
-    if (!request_header(f, h.name, value)) {
-        return false;
+    if (!request_header(f, h.name, value, 0, &count)) {
+        return;
     }
-    if (value.size() < h.prefix.size() ||
-        strncasecmp(value.data(), h.prefix.data(), h.prefix.size()) != 0) {
-        return false;
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0 && !request_header(f, h.name, value, i)) {
+            break;
+        }
+        if (value.size() < h.prefix.size() ||
+            strncasecmp(value.data(), h.prefix.data(), h.prefix.size()) != 0) {
+            continue;
+        }
+        size_t start = h.prefix.size();
+        // RFC 6750: "Bearer" 1*SP b64token.
+        while (!h.prefix.empty() && h.prefix.back() == ' ' && start < value.size() &&
+               value[start] == ' ') {
+            start++;
+        }
+        out.push_back(value.substr(start));
     }
-    size_t start = h.prefix.size();
-    // RFC 6750: "Bearer" 1*SP b64token.
-    while (!h.prefix.empty() && h.prefix.back() == ' ' && start < value.size() &&
-           value[start] == ' ') {
-        start++;
-    }
-    token = value.substr(start);
-    return true;
 }
 
-bool from_query(Filter *f, const std::string &name, std::string &token) {
+// Every value of query parameter `name` into `out`.
+void from_query(Filter *f, const std::string &name, std::vector<std::string> &out) {
     envoy_dynamic_module_type_envoy_buffer q = {nullptr, 0};
     if (!envoy_dynamic_module_callback_http_filter_get_attribute_string(
             f->envoy, envoy_dynamic_module_type_attribute_id_RequestQuery, &q) ||
         q.ptr == nullptr) {
-        return false;
+        return;
     }
     std::string query(q.ptr, q.length);
     size_t start = 0;
@@ -78,19 +85,18 @@ bool from_query(Filter *f, const std::string &name, std::string &token) {
         std::string pair = query.substr(start, end - start);
         size_t eq = pair.find('=');
         if (eq != std::string::npos && percent_decoded(pair.substr(0, eq)) == name) {
-            token = percent_decoded(pair.substr(eq + 1));
-            return true;
+            out.push_back(percent_decoded(pair.substr(eq + 1)));
         }
         start = end + 1;
     }
-    return false;
 }
 
-bool from_cookie(Filter *f, const std::string &name, std::string &token) {
+// Every value of cookie `name` into `out`.
+void from_cookie(Filter *f, const std::string &name, std::vector<std::string> &out) {
     size_t count = 0;
     std::string header;
     if (!request_header(f, "cookie", header, 0, &count)) {
-        return false;
+        return;
     }
     for (size_t i = 0; i < count; i++) {
         if (i > 0 && !request_header(f, "cookie", header, i)) {
@@ -105,39 +111,44 @@ bool from_cookie(Filter *f, const std::string &name, std::string &token) {
             std::string pair = header.substr(start, end - start);
             size_t eq = pair.find('=');
             if (eq != std::string::npos && trimmed(pair.substr(0, eq)) == name) {
-                token = trimmed(pair.substr(eq + 1));
+                std::string token = trimmed(pair.substr(eq + 1));
                 if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
                     token = token.substr(1, token.size() - 2);
                 }
-                return true;
+                out.push_back(token);
             }
             start = end + 1;
         }
     }
-    return false;
 }
 
 }  // namespace
 
-bool find_token(Filter *f, const Provider &p, std::string &token, std::string &header) {
+bool find_token(Filter *f, const Provider &p, std::string &token, std::string &header,
+                bool &several) {
+    std::vector<std::string> found;
+    header.clear();
     for (const auto &h : p.from_headers) {
-        if (from_header(f, h, token)) {
+        from_header(f, h, found);
+        if (!found.empty() && header.empty()) {
             header = h.name;
-            return true;
         }
     }
-    header.clear();
     for (const auto &name : p.from_params) {
-        if (from_query(f, name, token)) {
-            return true;
-        }
+        from_query(f, name, found);
     }
     for (const auto &name : p.from_cookies) {
-        if (from_cookie(f, name, token)) {
-            return true;
-        }
+        from_cookie(f, name, found);
     }
-    return false;
+    if (found.empty()) {
+        return false;
+    }
+    token = found.front();
+    several = false;
+    for (const auto &other : found) {
+        several = several || other != token;
+    }
+    return true;
 }
 
 }  // namespace jwks_envoy

@@ -524,8 +524,14 @@ envoy_dynamic_module_type_on_http_filter_request_headers_status on_request_heade
         Attempt &a = f->attempts[i];
         a.check = checks[i];
         const Provider &p = *c->providers[c->checks[a.check].provider];
-        a.found = find_token(f, p, a.token, a.header);
+        bool several = false;
+        a.found = find_token(f, p, a.token, a.header, several);
         a.answered = !a.found;
+        if (several) {
+            // jwt_authn verifies every token it finds; an unchecked second one could reach
+            // the upstream, which may read that one. Refused whatever the first one is.
+            a.refusal = "more than one token in the provider's locations";
+        }
     }
     for (auto &a : f->attempts) {
         const Provider &p = *c->providers[c->checks[a.check].provider];

@@ -241,9 +241,13 @@ void set_request_header(Filter *f, const std::string &name, const std::string &v
 void remove_request_header(Filter *f, const std::string &name);
 std::string request_path(Filter *f);
 
-// The token of `p` in the request (extract.cc): from its headers, then its query parameters,
-// then its cookies. False when there is none.
-bool find_token(Filter *f, const Provider &p, std::string &token, std::string &header);
+// The token of `p` in the request (extract.cc): the first from its headers, then its query
+// parameters, then its cookies; `header` names the header it came from ("" otherwise).
+// `several`: the provider's locations hold more than one distinct token (another header
+// value, a repeated parameter, a cookie), which the request must not carry past the check.
+// False when there is none.
+bool find_token(Filter *f, const Provider &p, std::string &token, std::string &header,
+                bool &several);
 
 // The requirement for this request (rules.cc): `out` NULL when no rule applies. False when
 // the route names a requirement the filter lacks (a configuration mistake, logged).
