@@ -6,9 +6,11 @@
  * Everything is laid out once, by the master, when the zone is made (ngx_slab_alloc is used
  * only there). At run time, on libjwks's threads, the callbacks take the slab pool's mutex with
  * ngx_shmtx_trylock (an atomic compare-and-set: no semaphore wait, no logging) and copy. The
- * master unlocks that mutex when a worker dies holding it (ngx_unlock_mutexes), and an entry
- * whose write a dead worker left unfinished stays marked as being written, so it reads as
- * "none" until the next save rewrites it; its checksum guards the rest.
+ * master unlocks that mutex when a worker dies holding it (ngx_unlock_mutexes). A new
+ * document of a key goes into a spare slot while one is free, and takes over the key only once
+ * it is whole, so a worker killed in the middle of a save leaves the previous document
+ * readable; the slot it left unfinished stays marked as being written (it reads as "none", and
+ * is reused), and its checksum guards the rest. With no spare slot, a save writes in place.
  */
 
 #include <ngx_config.h>
@@ -156,22 +158,37 @@ ngx_http_jwks_slot_whole(ngx_http_jwks_zone_t *z, ngx_http_jwks_slot_t *s)
 }
 
 
+static ngx_uint_t
+ngx_http_jwks_slot_is(ngx_http_jwks_zone_t *z, ngx_http_jwks_slot_t *s, const char *key,
+    size_t key_len, uint32_t hash)
+{
+    return s->key_len == key_len && s->key_hash == hash && key_len <= z->slot_bytes
+           && ngx_memcmp(ngx_http_jwks_slot_bytes(z, s), key, key_len) == 0;
+}
+
+
+/* The slot of `key`: the one with a whole document when there is one (a worker killed in the
+ * middle of a save leaves a second, torn slot of the key beside it), else any. Loads, claims
+ * and releases all go to this one. */
 static ngx_http_jwks_slot_t *
 ngx_http_jwks_slot_find(ngx_http_jwks_zone_t *z, const char *key, size_t key_len,
     uint32_t hash)
 {
     ngx_uint_t             i;
-    ngx_http_jwks_slot_t  *s;
+    ngx_http_jwks_slot_t  *s, *any = NULL;
 
     for (i = 0; i < z->nslots; i++) {
         s = &z->slots[i];
-        if (s->key_len == key_len && s->key_hash == hash && key_len <= z->slot_bytes
-            && ngx_memcmp(ngx_http_jwks_slot_bytes(z, s), key, key_len) == 0)
-        {
-            return s;
+        if (ngx_http_jwks_slot_is(z, s, key, key_len, hash)) {
+            if (ngx_http_jwks_slot_whole(z, s)) {
+                return s;
+            }
+            if (any == NULL) {
+                any = s;
+            }
         }
     }
-    return NULL;
+    return any;
 }
 
 
@@ -186,6 +203,26 @@ ngx_http_jwks_claim_live(ngx_http_jwks_slot_t *s, uint64_t now_ms)
         return 0;   /* the claimer died (a crashed worker): no need to wait for its deadline */
     }
     return 1;
+}
+
+
+/* Names slot `s` `key`, empty and unclaimed. The key is written before it is named, so a
+ * worker killed meanwhile leaves a slot no lookup matches (key_len 0: free). */
+static void
+ngx_http_jwks_slot_name(ngx_http_jwks_zone_t *z, ngx_http_jwks_slot_t *s, const char *key,
+    size_t key_len, uint32_t hash)
+{
+    s->key_len = 0;
+    s->writing = 0;
+    s->text_len = 0;
+    s->claim_pid = 0;
+    s->claim_until_ms = 0;
+    s->fetched_at_ms = 0;
+    s->max_age_ms = JWKS_STORE_NO_MAX_AGE;
+    ngx_memcpy(ngx_http_jwks_slot_bytes(z, s), key, key_len);
+    s->key_hash = hash;
+    ngx_memory_barrier();
+    s->key_len = (uint32_t) key_len;
 }
 
 
@@ -223,19 +260,35 @@ ngx_http_jwks_slot_take(ngx_http_jwks_zone_t *z, const char *key, size_t key_len
     if (best == NULL) {
         return NULL;
     }
-    /* The key is written before it is named, so a worker killed meanwhile leaves a slot no
-     * lookup matches (key_len 0: free). */
-    best->key_len = 0;
-    best->writing = 0;
-    best->text_len = 0;
-    best->claim_pid = 0;
-    best->claim_until_ms = 0;
-    best->fetched_at_ms = 0;
-    ngx_memcpy(ngx_http_jwks_slot_bytes(z, best), key, key_len);
-    best->key_hash = hash;
-    ngx_memory_barrier();
-    best->key_len = (uint32_t) key_len;
+    ngx_http_jwks_slot_name(z, best, key, key_len, hash);
     return best;
+}
+
+
+/* A slot to write a new document of an existing key into, so that the key's whole document
+ * stays whole until the new one is: a free slot, or one with no whole document and no live
+ * claim, other than `keep`. NULL when there is none (then the save writes in place). */
+static ngx_http_jwks_slot_t *
+ngx_http_jwks_slot_spare(ngx_http_jwks_zone_t *z, ngx_http_jwks_slot_t *keep, uint64_t now_ms)
+{
+    ngx_uint_t             i;
+    ngx_http_jwks_slot_t  *s, *torn = NULL;
+
+    for (i = 0; i < z->nslots; i++) {
+        s = &z->slots[i];
+        if (s == keep) {
+            continue;
+        }
+        if (s->key_len == 0) {
+            return s;
+        }
+        if (torn == NULL && !ngx_http_jwks_claim_live(s, now_ms)
+            && !ngx_http_jwks_slot_whole(z, s))
+        {
+            torn = s;
+        }
+    }
+    return torn;
 }
 
 
@@ -303,10 +356,11 @@ ngx_http_jwks_zone_save(void *user_data, const char *key, size_t key_len, const 
     ngx_shm_zone_t        *shm_zone = user_data;
     ngx_slab_pool_t       *sp = (ngx_slab_pool_t *) shm_zone->shm.addr;
     ngx_http_jwks_zone_t  *z = shm_zone->data;
-    ngx_http_jwks_slot_t  *s;
+    ngx_http_jwks_slot_t  *s, *t;
     uint32_t               hash;
     u_char                *p;
     size_t                 half;
+    ngx_uint_t             i;
 
     if (z == NULL || key_len == 0 || text_len == 0 || key_len + text_len > z->slot_bytes
         || ngx_http_jwks_zone_lock(sp) != NGX_OK)
@@ -319,22 +373,45 @@ ngx_http_jwks_zone_save(void *user_data, const char *key, size_t key_len, const 
         s = ngx_http_jwks_slot_take(z, key, key_len, hash, fetched_at_ms);
     }
     /* A newer document saved meanwhile (by another worker) stays. */
-    if (s != NULL && !(ngx_http_jwks_slot_whole(z, s) && s->fetched_at_ms > fetched_at_ms)) {
-        s->writing = 1;
-        ngx_memory_barrier();
-        p = ngx_http_jwks_slot_bytes(z, s) + key_len;
-        half = text_len / 2;
-        ngx_memcpy(p, text, half);
+    if (s == NULL || (ngx_http_jwks_slot_whole(z, s) && s->fetched_at_ms > fetched_at_ms)) {
+        ngx_shmtx_unlock(&sp->mutex);
+        return;
+    }
+    /* The new document goes into a spare slot when there is one: the key's whole document
+     * stays readable until the new one is whole, so a worker killed in the middle of the copy
+     * leaves the previous one (not a torn entry) for loads and new workers. Without a spare,
+     * in place. */
+    t = ngx_http_jwks_slot_whole(z, s) ? ngx_http_jwks_slot_spare(z, s, fetched_at_ms) : NULL;
+    if (t != NULL) {
+        ngx_http_jwks_slot_name(z, t, key, key_len, hash);
+    } else {
+        t = s;
+    }
+    t->writing = 1;
+    ngx_memory_barrier();
+    p = ngx_http_jwks_slot_bytes(z, t) + key_len;
+    half = text_len / 2;
+    ngx_memcpy(p, text, half);
 #if (NGX_HTTP_JWKS_TEST_HOOKS)
-        ngx_http_jwks_test_stall_save();
+    ngx_http_jwks_test_stall_save();
 #endif
-        ngx_memcpy(p + half, text + half, text_len - half);
-        s->text_len = (uint32_t) text_len;
-        s->fetched_at_ms = fetched_at_ms;
-        s->max_age_ms = max_age_ms;
-        s->checksum = ngx_http_jwks_slot_sum(z, s);
-        ngx_memory_barrier();
-        s->writing = 0;
+    ngx_memcpy(p + half, text + half, text_len - half);
+    t->text_len = (uint32_t) text_len;
+    t->fetched_at_ms = fetched_at_ms;
+    t->max_age_ms = max_age_ms;
+    t->checksum = ngx_http_jwks_slot_sum(z, t);
+    ngx_memory_barrier();
+    t->writing = 0;
+    if (t != s) {
+        /* The new slot takes over the key, its claim with it; the key's other slots (the
+         * previous document, and any left torn by a killed worker) are freed. */
+        t->claim_pid = s->claim_pid;
+        t->claim_until_ms = s->claim_until_ms;
+        for (i = 0; i < z->nslots; i++) {
+            if (&z->slots[i] != t && ngx_http_jwks_slot_is(z, &z->slots[i], key, key_len, hash)) {
+                z->slots[i].key_len = 0;
+            }
+        }
     }
     ngx_shmtx_unlock(&sp->mutex);
 }
