@@ -132,25 +132,24 @@ impl Installed {
                 }
             }
         }
-        succeed(
-            Command::new("apt-get")
-                .args(["purge", "-y", "-q"])
-                .args(PACKAGES)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        );
+        succeed(&mut apt_purge());
         self.purged = true;
         files
     }
 }
 
+fn apt_purge() -> Command {
+    let mut cmd = Command::new("apt-get");
+    cmd.args(["purge", "-y", "-q"])
+        .args(PACKAGES)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    cmd
+}
+
 impl Drop for Installed {
     fn drop(&mut self) {
         if !self.purged {
-            let _ = Command::new("apt-get")
-                .args(["purge", "-y", "-q"])
-                .args(PACKAGES)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .output();
+            let _ = apt_purge().output();
         }
     }
 }

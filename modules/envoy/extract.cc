@@ -42,20 +42,47 @@ std::string trimmed(const std::string &s) {
     return s.substr(b, e - b + 1);
 }
 
-// Every token of header `h` (each of its values that has the prefix) into `out`.
-void from_header(Filter *f, const TokenHeader &h, std::vector<std::string> &out) {
+// Calls `f` with each value of request header `name`.
+template <typename F>
+void each_header_value(Filter *f, const std::string &name, F each) {
     size_t count = 0;
     std::string value;
-    if (!request_header(f, h.name, value, 0, &count)) {
+    if (!request_header(f, name, value, 0, &count)) {
         return;
     }
     for (size_t i = 0; i < count; i++) {
-        if (i > 0 && !request_header(f, h.name, value, i)) {
+        if (i > 0 && !request_header(f, name, value, i)) {
             break;
         }
+        each(value);
+    }
+}
+
+// Calls `f` with the name and value of each `name=value` pair of `text`, pairs separated by
+// `sep` (a query string's '&', a Cookie header's ';'); a pair without '=' is skipped.
+template <typename F>
+void each_pair(const std::string &text, char sep, F each) {
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t end = text.find(sep, start);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        std::string pair = text.substr(start, end - start);
+        size_t eq = pair.find('=');
+        if (eq != std::string::npos) {
+            each(pair.substr(0, eq), pair.substr(eq + 1));
+        }
+        start = end + 1;
+    }
+}
+
+// Every token of header `h` (each of its values that has the prefix) into `out`.
+void from_header(Filter *f, const TokenHeader &h, std::vector<std::string> &out) {
+    each_header_value(f, h.name, [&](const std::string &value) {
         if (value.size() < h.prefix.size() ||
             strncasecmp(value.data(), h.prefix.data(), h.prefix.size()) != 0) {
-            continue;
+            return;
         }
         size_t start = h.prefix.size();
         // RFC 6750: "Bearer" 1*SP b64token.
@@ -64,7 +91,7 @@ void from_header(Filter *f, const TokenHeader &h, std::vector<std::string> &out)
             start++;
         }
         out.push_back(value.substr(start));
-    }
+    });
 }
 
 // Every value of query parameter `name` into `out`.
@@ -75,51 +102,28 @@ void from_query(Filter *f, const std::string &name, std::vector<std::string> &ou
         q.ptr == nullptr) {
         return;
     }
-    std::string query(q.ptr, q.length);
-    size_t start = 0;
-    while (start <= query.size()) {
-        size_t end = query.find('&', start);
-        if (end == std::string::npos) {
-            end = query.size();
-        }
-        std::string pair = query.substr(start, end - start);
-        size_t eq = pair.find('=');
-        if (eq != std::string::npos && percent_decoded(pair.substr(0, eq)) == name) {
-            out.push_back(percent_decoded(pair.substr(eq + 1)));
-        }
-        start = end + 1;
-    }
+    each_pair(std::string(q.ptr, q.length), '&',
+              [&](const std::string &key, const std::string &value) {
+                  if (percent_decoded(key) == name) {
+                      out.push_back(percent_decoded(value));
+                  }
+              });
 }
 
 // Every value of cookie `name` into `out`.
 void from_cookie(Filter *f, const std::string &name, std::vector<std::string> &out) {
-    size_t count = 0;
-    std::string header;
-    if (!request_header(f, "cookie", header, 0, &count)) {
-        return;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (i > 0 && !request_header(f, "cookie", header, i)) {
-            break;
-        }
-        size_t start = 0;
-        while (start < header.size()) {
-            size_t end = header.find(';', start);
-            if (end == std::string::npos) {
-                end = header.size();
+    each_header_value(f, "cookie", [&](const std::string &header) {
+        each_pair(header, ';', [&](const std::string &key, const std::string &value) {
+            if (trimmed(key) != name) {
+                return;
             }
-            std::string pair = header.substr(start, end - start);
-            size_t eq = pair.find('=');
-            if (eq != std::string::npos && trimmed(pair.substr(0, eq)) == name) {
-                std::string token = trimmed(pair.substr(eq + 1));
-                if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
-                    token = token.substr(1, token.size() - 2);
-                }
-                out.push_back(token);
+            std::string token = trimmed(value);
+            if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
+                token = token.substr(1, token.size() - 2);
             }
-            start = end + 1;
-        }
-    }
+            out.push_back(token);
+        });
+    });
 }
 
 }  // namespace
